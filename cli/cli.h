@@ -1,0 +1,27 @@
+/* The mist command: a thin layer over libmist. */
+#ifndef MIST_CLI_H
+#define MIST_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int cmd_gen(int argc, char **argv);
+
+/* Strict number parsing: the whole string must be a number in range; 0 on success. */
+int cli_parse_u64(const char *s, uint64_t *out);
+int cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
+int cli_parse_int(const char *s, int lo, int hi, int *out);
+int cli_parse_double(const char *s, double *out);
+/* "5x3" -> 5, 3 */
+int cli_parse_dims(const char *s, int *dx, int *dy);
+/* "0-9" or "4" -> lo, hi */
+int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi);
+
+/* Prints "mist: " + message to stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+#endif

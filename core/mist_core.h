@@ -1,0 +1,102 @@
+/* mist core: status codes, error reports, the dataset type and its metadata.
+ * Everything in libmist reports failure the same way: an int status (MIST_OK == 0) and,
+ * when the caller passes a mist_err, a message naming the problem. The library never
+ * prints and never exits. */
+#ifndef MIST_CORE_H
+#define MIST_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MIST_VERSION "0.1.0"
+
+enum mist_status {
+    MIST_OK = 0,
+    MIST_EINVAL = 1,   /* a bad argument: unknown name, out-of-range parameter, bad dims */
+    MIST_ENOMEM = 2,   /* allocation failed */
+    MIST_EIO = 3,      /* the operating system refused a read or a write */
+    MIST_EFORMAT = 4,  /* a file is malformed, truncated or of an unsupported version */
+    MIST_EDATA = 5,    /* the data cannot be used: NaN/Inf, too few rows, singular */
+    MIST_ENUMERIC = 6  /* a numerical routine failed (e.g. a matrix not positive definite) */
+};
+
+#define MIST_ERRMSG_LEN 512
+
+typedef struct mist_err {
+    int code;
+    char msg[MIST_ERRMSG_LEN];
+} mist_err;
+
+/* Static name of a status code ("invalid argument", ...). */
+const char *mist_status_name(int code);
+
+/* Records code and a printf-style message into err (when err is not NULL); returns code,
+ * so a failing path can read `return mist_fail(err, MIST_EINVAL, "...", ...);`. */
+int mist_fail(mist_err *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Clears err to MIST_OK with an empty message. */
+void mist_err_clear(mist_err *err);
+
+/* ---- dataset metadata ---------------------------------------------------------------- */
+
+#define MIST_TASK_NAME_LEN 128
+#define MIST_PARAM_NAME_LEN 32
+
+typedef struct mist_param {
+    char name[MIST_PARAM_NAME_LEN];
+    double value;
+} mist_param;
+
+/* What a file says about the dataset it holds. mi is NaN when unknown (e.g. user data). */
+typedef struct mist_meta {
+    char task[MIST_TASK_NAME_LEN]; /* "" when unknown */
+    uint64_t seed;
+    int has_seed;
+    double mi;
+    mist_param *params; /* owned, nparams entries */
+    size_t nparams;
+    char generator_version[32];
+} mist_meta;
+
+/* n rows of dx+dy float64 values, row-major, X columns first. */
+typedef struct mist_dataset {
+    size_t n;
+    int dx, dy;
+    double *data; /* owned, n*(dx+dy) */
+    mist_meta meta;
+} mist_dataset;
+
+/* Allocates an n x (dx+dy) dataset (data zeroed, meta empty, mi NaN). NULL on failure. */
+mist_dataset *mist_dataset_alloc(size_t n, int dx, int dy, mist_err *err);
+void mist_dataset_free(mist_dataset *ds);
+
+/* Adds or replaces a parameter in meta. */
+int mist_meta_set_param(mist_meta *m, const char *name, double value, mist_err *err);
+/* Looks a parameter up; returns 1 and sets *value when present, 0 otherwise. */
+int mist_meta_get_param(const mist_meta *m, const char *name, double *value);
+/* Deep copy of src into dst (dst is overwritten, not freed first). */
+int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err);
+void mist_meta_clear(mist_meta *m);
+
+/* 0 when every value is finite, else MIST_EDATA with the row and column in err. */
+int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err);
+
+/* ---- seeds ----------------------------------------------------------------------------- */
+
+/* SplitMix64 step: a well-mixed 64-bit function used to derive independent seeds. */
+uint64_t mist_mix64(uint64_t x);
+/* Seed of a named sub-stream: depends on (seed, stream) only. */
+uint64_t mist_seed_derive(uint64_t seed, uint64_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

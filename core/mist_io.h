@@ -1,0 +1,93 @@
+/* mist file formats: .npy (+ JSON sidecar), .csv (+ JSON sidecar), self-contained .msgpack
+ * records, and suite manifests. Every writer goes through a temporary file and a rename, so a
+ * crash never leaves a half-written file under the final name. Every reader validates what it
+ * reads and fails with MIST_EFORMAT and a message naming the problem. */
+#ifndef MIST_IO_H
+#define MIST_IO_H
+
+#include <stdio.h>
+
+#include "mist_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mist_format {
+    MIST_FMT_AUTO = 0, /* from the file name's extension */
+    MIST_FMT_NPY,
+    MIST_FMT_CSV,
+    MIST_FMT_MSGPACK
+} mist_format;
+
+typedef enum mist_dtype { MIST_DTYPE_F64 = 0, MIST_DTYPE_F32 } mist_dtype;
+
+/* ".npy" -> NPY, ".csv" -> CSV, ".msgpack"/".mpk" -> MSGPACK, else AUTO (unknown). */
+mist_format mist_format_from_path(const char *path);
+const char *mist_format_name(mist_format f); /* "npy", "csv", "msgpack" */
+/* Parses "npy"/"csv"/"msgpack"; returns MIST_EINVAL on anything else. */
+int mist_format_parse(const char *s, mist_format *out, mist_err *err);
+
+/* The sidecar of data.npy / data.csv is data.json. Writes into buf (size bufsz). */
+int mist_sidecar_path(char *buf, size_t bufsz, const char *path, mist_err *err);
+
+/* ---- atomic files ---------------------------------------------------------------------- */
+typedef struct mist_atomic_file mist_atomic_file;
+/* Opens PATH.tmp.XXXXXX in the target's folder for writing. NULL on failure. */
+mist_atomic_file *mist_atomic_open(const char *path, mist_err *err);
+FILE *mist_atomic_stream(mist_atomic_file *af);
+/* Flushes, checks for write errors, closes and renames onto the final name; frees af.
+ * On any failure the temporary file is removed and the final name is untouched. */
+int mist_atomic_commit(mist_atomic_file *af, mist_err *err);
+/* Closes and removes the temporary file; frees af. */
+void mist_atomic_abort(mist_atomic_file *af);
+
+/* ---- datasets -------------------------------------------------------------------------- */
+
+/* Writes ds to path in fmt (AUTO: from the extension). npy and csv also write the JSON
+ * sidecar with every metadata field (task, dx, dy, n, seed, params, mi, generator
+ * version, dtype). dtype applies to npy only (csv is %.17g text, msgpack float64). */
+int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt,
+                       mist_dtype dtype, mist_err *err);
+
+/* Reads a dataset. dx_override > 0 sets dx (dy = columns - dx, must be >= 1), otherwise dx and
+ * dy come from the sidecar or the record; a file with neither gives MIST_EINVAL asking for dx.
+ * Checks the sidecar's n/dx/dy against the data. Data must be finite (MIST_EDATA otherwise).
+ * path "-" reads CSV from standard input. */
+int mist_dataset_read(mist_dataset **out, const char *path, mist_format fmt, int dx_override,
+                      mist_err *err);
+
+/* The raw matrix of a file (any format), no dx/dy split: *data is n x cols row-major, owned by
+ * the caller. meta (may be NULL) receives the metadata when the file has some (*has_meta = 1).
+ * Used for column selection (--x / --y). */
+int mist_matrix_read(const char *path, mist_format fmt, double **data, size_t *n, size_t *cols,
+                     mist_meta *meta, int *meta_dx, int *meta_dy, int *has_meta, mist_err *err);
+
+/* CSV from an open stream (header optional: a first line that does not parse as numbers is
+ * taken as the header). name is used in messages. */
+int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, size_t *cols,
+                         mist_err *err);
+
+/* ---- suite manifests ------------------------------------------------------------------- */
+
+typedef struct mist_manifest_row {
+    char id[64];
+    char task[MIST_TASK_NAME_LEN];
+    int dx, dy;
+    size_t n;
+    uint64_t seed;
+    double mi;
+    char file[256];   /* relative to the manifest's folder */
+    char params[1024]; /* "k=v;k=v", %.17g values */
+} mist_manifest_row;
+
+/* Columns: id,task,dx,dy,n,seed,mi,file,params. Atomic. */
+int mist_manifest_write(const char *path, const mist_manifest_row *rows, size_t nrows,
+                        mist_err *err);
+/* Reads a manifest written by mist_manifest_write; strict about columns and values. */
+int mist_manifest_read(const char *path, mist_manifest_row **rows, size_t *nrows, mist_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

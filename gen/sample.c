@@ -1,0 +1,67 @@
+/* Samplers: GSL's MT19937 with the ziggurat normal and the chi-square variate. */
+#include "gen_internal.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* The sample stream of a seed, separate from the parameter stream (stream 1). */
+static gsl_rng *sample_rng(uint64_t seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (r) gsl_rng_set(r, (unsigned long)mist_seed_derive(seed, 2));
+    return r;
+}
+
+int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *out, mist_err *err)
+{
+    int d = t->dx + t->dy;
+    gsl_rng *r = sample_rng(seed);
+    double *g = malloc((size_t)d * sizeof *g);
+    if (!r || !g) {
+        gsl_rng_free(r);
+        free(g);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    for (size_t row = 0; row < n; row++) {
+        double *o = out + row * (size_t)d;
+        if (t->base == BASE_ADDITIVE) {
+            for (int j = 0; j < t->dx; j++) o[j] = gsl_rng_uniform(r);
+            for (int j = 0; j < t->dy; j++)
+                o[t->dx + j] = o[j] + t->eps[j] * (2.0 * gsl_rng_uniform(r) - 1.0);
+            continue;
+        }
+        for (int j = 0; j < d; j++) g[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+        /* z = L g, L lower triangular */
+        for (int i = 0; i < d; i++) {
+            const double *li = t->L + (size_t)i * d;
+            double s = 0.0;
+            for (int k = 0; k <= i; k++) s += li[k] * g[k];
+            o[i] = s;
+        }
+        if (t->base == BASE_STUDENT) {
+            /* one chi-square per row, shared by all coordinates */
+            double w = gsl_ran_chisq(r, t->nu);
+            double scale = 1.0 / sqrt(w / t->nu);
+            for (int i = 0; i < d; i++) o[i] *= scale;
+        }
+    }
+    gsl_rng_free(r);
+    free(g);
+    return MIST_OK;
+}
+
+int mist_task_sample(const mist_task *t, size_t n, uint64_t seed, double *out, mist_err *err)
+{
+    int d = t->dx + t->dy, od = t->out_dx + t->out_dy;
+    if (t->ntransforms == 0) return mist_task_sample_base(t, n, seed, out, err);
+    double *base = malloc((n ? n : 1) * (size_t)d * sizeof *base);
+    if (!base) return mist_fail(err, MIST_ENOMEM, "out of memory for %zu rows", n);
+    int rc = mist_task_sample_base(t, n, seed, base, err);
+    for (size_t row = 0; !rc && row < n; row++)
+        rc = mist_task_transform_row(t, base + row * (size_t)d, out + row * (size_t)od);
+    free(base);
+    if (rc) return mist_fail(err, rc, "%s: transform failed", t->name);
+    return MIST_OK;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end checks of the mist command: exit codes, messages, files written or not written,
+# suite determinism across thread counts, the bmi40 manifest against the spec's table.
+set -u
+MIST=$1
+WORK=$2
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect_fail DESCRIPTION PATTERN cmd...: non-zero exit and the message matches PATTERN
+expect_fail() {
+  local what=$1 pat=$2; shift 2
+  local out; out=$("$@" 2>&1) && { bad "$what: exit 0"; return; }
+  echo "$out" | grep -qiE "$pat" && ok || bad "$what: message '$out' lacks /$pat/"
+}
+
+"$MIST" --help | grep -q "mist gen" && ok || bad "--help"
+"$MIST" gen --help | grep -q -- "--dims" && ok || bad "gen --help"
+"$MIST" gen --list | grep -q "swissroll" && ok || bad "gen --list"
+
+# one task, three formats
+"$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.npy --quiet && ok || bad "gen npy"
+[ -s a.npy ] && [ -s a.json ] && ok || bad "npy + sidecar written"
+grep -q '"task": *"normal-dense-base"' a.json && grep -q '"c"' a.json && ok || bad "sidecar content"
+"$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.csv --quiet && ok || bad "gen csv"
+head -1 a.csv | grep -qx "x1,x2,y1,y2,y3" && ok || bad "csv header"
+[ "$(wc -l < a.csv)" -eq 501 ] && ok || bad "csv rows"
+"$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.msgpack --quiet && ok || bad "gen msgpack"
+"$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o b.npy --quiet
+cmp -s a.npy b.npy && ok || bad "same seed, same bytes"
+"$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 8 --param c=0.3 -o c.npy --quiet
+cmp -s a.npy c.npy && bad "different seeds gave the same bytes" || ok
+
+# errors: clear message, non-zero exit, nothing written
+expect_fail "unknown task" "unknown task" "$MIST" gen gaussian-dense --dims 1x1 --n 10 -o e1.npy
+expect_fail "unknown transform" "unknown transform" "$MIST" gen normal-dense-cube --dims 1x1 --n 10 -o e2.npy
+expect_fail "swissroll dx" "swissroll needs dx = 1" "$MIST" gen normal-dense-normal_cdf+swissroll --dims 2x1 --n 10 -o e3.npy
+expect_fail "additive dims" "dx = dy" "$MIST" gen additive-base --dims 2x3 --n 10 -o e4.npy
+expect_fail "dense pd" "positive definite" "$MIST" gen normal-dense-base --dims 3x3 --n 10 --param c=-0.5 -o e5.npy
+expect_fail "out of range" "out of range" "$MIST" gen student-dense-base --dims 2x2 --n 10 --param nu=-1 -o e6.npy
+expect_fail "unknown param" "does not apply" "$MIST" gen normal-dense-base --dims 2x2 --n 10 --param K=1 -o e7.npy
+expect_fail "bad dims" "dims" "$MIST" gen normal-dense-base --dims 2by2 --n 10 -o e8.npy
+expect_fail "bad n" "--n" "$MIST" gen normal-dense-base --dims 2x2 --n -5 -o e9.npy
+expect_fail "unwritable" "e10|directory|No such" "$MIST" gen normal-dense-base --dims 2x2 --n 10 -o nodir/e10.npy
+expect_fail "unknown suite" "unknown suite" "$MIST" gen --suite nosuch -o s0
+expect_fail "unknown ext" "format" "$MIST" gen normal-dense-base --dims 2x2 --n 10 -o e11.txt
+ls e*.npy e*.json e11.txt nodir 2>/dev/null && bad "an error left a file" || ok
+ls *.tmp.* 2>/dev/null && bad "temporary files left behind" || ok
+
+# suites: bytes independent of the thread count
+"$MIST" gen --suite bmi40 --n 300 --seeds 0-2 --threads 1 -o t1 --quiet && ok || bad "suite t1"
+"$MIST" gen --suite bmi40 --n 300 --seeds 0-2 --threads 2 -o t2 --quiet && ok || bad "suite t2"
+diff -r t1 t2 >/dev/null && ok || bad "suite bytes depend on thread count"
+"$MIST" gen --suite mist-imd --seeds 3-3 --threads 2 --dtype f32 -o imd --quiet && ok || bad "mist-imd"
+[ "$(ls imd | wc -l)" -eq $((1080 * 2 + 1)) ] && ok || bad "mist-imd file count"
+[ "$(($(wc -l < imd/manifest.csv) - 1))" -eq 1080 ] && ok || bad "mist-imd manifest rows"
+expect_fail "n for mist-imd" "fixed n grid" "$MIST" gen --suite mist-imd --n 100 -o imdn
+
+# bmi40: manifest MI against the spec's table (in suite order)
+"$MIST" gen --suite bmi40 --n 200 --seeds 0-1 -o bmi --quiet && ok || bad "bmi40"
+expected="0.41334 0.41334 1.70944 0.33333 0.41334 0.41334 0.41334 0.22417 0.22417 0.41334
+0.29389 0.41334 0.59281 1.29218 1.62427 1.02165 1.02165 1.02165 1.02165 0.43195 0.19315
+0.29092 0.17871 0.44815 0.29854 1.02165 1.02165 1.02165 1.02165 1.02165 1.02165 1.02165
+1.02165 1.02165 1.02165 1.02165 1.02165 0.43195 0.29092 0.44815"
+got=$(awk -F, 'NR>1 && NR<=41 {print $7}' bmi/manifest.csv)
+paste <(echo $expected | tr ' ' '\n') <(echo "$got") | awk '{d=$1-$2; if (d<0) d=-d; if (d>1e-4) {print "bmi40 row " NR ": " $1 " vs " $2; bad=1}} END {exit bad}' && ok || bad "bmi40 MI table"
+[ "$(($(wc -l < bmi/manifest.csv) - 1))" -eq 80 ] && ok || bad "bmi40 two seeds = 80 rows"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
