@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- shared helpers ------------------------------------------------------------------- */
 
@@ -52,6 +53,10 @@ int mist_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len
     /* Grow by doubling rather than trusting a size from stat: works for pipes too, and the
      * cap bounds memory whatever the file claims to be. */
     size_t cap = 4096, used = 0;
+    struct stat st;
+    /* For a regular file, start at its size (plus one byte to see EOF) to read in one go. */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        cap = (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1;
     unsigned char *b = malloc(cap + 1);
     if (!b) {
         fclose(f);
@@ -349,7 +354,7 @@ int mist_dataset_read(mist_dataset **out, const char *path, mist_format fmt, int
     if (rc) return rc;
 
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-    int dx, dy;
+    int dx = 0, dy = 0;
     if (cols > (size_t)INT_MAX) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s' has too many columns (%zu)", name, cols);
     } else if (dx_override > 0) {

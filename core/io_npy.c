@@ -287,8 +287,8 @@ static int read_open(FILE *f, const char *path, double **out, size_t *n_out, siz
         free(hdr);
         return mist_fail(err, MIST_EFORMAT, "'%s': NUL byte in the .npy header", path);
     }
-    mist_dtype dtype;
-    uint64_t n, cols;
+    mist_dtype dtype = MIST_DTYPE_F64;
+    uint64_t n = 0, cols = 0;
     int rc = parse_header(path, hdr, hlen, &dtype, &n, &cols, err);
     free(hdr);
     if (rc) return rc;
