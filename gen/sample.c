@@ -19,10 +19,31 @@ int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *o
     int d = t->dx + t->dy;
     gsl_rng *r = sample_rng(seed);
     double *g = malloc((size_t)d * sizeof *g);
-    if (!r || !g) {
+    /* L in compressed rows: sparse and 2pair factors are mostly zeros */
+    size_t nnz_cap = t->L ? (size_t)d * (d + 1) / 2 : 1;
+    int *start = malloc(((size_t)d + 1) * sizeof *start), *col = malloc(nnz_cap * sizeof *col);
+    double *val = malloc(nnz_cap * sizeof *val);
+    if (!r || !g || !start || !col || !val) {
         gsl_rng_free(r);
         free(g);
+        free(start);
+        free(col);
+        free(val);
         return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    if (t->L) {
+        int nnz = 0;
+        for (int i = 0; i < d; i++) {
+            start[i] = nnz;
+            for (int k = 0; k <= i; k++) {
+                double v = t->L[(size_t)i * d + k];
+                if (v != 0.0) {
+                    col[nnz] = k;
+                    val[nnz++] = v;
+                }
+            }
+        }
+        start[d] = nnz;
     }
     for (size_t row = 0; row < n; row++) {
         double *o = out + row * (size_t)d;
@@ -33,11 +54,10 @@ int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *o
             continue;
         }
         for (int j = 0; j < d; j++) g[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
-        /* z = L g, L lower triangular */
+        /* z = L g, L lower triangular; skipping exact zeros leaves the sums unchanged */
         for (int i = 0; i < d; i++) {
-            const double *li = t->L + (size_t)i * d;
             double s = 0.0;
-            for (int k = 0; k <= i; k++) s += li[k] * g[k];
+            for (int p = start[i]; p < start[i + 1]; p++) s += val[p] * g[col[p]];
             o[i] = s;
         }
         if (t->base == BASE_STUDENT) {
@@ -49,6 +69,9 @@ int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *o
     }
     gsl_rng_free(r);
     free(g);
+    free(start);
+    free(col);
+    free(val);
     return MIST_OK;
 }
 

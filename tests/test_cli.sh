@@ -12,7 +12,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 expect_fail() {
   local what=$1 pat=$2; shift 2
   local out; out=$("$@" 2>&1) && { bad "$what: exit 0"; return; }
-  echo "$out" | grep -qiE "$pat" && ok || bad "$what: message '$out' lacks /$pat/"
+  echo "$out" | grep -qiE -- "$pat" && ok || bad "$what: message '$out' lacks /$pat/"
 }
 
 "$MIST" --help | grep -q "mist gen" && ok || bad "--help"
