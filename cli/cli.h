@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 int cmd_gen(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
 
 /* Strict number parsing: the whole string must be a number in range; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);

@@ -17,8 +17,11 @@ static void usage(FILE *f)
           "            mist gen normal-dense-base --dims 2x2 --n 1000 --seed 1 -o data.npy\n"
           "            mist gen --suite bmi40 --n 10000 --seeds 0-0 -o bmi40/\n"
           "            mist gen --list\n"
+          "  estimate  estimate the MI of a data file, with a bootstrap interval\n"
+          "            mist estimate data.npy --method ksg1 --k 5 --ci 0.9 --bootstrap 200\n"
+          "            mist estimate data.csv --x 1-3 --y 4-5 --method gaussian --copula --json\n"
           "\n"
-          "Planned, not in this build yet: estimate, bench, train, convert, info.\n"
+          "Planned, not in this build yet: bench, train, convert, info.\n"
           "\n"
           "Run `mist COMMAND --help` for the options of a command. MI is in nats.\n",
           f);
@@ -42,6 +45,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "estimate")) return cmd_estimate(argc - 1, argv + 1);
     cli_error("unknown command '%s' (run `mist --help`)", cmd);
     return 2;
 }

@@ -75,6 +75,41 @@ const char *mist_io_basename(const char *path);
 /* fwrite that turns a short write into MIST_EIO naming `name`. */
 int mist_io_write(FILE *f, const char *name, const void *buf, size_t len, mist_err *err);
 
+/* io_msgpack.c: 0 when buf holds exactly one complete msgpack object, every container
+ * declaring no more elements than bytes remain (each element takes at least one byte) and
+ * nesting <= MIST_MSGPACK_MAX_DEPTH; else -1 with a static reason in *why. Run it before
+ * msgpack_unpack_next, which allocates containers from the counts the input declares. */
+/* msgpack-c's own nesting limit is MSGPACK_EMBED_STACK_SIZE (32); stay well inside it. */
+#define MIST_MSGPACK_MAX_DEPTH 16
+int mist_msgpack_check(const unsigned char *buf, size_t len, const char **why);
+
+/* io_json.c: a small strict JSON parser (RFC 8259 only: no comments, no trailing commas, no
+ * NaN literals, no duplicate member names, nesting <= 64) into a DOM. Numbers keep their
+ * source text. Also used for safetensors headers and config.json files. */
+typedef enum {
+    MIST_JSON_NULL, MIST_JSON_BOOL, MIST_JSON_NUM, MIST_JSON_STR, MIST_JSON_ARR, MIST_JSON_OBJ
+} mist_json_type;
+
+typedef struct mist_json {
+    mist_json_type type;
+    int boolean;
+    const char *num; /* NUM: source text (not NUL-terminated), numlen bytes */
+    size_t numlen;
+    char *str;               /* STR: decoded, NUL-terminated, no embedded NUL */
+    size_t n;                /* ARR/OBJ: element count */
+    struct mist_json *items; /* elements / member values */
+    char **keys;             /* OBJ: member names */
+} mist_json;
+
+/* Parses a whole document of len bytes (s need not be NUL-terminated; NUM nodes point into
+ * it, so s must outlive root). On failure err names `name`, the line and the reason. */
+int mist_json_parse(const char *name, const char *s, size_t len, mist_json *root, mist_err *err);
+void mist_json_free(mist_json *v);
+/* A NUM that is a non-negative integer written without fraction or exponent. 0 on success. */
+int mist_json_u64(const mist_json *v, uint64_t *out);
+/* Any NUM as a double (overflow gives +-inf); NULL as NaN when allow_null. 0 on success. */
+int mist_json_double(const mist_json *v, int allow_null, double *out);
+
 /* ---- per-format workers ---------------------------------------------------------------- */
 
 /* io_npy.c: n x cols row-major matrix as a C-order .npy (v1.0, 64-byte aligned data). */

@@ -14,25 +14,24 @@
 
 /* ---- a tiny DOM ------------------------------------------------------------------------- */
 
-typedef enum { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ } jv_type;
+/* The DOM types live in io_internal.h (mist_json) so that other readers can use the parser;
+ * the short names below keep this file readable. */
+typedef mist_json jv;
+enum {
+    JV_NULL = MIST_JSON_NULL,
+    JV_BOOL = MIST_JSON_BOOL,
+    JV_NUM = MIST_JSON_NUM,
+    JV_STR = MIST_JSON_STR,
+    JV_ARR = MIST_JSON_ARR,
+    JV_OBJ = MIST_JSON_OBJ
+};
 
-typedef struct jv {
-    jv_type type;
-    int boolean;
-    const char *num; /* JV_NUM: source text (not NUL-terminated), numlen bytes */
-    size_t numlen;
-    char *str;        /* JV_STR: decoded, NUL-terminated, no embedded NUL */
-    size_t n;         /* JV_ARR/JV_OBJ: element count */
-    struct jv *items; /* elements / member values */
-    char **keys;      /* JV_OBJ: member names */
-} jv;
-
-static void jv_free(jv *v)
+void mist_json_free(jv *v)
 {
     if (v->type == JV_STR) free(v->str);
     if (v->type == JV_ARR || v->type == JV_OBJ) {
         for (size_t i = 0; i < v->n; i++) {
-            jv_free(&v->items[i]);
+            mist_json_free(&v->items[i]);
             if (v->keys) free(v->keys[i]);
         }
         free(v->items);
@@ -275,7 +274,7 @@ static int jcontainer(jparser *p, jv *v, int is_obj)
         jv item;
         memset(&item, 0, sizeof item);
         if (jvalue(p, &item) || jpush(p, v, &cap, key, &item)) {
-            jv_free(&item);
+            mist_json_free(&item);
             free(key);
             return -1;
         }
@@ -314,7 +313,7 @@ static int jvalue(jparser *p, jv *v)
 }
 
 /* Parses a whole document; on failure fills err with the reason and line. */
-static int json_parse(const char *path, const char *s, size_t len, jv *root, mist_err *err)
+int mist_json_parse(const char *path, const char *s, size_t len, jv *root, mist_err *err)
 {
     jparser p = {s, len, 0, 0, NULL, 0};
     memset(root, 0, sizeof *root);
@@ -323,7 +322,7 @@ static int json_parse(const char *path, const char *s, size_t len, jv *root, mis
         if (p.pos == p.len) return MIST_OK;
         jfail(&p, "unexpected text after the JSON value");
     }
-    jv_free(root);
+    mist_json_free(root);
     if (p.nomem) return mist_fail(err, MIST_ENOMEM, "out of memory parsing '%s'", path);
     size_t line = 1;
     for (size_t i = 0; i < p.pos && i < len; i++)
@@ -335,14 +334,14 @@ static int json_parse(const char *path, const char *s, size_t len, jv *root, mis
 /* ---- typed access ----------------------------------------------------------------------- */
 
 /* A JSON number that is a non-negative integer, exactly (no fraction, no exponent). */
-static int jv_u64(const jv *v, uint64_t *out)
+int mist_json_u64(const jv *v, uint64_t *out)
 {
     return v->type == JV_NUM ? mist_io_parse_u64(v->num, v->numlen, out) : -1;
 }
 
 /* Any JSON number as a double; null as NaN when allow_null. Overflowing literals (the writer's
  * 1e999 for infinity) become +-inf, as strtod makes them. */
-static int jv_double(const jv *v, int allow_null, double *out)
+int mist_json_double(const jv *v, int allow_null, double *out)
 {
     if (v->type == JV_NULL && allow_null) {
         *out = NAN;
@@ -392,7 +391,7 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
         return rc;
     }
     jv root;
-    rc = json_parse(path, (const char *)buf, len, &root, err);
+    rc = mist_json_parse(path, (const char *)buf, len, &root, err);
     if (rc) {
         free(buf);
         return rc;
@@ -416,23 +415,23 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
         } else if (strcmp(k, "task") == 0) {
             if (copy_str(v, sc->meta.task, sizeof sc->meta.task)) bad = k;
         } else if (strcmp(k, "dx") == 0 || strcmp(k, "dy") == 0) {
-            if (jv_u64(v, &u) || u < 1 || u > INT_MAX) bad = k;
+            if (mist_json_u64(v, &u) || u < 1 || u > INT_MAX) bad = k;
             else if (k[1] == 'x') sc->dx = (int)u, have_dx = 1;
             else sc->dy = (int)u, have_dy = 1;
         } else if (strcmp(k, "n") == 0) {
-            if (jv_u64(v, &sc->n) || sc->n > SIZE_MAX) bad = k;
+            if (mist_json_u64(v, &sc->n) || sc->n > SIZE_MAX) bad = k;
             have_n = 1;
         } else if (strcmp(k, "seed") == 0) {
             if (v->type == JV_NULL) sc->meta.has_seed = 0;
-            else if (jv_u64(v, &sc->meta.seed)) bad = k;
+            else if (mist_json_u64(v, &sc->meta.seed)) bad = k;
             else sc->meta.has_seed = 1;
         } else if (strcmp(k, "mi") == 0) {
-            if (jv_double(v, 1, &sc->meta.mi)) bad = k;
+            if (mist_json_double(v, 1, &sc->meta.mi)) bad = k;
         } else if (strcmp(k, "params") == 0) {
             if (v->type != JV_OBJ) bad = k;
             for (size_t j = 0; !bad && !rc && j < v->n; j++) {
                 double x;
-                if (jv_double(&v->items[j], 1, &x) || v->keys[j][0] == '\0' ||
+                if (mist_json_double(&v->items[j], 1, &x) || v->keys[j][0] == '\0' ||
                     strlen(v->keys[j]) >= MIST_PARAM_NAME_LEN)
                     bad = k;
                 else
@@ -457,7 +456,7 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
         rc = mist_fail(err, MIST_EFORMAT, "'%s': dx + dy is too large", path);
     }
 out:
-    jv_free(&root);
+    mist_json_free(&root);
     free(buf);
     if (rc) mist_meta_clear(&sc->meta);
     else *found = 1;

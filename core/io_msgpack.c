@@ -13,8 +13,7 @@
 #include <string.h>
 
 #define MSGPACK_RECORD_VERSION 1
-/* msgpack-c's own nesting limit is MSGPACK_EMBED_STACK_SIZE (32); stay well inside it. */
-#define MP_MAX_DEPTH 16
+#define MP_MAX_DEPTH MIST_MSGPACK_MAX_DEPTH
 #define CHUNK 4096
 
 /* ---- writing ---------------------------------------------------------------------------- */
@@ -88,7 +87,7 @@ static uint64_t be(const unsigned char *p, int w)
 
 /* 0 when buf holds exactly one complete msgpack object, every container declaring no more
  * elements than bytes remain (each element takes at least one) and nesting <= MP_MAX_DEPTH. */
-static int mp_check(const unsigned char *buf, size_t len, const char **why)
+int mist_msgpack_check(const unsigned char *buf, size_t len, const char **why)
 {
     uint64_t left[MP_MAX_DEPTH + 1]; /* elements still expected at each open level */
     int depth = 0;
@@ -324,7 +323,7 @@ int mist_msgpack_read(const char *path, double **data, size_t *n, int *dx, int *
         free(buf);
         return mist_fail(err, MIST_EFORMAT, "'%s' is empty", path);
     }
-    if (mp_check(buf, len, &why)) {
+    if (mist_msgpack_check(buf, len, &why)) {
         free(buf);
         return mist_fail(err, MIST_EFORMAT, "'%s': not a valid msgpack record (%s)", path, why);
     }

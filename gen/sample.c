@@ -1,17 +1,15 @@
-/* Samplers: GSL's MT19937 with the ziggurat normal and the chi-square variate. */
+/* Samplers: GSL's ziggurat normal and chi-square variates on mist's 64-bit-seeded stream. */
 #include "gen_internal.h"
 
 #include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
+#include "mist_rng.h"
 #include <math.h>
 #include <stdlib.h>
 
 /* The sample stream of a seed, separate from the parameter stream (stream 1). */
 static gsl_rng *sample_rng(uint64_t seed)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (r) gsl_rng_set(r, (unsigned long)mist_seed_derive(seed, 2));
-    return r;
+    return mist_rng_alloc(mist_seed_derive(seed, 2));
 }
 
 int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *out, mist_err *err)

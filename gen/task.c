@@ -1,7 +1,7 @@
 /* Task names, parameter resolution and validation. */
 #include "gen_internal.h"
 
-#include <gsl/gsl_rng.h>
+#include "mist_rng.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,12 +343,11 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
     if ((rc = check_transforms(t, err))) goto fail;
 
     resolver rs = {.given = params, .ngiven = nparams, .t = t, .err = err, .status = MIST_OK};
-    rs.rng = gsl_rng_alloc(gsl_rng_mt19937);
+    rs.rng = mist_rng_alloc(mist_seed_derive(seed, 1));
     if (!rs.rng) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
         goto fail;
     }
-    gsl_rng_set(rs.rng, (unsigned long)mist_seed_derive(seed, 1));
     int d = dx + dy;
     if (t->base == BASE_ADDITIVE) {
         t->eps = malloc((size_t)dx * sizeof *t->eps);

@@ -1,0 +1,68 @@
+/* The copula option: every column replaced by its normal scores Phi^-1(rank/(n+1)).
+ * Ranks run 1..n; tied values share the average of the ranks they occupy, so the transform
+ * depends on the order of the values alone and any strictly increasing map of a column leaves
+ * it (bit-for-bit) unchanged. rank/(n+1) lies in [1/(n+1), n/(n+1)], never 0 or 1, so the
+ * inverse CDF stays finite. */
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "mist_classical.h"
+
+typedef struct {
+    double v;
+    size_t i;
+} vi_pair;
+
+/* Ties ordered by row index: qsort is not stable, and a total order keeps the result
+ * independent of the C library (the tie group gets one rank anyway). */
+static int cmp_pair(const void *a, const void *b)
+{
+    const vi_pair *p = a, *q = b;
+    if (p->v < q->v) return -1;
+    if (p->v > q->v) return 1;
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+int mist_copula_transform(double *out, const double *data, size_t n, int cols, mist_err *err)
+{
+    if (!out || !data) return mist_fail(err, MIST_EINVAL, "copula: data is NULL");
+    if (cols < 1) return mist_fail(err, MIST_EINVAL, "copula: cols must be >= 1 (got %d)", cols);
+    if (n < 1) return mist_fail(err, MIST_EDATA, "copula: no rows");
+    size_t c = (size_t)cols;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < c; j++)
+            if (!isfinite(data[i * c + j]))
+                return mist_fail(err, MIST_EDATA,
+                                 "copula: non-finite value (%g) at row %zu, column %zu",
+                                 data[i * c + j], i + 1, j + 1);
+    vi_pair *p = malloc(n * sizeof *p);
+    double *score = malloc(n * sizeof *score);
+    if (!p || !score) {
+        free(p);
+        free(score);
+        return mist_fail(err, MIST_ENOMEM, "copula: out of memory for %zu rows", n);
+    }
+    double denom = (double)n + 1.0;
+    for (size_t j = 0; j < c; j++) {
+        /* The whole column is read before any of it is written: out may alias data. */
+        for (size_t i = 0; i < n; i++) {
+            p[i].v = data[i * c + j];
+            p[i].i = i;
+        }
+        qsort(p, n, sizeof *p, cmp_pair);
+        for (size_t a = 0; a < n;) {
+            size_t b = a + 1;
+            while (b < n && p[b].v == p[a].v) b++;
+            /* positions a..b-1 (0-based) hold ranks a+1..b: their mean is (a+1+b)/2 */
+            double rank = 0.5 * ((double)a + 1.0 + (double)b);
+            double s = gsl_cdf_ugaussian_Pinv(rank / denom);
+            for (size_t t = a; t < b; t++) score[p[t].i] = s;
+            a = b;
+        }
+        for (size_t i = 0; i < n; i++) out[i * c + j] = score[i];
+    }
+    free(p);
+    free(score);
+    return MIST_OK;
+}

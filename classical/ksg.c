@@ -1,0 +1,422 @@
+/* KSG mutual information (Kraskov, Stoegbauer, Grassberger 2004), algorithms 1 and 2, exactly as
+ * shared/spec/estimators.md states them, with max-norm distances in X, in Y and jointly (the
+ * joint distance is the max of the two, i.e. the max-norm over all dx+dy coordinates).
+ *
+ * Neighbour search is exact: a kd-tree over the joint space for the k nearest other rows, and
+ * kd-tree range counts in X and in Y (a sorted array with galloping binary search when the
+ * marginal is 1-D). The counts equal mist_ksg_counts_brute bit for bit (kdtree.h explains why).
+ * Ties at the k-th joint distance (algorithm 2): the k neighbours are the k smallest by
+ * (distance, row index), so the smaller row indices win; brute force uses the same rule.
+ * For algorithm 1 only the k-th distance matters, which ties do not affect.
+ *
+ * Threads: rows are handed out in blocks to opts->threads workers; every row's counts go to its
+ * own slot and the digamma sums run afterwards in row order, so the value does not depend on
+ * the thread count. */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sf_psi.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kdtree.h"
+#include "mist_classical.h"
+
+/* Sub-stream of opts->seed for the tie-breaking noise ("ksgnoise" in ASCII). */
+#define KSG_NOISE_STREAM 0x6b73676e6f697365ULL
+/* Points per kd-tree leaf: joint k-NN tree and marginal count trees. */
+#define KNN_LEAF 8
+#define COUNT_LEAF 8
+/* Rows per work block handed to a thread. */
+#define ROW_BLOCK 64
+#define MAX_THREADS 256
+
+int mist_ksg_check_args(int algorithm, const double *data, size_t n, int dx, int dy, int k,
+                        mist_err *err)
+{
+    if (algorithm != 1 && algorithm != 2)
+        return mist_fail(err, MIST_EINVAL, "ksg: algorithm must be 1 or 2, not %d", algorithm);
+    if (dx < 1 || dy < 1)
+        return mist_fail(err, MIST_EINVAL, "ksg: dx and dy must be >= 1 (got dx = %d, dy = %d)",
+                         dx, dy);
+    if (k < 1) return mist_fail(err, MIST_EINVAL, "ksg: k must be >= 1 (got k = %d)", k);
+    if (n <= (size_t)k)
+        return mist_fail(err, MIST_EDATA, "ksg: n = %zu rows is too few for k = %d (need n > k)",
+                         n, k);
+    if (n > (size_t)INT_MAX)
+        return mist_fail(err, MIST_EINVAL, "ksg: n = %zu rows is more than supported (%d)", n,
+                         INT_MAX);
+    if (!data) return mist_fail(err, MIST_EINVAL, "ksg: data is NULL");
+    size_t cols = (size_t)dx + (size_t)dy;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < cols; c++) {
+            double v = data[i * cols + c];
+            if (!isfinite(v))
+                return mist_fail(err, MIST_EDATA,
+                                 "ksg: non-finite value (%g) at row %zu, column %zu", v, i + 1,
+                                 c + 1);
+        }
+    return MIST_OK;
+}
+
+/* ---- counts -------------------------------------------------------------------------------- */
+
+typedef struct marginal {
+    int d;
+    int is1d;
+    mist_kdtree tree;
+    mist_sorted1d sorted;
+} marginal;
+
+static int marginal_build(marginal *m, const double *data, size_t n, size_t stride, int d,
+                          mist_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->d = d;
+    m->is1d = d == 1;
+    if (m->is1d) return mist_sorted1d_build(&m->sorted, data, n, stride, err);
+    return mist_kdtree_build(&m->tree, data, n, stride, d, COUNT_LEAF, err);
+}
+
+static void marginal_free(marginal *m)
+{
+    if (m->is1d) mist_sorted1d_free(&m->sorted);
+    else mist_kdtree_free(&m->tree);
+}
+
+/* #{j != row : ||v_j - v_row|| < r} (strict) or <= r. q: row's coordinates in this marginal. */
+static size_t marginal_count(const marginal *m, size_t row, const double *q, double r,
+                             int strict)
+{
+    size_t c = m->is1d ? mist_sorted1d_count(&m->sorted, row, r, strict)
+                       : mist_kdtree_count(&m->tree, q, r, strict);
+    /* the row itself (distance 0) was counted exactly when 0 qualifies */
+    size_t self = strict ? (0.0 < r) : 1;
+    return c - self;
+}
+
+static atomic_int search_mode = MIST_KSG_SEARCH_AUTO;
+
+void mist_ksg_set_search(int mode)
+{
+    atomic_store(&search_mode, mode);
+}
+
+typedef struct ksg_job {
+    int alg, k, dx, dy;
+    size_t n, cols;
+    const double *data;
+    int scan; /* 1: blocked brute force (bf), 0: trees (joint, mx, my) */
+    mist_bfscan bf;
+    mist_kdtree joint;
+    marginal mx, my;
+    int *nx, *ny;
+    atomic_size_t next; /* next joint-tree position block to hand out */
+} ksg_job;
+
+static double maxnorm(const double *a, const double *b, int d)
+{
+    double m = 0.0;
+    for (int c = 0; c < d; c++) {
+        double v = fabs(a[c] - b[c]);
+        if (v > m) m = v;
+    }
+    return m;
+}
+
+/* Rows at joint-tree positions [p0, p1): neighbouring queries, so the trees stay in cache. */
+static void ksg_rows(ksg_job *j, size_t p0, size_t p1, double *dist, size_t *rows)
+{
+    int d = j->dx + j->dy, k = j->k;
+    for (size_t p = p0; p < p1; p++) {
+        size_t i = j->joint.perm[p];
+        const double *q = j->joint.pts + p * (size_t)d;
+        mist_kdtree_knn(&j->joint, q, i, k, j->alg == 2, dist, rows);
+        const double *xi = j->data + i * j->cols;
+        double ex, ey;
+        int strict;
+        if (j->alg == 1) {
+            ex = ey = dist[k - 1];
+            strict = 1;
+        } else {
+            ex = ey = 0.0;
+            for (int m = 0; m < k; m++) {
+                const double *xm = j->data + rows[m] * j->cols;
+                double a = maxnorm(xi, xm, j->dx), b = maxnorm(xi + j->dx, xm + j->dx, j->dy);
+                if (a > ex) ex = a;
+                if (b > ey) ey = b;
+            }
+            strict = 0;
+        }
+        j->nx[i] = (int)marginal_count(&j->mx, i, xi, ex, strict);
+        j->ny[i] = (int)marginal_count(&j->my, i, xi + j->dx, ey, strict);
+    }
+}
+
+/* Rows [i0, i1) by blocked brute force: every row's X and Y distances to all rows, then the
+ * neighbours and both counts from those two arrays. */
+static void ksg_rows_scan(ksg_job *j, size_t i0, size_t i1, double *dist, size_t *rows,
+                          double *ddx, double *ddy)
+{
+    int k = j->k;
+    for (size_t i = i0; i < i1; i++) {
+        const double *q = j->data + i * j->cols;
+        mist_bfscan_row(&j->bf, q, i, k, ddx, ddy, dist, rows);
+        double ex, ey;
+        int strict;
+        if (j->alg == 1) {
+            ex = ey = dist[k - 1];
+            strict = 1;
+        } else {
+            ex = ey = 0.0;
+            for (int m = 0; m < k; m++) {
+                if (ddx[rows[m]] > ex) ex = ddx[rows[m]];
+                if (ddy[rows[m]] > ey) ey = ddy[rows[m]];
+            }
+            strict = 0;
+        }
+        /* ddx[i] = ddy[i] = 0: the row itself is counted exactly when 0 qualifies */
+        size_t sx = strict ? (0.0 < ex) : 1, sy = strict ? (0.0 < ey) : 1;
+        j->nx[i] = (int)(mist_bfscan_count(&j->bf, ddx, ex, strict) - sx);
+        j->ny[i] = (int)(mist_bfscan_count(&j->bf, ddy, ey, strict) - sy);
+    }
+}
+
+typedef struct worker_arg {
+    ksg_job *job;
+    double *dist;
+    size_t *rows;
+    double *ddx, *ddy; /* scan mode: np each */
+} worker_arg;
+
+static void *ksg_worker(void *p)
+{
+    worker_arg *w = p;
+    ksg_job *j = w->job;
+    for (;;) {
+        size_t p0 = atomic_fetch_add(&j->next, ROW_BLOCK);
+        if (p0 >= j->n) break;
+        size_t p1 = p0 + ROW_BLOCK < j->n ? p0 + ROW_BLOCK : j->n;
+        if (j->scan) ksg_rows_scan(j, p0, p1, w->dist, w->rows, w->ddx, w->ddy);
+        else ksg_rows(j, p0, p1, w->dist, w->rows);
+    }
+    return NULL;
+}
+
+/* Whether the blocked brute force beats the trees: measured on one core (see the report in
+ * tools/bench_ksg.c's header); the trees win in low dimension and at large n. */
+static int use_scan(size_t n, int dx, int dy)
+{
+    int mode = atomic_load(&search_mode);
+    if (mode == MIST_KSG_SEARCH_TREE) return 0;
+    if (mode == MIST_KSG_SEARCH_SCAN) return 1;
+    int d = dx + dy;
+    (void)n;
+    return d >= 6;
+}
+
+int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,
+                    int threads, int *nx, int *ny, mist_err *err)
+{
+    int rc = mist_ksg_check_args(algorithm, data, n, dx, dy, k, err);
+    if (rc) return rc;
+    if (!nx || !ny) return mist_fail(err, MIST_EINVAL, "ksg counts: output arrays are NULL");
+    size_t nblocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
+    int nt = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    if ((size_t)nt > nblocks) nt = (int)nblocks;
+
+    ksg_job *j = calloc(1, sizeof *j);
+    worker_arg *wa = calloc((size_t)nt, sizeof *wa);
+    pthread_t *tid = calloc((size_t)nt, sizeof *tid);
+    double *dist = malloc((size_t)nt * (size_t)k * sizeof *dist);
+    size_t *rows = malloc((size_t)nt * (size_t)k * sizeof *rows);
+    double *scratch = NULL;
+    int built = 0;
+    if (!j || !wa || !tid || !dist || !rows) {
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+        goto out;
+    }
+    j->alg = algorithm;
+    j->k = k;
+    j->dx = dx;
+    j->dy = dy;
+    j->n = n;
+    j->cols = (size_t)dx + (size_t)dy;
+    j->data = data;
+    j->nx = nx;
+    j->ny = ny;
+    j->scan = use_scan(n, dx, dy);
+    atomic_init(&j->next, 0);
+    if (j->scan) {
+        if ((rc = mist_bfscan_build(&j->bf, data, n, dx, dy, err))) goto out;
+        built = 1;
+        scratch = malloc(2 * (size_t)nt * j->bf.np * sizeof *scratch);
+        if (!scratch) {
+            rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else {
+        if ((rc = mist_kdtree_build(&j->joint, data, n, j->cols, dx + dy, KNN_LEAF, err)))
+            goto out;
+        built = 1;
+        if ((rc = marginal_build(&j->mx, data, n, j->cols, dx, err))) goto out;
+        built = 2;
+        if ((rc = marginal_build(&j->my, data + dx, n, j->cols, dy, err))) goto out;
+        built = 3;
+    }
+
+    for (int t = 0; t < nt; t++) {
+        wa[t].job = j;
+        wa[t].dist = dist + (size_t)t * (size_t)k;
+        wa[t].rows = rows + (size_t)t * (size_t)k;
+        if (scratch) {
+            wa[t].ddx = scratch + 2 * (size_t)t * j->bf.np;
+            wa[t].ddy = wa[t].ddx + j->bf.np;
+        }
+    }
+    /* A thread that cannot be started is no error: the others (and this one) take its blocks. */
+    int started[MAX_THREADS] = {0};
+    for (int t = 1; t < nt; t++) started[t] = pthread_create(&tid[t], NULL, ksg_worker, &wa[t]) == 0;
+    ksg_worker(&wa[0]);
+    for (int t = 1; t < nt; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+
+out:
+    if (j && j->scan) {
+        if (built >= 1) mist_bfscan_free(&j->bf);
+    } else if (j) {
+        if (built >= 1) mist_kdtree_free(&j->joint);
+        if (built >= 2) marginal_free(&j->mx);
+        if (built >= 3) marginal_free(&j->my);
+    }
+    free(scratch);
+    free(j);
+    free(wa);
+    free(tid);
+    free(dist);
+    free(rows);
+    return rc;
+}
+
+/* ---- preprocessing ------------------------------------------------------------------------- */
+
+int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
+                     const mist_est_opts *o, mist_err *err)
+{
+    mist_est_opts defaults;
+    if (!o) {
+        mist_est_opts_default(&defaults);
+        o = &defaults;
+    }
+    if (dx < 1 || dy < 1)
+        return mist_fail(err, MIST_EINVAL, "ksg: dx and dy must be >= 1 (got dx = %d, dy = %d)",
+                         dx, dy);
+    if (!out || (!data && n)) return mist_fail(err, MIST_EINVAL, "ksg prepare: NULL array");
+    if (!(o->noise >= 0.0) || !isfinite(o->noise))
+        return mist_fail(err, MIST_EINVAL, "ksg: noise must be finite and >= 0 (got %g)",
+                         o->noise);
+    size_t cols = (size_t)dx + (size_t)dy;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < cols; c++)
+            if (!isfinite(data[i * cols + c]))
+                return mist_fail(err, MIST_EDATA,
+                                 "ksg: non-finite value (%g) at row %zu, column %zu",
+                                 data[i * cols + c], i + 1, c + 1);
+    if (out != data) memmove(out, data, n * cols * sizeof *out);
+    if (o->zscore && n > 0) {
+        for (size_t c = 0; c < cols; c++) {
+            double first = out[c];
+            int constant = 1;
+            double sum = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double v = out[i * cols + c];
+                sum += v;
+                constant &= v == first;
+            }
+            if (constant) {
+                for (size_t i = 0; i < n; i++) out[i * cols + c] = 0.0;
+                continue;
+            }
+            double mean = sum / (double)n, ss = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double v = out[i * cols + c] - mean;
+                ss += v * v;
+            }
+            double sd = sqrt(ss / (double)n); /* population std (divide by n) */
+            if (!(sd > 0.0) || !isfinite(sd)) {
+                /* only when the spread underflows: centre and leave the scale alone */
+                for (size_t i = 0; i < n; i++) out[i * cols + c] -= mean;
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) out[i * cols + c] = (out[i * cols + c] - mean) / sd;
+        }
+    }
+    if (o->noise > 0.0 && n > 0) {
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        if (!r) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        gsl_rng_set(r, (unsigned long)mist_seed_derive(o->seed, KSG_NOISE_STREAM));
+        for (size_t i = 0; i < n * cols; i++) out[i] += gsl_ran_gaussian_ziggurat(r, o->noise);
+        gsl_rng_free(r);
+    }
+    return MIST_OK;
+}
+
+/* ---- the estimate -------------------------------------------------------------------------- */
+
+static double psi_count(size_t m) /* m >= 1 */
+{
+    return m <= (size_t)INT_MAX ? gsl_sf_psi_int((int)m) : gsl_sf_psi((double)m);
+}
+
+int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
+             double *mi, mist_err *err)
+{
+    mist_est_opts defaults;
+    if (!o) {
+        mist_est_opts_default(&defaults);
+        o = &defaults;
+    }
+    if (!mi) return mist_fail(err, MIST_EINVAL, "ksg: mi is NULL");
+    int k = o->k;
+    int rc = mist_ksg_check_args(algorithm, data, n, dx, dy, k, err);
+    if (rc) return rc;
+    size_t cols = (size_t)dx + (size_t)dy;
+    double *prep = NULL;
+    const double *use = data;
+    if (o->zscore || o->noise != 0.0) {
+        prep = malloc(n * cols * sizeof *prep);
+        if (!prep) return mist_fail(err, MIST_ENOMEM, "out of memory (%zu x %zu values)", n, cols);
+        if ((rc = mist_ksg_prepare(prep, data, n, dx, dy, o, err))) {
+            free(prep);
+            return rc;
+        }
+        use = prep;
+    }
+    int *nx = malloc(n * sizeof *nx), *ny = malloc(n * sizeof *ny);
+    if (!nx || !ny) {
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = mist_ksg_counts(algorithm, use, n, dx, dy, k, o->threads, nx, ny, err))) goto out;
+    /* mean of the per-row digamma terms, summed in row order (Neumaier compensation) */
+    double s = 0.0, comp = 0.0;
+    int off = algorithm == 1 ? 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = psi_count((size_t)nx[i] + (size_t)off) + psi_count((size_t)ny[i] + (size_t)off);
+        double t = s + v;
+        comp += fabs(s) >= fabs(v) ? (s - t) + v : (v - t) + s;
+        s = t;
+    }
+    double mean = (s + comp) / (double)n;
+    double base = gsl_sf_psi_int(k) + psi_count(n);
+    if (algorithm == 2) base -= 1.0 / (double)k;
+    *mi = base - mean;
+out:
+    free(prep);
+    free(nx);
+    free(ny);
+    return rc;
+}

@@ -1,0 +1,196 @@
+/* mist inference: the meta-learned MI estimator (a Set Transformer, model.md) on OpenBLAS.
+ *
+ * A model is a self-describing weights file (msgpack: format "mist-weights", version 1, the
+ * architecture, the tensors, free metadata). Open it, then estimate the MI of datasets (n rows
+ * of dx+dy float64 values, X columns first) in nats; quantile-conditioned models (MIST-QR) also
+ * give quantiles of the estimate's uncertainty, all from one encoder pass.
+ *
+ *     mist_err err;
+ *     mist_model *m = mist_model_open("mist-qr.msgpack", &err);
+ *     double taus[3] = {0.05, 0.5, 0.95}, q[3];
+ *     if (!m || mist_model_estimate(m, data, n, dx, dy, taus, 3, q, &err)) puts(err.msg);
+ *
+ * Threads: a mist_model handle owns its scratch memory, so one handle must not run two
+ * estimates at the same time (open one handle per thread). The matrix products run on
+ * OpenBLAS with the thread count set by mist_infer_set_threads (process-wide); results do not
+ * depend on it beyond float rounding. The library never prints and never exits. */
+#ifndef MIST_INFER_H
+#define MIST_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mist_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MIST_WEIGHTS_FORMAT "mist-weights"
+#define MIST_WEIGHTS_VERSION 1
+
+typedef enum mist_layout {
+    MIST_LAYOUT_PACKED = 0, /* official: row [x, y] zero-padded to max_input_dim; needs dx == dy */
+    MIST_LAYOUT_SPLIT = 1   /* ours: row [pad(x, max_dx), pad(y, max_dy)]; dx != dy works */
+} mist_layout;
+
+typedef enum mist_prep {
+    MIST_PREP_NONE = 0,   /* raw values (official) */
+    MIST_PREP_COPULA = 1, /* per column normal scores Phi^-1(rank/(n+1)), average ranks for ties */
+    MIST_PREP_ZSCORE = 2  /* per column (v - mean) / sd (sample sd; constant columns become 0) */
+} mist_prep;
+
+typedef enum mist_act { MIST_ACT_GELU = 0, MIST_ACT_RELU = 1 } mist_act;
+
+/* Every setting of the graph (model.md). All counts are >= 1 except where noted. */
+typedef struct mist_arch {
+    int input_layout;         /* mist_layout */
+    int preprocess;           /* mist_prep */
+    int max_input_dim;        /* P, the token input width; split: P == max_dx + max_dy */
+    int max_dx, max_dy;       /* largest dx, dy accepted; packed: max_dx == max_dy, sum <= P */
+    int D;                    /* model width */
+    int H;                    /* attention heads, D % H == 0 */
+    int ff;                   /* feed-forward width of the ISAB blocks (SAB and PMA use D) */
+    int n_inds;               /* inducing points per ISAB */
+    int n_seeds;              /* PMA seeds of the pooling stage */
+    int n_feature_sab;        /* SAB -> LN layers of the feature block (>= 0) */
+    int n_isab;               /* ISAB layers of the encoder (>= 0) */
+    int n_dec;                /* SAB layers of the decoder before its PMA(1) (>= 0) */
+    int n_rho;                /* linear layers of the rho head */
+    int rho_hidden;           /* width of the rho head's hidden layers */
+    int quantile_conditioned; /* 1: tau is appended to the representation before rho */
+    int activation;           /* mist_act of the feed-forward inside every MAB */
+    double ln_eps;            /* LayerNorm epsilon (1e-5) */
+    /* The range the model was trained on (informational: other n and dims are accepted). */
+    int64_t n_min, n_max, d_min, d_max;
+} mist_arch;
+
+/* The official MIST (quantile_conditioned 0) or MIST-QR (1) architecture: packed 64, D 256,
+ * 16 heads, ff 1024, 32 inducing points, 10 seeds, 2 feature SABs, 2 ISABs, 1 decoder SAB,
+ * rho 3 layers of 256, GELU, no preprocessing; trained on n 10..500, d 1..32. */
+void mist_arch_official(mist_arch *a, int quantile_conditioned);
+/* 0 when every value is in range and consistent; else MIST_EINVAL naming the field. */
+int mist_arch_validate(const mist_arch *a, mist_err *err);
+/* Number of float parameters of a valid arch (0 when invalid). */
+size_t mist_arch_param_count(const mist_arch *a);
+const char *mist_layout_name(int layout); /* "packed", "split" */
+const char *mist_prep_name(int prep);     /* "none", "copula", "zscore" */
+const char *mist_act_name(int act);       /* "gelu", "relu" */
+
+typedef struct mist_model mist_model;
+
+/* Opens a weights file; NULL with err set on any problem (unreadable, malformed, truncated,
+ * unsupported version, unknown/missing/duplicate/mis-shaped tensor, non-finite weight). */
+mist_model *mist_model_open(const char *path, mist_err *err);
+/* Same from bytes in memory (copied out; buf may be freed afterwards). name is for messages. */
+mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err);
+/* A model with the given arch and every parameter zero (fill it via mist_model_params). */
+mist_model *mist_model_create(const mist_arch *a, mist_err *err);
+/* A model with random weights, initialised like PyTorch's defaults (Linear weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LN weight 1 bias 0, in_proj and seeds/inducing points
+ * xavier-uniform). Same seed, same weights. For benchmarks and tests. */
+mist_model *mist_model_create_random(const mist_arch *a, uint64_t seed, mist_err *err);
+void mist_model_free(mist_model *m);
+
+const mist_arch *mist_model_arch(const mist_model *m);
+size_t mist_model_param_count(const mist_model *m);
+/* The parameters, one float block in tensor-table order (writable: for training). */
+float *mist_model_params(mist_model *m);
+/* The tensor table: count, and entry i (name, dims, shape, offset into the parameter block). */
+size_t mist_model_tensor_count(const mist_model *m);
+int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int *ndim,
+                           const int64_t **shape, size_t *offset);
+/* The file's meta map as JSON text (owned by the model; "{}" when empty). */
+const char *mist_model_meta_json(mist_model *m);
+/* Adds or replaces a meta entry (written by mist_model_save). */
+int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err);
+int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_err *err);
+/* Writes the model (arch, tensors, meta) atomically. */
+int mist_model_save(const mist_model *m, const char *path, mist_err *err);
+
+/* Default 0: quantiles are returned sorted along tau (monotone rearrangement: the k-th
+ * smallest value goes to the k-th smallest tau), so they never cross. 1: as the network
+ * gave them, one pass of rho per tau. */
+void mist_model_set_raw_quantiles(mist_model *m, int raw);
+
+/* One dataset: data is n x (dx+dy) row-major float64, X columns first.
+ * Plain model: ntaus must be 0 and out[0] receives the estimate.
+ * Quantile-conditioned model: ntaus == 0 gives the median (tau 0.5) in out[0]; otherwise
+ * out[i] is the taus[i] quantile (0 < tau < 1).
+ * Errors: n < 2, dx/dy < 1 or above the model's maxima, dx != dy for a packed model, NaN/Inf
+ * in the data, a packed dataset whose rows all sum to exactly 0 (the official model masks such
+ * rows as padding), bad taus. */
+int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
+                        const double *taus, size_t ntaus, double *out, mist_err *err);
+
+typedef struct mist_data_view {
+    const double *data; /* n x (dx+dy), X first */
+    size_t n;
+    int dx, dy;
+} mist_data_view;
+
+/* Many datasets in one pass (sizes may differ): out[s * max(ntaus,1) + i]. The results equal
+ * those of mist_model_estimate on each dataset alone (to float rounding). */
+int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                              const double *taus, size_t ntaus, double *out, mist_err *err);
+
+/* OpenBLAS threads for all models (process-wide). 0 on success. */
+int mist_infer_set_threads(int threads, mist_err *err);
+int mist_infer_get_threads(void);
+
+/* ---- official checkpoints ------------------------------------------------------------------ */
+
+typedef struct mist_convert_opts {
+    int heads;          /* used only without config.json (heads cannot be read off shapes) */
+    int activation;     /* mist_act, used only without config.json (default GELU) */
+} mist_convert_opts;
+
+/* Imports an official MIST / MIST-QR checkpoint (PyTorchModelHubMixin model.safetensors and
+ * its config.json; config may be NULL: then the arch is read off the tensor shapes and
+ * opts->heads is required). The model has input_layout packed, preprocess none. */
+mist_model *mist_import_official_mem(const void *st, size_t st_len, const char *st_name,
+                                     const char *config, size_t config_len,
+                                     const char *config_name, const mist_convert_opts *opts,
+                                     mist_err *err);
+/* File front end: config_path NULL tries config.json next to the safetensors file. Writes
+ * out_path atomically; *model_out (may be NULL) receives the model (caller frees). */
+int mist_convert_official(const char *st_path, const char *config_path, const char *out_path,
+                          const mist_convert_opts *opts, mist_model **model_out, mist_err *err);
+
+/* ---- safetensors ------------------------------------------------------------------------- */
+
+typedef enum mist_st_dtype {
+    MIST_ST_F32 = 0, MIST_ST_F64, MIST_ST_F16, MIST_ST_BF16
+} mist_st_dtype;
+
+typedef struct mist_st_tensor {
+    char *name;
+    int dtype; /* mist_st_dtype */
+    int ndim;
+    int64_t shape[8];
+    uint64_t numel;
+    const unsigned char *data; /* into the caller's buffer */
+    size_t nbytes;
+} mist_st_tensor;
+
+typedef struct mist_safetensors {
+    mist_st_tensor *tensors; /* sorted by data offset */
+    size_t ntensors;
+    char *metadata_json;     /* the __metadata__ object as JSON text, or NULL */
+} mist_safetensors;
+
+/* Parses and validates a safetensors buffer (header length, JSON, dtypes, shapes, offsets that
+ * tile the data section exactly). Tensors point into buf, which must outlive st. */
+int mist_safetensors_parse(const void *buf, size_t len, const char *name, mist_safetensors *st,
+                           mist_err *err);
+void mist_safetensors_free(mist_safetensors *st);
+/* Tensor by name, NULL when absent. */
+const mist_st_tensor *mist_safetensors_find(const mist_safetensors *st, const char *name);
+/* A tensor's values as float32 (F64 rounded, F16/BF16 widened) into out (numel floats). */
+void mist_st_to_f32(const mist_st_tensor *t, float *out);
+const char *mist_st_dtype_name(int dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
