@@ -1,6 +1,9 @@
-/* Exact max-norm kd-tree and sorted 1-D counts for KSG (see kdtree.h for the exactness
- * argument). Median splits on the widest coordinate of each node's tight bounding box; the
- * points are copied in tree order so a leaf is one contiguous block. */
+/* Exact neighbour searches for KSG (see kdtree.h for the exactness argument):
+ *   a max-norm kd-tree: median splits on the widest coordinate of each node's tight bounding
+ *   box, the points copied in tree order so a leaf is one contiguous block;
+ *   sorted 1-D arrays (LSD radix sort) with galloping binary searches;
+ *   the blocked brute-force scan, with AVX-512 / AVX2 kernels picked at run time on x86 and a
+ *   portable scalar one (all three evaluate the same IEEE operations). */
 #include "kdtree.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -8,47 +11,51 @@
 #define MIST_X86 1
 #endif
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- build --------------------------------------------------------------------------------- */
 
+/* The build works in place on t->pts (a contiguous copy of the points) and t->perm, swapping
+ * whole points, so every pass reads memory in order. */
 typedef struct build_ctx {
     mist_kdtree *t;
-    const double *data;
-    size_t stride;
     size_t leaf;
     int failed;
 } build_ctx;
 
-static inline double coord(const build_ctx *b, size_t row, int c)
+static inline void swap_pts(mist_kdtree *t, size_t a, size_t b)
 {
-    return b->data[row * b->stride + (size_t)c];
+    int d = t->d;
+    double *pa = t->pts + a * (size_t)d, *pb = t->pts + b * (size_t)d;
+    for (int c = 0; c < d; c++) {
+        double v = pa[c];
+        pa[c] = pb[c];
+        pb[c] = v;
+    }
+    size_t r = t->perm[a];
+    t->perm[a] = t->perm[b];
+    t->perm[b] = r;
 }
 
-/* Moves the element of rank kth (by coordinate c) of perm[lo, hi) into place, smaller ones
+/* Moves the point of rank kth (by coordinate c) within [lo, hi) into place, smaller ones
  * before, larger after. Three-way partitions, so heavy ties (integer data) stay linear. */
-static void select_kth(const build_ctx *b, size_t *perm, size_t lo, size_t hi, size_t kth, int c)
+static void select_kth(mist_kdtree *t, size_t lo, size_t hi, size_t kth, int c)
 {
+    size_t d = (size_t)t->d;
+    const double *x = t->pts + c;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        double a = coord(b, perm[lo], c), m = coord(b, perm[mid], c), z = coord(b, perm[hi - 1], c);
+        double a = x[lo * d], m = x[mid * d], z = x[(hi - 1) * d];
         double pivot = a < m ? (m < z ? m : (a < z ? z : a)) : (a < z ? a : (m < z ? z : m));
         size_t lt = lo, i = lo, gt = hi;
         while (i < gt) {
-            double v = coord(b, perm[i], c);
-            if (v < pivot) {
-                size_t tmp = perm[lt];
-                perm[lt++] = perm[i];
-                perm[i++] = tmp;
-            } else if (v > pivot) {
-                size_t tmp = perm[--gt];
-                perm[gt] = perm[i];
-                perm[i] = tmp;
-            } else {
-                i++;
-            }
+            double v = x[i * d];
+            if (v < pivot) swap_pts(t, lt++, i++);
+            else if (v > pivot) swap_pts(t, --gt, i);
+            else i++;
         }
         if (kth < lt) hi = lt;
         else if (kth >= gt) lo = gt;
@@ -85,9 +92,10 @@ static size_t build_rec(build_ctx *b, size_t s, size_t e)
     size_t node = new_node(b);
     if (node == SIZE_MAX) return 0;
     double *lo = t->box + node * 2 * (size_t)d, *hi = lo + d;
-    for (int c = 0; c < d; c++) lo[c] = hi[c] = coord(b, t->perm[s], c);
+    const double *x = t->pts + s * (size_t)d;
+    for (int c = 0; c < d; c++) lo[c] = hi[c] = x[c];
     for (size_t p = s + 1; p < e; p++) {
-        const double *x = b->data + t->perm[p] * b->stride;
+        x += d;
         for (int c = 0; c < d; c++) {
             if (x[c] < lo[c]) lo[c] = x[c];
             if (x[c] > hi[c]) hi[c] = x[c];
@@ -107,7 +115,7 @@ static size_t build_rec(build_ctx *b, size_t s, size_t e)
     t->nodes[node].right = 0;
     if (e - s <= b->leaf || !(spread > 0.0)) return node;
     size_t m = s + (e - s) / 2;
-    select_kth(b, t->perm, s, e, m, best);
+    select_kth(t, s, e, m, best);
     build_rec(b, s, m);
     if (b->failed) return 0;
     size_t r = build_rec(b, m, e);
@@ -129,15 +137,16 @@ int mist_kdtree_build(mist_kdtree *t, const double *data, size_t n, size_t strid
         mist_kdtree_free(t);
         return mist_fail(err, MIST_ENOMEM, "out of memory building a kd-tree over %zu points", n);
     }
-    for (size_t i = 0; i < n; i++) t->perm[i] = i;
-    build_ctx b = {t, data, stride, leaf < 1 ? 1 : leaf, 0};
+    for (size_t i = 0; i < n; i++) {
+        t->perm[i] = i;
+        memcpy(t->pts + i * (size_t)d, data + i * stride, (size_t)d * sizeof(double));
+    }
+    build_ctx b = {t, leaf < 1 ? 1 : leaf, 0};
     build_rec(&b, 0, n);
     if (b.failed) {
         mist_kdtree_free(t);
         return mist_fail(err, MIST_ENOMEM, "out of memory building a kd-tree over %zu points", n);
     }
-    for (size_t p = 0; p < n; p++)
-        memcpy(t->pts + p * (size_t)d, data + t->perm[p] * stride, (size_t)d * sizeof(double));
     return MIST_OK;
 }
 
@@ -327,17 +336,13 @@ size_t mist_kdtree_count(const mist_kdtree *t, const double *q, double r, int st
 
 /* ---- sorted 1-D ---------------------------------------------------------------------------- */
 
-typedef struct vr_pair {
-    double v;
-    size_t row;
-} vr_pair;
-
-static int cmp_pair(const void *pa, const void *pb)
+/* Order-preserving map of a double to an unsigned key (negative numbers flipped). -0.0 sorts
+ * just below +0.0; both behave identically in every subtraction below. */
+static inline uint64_t dkey(double v)
 {
-    const vr_pair *a = pa, *b = pb;
-    if (a->v < b->v) return -1;
-    if (a->v > b->v) return 1;
-    return (a->row > b->row) - (a->row < b->row);
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u >> 63) ? ~u : u | 0x8000000000000000ULL;
 }
 
 int mist_sorted1d_build(mist_sorted1d *s, const double *data, size_t n, size_t stride,
@@ -345,24 +350,61 @@ int mist_sorted1d_build(mist_sorted1d *s, const double *data, size_t n, size_t s
 {
     memset(s, 0, sizeof *s);
     s->n = n;
-    vr_pair *pr = malloc((n ? n : 1) * sizeof *pr);
-    s->v = malloc((n ? n : 1) * sizeof *s->v);
-    s->rank = malloc((n ? n : 1) * sizeof *s->rank);
-    if (!pr || !s->v || !s->rank) {
-        free(pr);
+    size_t m = n ? n : 1;
+    uint64_t *key = malloc(2 * m * sizeof *key);
+    size_t *idx = malloc(2 * m * sizeof *idx);
+    s->v = malloc(m * sizeof *s->v);
+    s->rank = malloc(m * sizeof *s->rank);
+    if (!key || !idx || !s->v || !s->rank) {
+        free(key);
+        free(idx);
         mist_sorted1d_free(s);
         return mist_fail(err, MIST_ENOMEM, "out of memory sorting %zu values", n);
     }
+    /* LSD radix sort, 16 bits a pass; stable, so equal values keep ascending row order */
+    uint64_t *ka = key, *kb = key + m;
+    size_t *ia = idx, *ib = idx + m;
     for (size_t i = 0; i < n; i++) {
-        pr[i].v = data[i * stride];
-        pr[i].row = i;
+        ka[i] = dkey(data[i * stride]);
+        ia[i] = i;
     }
-    qsort(pr, n, sizeof *pr, cmp_pair);
+    static const int BITS = 16;
+    size_t *cnt = malloc(((size_t)1 << BITS) * sizeof *cnt);
+    if (!cnt) {
+        free(key);
+        free(idx);
+        mist_sorted1d_free(s);
+        return mist_fail(err, MIST_ENOMEM, "out of memory sorting %zu values", n);
+    }
+    for (int shift = 0; shift < 64; shift += BITS) {
+        memset(cnt, 0, ((size_t)1 << BITS) * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) cnt[(ka[i] >> shift) & 0xffff]++;
+        if (cnt[(ka[0] >> shift) & 0xffff] == n) continue; /* every key has these bits */
+        size_t sum = 0;
+        for (size_t b = 0; b < ((size_t)1 << BITS); b++) {
+            size_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t p = cnt[(ka[i] >> shift) & 0xffff]++;
+            kb[p] = ka[i];
+            ib[p] = ia[i];
+        }
+        uint64_t *tk = ka;
+        ka = kb;
+        kb = tk;
+        size_t *ti = ia;
+        ia = ib;
+        ib = ti;
+    }
     for (size_t p = 0; p < n; p++) {
-        s->v[p] = pr[p].v;
-        s->rank[pr[p].row] = p;
+        s->v[p] = data[ia[p] * stride];
+        s->rank[ia[p]] = p;
     }
-    free(pr);
+    free(cnt);
+    free(key);
+    free(idx);
     return MIST_OK;
 }
 
@@ -455,6 +497,13 @@ size_t mist_sorted1d_count(const mist_sorted1d *s, size_t row, double r, int str
 /* Rows per block of the column-blocked layout (a multiple of 4, the AVX2 width). */
 #define BF_BLOCK 16
 
+static atomic_int simd_limit = -1;
+
+void mist_bfscan_limit_simd(int level)
+{
+    atomic_store(&simd_limit, level);
+}
+
 int mist_bfscan_build(mist_bfscan *b, const double *data, size_t n, int dx, int dy,
                       mist_err *err)
 {
@@ -466,8 +515,10 @@ int mist_bfscan_build(mist_bfscan *b, const double *data, size_t n, int dx, int 
     b->dy = dy;
 #ifdef MIST_X86
     __builtin_cpu_init();
-    b->avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    b->avx2 = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #endif
+    int lim = atomic_load(&simd_limit);
+    if (lim >= 0 && b->avx2 > lim) b->avx2 = lim;
     b->cols = malloc((b->np ? b->np : BF_BLOCK) * (size_t)d * sizeof *b->cols);
     if (!b->cols) return mist_fail(err, MIST_ENOMEM, "out of memory (%zu x %d values)", n, d);
     /* block of BF_BLOCK rows: coordinate c of its row r at [c * BF_BLOCK + r] */
@@ -521,7 +572,7 @@ static void bf_row_scalar(const mist_bfscan *b, const double *q, size_t self, in
                 double v = fabs(q[c] - blk[(size_t)c * BF_BLOCK + r]);
                 if (v > ax) ax = v;
             }
-            for (int c = dx; c < d; c++) {
+            for (int c = dx + 1; c < d; c++) {
                 double v = fabs(q[c] - blk[(size_t)c * BF_BLOCK + r]);
                 if (v > ay) ay = v;
             }
@@ -589,6 +640,46 @@ __attribute__((target("avx2"))) static void bf_row_avx2(const mist_bfscan *b, co
 }
 #undef ABSDIFF
 
+#define ABSDIFF(qc, p) _mm512_abs_pd(_mm512_sub_pd(qc, _mm512_loadu_pd(p)))
+__attribute__((target("avx512f"))) static void bf_row_avx512(const mist_bfscan *b,
+                                                             const double *q, size_t self, int k,
+                                                             double *ddx, double *ddy,
+                                                             double *dist, size_t *rows)
+{
+    size_t np = b->np;
+    int dx = b->dx, d = b->dx + b->dy;
+    int cnt = 0;
+    double worst = INFINITY;
+    for (size_t j0 = 0; j0 < np; j0 += BF_BLOCK) {
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+        const double *p = b->cols + j0 * (size_t)d;
+        for (int c = 0; c < dx; c++, p += BF_BLOCK) {
+            __m512d qc = _mm512_set1_pd(q[c]);
+            a0 = _mm512_max_pd(ABSDIFF(qc, p), a0);
+            a1 = _mm512_max_pd(ABSDIFF(qc, p + 8), a1);
+        }
+        for (int c = dx; c < d; c++, p += BF_BLOCK) {
+            __m512d qc = _mm512_set1_pd(q[c]);
+            b0 = _mm512_max_pd(ABSDIFF(qc, p), b0);
+            b1 = _mm512_max_pd(ABSDIFF(qc, p + 8), b1);
+        }
+        _mm512_storeu_pd(ddx + j0, a0);
+        _mm512_storeu_pd(ddx + j0 + 8, a1);
+        _mm512_storeu_pd(ddy + j0, b0);
+        _mm512_storeu_pd(ddy + j0 + 8, b1);
+        __m512d w = _mm512_set1_pd(worst);
+        __mmask8 m0 = _mm512_cmp_pd_mask(_mm512_max_pd(a0, b0), w, _CMP_LT_OQ);
+        __mmask8 m1 = _mm512_cmp_pd_mask(_mm512_max_pd(a1, b1), w, _CMP_LT_OQ);
+        if (m0 | m1) {
+            size_t j1 = j0 + BF_BLOCK < b->n ? j0 + BF_BLOCK : b->n;
+            if (j0 < j1) bf_offer(ddx, ddy, j0, j1, self, k, &cnt, dist, rows);
+            if (cnt == k) worst = dist[k - 1];
+        }
+    }
+    for (size_t j = b->n; j < np; j++) ddx[j] = ddy[j] = INFINITY;
+}
+#undef ABSDIFF
+
 __attribute__((target("avx2"))) static size_t bf_count_avx2(const double *v, size_t np, double r,
                                                             int strict)
 {
@@ -614,6 +705,10 @@ void mist_bfscan_row(const mist_bfscan *b, const double *q, size_t self, int k, 
                      double *ddy, double *dist, size_t *rows)
 {
 #ifdef MIST_X86
+    if (b->avx2 == 2) {
+        bf_row_avx512(b, q, self, k, ddx, ddy, dist, rows);
+        return;
+    }
     if (b->avx2) {
         bf_row_avx2(b, q, self, k, ddx, ddy, dist, rows);
         return;

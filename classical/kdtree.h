@@ -62,16 +62,19 @@ void mist_sorted1d_free(mist_sorted1d *s);
 /* #{j : fabs(v_j - v_row) < r} (strict) or <= r, row itself included when it qualifies. */
 size_t mist_sorted1d_count(const mist_sorted1d *s, size_t row, double r, int strict);
 
-/* Blocked brute force for high dimensions: the data column by column (padded to a multiple of
- * 8 rows), scanned with SIMD (AVX2 when the CPU has it, SSE2 otherwise; the same IEEE
+/* Blocked brute force for high dimensions: the data in blocks of 16 rows stored column by column
+ * (padded to whole blocks), scanned with SIMD (AVX2 when the CPU has it, SSE2 otherwise; the same IEEE
  * subtractions, fabs and max as the scalar code, so the same values). */
 typedef struct mist_bfscan {
     size_t n, np; /* rows, padded rows */
     int dx, dy;
-    int avx2;     /* the CPU has AVX2 (decided once, when built) */
+    int avx2;     /* kernel: 2 AVX-512, 1 AVX2, 0 scalar (decided when built) */
     double *cols; /* (dx+dy) x np, column-major */
 } mist_bfscan;
 
+/* Caps the SIMD level later scans use (process-wide, for tests): 0 scalar, 1 AVX2, 2 AVX-512,
+ * -1 the best the CPU has (the default). A level the CPU lacks is never used. */
+void mist_bfscan_limit_simd(int level);
 int mist_bfscan_build(mist_bfscan *b, const double *data, size_t n, int dx, int dy,
                       mist_err *err);
 void mist_bfscan_free(mist_bfscan *b);

@@ -2,16 +2,26 @@
  * shared/spec/estimators.md states them, with max-norm distances in X, in Y and jointly (the
  * joint distance is the max of the two, i.e. the max-norm over all dx+dy coordinates).
  *
- * Neighbour search is exact: a kd-tree over the joint space for the k nearest other rows, and
- * kd-tree range counts in X and in Y (a sorted array with galloping binary search when the
- * marginal is 1-D). The counts equal mist_ksg_counts_brute bit for bit (kdtree.h explains why).
+ * Neighbour search is exact, by one of two routes chosen by use_scan() below:
+ *   trees: a kd-tree over the joint space for the k nearest other rows, and kd-tree range counts
+ *          (subtree counts for fully contained nodes) in X and in Y, or a sorted array with a
+ *          galloping binary search when the marginal is 1-D;
+ *   scan:  blocked SIMD brute force (every row's X and Y distances to all rows), which wins in
+ *          higher joint dimension at moderate n.
+ * Both give counts equal to mist_ksg_counts_brute bit for bit (kdtree.h explains why).
  * Ties at the k-th joint distance (algorithm 2): the k neighbours are the k smallest by
  * (distance, row index), so the smaller row indices win; brute force uses the same rule.
  * For algorithm 1 only the k-th distance matters, which ties do not affect.
  *
- * Threads: rows are handed out in blocks to opts->threads workers; every row's counts go to its
- * own slot and the digamma sums run afterwards in row order, so the value does not depend on
- * the thread count. */
+ * Preprocessing (mist_ksg_prepare, on unless opts->zscore = 0 and opts->noise = 0): each column
+ * minus its mean, divided by its population standard deviation (divide by n); a constant column
+ * becomes all zeros; then N(0, noise^2) noise on every value (after z-scoring, so in standard
+ * deviations; in data units when zscore = 0) from GSL's MT19937 seeded with
+ * mist_seed_derive(opts->seed, KSG_NOISE_STREAM), drawn row by row.
+ *
+ * Threads: rows are handed out in blocks to opts->threads workers (<= 1: the calling thread
+ * only); every row's counts go to its own slot and the digamma sums run afterwards in row order,
+ * so the value does not depend on the thread count. */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_psi.h>
@@ -28,8 +38,8 @@
 /* Sub-stream of opts->seed for the tie-breaking noise ("ksgnoise" in ASCII). */
 #define KSG_NOISE_STREAM 0x6b73676e6f697365ULL
 /* Points per kd-tree leaf: joint k-NN tree and marginal count trees. */
-#define KNN_LEAF 8
-#define COUNT_LEAF 8
+#define KNN_LEAF 16
+#define COUNT_LEAF 32
 /* Rows per work block handed to a thread. */
 #define ROW_BLOCK 64
 #define MAX_THREADS 256
@@ -65,7 +75,6 @@ int mist_ksg_check_args(int algorithm, const double *data, size_t n, int dx, int
 /* ---- counts -------------------------------------------------------------------------------- */
 
 typedef struct marginal {
-    int d;
     int is1d;
     mist_kdtree tree;
     mist_sorted1d sorted;
@@ -75,7 +84,6 @@ static int marginal_build(marginal *m, const double *data, size_t n, size_t stri
                           mist_err *err)
 {
     memset(m, 0, sizeof *m);
-    m->d = d;
     m->is1d = d == 1;
     if (m->is1d) return mist_sorted1d_build(&m->sorted, data, n, stride, err);
     return mist_kdtree_build(&m->tree, data, n, stride, d, COUNT_LEAF, err);
@@ -206,16 +214,18 @@ static void *ksg_worker(void *p)
     return NULL;
 }
 
-/* Whether the blocked brute force beats the trees: measured on one core (see the report in
- * tools/bench_ksg.c's header); the trees win in low dimension and at large n. */
+/* Whether the blocked brute force (cost ~ n^2 (dx+dy), SIMD) beats the trees (cost growing
+ * steeply with the joint dimension D = dx+dy). Crossovers measured on one core with Gaussian
+ * data (tools/bench_ksg --search tree|scan): D = 4 near n = 6,000, D = 6 ~ 20,000, D = 8 ~ 35,000,
+ * D = 10 ~ 55,000, D = 12 ~ 80,000, D = 16 ~ 120,000; the trees always win for D <= 3. */
 static int use_scan(size_t n, int dx, int dy)
 {
     int mode = atomic_load(&search_mode);
     if (mode == MIST_KSG_SEARCH_TREE) return 0;
     if (mode == MIST_KSG_SEARCH_SCAN) return 1;
     int d = dx + dy;
-    (void)n;
-    return d >= 6;
+    if (d <= 3) return 0;
+    return (double)n <= 6000.0 + 8000.0 * (double)(d - 4);
 }
 
 int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,

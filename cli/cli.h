@@ -7,6 +7,8 @@
 
 int cmd_gen(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Strict number parsing: the whole string must be a number in range; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);
@@ -17,6 +19,10 @@ int cli_parse_double(const char *s, double *out);
 int cli_parse_dims(const char *s, int *dx, int *dy);
 /* "0-9" or "4" -> lo, hi */
 int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi);
+
+/* Re-executes the command with OPENBLAS_CORETYPE set when OpenBLAS fell back to its generic
+ * kernels on a CPU it does not know (blas_env.c). Returns when nothing is to be done. */
+void cli_blas_tune(char **argv);
 
 /* Prints "mist: " + message to stderr. */
 void cli_error(const char *fmt, ...)

@@ -6,7 +6,10 @@
 
 #include "cli.h"
 #include "mist_classical.h"
+#include "mist_infer.h"
 #include "mist_io.h"
+
+#define MAX_TAUS 256
 
 static void estimate_usage(FILE *f)
 {
@@ -17,7 +20,7 @@ static void estimate_usage(FILE *f)
           "columns are X, the rest Y) or pick columns with --x/--y (1-based, e.g. 1-3,5).\n"
           "\n"
           "options:\n"
-          "  --method NAME     ksg1 (default) | ksg2 | gaussian | histogram | kde\n"
+          "  --method NAME     ksg1 (default) | ksg2 | gaussian | histogram | kde | mist\n"
           "  --k K             KSG neighbours (default 5)\n"
           "  --copula          replace each column by its normal scores first (invariant to\n"
           "                    strictly increasing maps of the columns)\n"
@@ -31,6 +34,20 @@ static void estimate_usage(FILE *f)
           "  --no-zscore       KSG: skip z-scoring the columns\n"
           "  --noise S         KSG: std of the tie-breaking noise (default 1e-10; 0 turns it off)\n"
           "  --json            print one JSON object instead of text\n"
+          "\n"
+          "the meta-learned estimator (--method mist):\n"
+          "  --weights FILE    the model (a mist weights file, e.g. an official MIST / MIST-QR\n"
+          "                    checkpoint converted with `mist convert`); required until trained\n"
+          "                    models ship with mist\n"
+          "  --quantiles LIST  quantile levels of a quantile-conditioned model (MIST-QR), e.g.\n"
+          "                    0.05,0.5,0.95 (the default); the estimate is the median (tau 0.5)\n"
+          "  --raw-quantiles   report the quantiles as the network gives them; by default they\n"
+          "                    are sorted along tau (monotone rearrangement, together with the\n"
+          "                    median) so that they never cross\n"
+          "  --threads T       OpenBLAS threads (default 1); results equal up to float rounding\n"
+          "  Data sizes outside the range the model was trained on (see `mist info`) are\n"
+          "  accepted with a note on standard error. The official models read [x, y] rows: they\n"
+          "  need dx == dy <= 32.\n"
           "\n"
           "MI is reported in nats. When the file's metadata holds the true MI, it is shown too.\n",
           f);
@@ -119,10 +136,107 @@ static void json_num(double v)
     else printf("null");
 }
 
+/* "0.05,0.5,0.95" -> levels in (0, 1); 0 on success. */
+static int parse_taus(const char *s, double *taus, size_t *n)
+{
+    char buf[4096];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    size_t k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        double t;
+        if (k == MAX_TAUS - 1 || cli_parse_double(tok, &t) || !(t > 0 && t < 1)) return -1;
+        taus[k++] = t;
+    }
+    if (k == 0) return -1;
+    *n = k;
+    return 0;
+}
+
+/* --method mist: the network of a weights file on the dataset. user_taus NULL: the default
+ * levels (QR model) or none (point model). */
+static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
+                         size_t nuser, int raw, int threads, int json)
+{
+    mist_err err = {0};
+    if (mist_infer_set_threads(threads, &err)) {
+        cli_error("estimate: %s", err.msg);
+        return 2;
+    }
+    mist_model *m = mist_model_open(weights, &err);
+    if (!m) {
+        cli_error("estimate: %s", err.msg);
+        return 1;
+    }
+    const mist_arch *a = mist_model_arch(m);
+    static const double default_taus[3] = {0.05, 0.5, 0.95};
+    if (!a->quantile_conditioned && user_taus) {
+        cli_error("estimate: '%s' is a point-estimate model (not quantile-conditioned): it gives "
+                  "no quantiles; drop --quantiles or use a MIST-QR model",
+                  weights);
+        mist_model_free(m);
+        return 2;
+    }
+    /* The levels asked for, then the median (the estimate) when it is not among them. */
+    double taus[MAX_TAUS];
+    size_t nq = 0, ntaus = 0, imed = 0;
+    if (a->quantile_conditioned) {
+        const double *src = user_taus ? user_taus : default_taus;
+        nq = user_taus ? nuser : 3;
+        for (size_t i = 0; i < nq; i++) taus[i] = src[i];
+        ntaus = nq;
+        while (imed < nq && taus[imed] != 0.5) imed++;
+        if (imed == nq) taus[ntaus++] = 0.5;
+    }
+    mist_model_set_raw_quantiles(m, raw);
+    double out[MAX_TAUS];
+    if (mist_model_estimate(m, ds->data, ds->n, ds->dx, ds->dy, ntaus ? taus : NULL, ntaus, out,
+                            &err)) {
+        cli_error("estimate: mist: %s", err.msg);
+        mist_model_free(m);
+        return 1;
+    }
+    double est = a->quantile_conditioned ? out[imed] : out[0];
+    if ((int64_t)ds->n < a->n_min || (int64_t)ds->n > a->n_max)
+        fprintf(stderr,
+                "mist: note: n = %zu is outside the range this model was trained on (%lld..%lld); "
+                "the estimate may be less reliable\n",
+                ds->n, (long long)a->n_min, (long long)a->n_max);
+    double truth = ds->meta.mi;
+    if (json) {
+        printf("{\"method\": \"mist\", \"estimate\": ");
+        json_num(est);
+        printf(", \"quantiles\": [");
+        for (size_t i = 0; i < nq; i++) {
+            printf("%s{\"tau\": %.17g, \"value\": ", i ? ", " : "", taus[i]);
+            json_num(out[i]);
+            printf("}");
+        }
+        printf("], \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
+               "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"true_mi\": ",
+               raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
+               ds->dy, (long long)a->n_min, (long long)a->n_max);
+        json_num(truth);
+        printf("}\n");
+    } else {
+        printf("mist: %.6f nats%s", est, a->quantile_conditioned ? " (median)" : "");
+        if (nq) {
+            printf("  quantiles%s:", raw ? " (raw)" : "");
+            for (size_t i = 0; i < nq; i++) printf(" %g: %.6f", taus[i], out[i]);
+        }
+        printf("  (n = %zu, dx = %d, dy = %d)\n", ds->n, ds->dx, ds->dy);
+        if (isfinite(truth)) printf("true MI (from the file's metadata): %.6f nats\n", truth);
+    }
+    mist_model_free(m);
+    return 0;
+}
+
 int cmd_estimate(int argc, char **argv)
 {
-    const char *path = NULL, *method = "ksg1", *xcols = NULL, *ycols = NULL;
-    int dx = 0, json = 0;
+    const char *path = NULL, *method = "ksg1", *xcols = NULL, *ycols = NULL, *weights = NULL,
+               *quantiles = NULL;
+    int dx = 0, json = 0, raw_quantiles = 0;
     mist_est_opts o;
     mist_est_opts_default(&o);
     for (int i = 1; i < argc; i++) {
@@ -148,6 +262,9 @@ int cmd_estimate(int argc, char **argv)
         else if (!strcmp(a, "--no-zscore")) o.zscore = 0;
         else if (!strcmp(a, "--noise")) bad = cli_parse_double(VALUE, &o.noise) || o.noise < 0;
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--weights")) weights = VALUE;
+        else if (!strcmp(a, "--quantiles")) quantiles = VALUE;
+        else if (!strcmp(a, "--raw-quantiles")) raw_quantiles = 1;
         else if (a[0] == '-' && a[1] != '\0') {
             cli_error("estimate: unknown option '%s' (run `mist estimate --help`)", a);
             return 2;
@@ -166,9 +283,29 @@ int cmd_estimate(int argc, char **argv)
         cli_error("estimate: a data FILE is required (run `mist estimate --help`)");
         return 2;
     }
-    if (!mist_est_known(method)) {
-        cli_error("estimate: unknown method '%s' (known: ksg1, ksg2, gaussian, histogram, kde)",
+    int is_mist = !strcmp(method, "mist");
+    if (!is_mist && !mist_est_known(method)) {
+        cli_error("estimate: unknown method '%s' (known: ksg1, ksg2, gaussian, histogram, kde, "
+                  "mist)",
                   method);
+        return 2;
+    }
+    if (is_mist && !weights) {
+        cli_error("estimate: --method mist needs --weights FILE: no trained model ships with mist "
+                  "yet; convert an official MIST / MIST-QR checkpoint with `mist convert "
+                  "model.safetensors -o mist.msgpack` and pass it with --weights");
+        return 2;
+    }
+    if (!is_mist && (weights || quantiles || raw_quantiles)) {
+        cli_error("estimate: --weights, --quantiles and --raw-quantiles apply to --method mist");
+        return 2;
+    }
+    double taus[MAX_TAUS];
+    size_t ntaus = 0;
+    if (quantiles && parse_taus(quantiles, taus, &ntaus)) {
+        cli_error("estimate: --quantiles wants a comma-separated list of levels in (0, 1), at "
+                  "most %d, e.g. 0.05,0.5,0.95",
+                  MAX_TAUS - 1);
         return 2;
     }
     if (dx && (xcols || ycols)) {
@@ -180,6 +317,12 @@ int cmd_estimate(int argc, char **argv)
     if (!ds) {
         cli_error("estimate: %s", err.msg);
         return 1;
+    }
+    if (is_mist) {
+        int rc = estimate_mist(ds, weights, quantiles ? taus : NULL, ntaus, raw_quantiles,
+                               o.threads, json);
+        mist_dataset_free(ds);
+        return rc;
     }
     mist_est_result r;
     if (mist_estimate_classical(method, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err)) {

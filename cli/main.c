@@ -20,8 +20,13 @@ static void usage(FILE *f)
           "  estimate  estimate the MI of a data file, with a bootstrap interval\n"
           "            mist estimate data.npy --method ksg1 --k 5 --ci 0.9 --bootstrap 200\n"
           "            mist estimate data.csv --x 1-3 --y 4-5 --method gaussian --copula --json\n"
+          "            mist estimate data.npy --method mist --weights mist-qr.msgpack\n"
+          "  convert   turn an official MIST / MIST-QR checkpoint into a mist weights file\n"
+          "            mist convert model.safetensors --config config.json -o mist-qr.msgpack\n"
+          "  info      show a weights file: architecture, parameters, metadata\n"
+          "            mist info mist-qr.msgpack\n"
           "\n"
-          "Planned, not in this build yet: bench, train, convert, info.\n"
+          "Planned, not in this build yet: bench, train.\n"
           "\n"
           "Run `mist COMMAND --help` for the options of a command. MI is in nats.\n",
           f);
@@ -31,6 +36,7 @@ int main(int argc, char **argv)
 {
     /* The library checks its inputs itself; GSL's default handler would abort the process. */
     gsl_set_error_handler_off();
+    cli_blas_tune(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -46,6 +52,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "estimate")) return cmd_estimate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     cli_error("unknown command '%s' (run `mist --help`)", cmd);
     return 2;
 }

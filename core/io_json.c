@@ -17,14 +17,12 @@
 /* The DOM types live in io_internal.h (mist_json) so that other readers can use the parser;
  * the short names below keep this file readable. */
 typedef mist_json jv;
-enum {
-    JV_NULL = MIST_JSON_NULL,
-    JV_BOOL = MIST_JSON_BOOL,
-    JV_NUM = MIST_JSON_NUM,
-    JV_STR = MIST_JSON_STR,
-    JV_ARR = MIST_JSON_ARR,
-    JV_OBJ = MIST_JSON_OBJ
-};
+#define JV_NULL MIST_JSON_NULL
+#define JV_BOOL MIST_JSON_BOOL
+#define JV_NUM MIST_JSON_NUM
+#define JV_STR MIST_JSON_STR
+#define JV_ARR MIST_JSON_ARR
+#define JV_OBJ MIST_JSON_OBJ
 
 void mist_json_free(jv *v)
 {

@@ -67,5 +67,25 @@ got=$(awk -F, 'NR>1 && NR<=41 {print $7}' bmi/manifest.csv)
 paste <(echo $expected | tr ' ' '\n') <(echo "$got") | awk '{d=$1-$2; if (d<0) d=-d; if (d>1e-4) {print "bmi40 row " NR ": " $1 " vs " $2; bad=1}} END {exit bad}' && ok || bad "bmi40 MI table"
 [ "$(($(wc -l < bmi/manifest.csv) - 1))" -eq 80 ] && ok || bad "bmi40 two seeds = 80 rows"
 
+# estimate: files, stdin, column selection, errors
+out=$("$MIST" estimate a.npy --method ksg1 2>&1) && echo "$out" | grep -q "true MI" && ok || bad "estimate npy: $out"
+"$MIST" estimate a.npy --method gaussian --json | grep -q '"estimate": ' && ok || bad "estimate --json"
+tail -n +2 a.csv | "$MIST" estimate - --dx 2 --method gaussian >/dev/null && ok || bad "estimate stdin"
+"$MIST" estimate a.csv --x 1-2 --y 3-5 --method gaussian | grep -q "true MI" && ok || bad "estimate --x/--y keeps truth"
+"$MIST" estimate a.csv --x 1 --y 3-5 --method gaussian | grep -q "true MI" && bad "truth shown for a partial split" || ok
+b1=$("$MIST" estimate a.npy --method ksg1 --bootstrap 20 --seed 3 --json)
+b2=$("$MIST" estimate a.npy --method ksg1 --bootstrap 20 --seed 3 --json --threads 2)
+[ "$b1" = "$b2" ] && ok || bad "bootstrap depends on threads: $b1 vs $b2"
+printf 'x1,y1\n1,2\nnan,3\n4,5\n' > nan.csv
+expect_fail "estimate NaN" "non-finite|nan" "$MIST" estimate nan.csv --dx 1
+printf 'x1,y1\n1,2\n3\n4,5\n' > ragged.csv
+expect_fail "estimate ragged" "line 3" "$MIST" estimate ragged.csv --dx 1
+printf 'x1,y1\n1,2\n2,3\n3,5\n' > few.csv
+expect_fail "estimate few rows" "too few|n > k|needs" "$MIST" estimate few.csv --dx 1 --k 5
+expect_fail "estimate dx range" "dx|column" "$MIST" estimate a.npy --dx 5
+expect_fail "estimate no dx" "--dx" "$MIST" estimate few.csv
+expect_fail "estimate unknown method" "unknown method" "$MIST" estimate a.npy --method nope
+expect_fail "estimate missing file" "nofile" "$MIST" estimate nofile.npy --dx 1
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -131,10 +131,11 @@ for case in exp["cases"]:
             ok = math.isfinite(c) and ad <= RTOL * max(abs(f64), 1.0)
             passed += ok
             failed += not ok
-            w = worst.setdefault(mname, [0.0, 0.0, 0.0])
+            w = worst.setdefault(mname, [0.0, 0.0, 0.0, 0.0])
             w[0] = max(w[0], ad)
             w[1] = max(w[1], rd)
             w[2] = max(w[2], abs(f32 - f64))
+            w[3] = max(w[3], ad / max(abs(f64), 1.0))
             rows.append((label, what, f64, c, ad, rd, abs(f32 - f64), ok))
 
 print(f"{'input / model':28s} {'output':10s} {'torch f64':>13s} {'mist (C)':>13s} "
@@ -142,9 +143,9 @@ print(f"{'input / model':28s} {'output':10s} {'torch f64':>13s} {'mist (C)':>13s
 for label, what, f64, c, ad, rd, d32, ok in rows:
     print(f"{label:28s} {what:10s} {f64:13.8f} {c:13.8f} {ad:9.2e} {rd:9.2e} {d32:9.2e}"
           f"{'' if ok else '  FAIL'}")
-for mname, (ad, rd, d32) in worst.items():
-    print(f"{mname}: max abs diff {ad:.2e}, max rel diff {rd:.2e} "
-          f"(PyTorch float32 vs float64: max abs {d32:.2e})")
+for mname, (ad, rd, d32, sc) in worst.items():
+    print(f"{mname}: max abs diff {ad:.2e}, max rel diff {rd:.2e}, max |diff|/max(|ref|,1) "
+          f"{sc:.2e} (gate {RTOL:g}); PyTorch float32 vs float64: max abs {d32:.2e}")
 print(f"parity: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 and passed > 0 else 1)
 EOF

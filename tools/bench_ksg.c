@@ -1,16 +1,18 @@
 /* KSG speed and value: reads a dataset (mist_dataset_read: .npy, .csv, .msgpack), runs mist_ksg
  * and prints the value (%.17g) and the best-of-R wall time.
  * usage: bench_ksg FILE [--dx N] [--k K] [--alg 1|2] [--threads T] [--raw] [--reps R]
- *                       [--seed S] [--brute]
+ *                       [--seed S] [--brute] [--search auto|tree|scan]
  *   --raw    no z-scoring and no noise: the data exactly as stored (what
  *            tools/reference/ksg_scipy.py computes, so the two values can be compared);
- *   --brute  also time mist_ksg_counts_brute and check the counts agree (small n only). */
+ *   --brute  also time mist_ksg_counts_brute and check the counts agree (small n only);
+ *   --search force the kd-tree or the blocked brute-force scan (default: the library's choice). */
 #include <gsl/gsl_sf_psi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "kdtree.h" /* private: mist_ksg_set_search */
 #include "mist_classical.h"
 #include "mist_io.h"
 
@@ -35,12 +37,17 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
         else if (!strcmp(a, "--reps") && more) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more) seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--raw")) raw = 1;
+        else if (!strcmp(a, "--search") && more) {
+            const char *m = argv[++i];
+            mist_ksg_set_search(!strcmp(m, "tree")   ? MIST_KSG_SEARCH_TREE
+                                : !strcmp(m, "scan") ? MIST_KSG_SEARCH_SCAN
+                                                     : MIST_KSG_SEARCH_AUTO);
+        } else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--brute")) brute = 1;
         else if (a[0] != '-' && !path) path = a;
         else {
             fprintf(stderr, "usage: bench_ksg FILE [--dx N] [--k K] [--alg 1|2] [--threads T] "
-                            "[--raw] [--reps R] [--seed S] [--brute]\n");
+                            "[--raw] [--reps R] [--seed S] [--brute] [--search auto|tree|scan]\n");
             return 2;
         }
     }

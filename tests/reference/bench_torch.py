@@ -7,7 +7,8 @@ usage: bench_torch.py [--reps R] [--n 100,500,2000] [--d 5] [--ckpt DIR]
 --ckpt DIR loads DIR/{mist,mist-qr}/model.safetensors (e.g. a make_parity.py OUTDIR) so both
 engines run the same weights; otherwise the models are built from the same seeds as
 make_parity.py (identical weights).  Point model: one full forward.  QR model: one encoder
-pass + rho for 3 taus (0.05, 0.5, 0.95).  float32, torch.set_num_threads(1),
+pass + rho for 3 taus (0.05, 0.5, 0.95).  float32, torch.set_num_threads(1) and
+OPENBLAS_NUM_THREADS=1 (see below),
 torch.inference_mode, eval; best of R timed runs after 2 warm-up runs.  Both attention
 implementations are timed: "explicit" (this project's) and "torch" (nn.MultiheadAttention
 called as the official code calls it, which uses PyTorch's fused fast path for
@@ -19,8 +20,14 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
+# Debian's python3-torch does its matrix products in OpenBLAS (openblas-pthread), whose own
+# thread pool ignores torch.set_num_threads(1) (a 1024x1024 matmul leaves 2 threads in the
+# process on a 2-core machine); pin it before torch loads so the figure is truly single-thread.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mist_torch as mt  # noqa: E402
@@ -44,7 +51,8 @@ def main():
         else:
             models[name] = mt.build(quantile_conditioned=qc, seed=seed)
         models[name].float().eval()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float32, "
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OPENBLAS_NUM_THREADS="
+          f"{os.environ['OPENBLAS_NUM_THREADS']}, float32, "
           f"{mt.n_params(models['mist'])} parameters, best of {a.reps} after 2 warm-up runs")
 
     rng = np.random.default_rng(7)

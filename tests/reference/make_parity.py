@@ -15,8 +15,11 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one core: modest and reproducible
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mist_torch as mt  # noqa: E402

@@ -1,0 +1,199 @@
+/* Private parts of the inference engine: the layer kernels (forward functions over raw float
+ * arrays, llm.c style; each has a naive reference in reference.c and room for its backward
+ * pass beside it), the blocks, the tensor table and the model object. Not installed. */
+#ifndef MIST_INFER_INTERNAL_H
+#define MIST_INFER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mist_infer.h"
+
+/* Upper bounds on arch values: a hostile file must not make us allocate terabytes. */
+#define MIST_MAX_LAYERS 64      /* n_feature_sab, n_isab, n_dec, n_rho */
+#define MIST_MAX_WIDTH 8192     /* D, ff, rho_hidden */
+#define MIST_MAX_INPUT 4096     /* max_input_dim */
+#define MIST_MAX_TOKENS 4096    /* n_inds, n_seeds */
+#define MIST_MAX_PARAMS ((size_t)1 << 30) /* 4 GiB of float32 */
+#define MIST_TENSOR_NAME_LEN 96
+
+/* Elementwise loops are compiled for several x86-64 levels and picked at load time (GCC function
+ * multi-versioning). No implicit FMA contraction happens (ISO C mode: -ffp-contract=off) and
+ * explicit fmaf is exactly rounded everywhere, so every version computes bit-identical
+ * results. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(MIST_NO_CLONES)
+#define MIST_VEC_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MIST_VEC_CLONES
+#endif
+
+/* ---- kernels --------------------------------------------------------------------------- */
+/* Row-major float arrays throughout; shapes in [rows, cols]. PyTorch layout for weights:
+ * a Linear(C -> OC) weight is [OC, C]. Outputs come first in every signature. */
+
+/* linear.c
+ * out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (bias may be NULL) */
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                    int C, int OC);
+/* Same over the first K of the C input columns (the rest known to be zero): inp [N, K] with
+ * leading dimension ldi, weight [OC, ldw]. */
+void linear_forward_cols(float *out, const float *inp, int ldi, const float *weight, int ldw,
+                         const float *bias, int N, int K, int OC);
+/* out[N, OC] = res[N, OC] + inp[N, C] @ weight[OC, C]^T + bias[OC]; res may equal out. */
+void linear_forward_residual(float *out, const float *res, const float *inp, const float *weight,
+                             const float *bias, int N, int C, int OC);
+
+/* layernorm.c
+ * out[N, C] = (inp - mean) / sqrt(var + eps) * w + b per row, biased variance; out may equal
+ * inp. */
+void layernorm_forward(float *out, const float *inp, const float *w, const float *b, int N,
+                       int C, float eps);
+
+/* activations.c (elementwise; out may equal inp)
+ * gelu: x * Phi(x), the exact erf form 0.5 x (1 + erf(x / sqrt 2)), to ~1e-7 relative.
+ * relu: max(x, 0). softmax: per row of [N, C]. */
+void gelu_forward(float *out, const float *inp, size_t n);
+void relu_forward(float *out, const float *inp, size_t n);
+void softmax_forward(float *out, const float *inp, int N, int C);
+/* Vector math used by the kernels: out[i] = exp(inp[i]) to ~1e-7 relative (0 below -87.3, inf
+ * above 88); out may equal inp. exp_shift_sum: x[i] = exp(x[i] - m) for x[i] <= m (the row
+ * maximum), returns the sum. vmax: maximum of n > 0 values. */
+void vexp_forward(float *out, const float *inp, size_t n);
+float vexp_shift_sum(float *x, size_t n, float m);
+float vmax(const float *x, size_t n);
+
+/* attention.c
+ * Multi-head scaled dot-product attention, the core of MHA after the in-projections:
+ * for each head h (head size hd = D/H, columns h*hd .. h*hd+hd-1 of q, k, v and out)
+ *   out_h[Nq, hd] = softmax(q_h[Nq, hd] k_h[Nk, hd]^T / sqrt(hd) + mask) v_h[Nk, hd]
+ * q and out have leading dimensions ldq, ldo (>= D); head h of q and out is columns
+ * h*hd .. h*hd+hd-1. Key j of head h, dimension d is k[h * khs + j * ldk + d] (v likewise):
+ * khs = hd, ldk = D for a plain [Nk, D] array; khs = Nk * hd, ldk = hd for head-major
+ * [H, Nk, hd] (contiguous per head, which sgemm packs faster). kmask[Nk] (1 = keep, 0 = the
+ * key is ignored; NULL keeps all). A query with every key masked gets NaN (as PyTorch).
+ * Queries run in blocks of q_block rows; keys in blocks of kv_block with a streaming (online)
+ * softmax when Nk > kv_block, so no more than q_block x kv_block scores exist at once.
+ * scratch: attention_scratch_floats(q_block, kv_block) floats. */
+typedef struct attn_cfg {
+    int q_block;  /* >= 1 */
+    int kv_block; /* >= 1 */
+} attn_cfg;
+size_t attention_scratch_floats(const attn_cfg *cfg);
+void attention_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                       size_t khs, const float *v, int ldv, size_t vhs, const uint8_t *kmask,
+                       int Nq, int Nk, int D, int H, const attn_cfg *cfg, float *scratch);
+
+/* reference.c: the same maths in plain loops (double accumulators), for the tests. */
+void linear_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
+                        int N, int C, int OC);
+void layernorm_forward_ref(float *out, const float *inp, const float *w, const float *b, int N,
+                           int C, float eps);
+void gelu_forward_ref(float *out, const float *inp, size_t n);
+void relu_forward_ref(float *out, const float *inp, size_t n);
+void softmax_forward_ref(float *out, const float *inp, int N, int C);
+void attention_forward_ref(float *out, const float *q, const float *k, const float *v,
+                           const uint8_t *kmask, int Nq, int Nk, int D, int H);
+
+/* ---- parameters ------------------------------------------------------------------------ */
+
+typedef struct mab_w {
+    float *in_w, *in_b;   /* [3D, D] rows q, k, v; [3D] */
+    float *out_w, *out_b; /* [D, D]; [D] */
+    float *n1_w, *n1_b, *n2_w, *n2_b; /* [D] */
+    float *l1_w, *l1_b;   /* [F, D]; [F] */
+    float *l2_w, *l2_b;   /* [D, F]; [D] */
+    int F;
+} mab_w;
+
+typedef struct lin_w {
+    float *w, *b;
+    int in, out;
+} lin_w;
+
+typedef struct mist_params {
+    lin_w emb0, emb4;                 /* Linear(P, 2D), Linear(2D, D) */
+    float *emb2_w, *emb2_b, *emb6_w, *emb6_b; /* LN(2D), LN(D) */
+    mab_w fsab[MIST_MAX_LAYERS];      /* feature block SABs (F = D) */
+    float *fln_w[MIST_MAX_LAYERS], *fln_b[MIST_MAX_LAYERS];
+    float *isab_i[MIST_MAX_LAYERS];   /* [1, n_inds, D] */
+    mab_w isab0[MIST_MAX_LAYERS], isab1[MIST_MAX_LAYERS]; /* F = ff */
+    float *pool_s;                    /* [1, n_seeds, D] */
+    mab_w pool;                       /* F = D */
+    mab_w dec[MIST_MAX_LAYERS];       /* decoder SABs (F = D) */
+    float *dec_s;                     /* [1, 1, D] */
+    mab_w dec_pma;                    /* F = D */
+    lin_w out;                        /* Linear(D, D) */
+    lin_w rho[MIST_MAX_LAYERS];       /* Linear(D(+1) -> hidden) ... Linear(hidden -> 1) */
+} mist_params;
+
+enum { INIT_ZERO, INIT_ONE, INIT_FANIN, INIT_XAVIER };
+
+typedef struct tensor_spec {
+    char name[MIST_TENSOR_NAME_LEN]; /* ours = the official name without the "core." prefix */
+    int ndim;
+    int64_t shape[3];
+    size_t numel;
+    size_t offset;  /* into the parameter block, in floats */
+    float **slot;   /* where the pointer to the data goes (NULL when enumerating only) */
+    int init;       /* INIT_* for mist_model_create_random */
+    double bound;   /* uniform bound for INIT_FANIN / INIT_XAVIER */
+} tensor_spec;
+
+/* THE tensor table: every tensor of the graph of arch a, in order (the order of the PyTorch
+ * state_dict), with shapes. Used by the loader, the writer, the converter and the pointer
+ * set-up. p may be NULL (no slots). *out is malloc'd. a must be valid. */
+int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, size_t *count,
+                      mist_err *err);
+
+/* ---- the model ------------------------------------------------------------------------- */
+
+typedef struct infer_ws {
+    float *block;   /* one allocation */
+    size_t cap;     /* floats */
+    unsigned char *bytes; /* masks */
+    size_t bytes_cap;
+} infer_ws;
+
+struct mist_model {
+    mist_arch arch;
+    float *params;
+    size_t nparams;
+    mist_params p;
+    tensor_spec *table;
+    size_t ntensors;
+    unsigned char *meta_mp; /* the meta map, msgpack bytes (NULL: empty) */
+    size_t meta_len;
+    char *meta_json;        /* rendered on demand */
+    int raw_quantiles;
+    attn_cfg attn;
+    int row_block;          /* rows per block of the per-token stages */
+    infer_ws ws;
+};
+
+/* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
+void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);
+/* model.c: allocates the model for arch a (validated) with zeroed parameters. */
+mist_model *model_alloc(const mist_arch *a, mist_err *err);
+
+/* graph.c: steps 1-8 of model.md over nsets prepared datasets (already validated). out as in
+ * mist_model_estimate_batch, raw (unsorted) quantiles. */
+int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
+                  size_t ntaus, double *out, mist_err *err);
+
+/* weights.c */
+int weights_write(const mist_model *m, const char *path, mist_err *err);
+
+/* A float32 from its 4 little-endian bytes / into them. */
+static inline float infer_get_f32le(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                 (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#endif

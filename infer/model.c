@@ -1,0 +1,284 @@
+/* The model object and the public estimate API: input checks, the batch front end and the
+ * monotone rearrangement of quantiles. The forward pass itself is graph.c. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_internal.h"
+
+#define DEFAULT_ROW_BLOCK 256
+#define DEFAULT_Q_BLOCK 64
+#define DEFAULT_KV_BLOCK 4096
+
+void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block)
+{
+    if (row_block > 0) m->row_block = row_block;
+    if (q_block > 0) m->attn.q_block = q_block;
+    if (kv_block > 0) m->attn.kv_block = kv_block;
+}
+
+mist_model *model_alloc(const mist_arch *a, mist_err *err)
+{
+    if (mist_arch_validate(a, err)) return NULL;
+    mist_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        mist_fail(err, MIST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->arch = *a;
+    m->row_block = DEFAULT_ROW_BLOCK;
+    m->attn.q_block = DEFAULT_Q_BLOCK;
+    m->attn.kv_block = DEFAULT_KV_BLOCK;
+    if (arch_tensor_table(a, &m->p, &m->table, &m->ntensors, err)) {
+        free(m);
+        return NULL;
+    }
+    m->nparams = mist_arch_param_count(a);
+    size_t last = m->ntensors ? m->table[m->ntensors - 1].offset + m->table[m->ntensors - 1].numel
+                              : 0;
+    if (last != m->nparams) { /* the table and the count disagree: a bug, not a user error */
+        mist_fail(err, MIST_EINVAL, "internal: tensor table holds %zu parameters, arch %zu", last,
+                  m->nparams);
+        mist_model_free(m);
+        return NULL;
+    }
+    m->params = calloc(m->nparams ? m->nparams : 1, sizeof *m->params);
+    if (!m->params) {
+        mist_fail(err, MIST_ENOMEM, "out of memory for %zu parameters (%.1f MB)", m->nparams,
+                  (double)m->nparams * 4 / 1e6);
+        mist_model_free(m);
+        return NULL;
+    }
+    for (size_t i = 0; i < m->ntensors; i++)
+        if (m->table[i].slot) *m->table[i].slot = m->params + m->table[i].offset;
+    return m;
+}
+
+mist_model *mist_model_create(const mist_arch *a, mist_err *err)
+{
+    return model_alloc(a, err);
+}
+
+mist_model *mist_model_create_random(const mist_arch *a, uint64_t seed, mist_err *err)
+{
+    mist_model *m = model_alloc(a, err);
+    if (!m) return NULL;
+    uint64_t ctr = 0;
+    for (size_t t = 0; t < m->ntensors; t++) {
+        const tensor_spec *s = &m->table[t];
+        float *d = m->params + s->offset;
+        for (size_t i = 0; i < s->numel; i++) {
+            switch (s->init) {
+            case INIT_ZERO: d[i] = 0.0f; break;
+            case INIT_ONE: d[i] = 1.0f; break;
+            default: {
+                uint64_t u = mist_mix64(seed ^ mist_mix64(++ctr));
+                double x = (double)(u >> 11) * 0x1.0p-53; /* [0, 1) */
+                d[i] = (float)((2.0 * x - 1.0) * s->bound);
+            }
+            }
+        }
+    }
+    return m;
+}
+
+void mist_model_free(mist_model *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->table);
+    free(m->meta_mp);
+    free(m->meta_json);
+    free(m->ws.block);
+    free(m->ws.bytes);
+    free(m);
+}
+
+const mist_arch *mist_model_arch(const mist_model *m)
+{
+    return &m->arch;
+}
+
+size_t mist_model_param_count(const mist_model *m)
+{
+    return m->nparams;
+}
+
+float *mist_model_params(mist_model *m)
+{
+    return m->params;
+}
+
+size_t mist_model_tensor_count(const mist_model *m)
+{
+    return m->ntensors;
+}
+
+int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int *ndim,
+                           const int64_t **shape, size_t *offset)
+{
+    if (i >= m->ntensors) return MIST_EINVAL;
+    if (name) *name = m->table[i].name;
+    if (ndim) *ndim = m->table[i].ndim;
+    if (shape) *shape = m->table[i].shape;
+    if (offset) *offset = m->table[i].offset;
+    return MIST_OK;
+}
+
+void mist_model_set_raw_quantiles(mist_model *m, int raw)
+{
+    m->raw_quantiles = raw ? 1 : 0;
+}
+
+int mist_infer_set_threads(int threads, mist_err *err)
+{
+    if (threads < 1 || threads > 1024)
+        return mist_fail(err, MIST_EINVAL, "threads must be within 1..1024 (got %d)", threads);
+    openblas_set_num_threads(threads);
+    return MIST_OK;
+}
+
+int mist_infer_get_threads(void)
+{
+    return openblas_get_num_threads();
+}
+
+/* ---- estimates -------------------------------------------------------------------------- */
+
+static int check_set(const mist_arch *a, const mist_data_view *v, const char *what,
+                     mist_err *err)
+{
+    if (!v->data) return mist_fail(err, MIST_EINVAL, "%sdata is NULL", what);
+    if (v->dx < 1 || v->dy < 1)
+        return mist_fail(err, MIST_EINVAL, "%sdx and dy must be >= 1 (got %d, %d)", what, v->dx,
+                         v->dy);
+    if (a->input_layout == MIST_LAYOUT_PACKED) {
+        if (v->dx != v->dy)
+            return mist_fail(err, MIST_EINVAL,
+                             "%sthis model reads rows [x, y] (packed layout, as the official MIST "
+                             "models) and was trained only with dx == dy; got dx = %d, dy = %d",
+                             what, v->dx, v->dy);
+        if (v->dx > a->max_dx)
+            return mist_fail(err, MIST_EINVAL,
+                             "%sdx = dy = %d exceeds this model's maximum of %d per variable "
+                             "(max_input_dim %d)",
+                             what, v->dx, a->max_dx, a->max_input_dim);
+    } else if (v->dx > a->max_dx || v->dy > a->max_dy) {
+        return mist_fail(err, MIST_EINVAL,
+                         "%sdx = %d, dy = %d exceed this model's maxima dx <= %d, dy <= %d", what,
+                         v->dx, v->dy, a->max_dx, a->max_dy);
+    }
+    if (v->n < 2)
+        return mist_fail(err, MIST_EDATA, "%sat least 2 rows are needed (got %zu)", what, v->n);
+    size_t c = (size_t)v->dx + (size_t)v->dy;
+    if (v->n > ((size_t)1 << 30) / c)
+        return mist_fail(err, MIST_EINVAL, "%s%zu rows are too many", what, v->n);
+    for (size_t i = 0; i < v->n; i++)
+        for (size_t j = 0; j < c; j++) {
+            double x = v->data[i * c + j];
+            if (!isfinite(x))
+                return mist_fail(err, MIST_EDATA, "%snon-finite value (%g) at row %zu, column %zu",
+                                 what, x, i + 1, j + 1);
+            /* the network computes in float32; a value that overflows it would become inf */
+            if (a->preprocess == MIST_PREP_NONE && fabs(x) > 3.4028234663852886e38)
+                return mist_fail(err, MIST_EDATA,
+                                 "%svalue %g at row %zu, column %zu is outside the float32 range",
+                                 what, x, i + 1, j + 1);
+        }
+    return MIST_OK;
+}
+
+static int check_taus(const mist_arch *a, const double *taus, size_t ntaus, mist_err *err)
+{
+    if (!a->quantile_conditioned && ntaus)
+        return mist_fail(err, MIST_EINVAL,
+                         "this model is not quantile-conditioned: it gives a point estimate only "
+                         "(no quantiles)");
+    if (ntaus && !taus) return mist_fail(err, MIST_EINVAL, "taus is NULL");
+    for (size_t i = 0; i < ntaus; i++)
+        if (!(taus[i] > 0 && taus[i] < 1))
+            return mist_fail(err, MIST_EINVAL, "quantile level tau = %g is outside (0, 1)",
+                             taus[i]);
+    return MIST_OK;
+}
+
+typedef struct tau_idx {
+    double tau;
+    size_t i;
+} tau_idx;
+
+static int cmp_tau(const void *a, const void *b)
+{
+    const tau_idx *p = a, *q = b;
+    if (p->tau < q->tau) return -1;
+    if (p->tau > q->tau) return 1;
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Monotone rearrangement of one set's quantiles: the k-th smallest value goes to the k-th
+ * smallest tau (equal taus in their given order). */
+static int rearrange(double *q, const double *taus, size_t nt, mist_err *err)
+{
+    tau_idx *ti = malloc(nt * sizeof *ti);
+    double *v = malloc(nt * sizeof *v);
+    if (!ti || !v) {
+        free(ti);
+        free(v);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nt; i++) ti[i].tau = taus[i], ti[i].i = i, v[i] = q[i];
+    qsort(ti, nt, sizeof *ti, cmp_tau);
+    qsort(v, nt, sizeof *v, cmp_double);
+    for (size_t k = 0; k < nt; k++) q[ti[k].i] = v[k];
+    free(ti);
+    free(v);
+    return MIST_OK;
+}
+
+int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                              const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    if (!m || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
+    if (nsets == 0) return MIST_OK;
+    if (!sets) return mist_fail(err, MIST_EINVAL, "sets is NULL");
+    /* int-sized matrix dimensions downstream (BLAS): keep every count far inside them */
+    if (nsets > ((size_t)1 << 24) || ntaus > 65536 ||
+        nsets * (ntaus ? ntaus : 1) > ((size_t)1 << 26))
+        return mist_fail(err, MIST_EINVAL,
+                         "too many datasets or quantile levels in one call (%zu x %zu)", nsets,
+                         ntaus);
+    int rc = check_taus(&m->arch, taus, ntaus, err);
+    if (rc) return rc;
+    size_t total = 0;
+    for (size_t s = 0; s < nsets; s++) {
+        char what[48] = "";
+        if (nsets > 1) snprintf(what, sizeof what, "dataset %zu: ", s + 1);
+        if ((rc = check_set(&m->arch, &sets[s], what, err))) return rc;
+        total += sets[s].n;
+        if (total > ((size_t)1 << 30))
+            return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
+    }
+    if ((rc = graph_forward(m, sets, nsets, taus, ntaus, out, err))) return rc;
+    for (size_t s = 0; s < nsets * (ntaus ? ntaus : 1); s++)
+        if (!isfinite(out[s]))
+            return mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");
+    if (!m->raw_quantiles && ntaus > 1)
+        for (size_t s = 0; s < nsets; s++)
+            if ((rc = rearrange(out + s * ntaus, taus, ntaus, err))) return rc;
+    return MIST_OK;
+}
+
+int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
+                        const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    mist_data_view v = {data, n, dx, dy};
+    return mist_model_estimate_batch(m, &v, 1, taus, ntaus, out, err);
+}

@@ -1,0 +1,729 @@
+/* The weights file (model.md): one msgpack map
+ *   {format: "mist-weights", version: 1, arch: {...every graph setting...},
+ *    tensors: [{name, dtype: "f32", shape: [..], data: bin (little-endian)}, ...], meta: {...}}
+ * The writer goes through an atomic temporary file. The loader is strict: it proves the bytes
+ * are one sane msgpack object before msgpack-c allocates anything (mist_msgpack_check: declared
+ * counts must fit in the bytes that remain), builds the graph from arch (every value range-
+ * checked, the parameter total bounded by the file size before any allocation), then looks
+ * every tensor up in the tensor table by name and checks dtype, shape and byte length; unknown,
+ * missing, duplicated and mis-shaped tensors, non-finite weights and newer versions are
+ * rejected with a message naming the tensor or the problem. Tensor bytes are memcpy'd out of
+ * the bin (it is not aligned). */
+#include <math.h>
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_internal.h"
+#include "io_internal.h"
+
+/* A bin holds at most 4 GiB; so does the parameter block (MIST_MAX_PARAMS floats). */
+#define WEIGHTS_MAX_BYTES (((size_t)1 << 32) + ((size_t)1 << 24))
+
+/* ---- arch keys -------------------------------------------------------------------------- */
+
+enum { AT_INT, AT_I64, AT_BOOL, AT_DOUBLE, AT_LAYOUT, AT_PREP, AT_ACT };
+
+typedef struct arch_key {
+    const char *name;
+    int type;
+    size_t off;
+} arch_key;
+
+static const arch_key arch_keys[] = {
+    {"input_layout", AT_LAYOUT, offsetof(mist_arch, input_layout)},
+    {"preprocess", AT_PREP, offsetof(mist_arch, preprocess)},
+    {"max_input_dim", AT_INT, offsetof(mist_arch, max_input_dim)},
+    {"max_dx", AT_INT, offsetof(mist_arch, max_dx)},
+    {"max_dy", AT_INT, offsetof(mist_arch, max_dy)},
+    {"D", AT_INT, offsetof(mist_arch, D)},
+    {"H", AT_INT, offsetof(mist_arch, H)},
+    {"ff", AT_INT, offsetof(mist_arch, ff)},
+    {"n_inds", AT_INT, offsetof(mist_arch, n_inds)},
+    {"n_seeds", AT_INT, offsetof(mist_arch, n_seeds)},
+    {"n_feature_sab", AT_INT, offsetof(mist_arch, n_feature_sab)},
+    {"n_isab", AT_INT, offsetof(mist_arch, n_isab)},
+    {"n_dec", AT_INT, offsetof(mist_arch, n_dec)},
+    {"n_rho", AT_INT, offsetof(mist_arch, n_rho)},
+    {"rho_hidden", AT_INT, offsetof(mist_arch, rho_hidden)},
+    {"quantile_conditioned", AT_BOOL, offsetof(mist_arch, quantile_conditioned)},
+    {"activation", AT_ACT, offsetof(mist_arch, activation)},
+    {"ln_eps", AT_DOUBLE, offsetof(mist_arch, ln_eps)},
+    {"n_min", AT_I64, offsetof(mist_arch, n_min)},
+    {"n_max", AT_I64, offsetof(mist_arch, n_max)},
+    {"d_min", AT_I64, offsetof(mist_arch, d_min)},
+    {"d_max", AT_I64, offsetof(mist_arch, d_max)},
+};
+#define N_ARCH_KEYS (sizeof arch_keys / sizeof *arch_keys)
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+static int fwrite_cb(void *data, const char *buf, size_t len)
+{
+    return fwrite(buf, 1, len, (FILE *)data) == len ? 0 : -1;
+}
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t l = strlen(s);
+    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
+}
+
+static int pack_arch(msgpack_packer *pk, const mist_arch *a)
+{
+    int bad = msgpack_pack_map(pk, N_ARCH_KEYS);
+    for (size_t i = 0; i < N_ARCH_KEYS && !bad; i++) {
+        const arch_key *k = &arch_keys[i];
+        const char *base = (const char *)a + k->off;
+        int iv;
+        int64_t lv;
+        double dv;
+        bad |= pack_cstr(pk, k->name);
+        switch (k->type) {
+        case AT_INT: memcpy(&iv, base, sizeof iv); bad |= msgpack_pack_int(pk, iv); break;
+        case AT_I64: memcpy(&lv, base, sizeof lv); bad |= msgpack_pack_int64(pk, lv); break;
+        case AT_BOOL:
+            memcpy(&iv, base, sizeof iv);
+            bad |= iv ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+            break;
+        case AT_DOUBLE: memcpy(&dv, base, sizeof dv); bad |= msgpack_pack_double(pk, dv); break;
+        case AT_LAYOUT:
+            memcpy(&iv, base, sizeof iv);
+            bad |= pack_cstr(pk, mist_layout_name(iv));
+            break;
+        case AT_PREP:
+            memcpy(&iv, base, sizeof iv);
+            bad |= pack_cstr(pk, mist_prep_name(iv));
+            break;
+        case AT_ACT:
+            memcpy(&iv, base, sizeof iv);
+            bad |= pack_cstr(pk, mist_act_name(iv));
+            break;
+        }
+    }
+    return bad;
+}
+
+int weights_write(const mist_model *m, const char *path, mist_err *err)
+{
+    for (size_t t = 0; t < m->ntensors; t++)
+        if (m->table[t].numel > UINT32_MAX / 4)
+            return mist_fail(err, MIST_EINVAL, "tensor '%s' exceeds the 4 GiB limit of a bin",
+                             m->table[t].name);
+    mist_atomic_file *af = mist_atomic_open(path, err);
+    if (!af) return err ? err->code : MIST_EIO;
+    FILE *f = mist_atomic_stream(af);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, f, fwrite_cb);
+    int bad = 0;
+    bad |= msgpack_pack_map(&pk, 5);
+    bad |= pack_cstr(&pk, "format") || pack_cstr(&pk, MIST_WEIGHTS_FORMAT);
+    bad |= pack_cstr(&pk, "version") || msgpack_pack_int(&pk, MIST_WEIGHTS_VERSION);
+    bad |= pack_cstr(&pk, "arch") || pack_arch(&pk, &m->arch);
+    bad |= pack_cstr(&pk, "tensors") || msgpack_pack_array(&pk, m->ntensors);
+    for (size_t t = 0; t < m->ntensors && !bad; t++) {
+        const tensor_spec *s = &m->table[t];
+        const float *d = m->params + s->offset;
+        bad |= msgpack_pack_map(&pk, 4);
+        bad |= pack_cstr(&pk, "name") || pack_cstr(&pk, s->name);
+        bad |= pack_cstr(&pk, "dtype") || pack_cstr(&pk, "f32");
+        bad |= pack_cstr(&pk, "shape") || msgpack_pack_array(&pk, (size_t)s->ndim);
+        for (int i = 0; i < s->ndim; i++) bad |= msgpack_pack_int64(&pk, s->shape[i]);
+        bad |= pack_cstr(&pk, "data") || msgpack_pack_bin(&pk, s->numel * 4);
+        if (mist_io_host_le()) {
+            if (s->numel) bad |= msgpack_pack_bin_body(&pk, d, s->numel * 4);
+        } else {
+            unsigned char buf[4096];
+            for (size_t i = 0; i < s->numel && !bad;) {
+                size_t k = 0;
+                for (; k < sizeof buf / 4 && i < s->numel; k++, i++) {
+                    uint32_t u;
+                    memcpy(&u, &d[i], 4);
+                    mist_io_put_le32(buf + 4 * k, u);
+                }
+                bad |= msgpack_pack_bin_body(&pk, buf, 4 * k);
+            }
+        }
+    }
+    bad |= pack_cstr(&pk, "meta");
+    if (m->meta_mp) bad |= fwrite(m->meta_mp, 1, m->meta_len, f) != m->meta_len;
+    else bad |= msgpack_pack_map(&pk, 0);
+    if (bad) {
+        mist_atomic_abort(af);
+        return mist_fail(err, MIST_EIO, "cannot write '%s'", path);
+    }
+    return mist_atomic_commit(af, err);
+}
+
+int mist_model_save(const mist_model *m, const char *path, mist_err *err)
+{
+    if (!m || !path) return mist_fail(err, MIST_EINVAL, "model and path must not be NULL");
+    return weights_write(m, path, err);
+}
+
+/* ---- meta ------------------------------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int nomem;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t l)
+{
+    if (b->nomem) return;
+    if (b->n + l + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < b->n + l + 1) nc *= 2;
+        char *g = realloc(b->p, nc);
+        if (!g) {
+            b->nomem = 1;
+            return;
+        }
+        b->p = g;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, l);
+    b->n += l;
+    b->p[b->n] = '\0';
+}
+
+static void sb_printf(sbuf *b, const char *fmt, double x)
+{
+    char tmp[64];
+    int l = snprintf(tmp, sizeof tmp, fmt, x);
+    if (l > 0) sb_put(b, tmp, (size_t)l < sizeof tmp ? (size_t)l : sizeof tmp - 1);
+}
+
+static void sb_jstr(sbuf *b, const char *s, size_t l)
+{
+    sb_put(b, "\"", 1);
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[8];
+        if (c == '"' || c == '\\') {
+            e[0] = '\\', e[1] = (char)c;
+            sb_put(b, e, 2);
+        } else if (c < 0x20) {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            sb_put(b, e, 6);
+        } else {
+            sb_put(b, (const char *)&c, 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void render(sbuf *b, const msgpack_object *o)
+{
+    char tmp[64];
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: sb_put(b, "null", 4); break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        if (o->via.boolean) sb_put(b, "true", 4);
+        else sb_put(b, "false", 5);
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)o->via.u64);
+        sb_put(b, tmp, strlen(tmp));
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        snprintf(tmp, sizeof tmp, "%lld", (long long)o->via.i64);
+        sb_put(b, tmp, strlen(tmp));
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (isfinite(o->via.f64)) sb_printf(b, "%.17g", o->via.f64);
+        else sb_put(b, "null", 4);
+        break;
+    case MSGPACK_OBJECT_STR: sb_jstr(b, o->via.str.ptr, o->via.str.size); break;
+    case MSGPACK_OBJECT_BIN:
+        snprintf(tmp, sizeof tmp, "\"<%lu bytes>\"", (unsigned long)o->via.bin.size);
+        sb_put(b, tmp, strlen(tmp));
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        sb_put(b, "[", 1);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i) sb_put(b, ", ", 2);
+            render(b, &o->via.array.ptr[i]);
+        }
+        sb_put(b, "]", 1);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        sb_put(b, "{", 1);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (i) sb_put(b, ", ", 2);
+            if (kv->key.type == MSGPACK_OBJECT_STR) {
+                sb_jstr(b, kv->key.via.str.ptr, kv->key.via.str.size);
+            } else { /* JSON keys are strings: quote the rendering */
+                sbuf k = {0};
+                render(&k, &kv->key);
+                sb_jstr(b, k.p ? k.p : "", k.n);
+                free(k.p);
+            }
+            sb_put(b, ": ", 2);
+            render(b, &kv->val);
+        }
+        sb_put(b, "}", 1);
+        break;
+    default: sb_put(b, "\"<ext>\"", 7); break;
+    }
+}
+
+const char *mist_model_meta_json(mist_model *m)
+{
+    if (m->meta_json) return m->meta_json;
+    if (!m->meta_mp) return "{}";
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    sbuf b = {0};
+    if (msgpack_unpack_next(&up, (const char *)m->meta_mp, m->meta_len, &off) ==
+        MSGPACK_UNPACK_SUCCESS)
+        render(&b, &up.data);
+    msgpack_unpacked_destroy(&up);
+    if (b.nomem || !b.p) {
+        free(b.p);
+        return "{}";
+    }
+    m->meta_json = b.p;
+    return m->meta_json;
+}
+
+/* Rebuilds the meta map with key set to a string (str != NULL) or a number. */
+static int meta_set(mist_model *m, const char *key, const char *str, double num, mist_err *err)
+{
+    if (!key || !*key) return mist_fail(err, MIST_EINVAL, "meta key must not be empty");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    uint32_t keep = 0;
+    const msgpack_object_map *old = NULL;
+    size_t kl = strlen(key);
+    if (m->meta_mp) {
+        size_t off = 0;
+        if (msgpack_unpack_next(&up, (const char *)m->meta_mp, m->meta_len, &off) ==
+                MSGPACK_UNPACK_SUCCESS &&
+            up.data.type == MSGPACK_OBJECT_MAP)
+            old = &up.data.via.map;
+    }
+    for (uint32_t i = 0; old && i < old->size; i++) {
+        const msgpack_object *k = &old->ptr[i].key;
+        if (!(k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
+              memcmp(k->via.str.ptr, key, kl) == 0))
+            keep++;
+    }
+    int bad = msgpack_pack_map(&pk, keep + 1);
+    for (uint32_t i = 0; old && i < old->size; i++) {
+        const msgpack_object *k = &old->ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
+            memcmp(k->via.str.ptr, key, kl) == 0)
+            continue;
+        bad |= msgpack_pack_object(&pk, old->ptr[i].key);
+        bad |= msgpack_pack_object(&pk, old->ptr[i].val);
+    }
+    bad |= pack_cstr(&pk, key);
+    bad |= str ? pack_cstr(&pk, str) : msgpack_pack_double(&pk, num);
+    msgpack_unpacked_destroy(&up);
+    if (bad) {
+        msgpack_sbuffer_destroy(&sb);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    free(m->meta_mp);
+    free(m->meta_json);
+    m->meta_json = NULL;
+    m->meta_len = sb.size;
+    m->meta_mp = (unsigned char *)msgpack_sbuffer_release(&sb);
+    msgpack_sbuffer_destroy(&sb);
+    return MIST_OK;
+}
+
+int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err)
+{
+    return meta_set(m, key, value ? value : "", 0, err);
+}
+
+int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_err *err)
+{
+    return meta_set(m, key, NULL, value, err);
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static int key_is(const msgpack_object *k, const char *name)
+{
+    size_t l = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == l &&
+           memcmp(k->via.str.ptr, name, l) == 0;
+}
+
+/* A msgpack str as a C string (for messages and comparisons): truncated to dstsz - 1, NULs
+ * and control characters shown as '?'. */
+static void show_str(const msgpack_object *o, char *dst, size_t dstsz)
+{
+    if (o->type != MSGPACK_OBJECT_STR) {
+        snprintf(dst, dstsz, "(not a string)");
+        return;
+    }
+    size_t l = o->via.str.size < dstsz - 1 ? o->via.str.size : dstsz - 1;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)o->via.str.ptr[i];
+        dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    dst[l] = '\0';
+}
+
+static int str_eq(const msgpack_object *o, const char *s)
+{
+    return key_is(o, s);
+}
+
+static int get_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t v;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX) return -1;
+        v = (int64_t)o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v = o->via.i64;
+    } else {
+        return -1;
+    }
+    if (v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int decode_arch(const char *name, const msgpack_object *o, mist_arch *a, mist_err *err)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return mist_fail(err, MIST_EFORMAT, "'%s': \"arch\" is not a map", name);
+    memset(a, 0, sizeof *a);
+    int seen[N_ARCH_KEYS] = {0};
+    const msgpack_object_map *map = &o->via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
+        size_t j = 0;
+        while (j < N_ARCH_KEYS && !key_is(k, arch_keys[j].name)) j++;
+        char kn[64];
+        show_str(k, kn, sizeof kn);
+        if (j == N_ARCH_KEYS)
+            return mist_fail(err, MIST_EFORMAT,
+                             "'%s': unknown arch setting \"%s\" (written by a newer mist?)", name,
+                             kn);
+        if (seen[j])
+            return mist_fail(err, MIST_EFORMAT, "'%s': arch setting \"%s\" appears twice", name,
+                             kn);
+        seen[j] = 1;
+        const arch_key *ak = &arch_keys[j];
+        char *base = (char *)a + ak->off;
+        int64_t lv;
+        int iv = -1, bad = 0;
+        switch (ak->type) {
+        case AT_INT:
+            if (get_int(v, INT32_MIN, INT32_MAX, &lv)) bad = 1;
+            else iv = (int)lv, memcpy(base, &iv, sizeof iv);
+            break;
+        case AT_I64:
+            if (get_int(v, INT64_MIN, INT64_MAX, &lv)) bad = 1;
+            else memcpy(base, &lv, sizeof lv);
+            break;
+        case AT_BOOL:
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) bad = 1;
+            else iv = v->via.boolean ? 1 : 0, memcpy(base, &iv, sizeof iv);
+            break;
+        case AT_DOUBLE: {
+            double d;
+            if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
+                d = v->via.f64;
+            else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) d = (double)v->via.u64;
+            else {
+                bad = 1;
+                break;
+            }
+            memcpy(base, &d, sizeof d);
+            break;
+        }
+        case AT_LAYOUT:
+            if (str_eq(v, "packed")) iv = MIST_LAYOUT_PACKED;
+            else if (str_eq(v, "split")) iv = MIST_LAYOUT_SPLIT;
+            else bad = 1;
+            if (!bad) memcpy(base, &iv, sizeof iv);
+            break;
+        case AT_PREP:
+            if (str_eq(v, "none")) iv = MIST_PREP_NONE;
+            else if (str_eq(v, "copula")) iv = MIST_PREP_COPULA;
+            else if (str_eq(v, "zscore")) iv = MIST_PREP_ZSCORE;
+            else bad = 1;
+            if (!bad) memcpy(base, &iv, sizeof iv);
+            break;
+        case AT_ACT:
+            if (str_eq(v, "gelu")) iv = MIST_ACT_GELU;
+            else if (str_eq(v, "relu")) iv = MIST_ACT_RELU;
+            else bad = 1;
+            if (!bad) memcpy(base, &iv, sizeof iv);
+            break;
+        }
+        if (bad)
+            return mist_fail(err, MIST_EFORMAT, "'%s': invalid value for arch setting \"%s\"",
+                             name, ak->name);
+    }
+    for (size_t j = 0; j < N_ARCH_KEYS; j++)
+        if (!seen[j])
+            return mist_fail(err, MIST_EFORMAT, "'%s': arch setting \"%s\" is missing", name,
+                             arch_keys[j].name);
+    mist_err e2;
+    if (mist_arch_validate(a, &e2))
+        return mist_fail(err, MIST_EFORMAT, "'%s': %s", name, e2.msg);
+    return MIST_OK;
+}
+
+static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, mist_model *m,
+                         unsigned char *seen, mist_err *err)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu is not a map", name, idx + 1);
+    const msgpack_object *f[4] = {NULL};
+    static const char *const fk[4] = {"name", "dtype", "shape", "data"};
+    const msgpack_object_map *map = &o->via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        int j = 0;
+        while (j < 4 && !key_is(&map->ptr[i].key, fk[j])) j++;
+        char kn[64];
+        show_str(&map->ptr[i].key, kn, sizeof kn);
+        if (j == 4)
+            return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu has an unknown key \"%s\"",
+                             name, idx + 1, kn);
+        if (f[j])
+            return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu has \"%s\" twice", name,
+                             idx + 1, kn);
+        f[j] = &map->ptr[i].val;
+    }
+    for (int j = 0; j < 4; j++)
+        if (!f[j])
+            return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu has no \"%s\"", name,
+                             idx + 1, fk[j]);
+    char tn[MIST_TENSOR_NAME_LEN + 8];
+    show_str(f[0], tn, sizeof tn);
+    if (f[0]->type != MSGPACK_OBJECT_STR)
+        return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu: name is not a string", name,
+                         idx + 1);
+    size_t t = 0;
+    while (t < m->ntensors && !key_is(f[0], m->table[t].name)) t++;
+    if (t == m->ntensors)
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': unknown tensor '%s' (not part of the graph this arch describes)",
+                         name, tn);
+    const tensor_spec *s = &m->table[t];
+    if (seen[t]) return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' appears twice", name, tn);
+    seen[t] = 1;
+    if (!str_eq(f[1], "f32")) {
+        char dn[32];
+        show_str(f[1], dn, sizeof dn);
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': tensor '%s' has dtype \"%s\"; this build reads \"f32\" only", name,
+                         tn, dn);
+    }
+    if (f[2]->type != MSGPACK_OBJECT_ARRAY)
+        return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s': shape is not an array", name, tn);
+    const msgpack_object_array *sh = &f[2]->via.array;
+    int ok = sh->size == (uint32_t)s->ndim;
+    char got[128] = "", want[128] = "";
+    size_t gl = 0, wl = 0;
+    for (uint32_t i = 0; i < sh->size && i < 8; i++) {
+        int64_t d;
+        if (get_int(&sh->ptr[i], 0, INT64_MAX, &d))
+            return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s': bad shape entry %u", name, tn,
+                             (unsigned)i + 1);
+        if (ok && d != s->shape[i]) ok = 0;
+        gl += (size_t)snprintf(got + gl, sizeof got - gl, "%s%lld", i ? ", " : "", (long long)d);
+    }
+    for (int i = 0; i < s->ndim; i++)
+        wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%lld", i ? ", " : "",
+                               (long long)s->shape[i]);
+    if (!ok)
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': tensor '%s' has shape [%s%s] but the arch needs [%s]", name, tn,
+                         got, sh->size > 8 ? ", ..." : "", want);
+    if (f[3]->type != MSGPACK_OBJECT_BIN)
+        return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s': data is not a bin", name, tn);
+    if ((uint64_t)f[3]->via.bin.size != (uint64_t)s->numel * 4)
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': tensor '%s' holds %lu data bytes but shape [%s] needs %zu", name,
+                         tn, (unsigned long)f[3]->via.bin.size, want, s->numel * 4);
+    float *dst = m->params + s->offset;
+    const unsigned char *src = (const unsigned char *)f[3]->via.bin.ptr;
+    if (mist_io_host_le()) {
+        if (s->numel) memcpy(dst, src, s->numel * 4);
+    } else {
+        for (size_t i = 0; i < s->numel; i++) dst[i] = infer_get_f32le(src + 4 * i);
+    }
+    for (size_t i = 0; i < s->numel; i++)
+        if (!isfinite(dst[i]))
+            return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' has a non-finite value at %zu",
+                             name, tn, i);
+    return MIST_OK;
+}
+
+static mist_model *decode(const char *name, const msgpack_object *root, size_t file_len,
+                          mist_err *err)
+{
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        mist_fail(err, MIST_EFORMAT, "'%s': not a mist weights file (the top level is not a map)",
+                  name);
+        return NULL;
+    }
+    enum { K_FORMAT, K_VERSION, K_ARCH, K_TENSORS, K_META, K_COUNT };
+    static const char *const keys[K_COUNT] = {"format", "version", "arch", "tensors", "meta"};
+    const msgpack_object *v[K_COUNT] = {NULL};
+    const msgpack_object_map *map = &root->via.map;
+    for (uint32_t i = 0; i < map->size; i++)
+        for (int k = 0; k < K_COUNT; k++) {
+            if (!key_is(&map->ptr[i].key, keys[k])) continue;
+            if (v[k]) {
+                mist_fail(err, MIST_EFORMAT, "'%s': key \"%s\" appears twice", name, keys[k]);
+                return NULL;
+            }
+            v[k] = &map->ptr[i].val;
+        }
+    /* unknown top-level keys are ignored (a change that matters bumps the version) */
+    if (!v[K_FORMAT] || !str_eq(v[K_FORMAT], MIST_WEIGHTS_FORMAT)) {
+        mist_fail(err, MIST_EFORMAT, "'%s': not a mist weights file (format is not \"%s\")", name,
+                  MIST_WEIGHTS_FORMAT);
+        return NULL;
+    }
+    int64_t version;
+    if (!v[K_VERSION] || get_int(v[K_VERSION], 1, INT64_MAX, &version)) {
+        mist_fail(err, MIST_EFORMAT, "'%s': missing or invalid \"version\"", name);
+        return NULL;
+    }
+    if (version != MIST_WEIGHTS_VERSION) {
+        mist_fail(err, MIST_EFORMAT,
+                  "'%s': weights version %lld is not supported (this build reads version %d; "
+                  "a newer mist wrote it)",
+                  name, (long long)version, MIST_WEIGHTS_VERSION);
+        return NULL;
+    }
+    for (int k = K_ARCH; k <= K_TENSORS; k++)
+        if (!v[k]) {
+            mist_fail(err, MIST_EFORMAT, "'%s': no \"%s\" in the weights file", name, keys[k]);
+            return NULL;
+        }
+    mist_arch a;
+    if (decode_arch(name, v[K_ARCH], &a, err)) return NULL;
+    size_t np = mist_arch_param_count(&a);
+    if (np > file_len / 4) {
+        mist_fail(err, MIST_EFORMAT,
+                  "'%s': the arch needs %zu parameters (%zu bytes) but the file has only %zu "
+                  "bytes",
+                  name, np, np * 4, file_len);
+        return NULL;
+    }
+    if (v[K_TENSORS]->type != MSGPACK_OBJECT_ARRAY) {
+        mist_fail(err, MIST_EFORMAT, "'%s': \"tensors\" is not an array", name);
+        return NULL;
+    }
+    if (v[K_META] && v[K_META]->type != MSGPACK_OBJECT_MAP) {
+        mist_fail(err, MIST_EFORMAT, "'%s': \"meta\" is not a map", name);
+        return NULL;
+    }
+    mist_err e2;
+    mist_model *m = model_alloc(&a, &e2);
+    if (!m) {
+        mist_fail(err, e2.code, "'%s': %s", name, e2.msg);
+        return NULL;
+    }
+    unsigned char *seen = calloc(m->ntensors ? m->ntensors : 1, 1);
+    if (!seen) {
+        mist_fail(err, MIST_ENOMEM, "out of memory");
+        goto fail;
+    }
+    const msgpack_object_array *arr = &v[K_TENSORS]->via.array;
+    for (uint32_t i = 0; i < arr->size; i++)
+        if (decode_tensor(name, &arr->ptr[i], i, m, seen, err)) goto fail;
+    size_t missing = 0, first = 0;
+    for (size_t t = 0; t < m->ntensors; t++)
+        if (!seen[t] && missing++ == 0) first = t;
+    if (missing) {
+        if (missing == 1)
+            mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' is missing", name,
+                      m->table[first].name);
+        else
+            mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' is missing (and %zu more)", name,
+                      m->table[first].name, missing - 1);
+        goto fail;
+    }
+    if (v[K_META] && v[K_META]->via.map.size) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (msgpack_pack_object(&pk, *v[K_META])) {
+            msgpack_sbuffer_destroy(&sb);
+            mist_fail(err, MIST_ENOMEM, "out of memory");
+            goto fail;
+        }
+        m->meta_len = sb.size;
+        m->meta_mp = (unsigned char *)msgpack_sbuffer_release(&sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(seen);
+    return m;
+fail:
+    free(seen);
+    mist_model_free(m);
+    return NULL;
+}
+
+mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err)
+{
+    if (!name) name = "(memory)";
+    if (!buf || len == 0) {
+        mist_fail(err, MIST_EFORMAT, "'%s' is empty", name);
+        return NULL;
+    }
+    unsigned char b0 = *(const unsigned char *)buf;
+    if (!((b0 >= 0x80 && b0 <= 0x8f) || b0 == 0xde || b0 == 0xdf)) {
+        mist_fail(err, MIST_EFORMAT,
+                  "'%s' is not a mist weights file (it does not start with a msgpack map)", name);
+        return NULL;
+    }
+    const char *why = NULL;
+    if (mist_msgpack_check(buf, len, &why)) {
+        mist_fail(err, MIST_EFORMAT, "'%s': not a valid weights file (%s)", name, why);
+        return NULL;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    mist_model *m = NULL;
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, buf, len, &off);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        mist_fail(err, MIST_ENOMEM, "out of memory reading '%s'", name);
+    else if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
+        mist_fail(err, MIST_EFORMAT, "'%s': not a valid weights file", name);
+    else
+        m = decode(name, &up.data, len, err);
+    msgpack_unpacked_destroy(&up);
+    return m;
+}
+
+mist_model *mist_model_open(const char *path, mist_err *err)
+{
+    unsigned char *buf;
+    size_t len;
+    if (!path) {
+        mist_fail(err, MIST_EINVAL, "path is NULL");
+        return NULL;
+    }
+    if (mist_io_slurp(path, WEIGHTS_MAX_BYTES, &buf, &len, NULL, err)) return NULL;
+    mist_model *m = mist_model_open_mem(buf, len, path, err);
+    free(buf);
+    return m;
+}
