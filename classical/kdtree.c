@@ -572,7 +572,7 @@ static void bf_row_scalar(const mist_bfscan *b, const double *q, size_t self, in
                 double v = fabs(q[c] - blk[(size_t)c * BF_BLOCK + r]);
                 if (v > ax) ax = v;
             }
-            for (int c = dx + 1; c < d; c++) {
+            for (int c = dx; c < d; c++) {
                 double v = fabs(q[c] - blk[(size_t)c * BF_BLOCK + r]);
                 if (v > ay) ay = v;
             }
