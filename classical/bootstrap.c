@@ -1,11 +1,24 @@
 /* Percentile bootstrap intervals for every classical estimator.
  *
- * Resample b (0-based) draws n rows with replacement using a GSL MT19937 generator seeded with
+ * Resample b (0-based) draws n rows with replacement (gsl_rng_uniform_int) from mist's
+ * xoshiro256** stream (core/mist_rng.h; all 64 bits of the seed matter) seeded with
  * mist_seed_derive(seed, b): each resample depends on (seed, b) alone, so the interval is the
  * same for any thread count and a resample can be reproduced on its own. The estimator runs on
  * the resample as on the full data: the copula (when on) re-ranks the resample, and KSG gets
  * its own tie-breaking noise seed mist_seed_derive(mist_seed_derive(seed, b), NOISE_STREAM),
- * which makes repeated rows well defined and keeps the noise independent of the row draws.
+ * which keeps the noise independent of the row draws.
+ *
+ * Repeated rows. The estimator also gets the drawn row indices as row origins (est_internal.h):
+ * KSG and KDE treat the copies of one original row as that row itself. Otherwise a row drawn
+ * twice would sit at ~1e-10 (the tie-breaking noise) from its copy, which KSG takes as its
+ * nearest neighbour and KDE as a second full kernel at the row: every resample's estimate is
+ * pushed up and the percentile interval misses the truth. Measured coverage of the 90% interval
+ * over 100 Gaussian datasets (n = 300, B = 100; 1x1 rho = 0.6 / 2x2 c = 0.4), without -> with
+ * origins: ksg1 0.00 / 0.01 -> 0.93 / 0.92, ksg2 0.00 / 0.00 -> 0.76 / 0.79, kde 1x1 0.78 ->
+ * 0.90. KSG's bootstrap stays approximate (its intervals run wide and sit somewhat high,
+ * ksg2's more so); tests/test_classical.c checks ksg1's coverage loosely.
+ * gaussian and histogram weight a repeated row by its multiplicity, which is what the
+ * bootstrap means, and ignore the origins.
  *
  * A resample on which the estimator fails (e.g. gaussian on a resample with too few distinct
  * rows) is excluded and counted; more than half failing fails the call, since the surviving
@@ -26,6 +39,7 @@
 
 #include "est_internal.h"
 #include "mist_classical.h"
+#include "mist_rng.h"
 
 #define NOISE_STREAM 0x6b73676e6f697365ULL /* "ksgnoise" */
 
@@ -52,26 +66,33 @@ static void boot_run(boot_job *J)
     J->fatal = MIST_OK;
     J->first_bad = -1;
     double *buf = malloc(J->n * ds * sizeof *buf);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!buf || !r) {
+    size_t *origin = malloc((J->n ? J->n : 1) * sizeof *origin);
+    if (!buf || !origin) {
         J->fatal = mist_fail(&J->fatal_err, MIST_ENOMEM,
                              "bootstrap: out of memory for a resample of %zu rows", J->n);
         free(buf);
-        if (r) gsl_rng_free(r);
+        free(origin);
         return;
     }
     for (int b = J->t; b < J->B; b += J->T) {
         uint64_t sb = mist_seed_derive(J->seed, (uint64_t)b);
-        gsl_rng_set(r, (unsigned long)sb);
+        gsl_rng *r = mist_rng_alloc(sb);
+        if (!r) {
+            J->fatal = mist_fail(&J->fatal_err, MIST_ENOMEM,
+                                 "bootstrap: out of memory for a random generator");
+            break;
+        }
         for (size_t i = 0; i < J->n; i++) {
             size_t src = (size_t)gsl_rng_uniform_int(r, (unsigned long)J->n);
             memcpy(buf + i * ds, J->data + src * ds, ds * sizeof *buf);
+            origin[i] = src;
         }
+        gsl_rng_free(r);
         mist_est_opts o = J->opts;
         o.seed = mist_seed_derive(sb, NOISE_STREAM);
         mist_err e = {0};
         double v = NAN;
-        int rc = mist_est_point_inplace(J->method, buf, J->n, J->dx, J->dy, &o, &v, &e);
+        int rc = mist_est_point_inplace(J->method, buf, origin, J->n, J->dx, J->dy, &o, &v, &e);
         if (rc == MIST_ENOMEM) {
             J->fatal = rc;
             J->fatal_err = e;
@@ -89,7 +110,7 @@ static void boot_run(boot_job *J)
         }
     }
     free(buf);
-    gsl_rng_free(r);
+    free(origin);
 }
 
 static void *boot_worker(void *arg)

@@ -71,39 +71,39 @@ int mist_est_check_input(const char *method, const double *data, size_t n, int d
     return MIST_OK;
 }
 
-static int run_raw(int method, const double *data, size_t n, int dx, int dy,
+static int run_raw(int method, const double *data, const size_t *origin, size_t n, int dx, int dy,
                    const mist_est_opts *o, double *mi, mist_err *err)
 {
     switch (method) {
-    case MIST_EST_KSG1: return mist_ksg(1, data, n, dx, dy, o, mi, err);
-    case MIST_EST_KSG2: return mist_ksg(2, data, n, dx, dy, o, mi, err);
+    case MIST_EST_KSG1: return mist_ksg_ex(1, data, origin, n, dx, dy, o, mi, err);
+    case MIST_EST_KSG2: return mist_ksg_ex(2, data, origin, n, dx, dy, o, mi, err);
     case MIST_EST_GAUSSIAN: return mist_gaussian_mi(data, n, dx, dy, mi, err);
     case MIST_EST_HISTOGRAM: return mist_histogram_mi(data, n, dx, dy, o, mi, err);
-    case MIST_EST_KDE: return mist_kde_mi(data, n, dx, dy, o, mi, err);
+    case MIST_EST_KDE: return mist_kde_mi_ex(data, origin, n, dx, dy, o, mi, err);
     default: return mist_fail(err, MIST_EINVAL, "estimator index %d out of range", method);
     }
 }
 
-int mist_est_point_inplace(int method, double *data, size_t n, int dx, int dy,
-                           const mist_est_opts *o, double *mi, mist_err *err)
+int mist_est_point_inplace(int method, double *data, const size_t *origin, size_t n, int dx,
+                           int dy, const mist_est_opts *o, double *mi, mist_err *err)
 {
     if (o->copula) {
         int rc = mist_copula_transform(data, data, n, dx + dy, err);
         if (rc) return rc;
     }
-    return run_raw(method, data, n, dx, dy, o, mi, err);
+    return run_raw(method, data, origin, n, dx, dy, o, mi, err);
 }
 
 int mist_est_point(int method, const double *data, size_t n, int dx, int dy,
                    const mist_est_opts *o, double *mi, mist_err *err)
 {
-    if (!o->copula) return run_raw(method, data, n, dx, dy, o, mi, err);
+    if (!o->copula) return run_raw(method, data, NULL, n, dx, dy, o, mi, err);
     size_t len = n * ((size_t)dx + (size_t)dy);
     double *buf = malloc((len ? len : 1) * sizeof *buf);
     if (!buf) return mist_fail(err, MIST_ENOMEM, "%s: out of memory for the copula copy",
                                NAMES[method]);
     memcpy(buf, data, len * sizeof *buf);
-    int rc = mist_est_point_inplace(method, buf, n, dx, dy, o, mi, err);
+    int rc = mist_est_point_inplace(method, buf, NULL, n, dx, dy, o, mi, err);
     free(buf);
     return rc;
 }

@@ -1,5 +1,13 @@
-/* Internal helpers shared by the non-KSG classical estimators, the dispatcher and the
- * bootstrap (not installed, not part of the public API). */
+/* Internal helpers shared by the classical estimators, the dispatcher and the bootstrap (not
+ * installed, not part of the public API).
+ *
+ * Row origins. Several entry points take `const size_t *origin`: NULL, or one value per row
+ * naming the original row it copies (the bootstrap passes its resample indices). Rows with the
+ * same origin are one observation drawn several times: the nearest-neighbour and kernel
+ * estimators treat a row's copies as the row itself (KSG: never its neighbours, never in its
+ * counts; KDE: its kernel counted once, see kde.c), so that a resample's repeated rows do not
+ * look like a cluster of near-identical distinct observations. origin = NULL: every row is
+ * distinct, exactly the behaviour (and the bits) of the public functions. */
 #ifndef MIST_EST_INTERNAL_H
 #define MIST_EST_INTERNAL_H
 
@@ -26,9 +34,25 @@ int mist_est_point(int method, const double *data, size_t n, int dx, int dy,
                    const mist_est_opts *o, double *mi, mist_err *err);
 
 /* Same, but data is scratch the call may overwrite (the copula runs in place): the bootstrap
- * hands over its resample buffer and saves a copy per resample. */
-int mist_est_point_inplace(int method, double *data, size_t n, int dx, int dy,
-                           const mist_est_opts *o, double *mi, mist_err *err);
+ * hands over its resample buffer and saves a copy per resample. origin: see above (used by
+ * ksg1, ksg2 and kde; gaussian and histogram are plug-in estimators that weight a repeated row
+ * by its multiplicity, which is already right). */
+int mist_est_point_inplace(int method, double *data, const size_t *origin, size_t n, int dx,
+                           int dy, const mist_est_opts *o, double *mi, mist_err *err);
+
+/* mist_ksg, mist_ksg_counts, mist_ksg_counts_brute and mist_kde_mi with row origins (NULL: the
+ * public functions, same results bit for bit). KSG needs at least k rows of other origins for
+ * every row (MIST_EDATA otherwise); the counts follow the rule above on the data as given,
+ * mist_ksg_ex also gives a group's rows identical preprocessed values and uses the per-row
+ * number of other rows in psi(n) (see ksg.c); mist_kde_mi_ex: see kde.c. */
+int mist_ksg_ex(int algorithm, const double *data, const size_t *origin, size_t n, int dx, int dy,
+                const mist_est_opts *o, double *mi, mist_err *err);
+int mist_ksg_counts_ex(int algorithm, const double *data, const size_t *origin, size_t n, int dx,
+                       int dy, int k, int threads, int *nx, int *ny, mist_err *err);
+int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *origin, size_t n,
+                             int dx, int dy, int k, int *nx, int *ny, mist_err *err);
+int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
+                   const mist_est_opts *o, double *mi, mist_err *err);
 
 /* Percentile bootstrap (see bootstrap.c): fills lower, upper, n_failed. */
 int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,

@@ -13,6 +13,15 @@
  *     p_hat(x_i) = 1/n sum_j prod_k phi_h(x_ik - x_jk), the sum including j = i. Keeping the
  *     self term is the standard resubstitution estimator; it biases h down (and the MI up) at
  *     small n, where leave-one-out would instead risk log 0.
+ *   - Row origins (mist_kde_mi_ex, the bootstrap; est_internal.h): rows with the same origin
+ *     are copies of one observation. For row i the sum keeps its self term once and skips
+ *     every other row of its origin, and is normalised by the number of terms it keeps,
+ *     N_i = n - m_i + 1 (m_i: rows of i's origin, i included):
+ *     p_hat(x_i) = 1/N_i [phi(0) + sum_{j : origin_j != origin_i} prod_k phi_h(x_ik - x_jk)].
+ *     Other rows keep their multiplicity (a bootstrap resample is a weighted sample). Without
+ *     this, a row drawn twice would get two full kernels at distance 0 and p_hat there would
+ *     be inflated, biasing every resample's estimate up. The bandwidths still use n.
+ *     origin = NULL: every m_i = 1, N_i = n, the code path and the bits of mist_kde_mi.
  *   - log-sum-exp: every exponent -||x_i - x_j||^2 / (2 h^2) is <= 0 and the self term's is
  *     exactly 0, so the maximum is 0 and sum_j exp(.) >= 1: the plain sum is already the
  *     stabilised one (no overflow, and no underflow to log 0).
@@ -31,20 +40,29 @@
 
 typedef struct {
     const double *z; /* n x (ex + ey) z-scored, constant columns dropped */
+    const size_t *origin; /* NULL, or the row origins */
     size_t n;
     int ex, ey;
     double ax, ay, axy; /* 1 / (2 h^2) per space */
     double *lx, *ly, *lxy; /* per-row log sum_j exp(...) */
+    double *lnorm;         /* origin != NULL: per-row log(n / N_i) (0 exactly without copies) */
     size_t begin, end;
 } kde_job;
 
-static void kde_rows(const kde_job *J)
+/* use_origin is a constant at both call sites below: two copies of the loop, so the plain one
+ * is exactly the loop without origins. */
+static inline __attribute__((always_inline)) void kde_rows_impl(const kde_job *J, int use_origin)
 {
     size_t e = (size_t)J->ex + (size_t)J->ey, ex = (size_t)J->ex;
     for (size_t i = J->begin; i < J->end; i++) {
         const double *zi = J->z + i * e;
         double sx = 0.0, sy = 0.0, sxy = 0.0;
+        size_t copies = 0; /* other rows of i's origin */
         for (size_t j = 0; j < J->n; j++) {
+            if (use_origin && J->origin[j] == J->origin[i] && j != i) {
+                copies++;
+                continue;
+            }
             const double *zj = J->z + j * e;
             double dxx = 0.0, dyy = 0.0;
             for (size_t k = 0; k < ex; k++) {
@@ -62,7 +80,16 @@ static void kde_rows(const kde_job *J)
         J->lx[i] = J->ex ? log(sx) : 0.0;
         J->ly[i] = J->ey ? log(sy) : 0.0;
         J->lxy[i] = log(sxy);
+        if (use_origin) J->lnorm[i] = -log1p(-(double)copies / (double)J->n);
     }
+}
+
+static void kde_rows(const kde_job *J)
+{
+    if (J->origin)
+        kde_rows_impl(J, 1);
+    else
+        kde_rows_impl(J, 0);
 }
 
 static void *kde_worker(void *arg)
@@ -71,17 +98,24 @@ static void *kde_worker(void *arg)
     return NULL;
 }
 
-/* Resubstitution entropy of a d-dimensional space from the per-row log-sums. */
-static double entropy(const double *l, size_t n, int d, double h)
+/* Resubstitution entropy of a d-dimensional space from the per-row log-sums; lognorm: the mean
+ * log normaliser (log n without origins). */
+static double entropy(const double *l, size_t n, int d, double h, double lognorm)
 {
     if (d == 0) return 0.0;
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += l[i];
-    return log((double)n) + 0.5 * d * KDE_LOG_2PI + d * log(h) - s / (double)n;
+    return lognorm + 0.5 * d * KDE_LOG_2PI + d * log(h) - s / (double)n;
 }
 
 int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
                 mist_err *err)
+{
+    return mist_kde_mi_ex(data, NULL, n, dx, dy, o, mi, err);
+}
+
+int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
+                   const mist_est_opts *o, double *mi, mist_err *err)
 {
     int rc = mist_est_check_input("kde", data, n, dx, dy, 2, err);
     if (rc) return rc;
@@ -133,7 +167,7 @@ int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opt
     }
     size_t e = (size_t)ex + (size_t)ey;
     z = malloc((e ? n * e : 1) * sizeof *z);
-    l = malloc(3 * n * sizeof *l);
+    l = malloc((origin ? 4 : 3) * n * sizeof *l);
     if (!z || !l) goto nomem;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
@@ -156,8 +190,10 @@ int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opt
     double hx = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / (ex + 4.0));
     double hy = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / (ey + 4.0));
     double hxy = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / ((double)e + 4.0));
-    kde_job base = {z, n, ex, ey, 0.5 / (hx * hx), 0.5 / (hy * hy), 0.5 / (hxy * hxy),
-                    l, l + n, l + 2 * n, 0, n};
+    kde_job base = {.z = z, .origin = origin, .n = n, .ex = ex, .ey = ey,
+                    .ax = 0.5 / (hx * hx), .ay = 0.5 / (hy * hy), .axy = 0.5 / (hxy * hxy),
+                    .lx = l, .ly = l + n, .lxy = l + 2 * n, .lnorm = origin ? l + 3 * n : NULL,
+                    .begin = 0, .end = n};
 
     size_t T = (size_t)o->threads;
     if (T > n) T = n;
@@ -192,9 +228,16 @@ int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opt
         free(tid);
         free(started);
     }
-    double Hx = entropy(l, n, ex, hx);
-    double Hy = entropy(l + n, n, ey, hy);
-    double Hxy = entropy(l + 2 * n, n, ex + ey, hxy);
+    /* mean_i log N_i = log n - mean_i log(n / N_i): log n exactly when no row has copies */
+    double lognorm = log(dn);
+    if (origin) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += l[3 * n + i];
+        lognorm -= s / dn;
+    }
+    double Hx = entropy(l, n, ex, hx, lognorm);
+    double Hy = entropy(l + n, n, ey, hy, lognorm);
+    double Hxy = entropy(l + 2 * n, n, ex + ey, hxy, lognorm);
     *mi = Hx + Hy - Hxy;
     free(z);
     free(l);

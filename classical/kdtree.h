@@ -35,14 +35,18 @@ int mist_kdtree_build(mist_kdtree *t, const double *data, size_t n, size_t strid
                       size_t leaf, mist_err *err);
 void mist_kdtree_free(mist_kdtree *t);
 
-/* The k nearest points of q (max-norm) other than source row `self` (pass (size_t)-1 to exclude
- * none); needs k <= number of candidates. dist/rows receive them in ascending order.
+/* The k nearest points of q (max-norm) other than the excluded ones; needs k <= number of
+ * candidates. dist/rows (source rows) receive them in ascending order. Excluded:
+ *   key == NULL: the point of source row `self` (pass (size_t)-1 to exclude none);
+ *   key != NULL: every point at tree position p with key[p] == self (key: one value per tree
+ *   position, e.g. the original row of a bootstrap copy, so that all copies of the query's row
+ *   are excluded as if they were the query itself).
  * exact_ties = 1: the neighbours are the k smallest by (distance, row), i.e. among equal
  * distances the smaller row index wins; the set is then fully determined.
  * exact_ties = 0: only dist[k-1] (the k-th distance) is guaranteed; the set among ties at that
  * distance is whatever the search met first (faster: prunes at equality). */
-void mist_kdtree_knn(const mist_kdtree *t, const double *q, size_t self, int k, int exact_ties,
-                     double *dist, size_t *rows);
+void mist_kdtree_knn(const mist_kdtree *t, const double *q, size_t self, const size_t *key, int k,
+                     int exact_ties, double *dist, size_t *rows);
 
 /* #{points p : max_c fabs(q[c] - p[c]) < r} (strict) or <= r (strict = 0), q itself included
  * when it is one of the points. */
@@ -78,12 +82,13 @@ void mist_bfscan_limit_simd(int level);
 int mist_bfscan_build(mist_bfscan *b, const double *data, size_t n, int dx, int dy,
                       mist_err *err);
 void mist_bfscan_free(mist_bfscan *b);
-/* Query q (dx+dy values; source row `self` is excluded from the neighbours): fills
+/* Query q (dx+dy values; excluded from the neighbours: row `self` when key is NULL, else every
+ * row j with key[j] == self, key being one value per row): fills
  * ddx[j] = max_c<dx fabs(q[c] - x_j[c]) and ddy[j] likewise over Y for j < n (+inf for the
  * padding, np entries each), and the k nearest other rows by (joint distance, row) in
  * ascending order, as mist_kdtree_knn with exact_ties = 1. */
-void mist_bfscan_row(const mist_bfscan *b, const double *q, size_t self, int k, double *ddx,
-                     double *ddy, double *dist, size_t *rows);
+void mist_bfscan_row(const mist_bfscan *b, const double *q, size_t self, const size_t *key, int k,
+                     double *ddx, double *ddy, double *dist, size_t *rows);
 /* #{j < np : v[j] < r} (strict) or <= r. np: b->np. */
 size_t mist_bfscan_count(const mist_bfscan *b, const double *v, double r, int strict);
 

@@ -13,11 +13,27 @@
  * (distance, row index), so the smaller row indices win; brute force uses the same rule.
  * For algorithm 1 only the k-th distance matters, which ties do not affect.
  *
+ * Row groups (mist_ksg_counts_ex, mist_ksg_ex; the bootstrap's resamples): origin[i] names the
+ * original row that row i copies. Rows sharing row i's origin count as row i itself:
+ *   counts: they are never among its k neighbours, and the marginal counts leave them out
+ *     exactly as they leave out row i (the trees, the sorted arrays or the scan count every
+ *     row, then the same-origin rows that meet the same criterion, by the same distance
+ *     expression, are subtracted), so the counts still equal mist_ksg_counts_brute_ex bit for
+ *     bit. Every row needs at least k rows of other origins (MIST_EDATA otherwise).
+ *   mist_ksg_ex: after the preprocessing every row of a group takes the values of the group's
+ *     first row (noise included), so a row's copies coincide exactly, as the row does with
+ *     itself (rows sharing an origin are expected to hold equal data); and psi(n) becomes
+ *     mean_i psi(n - m_i + 1), m_i the size of row i's group: row i has n - m_i other rows.
+ * Without this, a resampled row's copies sit at ~noise distance, become its nearest neighbours
+ * and inflate every resample's estimate (the bootstrap interval then misses the truth). With
+ * origin = NULL every row is its own group and the code paths are the original ones.
+ *
  * Preprocessing (mist_ksg_prepare, on unless opts->zscore = 0 and opts->noise = 0): each column
  * minus its mean, divided by its population standard deviation (divide by n); a constant column
  * becomes all zeros; then N(0, noise^2) noise on every value (after z-scoring, so in standard
- * deviations; in data units when zscore = 0) from GSL's MT19937 seeded with
- * mist_seed_derive(opts->seed, KSG_NOISE_STREAM), drawn row by row.
+ * deviations; in data units when zscore = 0) from mist's xoshiro256** stream (core/mist_rng.h,
+ * all 64 seed bits used) seeded with mist_seed_derive(opts->seed, KSG_NOISE_STREAM), drawn row
+ * by row.
  *
  * Threads: rows are handed out in blocks to opts->threads workers (<= 1: the calling thread
  * only); every row's counts go to its own slot and the digamma sums run afterwards in row order,
@@ -32,8 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "est_internal.h"
 #include "kdtree.h"
 #include "mist_classical.h"
+#include "mist_rng.h"
 
 /* Sub-stream of opts->seed for the tie-breaking noise ("ksgnoise" in ASCII). */
 #define KSG_NOISE_STREAM 0x6b73676e6f697365ULL
@@ -106,6 +124,112 @@ static size_t marginal_count(const marginal *m, size_t row, const double *q, dou
     return c - self;
 }
 
+/* Rows grouped by origin: the rows of group g are rows[start[g] .. start[g+1]) (ascending), row
+ * i is in group of[i]; max: the largest group. */
+typedef struct groups {
+    size_t *start, *rows, *of;
+    size_t count, max;
+} groups;
+
+typedef struct orow {
+    size_t o, r;
+} orow;
+
+static int cmp_orow(const void *a, const void *b)
+{
+    const orow *x = a, *y = b;
+    if (x->o != y->o) return x->o < y->o ? -1 : 1;
+    return (x->r > y->r) - (x->r < y->r);
+}
+
+static void groups_free(groups *g)
+{
+    free(g->start);
+    free(g->rows);
+    free(g->of);
+    memset(g, 0, sizeof *g);
+}
+
+static int groups_build(groups *g, const size_t *origin, size_t n, mist_err *err)
+{
+    memset(g, 0, sizeof *g);
+    orow *pr = malloc((n ? n : 1) * sizeof *pr);
+    g->start = malloc((n + 1) * sizeof *g->start);
+    g->rows = malloc((n ? n : 1) * sizeof *g->rows);
+    g->of = malloc((n ? n : 1) * sizeof *g->of);
+    if (!pr || !g->start || !g->rows || !g->of) {
+        free(pr);
+        groups_free(g);
+        return mist_fail(err, MIST_ENOMEM, "out of memory grouping %zu rows by origin", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pr[i].o = origin[i];
+        pr[i].r = i;
+    }
+    qsort(pr, n, sizeof *pr, cmp_orow);
+    for (size_t p = 0; p < n; p++) {
+        if (p == 0 || pr[p].o != pr[p - 1].o) {
+            if (g->count && p - g->start[g->count - 1] > g->max)
+                g->max = p - g->start[g->count - 1];
+            g->start[g->count++] = p;
+        }
+        g->rows[p] = pr[p].r;
+        g->of[pr[p].r] = g->count - 1;
+    }
+    if (g->count && n - g->start[g->count - 1] > g->max) g->max = n - g->start[g->count - 1];
+    g->start[g->count] = n;
+    free(pr);
+    return MIST_OK;
+}
+
+/* Checks origin against k: every row needs k rows of other origins (the largest group leaves
+ * the fewest). */
+static int groups_check(const groups *g, size_t n, int k, mist_err *err)
+{
+    if (n - g->max < (size_t)k)
+        return mist_fail(err, MIST_EDATA,
+                         "ksg: %zu of the %zu rows share one origin, leaving %zu rows of other "
+                         "origins, fewer than k = %d",
+                         g->max, n, n - g->max, k);
+    return MIST_OK;
+}
+
+static double maxnorm(const double *a, const double *b, int d)
+{
+    double m = 0.0;
+    for (int c = 0; c < d; c++) {
+        double v = fabs(a[c] - b[c]);
+        if (v > m) m = v;
+    }
+    return m;
+}
+
+/* #{rows j with row i's origin (i included) : ||v_j - v_i|| < r (strict) or <= r}, v the d
+ * coordinates at offset off: what a marginal count includes beyond the other-origin rows. The
+ * distance is the expression the trees, the sorted arrays and the brute force evaluate. */
+static size_t group_within(const groups *g, const double *data, size_t cols, size_t i, int off,
+                           int d, double r, int strict)
+{
+    size_t gi = g->of[i], c = 0;
+    const double *vi = data + i * cols + off;
+    for (size_t p = g->start[gi]; p < g->start[gi + 1]; p++) {
+        double dd = maxnorm(vi, data + g->rows[p] * cols + off, d);
+        c += strict ? dd < r : dd <= r;
+    }
+    return c;
+}
+
+/* The same from the scan's distance array v (v[j] = distance of row j to row i). */
+static size_t group_within_scan(const groups *g, size_t i, const double *v, double r, int strict)
+{
+    size_t gi = g->of[i], c = 0;
+    for (size_t p = g->start[gi]; p < g->start[gi + 1]; p++) {
+        double dd = v[g->rows[p]];
+        c += strict ? dd < r : dd <= r;
+    }
+    return c;
+}
+
 static atomic_int search_mode = MIST_KSG_SEARCH_AUTO;
 
 void mist_ksg_set_search(int mode)
@@ -121,19 +245,12 @@ typedef struct ksg_job {
     mist_bfscan bf;
     mist_kdtree joint;
     marginal mx, my;
+    const size_t *origin; /* NULL: every row its own group */
+    const groups *grp;    /* origin != NULL: the rows by origin */
+    size_t *tkey;         /* origin != NULL, trees: origin per joint-tree position */
     int *nx, *ny;
     atomic_size_t next; /* next joint-tree position block to hand out */
 } ksg_job;
-
-static double maxnorm(const double *a, const double *b, int d)
-{
-    double m = 0.0;
-    for (int c = 0; c < d; c++) {
-        double v = fabs(a[c] - b[c]);
-        if (v > m) m = v;
-    }
-    return m;
-}
 
 /* Rows at joint-tree positions [p0, p1): neighbouring queries, so the trees stay in cache. */
 static void ksg_rows(ksg_job *j, size_t p0, size_t p1, double *dist, size_t *rows)
@@ -142,7 +259,10 @@ static void ksg_rows(ksg_job *j, size_t p0, size_t p1, double *dist, size_t *row
     for (size_t p = p0; p < p1; p++) {
         size_t i = j->joint.perm[p];
         const double *q = j->joint.pts + p * (size_t)d;
-        mist_kdtree_knn(&j->joint, q, i, k, j->alg == 2, dist, rows);
+        if (j->origin)
+            mist_kdtree_knn(&j->joint, q, j->origin[i], j->tkey, k, j->alg == 2, dist, rows);
+        else
+            mist_kdtree_knn(&j->joint, q, i, NULL, k, j->alg == 2, dist, rows);
         const double *xi = j->data + i * j->cols;
         double ex, ey;
         int strict;
@@ -159,8 +279,19 @@ static void ksg_rows(ksg_job *j, size_t p0, size_t p1, double *dist, size_t *row
             }
             strict = 0;
         }
-        j->nx[i] = (int)marginal_count(&j->mx, i, xi, ex, strict);
-        j->ny[i] = (int)marginal_count(&j->my, i, xi + j->dx, ey, strict);
+        if (j->origin) {
+            size_t cx = j->mx.is1d ? mist_sorted1d_count(&j->mx.sorted, i, ex, strict)
+                                   : mist_kdtree_count(&j->mx.tree, xi, ex, strict);
+            size_t cy = j->my.is1d ? mist_sorted1d_count(&j->my.sorted, i, ey, strict)
+                                   : mist_kdtree_count(&j->my.tree, xi + j->dx, ey, strict);
+            cx -= group_within(j->grp, j->data, j->cols, i, 0, j->dx, ex, strict);
+            cy -= group_within(j->grp, j->data, j->cols, i, j->dx, j->dy, ey, strict);
+            j->nx[i] = (int)cx;
+            j->ny[i] = (int)cy;
+        } else {
+            j->nx[i] = (int)marginal_count(&j->mx, i, xi, ex, strict);
+            j->ny[i] = (int)marginal_count(&j->my, i, xi + j->dx, ey, strict);
+        }
     }
 }
 
@@ -172,7 +303,8 @@ static void ksg_rows_scan(ksg_job *j, size_t i0, size_t i1, double *dist, size_t
     int k = j->k;
     for (size_t i = i0; i < i1; i++) {
         const double *q = j->data + i * j->cols;
-        mist_bfscan_row(&j->bf, q, i, k, ddx, ddy, dist, rows);
+        if (j->origin) mist_bfscan_row(&j->bf, q, j->origin[i], j->origin, k, ddx, ddy, dist, rows);
+        else mist_bfscan_row(&j->bf, q, i, NULL, k, ddx, ddy, dist, rows);
         double ex, ey;
         int strict;
         if (j->alg == 1) {
@@ -186,8 +318,16 @@ static void ksg_rows_scan(ksg_job *j, size_t i0, size_t i1, double *dist, size_t
             }
             strict = 0;
         }
-        /* ddx[i] = ddy[i] = 0: the row itself is counted exactly when 0 qualifies */
-        size_t sx = strict ? (0.0 < ex) : 1, sy = strict ? (0.0 < ey) : 1;
+        /* ddx[i] = ddy[i] = 0: the row itself is counted exactly when 0 qualifies; with
+         * origins, so is every same-origin row whose distance qualifies */
+        size_t sx, sy;
+        if (j->origin) {
+            sx = group_within_scan(j->grp, i, ddx, ex, strict);
+            sy = group_within_scan(j->grp, i, ddy, ey, strict);
+        } else {
+            sx = strict ? (0.0 < ex) : 1;
+            sy = strict ? (0.0 < ey) : 1;
+        }
         j->nx[i] = (int)(mist_bfscan_count(&j->bf, ddx, ex, strict) - sx);
         j->ny[i] = (int)(mist_bfscan_count(&j->bf, ddy, ey, strict) - sy);
     }
@@ -231,9 +371,16 @@ static int use_scan(size_t n, int dx, int dy)
 int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,
                     int threads, int *nx, int *ny, mist_err *err)
 {
-    int rc = mist_ksg_check_args(algorithm, data, n, dx, dy, k, err);
-    if (rc) return rc;
-    if (!nx || !ny) return mist_fail(err, MIST_EINVAL, "ksg counts: output arrays are NULL");
+    return mist_ksg_counts_ex(algorithm, data, NULL, n, dx, dy, k, threads, nx, ny, err);
+}
+
+/* The counts, arguments checked; grp: origin's groups (built by the caller), NULL without
+ * origins. */
+static int counts_impl(int algorithm, const double *data, const size_t *origin,
+                       const groups *grp, size_t n, int dx, int dy, int k, int threads, int *nx,
+                       int *ny, mist_err *err)
+{
+    int rc = MIST_OK;
     size_t nblocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
     int nt = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     if ((size_t)nt > nblocks) nt = (int)nblocks;
@@ -248,6 +395,10 @@ int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy,
     if (!j || !wa || !tid || !dist || !rows) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
         goto out;
+    }
+    if (origin) {
+        j->origin = origin;
+        j->grp = grp;
     }
     j->alg = algorithm;
     j->k = k;
@@ -276,6 +427,14 @@ int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy,
         built = 2;
         if ((rc = marginal_build(&j->my, data + dx, n, j->cols, dy, err))) goto out;
         built = 3;
+        if (origin) {
+            j->tkey = malloc(n * sizeof *j->tkey);
+            if (!j->tkey) {
+                rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+                goto out;
+            }
+            for (size_t p = 0; p < n; p++) j->tkey[p] = origin[j->joint.perm[p]];
+        }
     }
 
     for (int t = 0; t < nt; t++) {
@@ -302,12 +461,29 @@ out:
         if (built >= 2) marginal_free(&j->mx);
         if (built >= 3) marginal_free(&j->my);
     }
+    if (j) free(j->tkey);
     free(scratch);
     free(j);
     free(wa);
     free(tid);
     free(dist);
     free(rows);
+    return rc;
+}
+
+int mist_ksg_counts_ex(int algorithm, const double *data, const size_t *origin, size_t n, int dx,
+                       int dy, int k, int threads, int *nx, int *ny, mist_err *err)
+{
+    int rc = mist_ksg_check_args(algorithm, data, n, dx, dy, k, err);
+    if (rc) return rc;
+    if (!nx || !ny) return mist_fail(err, MIST_EINVAL, "ksg counts: output arrays are NULL");
+    if (!origin)
+        return counts_impl(algorithm, data, NULL, NULL, n, dx, dy, k, threads, nx, ny, err);
+    groups g;
+    if ((rc = groups_build(&g, origin, n, err))) return rc;
+    if (!(rc = groups_check(&g, n, k, err)))
+        rc = counts_impl(algorithm, data, origin, &g, n, dx, dy, k, threads, nx, ny, err);
+    groups_free(&g);
     return rc;
 }
 
@@ -365,9 +541,8 @@ int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
         }
     }
     if (o->noise > 0.0 && n > 0) {
-        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng *r = mist_rng_alloc(mist_seed_derive(o->seed, KSG_NOISE_STREAM));
         if (!r) return mist_fail(err, MIST_ENOMEM, "out of memory");
-        gsl_rng_set(r, (unsigned long)mist_seed_derive(o->seed, KSG_NOISE_STREAM));
         for (size_t i = 0; i < n * cols; i++) out[i] += gsl_ran_gaussian_ziggurat(r, o->noise);
         gsl_rng_free(r);
     }
@@ -384,6 +559,12 @@ static double psi_count(size_t m) /* m >= 1 */
 int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
              double *mi, mist_err *err)
 {
+    return mist_ksg_ex(algorithm, data, NULL, n, dx, dy, o, mi, err);
+}
+
+int mist_ksg_ex(int algorithm, const double *data, const size_t *origin, size_t n, int dx, int dy,
+                const mist_est_opts *o, double *mi, mist_err *err)
+{
     mist_est_opts defaults;
     if (!o) {
         mist_est_opts_default(&defaults);
@@ -395,22 +576,39 @@ int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const 
     if (rc) return rc;
     size_t cols = (size_t)dx + (size_t)dy;
     double *prep = NULL;
+    int *nx = NULL, *ny = NULL;
     const double *use = data;
+    groups g = {0};
+    if (origin) {
+        if ((rc = groups_build(&g, origin, n, err))) return rc;
+        if ((rc = groups_check(&g, n, k, err))) goto out;
+    }
     if (o->zscore || o->noise != 0.0) {
         prep = malloc(n * cols * sizeof *prep);
-        if (!prep) return mist_fail(err, MIST_ENOMEM, "out of memory (%zu x %zu values)", n, cols);
-        if ((rc = mist_ksg_prepare(prep, data, n, dx, dy, o, err))) {
-            free(prep);
-            return rc;
+        if (!prep) {
+            rc = mist_fail(err, MIST_ENOMEM, "out of memory (%zu x %zu values)", n, cols);
+            goto out;
         }
+        if ((rc = mist_ksg_prepare(prep, data, n, dx, dy, o, err))) goto out;
         use = prep;
+        /* copies are the row itself: every row of a group takes its first row's prepared
+         * values, tie-breaking noise included */
+        if (origin)
+            for (size_t gi = 0; gi < g.count; gi++) {
+                const double *first = prep + g.rows[g.start[gi]] * cols;
+                for (size_t p = g.start[gi] + 1; p < g.start[gi + 1]; p++)
+                    memcpy(prep + g.rows[p] * cols, first, cols * sizeof *prep);
+            }
     }
-    int *nx = malloc(n * sizeof *nx), *ny = malloc(n * sizeof *ny);
+    nx = malloc(n * sizeof *nx);
+    ny = malloc(n * sizeof *ny);
     if (!nx || !ny) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = mist_ksg_counts(algorithm, use, n, dx, dy, k, o->threads, nx, ny, err))) goto out;
+    if ((rc = counts_impl(algorithm, use, origin, origin ? &g : NULL, n, dx, dy, k, o->threads, nx,
+                          ny, err)))
+        goto out;
     /* mean of the per-row digamma terms, summed in row order (Neumaier compensation) */
     double s = 0.0, comp = 0.0;
     int off = algorithm == 1 ? 1 : 0;
@@ -422,9 +620,23 @@ int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const 
     }
     double mean = (s + comp) / (double)n;
     double base = gsl_sf_psi_int(k) + psi_count(n);
+    if (origin) {
+        /* row i has n - m_i other rows (m_i: its group's size), as in a data set of
+         * n - m_i + 1 rows: psi(n) becomes mean_i psi(n - m_i + 1) = psi(n) - mean_i
+         * sum_{t = n - m_i + 1}^{n - 1} 1/t (exactly psi(n) when every group is one row) */
+        double corr = 0.0;
+        for (size_t gi = 0; gi < g.count; gi++) {
+            size_t m = g.start[gi + 1] - g.start[gi];
+            double h = 0.0;
+            for (size_t t = n - m + 1; t < n; t++) h += 1.0 / (double)t;
+            corr += (double)m * h;
+        }
+        base -= corr / (double)n;
+    }
     if (algorithm == 2) base -= 1.0 / (double)k;
     *mi = base - mean;
 out:
+    groups_free(&g);
     free(prep);
     free(nx);
     free(ny);

@@ -2,10 +2,13 @@
  * Deliberately plain: every distance is computed in full (no early exits), the neighbour list
  * is ordered by (joint distance, row index), so among rows tied at the k-th distance the
  * smaller row indices are the neighbours (this fixes eps_x, eps_y of algorithm 2), and every
- * count scans all rows. Distances are max_c fabs(x_i[c] - x_j[c]). */
+ * count scans all rows. Distances are max_c fabs(x_i[c] - x_j[c]).
+ * With origin (mist_ksg_counts_brute_ex), "j != i" reads "origin[j] != origin[i]": a row's
+ * copies are never its neighbours and never in its counts (see ksg.c). */
 #include <math.h>
 #include <stdlib.h>
 
+#include "est_internal.h"
 #include "kdtree.h"
 #include "mist_classical.h"
 
@@ -22,9 +25,32 @@ static double maxnorm(const double *a, const double *b, int d)
 int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, int dy, int k,
                           int *nx, int *ny, mist_err *err)
 {
+    return mist_ksg_counts_brute_ex(algorithm, data, NULL, n, dx, dy, k, nx, ny, err);
+}
+
+/* Whether row j is row i itself (or, with origins, a copy of the same original row). */
+static int same(const size_t *origin, size_t i, size_t j)
+{
+    return origin ? origin[i] == origin[j] : i == j;
+}
+
+int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *origin, size_t n,
+                             int dx, int dy, int k, int *nx, int *ny, mist_err *err)
+{
     int rc = mist_ksg_check_args(algorithm, data, n, dx, dy, k, err);
     if (rc) return rc;
     if (!nx || !ny) return mist_fail(err, MIST_EINVAL, "ksg counts: output arrays are NULL");
+    if (origin) {
+        /* every row needs k rows of other origins (plain O(n^2) check) */
+        for (size_t i = 0; i < n; i++) {
+            size_t others = 0;
+            for (size_t j = 0; j < n; j++) others += !same(origin, i, j);
+            if (others < (size_t)k)
+                return mist_fail(err, MIST_EDATA,
+                                 "ksg: row %zu has %zu rows of other origins, fewer than k = %d",
+                                 i + 1, others, k);
+        }
+    }
     size_t cols = (size_t)dx + (size_t)dy;
     double *nd = malloc((size_t)k * sizeof *nd);
     size_t *nr = malloc((size_t)k * sizeof *nr);
@@ -37,7 +63,7 @@ int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, i
         const double *xi = data + i * cols;
         int cnt = 0;
         for (size_t j = 0; j < n; j++) {
-            if (j == i) continue;
+            if (same(origin, i, j)) continue;
             const double *xj = data + j * cols;
             double dxv = maxnorm(xi, xj, dx), dyv = maxnorm(xi + dx, xj + dx, dy);
             double dj = dxv > dyv ? dxv : dyv;
@@ -69,7 +95,7 @@ int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, i
         }
         int cx = 0, cy = 0;
         for (size_t j = 0; j < n; j++) {
-            if (j == i) continue;
+            if (same(origin, i, j)) continue;
             const double *xj = data + j * cols;
             double a = maxnorm(xi, xj, dx), b = maxnorm(xi + dx, xj + dx, dy);
             if (algorithm == 1) {

@@ -7,6 +7,7 @@
 
 int cmd_gen(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 

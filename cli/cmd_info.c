@@ -140,6 +140,7 @@ int cmd_info(int argc, char **argv)
     printf("  trained n: %lld..%lld\n  trained d: %lld..%lld\n", (long long)a->n_min,
            (long long)a->n_max, (long long)a->d_min, (long long)a->d_max);
     printf("meta: %s\n", mist_model_meta_json(m));
+    printf("runtime: OpenBLAS %s kernels\n", mist_infer_blas_core());
     if (tensors) {
         for (size_t i = 0; i < mist_model_tensor_count(m); i++) {
             const char *name;

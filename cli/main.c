@@ -21,12 +21,16 @@ static void usage(FILE *f)
           "            mist estimate data.npy --method ksg1 --k 5 --ci 0.9 --bootstrap 200\n"
           "            mist estimate data.csv --x 1-3 --y 4-5 --method gaussian --copula --json\n"
           "            mist estimate data.npy --method mist --weights mist-qr.msgpack\n"
+          "  bench     run estimators over a suite: results.csv, summary tables, plots\n"
+          "            mist bench --suite mist-imd --estimators ksg1:k=5,gaussian,histogram \\\n"
+          "                       --bootstrap 100 --threads 2 --out out/imd\n"
+          "            mist bench merge out/shard0 out/shard1 -o out/all\n"
           "  convert   turn an official MIST / MIST-QR checkpoint into a mist weights file\n"
           "            mist convert model.safetensors --config config.json -o mist-qr.msgpack\n"
           "  info      show a weights file: architecture, parameters, metadata\n"
           "            mist info mist-qr.msgpack\n"
           "\n"
-          "Planned, not in this build yet: bench, train.\n"
+          "Planned, not in this build yet: train.\n"
           "\n"
           "Run `mist COMMAND --help` for the options of a command. MI is in nats.\n",
           f);
@@ -52,6 +56,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "estimate")) return cmd_estimate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     cli_error("unknown command '%s' (run `mist --help`)", cmd);

@@ -84,20 +84,23 @@ void vexp_forward(float *out, const float *inp, size_t n)
     exp_inplace(out, n);
 }
 
+/* x[i] = exp(x[i] - m) and their sum, in one pass over 16 independent lanes. */
 MIST_VEC_CLONES
-static void exp_shift(float *x, size_t n, float m)
-{
-    for (size_t i = 0; i < n; i++) x[i] = exp_nonpos(x[i] - m);
-}
-
-MIST_VEC_CLONES
-static float lane_sum(const float *x, size_t n)
+static float exp_shift_lanes(float *x, size_t n, float m)
 {
     float acc[LANES] = {0};
     size_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) acc[k] += x[i + k];
-    for (int k = 0; i < n; i++, k++) acc[k] += x[i];
+        for (int k = 0; k < LANES; k++) {
+            float v = exp_nonpos(x[i + k] - m);
+            x[i + k] = v;
+            acc[k] += v;
+        }
+    for (int k = 0; i < n; i++, k++) {
+        float v = exp_nonpos(x[i] - m);
+        x[i] = v;
+        acc[k] += v;
+    }
     float s = 0.0f;
     for (int k = 0; k < LANES; k++) s += acc[k];
     return s;
@@ -119,8 +122,7 @@ float vmax(const float *x, size_t n)
 
 float vexp_shift_sum(float *x, size_t n, float m)
 {
-    exp_shift(x, n, m);
-    return lane_sum(x, n);
+    return exp_shift_lanes(x, n, m);
 }
 
 MIST_VEC_CLONES

@@ -105,8 +105,8 @@ static void mab_forward(const ctx *c, const mab_w *w, float *X, const segs *qs, 
             float *vd = Vh + ((size_t)h * nk_total + k0) * hd;
             for (int j = 0; j < b; j++) {
                 const float *src = c->stage + (size_t)j * 2 * D + (size_t)h * hd;
-                memcpy(kd + (size_t)j * hd, src, (size_t)hd * sizeof *kd);
-                memcpy(vd + (size_t)j * hd, src + D, (size_t)hd * sizeof *vd);
+                float *kj = kd + (size_t)j * hd, *vj = vd + (size_t)j * hd;
+                for (int d = 0; d < hd; d++) kj[d] = src[d], vj[d] = src[D + d];
             }
         }
     }

@@ -137,6 +137,11 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
 /* OpenBLAS threads for all models (process-wide). 0 on success. */
 int mist_infer_set_threads(int threads, mist_err *err);
 int mist_infer_get_threads(void);
+/* The OpenBLAS kernel set in use ("SkylakeX", "Haswell", ...). "Prescott" on a modern CPU means
+ * this OpenBLAS predates the CPU and fell back to generic SSE3 kernels (3-4x slower): set
+ * OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) in the environment before the program
+ * starts (the mist command does this itself). */
+const char *mist_infer_blas_core(void);
 
 /* ---- official checkpoints ------------------------------------------------------------------ */
 

@@ -8,9 +8,11 @@
 
 #include "infer_internal.h"
 
-#define DEFAULT_ROW_BLOCK 256
-#define DEFAULT_Q_BLOCK 64
-#define DEFAULT_KV_BLOCK 4096
+/* Rows per block of the per-token stages (sgemm M), queries per attention block, keys per
+ * streaming-softmax block. Tuned on the official-size model (bench_infer). */
+#define DEFAULT_ROW_BLOCK 512
+#define DEFAULT_Q_BLOCK 128
+#define DEFAULT_KV_BLOCK 2048
 
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block)
 {
@@ -143,6 +145,12 @@ int mist_infer_set_threads(int threads, mist_err *err)
 int mist_infer_get_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+const char *mist_infer_blas_core(void)
+{
+    const char *c = openblas_get_corename();
+    return c ? c : "unknown";
 }
 
 /* ---- estimates -------------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* KSG tests: the fast counts (kd-trees / sorted arrays, and the blocked brute-force scan) against
- * the O(n^2) reference bit for bit on random, tied, duplicated and badly scaled data; thread-count
- * independence; a hand-worked example of both formulas; the preprocessing; convergence to the
- * exact MI of Gaussian data; independence; errors. Spec: shared/spec/estimators.md (KSG). */
+ * the O(n^2) reference bit for bit on random, tied, duplicated and badly scaled data, and with
+ * row origins (bootstrap copies treated as the row itself); thread-count independence; a
+ * hand-worked example of both formulas; the preprocessing; convergence to the exact MI of
+ * Gaussian data; independence; errors. Spec: shared/spec/estimators.md (KSG). */
 #include "testutil.h"
 
 #include <gsl/gsl_randist.h>
@@ -12,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kdtree.h" /* private: mist_ksg_set_search */
+#include "est_internal.h" /* private: the _ex entry points with row origins */
+#include "kdtree.h"       /* private: mist_ksg_set_search */
 #include "mist_classical.h"
 #include "mist_gen.h"
 
@@ -43,21 +45,25 @@ static mist_est_opts raw_opts(int k)
     return o;
 }
 
-/* Compares mist_ksg_counts (every search, threads 1 and 2) with the brute force. */
-static void check_counts(const double *x, size_t n, int dx, int dy, int k, int alg,
-                         const char *what)
+/* Compares mist_ksg_counts (every search, threads 1 and 2) with the brute force; with origin,
+ * mist_ksg_counts_ex with mist_ksg_counts_brute_ex (origin NULL: the public functions). */
+static void check_counts_origin(const double *x, const size_t *origin, size_t n, int dx, int dy,
+                                int k, int alg, const char *what)
 {
     mist_err err = {0};
     int *bx = malloc(n * sizeof *bx), *by = malloc(n * sizeof *by);
     int *fx = malloc(n * sizeof *fx), *fy = malloc(n * sizeof *fy);
-    CHECKM(mist_ksg_counts_brute(alg, x, n, dx, dy, k, bx, by, &err) == MIST_OK, "brute: %s",
-           err.msg);
+    int brc = origin ? mist_ksg_counts_brute_ex(alg, x, origin, n, dx, dy, k, bx, by, &err)
+                     : mist_ksg_counts_brute(alg, x, n, dx, dy, k, bx, by, &err);
+    CHECKM(brc == MIST_OK, "brute: %s", err.msg);
     for (int s = 0; s < 3; s++) {
         mist_ksg_set_search(SEARCHES[s]);
         for (int threads = 1; threads <= 2; threads++) {
             memset(fx, 0xff, n * sizeof *fx);
             memset(fy, 0xff, n * sizeof *fy);
-            int rc = mist_ksg_counts(alg, x, n, dx, dy, k, threads, fx, fy, &err);
+            int rc = origin ? mist_ksg_counts_ex(alg, x, origin, n, dx, dy, k, threads, fx, fy,
+                                                 &err)
+                            : mist_ksg_counts(alg, x, n, dx, dy, k, threads, fx, fy, &err);
             CHECKM(rc == MIST_OK, "counts: %s", err.msg);
             for (size_t i = 0; i < n; i++)
                 CHECKM(fx[i] == bx[i] && fy[i] == by[i],
@@ -72,6 +78,12 @@ static void check_counts(const double *x, size_t n, int dx, int dy, int k, int a
     free(by);
     free(fx);
     free(fy);
+}
+
+static void check_counts(const double *x, size_t n, int dx, int dy, int k, int alg,
+                         const char *what)
+{
+    check_counts_origin(x, NULL, n, dx, dy, k, alg, what);
 }
 
 /* ---- exactness against brute force --------------------------------------------------------- */
@@ -212,6 +224,214 @@ START_TEST(test_counts_larger)
         check_counts(x, n, dx, dy, 3, 2 - t % 2, "larger");
         free(x);
     }
+    gsl_rng_free(r);
+}
+END_TEST
+
+/* ---- row origins (bootstrap copies) -------------------------------------------------------- */
+
+/* The largest number of rows sharing one origin. */
+static size_t max_group(const size_t *origin, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        for (size_t j = 0; j < n; j++) c += origin[j] == origin[i];
+        if (c > best) best = c;
+    }
+    return best;
+}
+
+START_TEST(test_counts_origin)
+{
+    /* Rows with origins, as a bootstrap resample makes them: the fast counts (trees, sorted
+     * arrays, scan; every SIMD level) equal the brute force with the same origins. Kinds:
+     *   0 exact copies of m original rows (same-origin rows at distance 0);
+     *   1 copies plus per-row noise of 1e-10 (same-origin rows at ~noise distance);
+     *   2 integer grid data, then copies (ties across origins as well);
+     *   3 groups of unrelated rows (same-origin rows at any distance: the strict / non-strict
+     *     criterion of the subtraction matters);
+     *   4 every origin distinct: the counts without origins, exactly. */
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 31);
+    for (int rep = 0; rep < 100; rep++) {
+        size_t n = 3 + gsl_rng_uniform_int(r, rep < 30 ? 25 : 350);
+        int dx = 1 + (int)gsl_rng_uniform_int(r, 4), dy = 1 + (int)gsl_rng_uniform_int(r, 4);
+        int d = dx + dy, kind = rep % 5;
+        size_t m = 1 + gsl_rng_uniform_int(r, n); /* originals */
+        double *orig = malloc(m * (size_t)d * sizeof *orig);
+        for (size_t i = 0; i < m * (size_t)d; i++)
+            orig[i] = kind == 2 ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_gaussian(r, 1.0);
+        double *x = malloc(n * (size_t)d * sizeof *x);
+        size_t *origin = malloc(n * sizeof *origin);
+        for (size_t i = 0; i < n; i++) {
+            size_t src = gsl_rng_uniform_int(r, m);
+            /* origin values need not be row numbers */
+            origin[i] = kind == 4 ? 1000003 * i + 17 : src * 7919 + 5;
+            for (int c = 0; c < d; c++) {
+                double v = kind == 3 || kind == 4 ? gsl_ran_gaussian(r, 1.0) : orig[src * d + c];
+                if (kind == 1) v += gsl_ran_gaussian(r, 1e-10);
+                x[i * d + c] = v;
+            }
+        }
+        size_t room = n - max_group(origin, n); /* rows of other origins, at the least */
+        if (room < 1) { /* one origin only: both refuse */
+            int *bx = malloc(n * sizeof *bx), *by = malloc(n * sizeof *by);
+            mist_err err = {0};
+            CHECKM(mist_ksg_counts_ex(1, x, origin, n, dx, dy, 1, 1, bx, by, &err) == MIST_EDATA,
+                   "one origin accepted");
+            CHECKM(mist_ksg_counts_brute_ex(1, x, origin, n, dx, dy, 1, bx, by, &err) ==
+                       MIST_EDATA,
+                   "one origin accepted (brute)");
+            free(bx);
+            free(by);
+        } else {
+            int k = 1 + (int)gsl_rng_uniform_int(r, 7);
+            if ((size_t)k > room) k = (int)room;
+            mist_bfscan_limit_simd(rep % 3);
+            char what[32];
+            snprintf(what, sizeof what, "origin kind %d", kind);
+            check_counts_origin(x, origin, n, dx, dy, k, 1 + (rep / 5) % 2, what);
+            mist_bfscan_limit_simd(-1);
+            if (kind == 4) {
+                /* distinct origins: the same counts as without origins, bit for bit */
+                int *ax = malloc(n * sizeof *ax), *ay = malloc(n * sizeof *ay);
+                int *bx = malloc(n * sizeof *bx), *by = malloc(n * sizeof *by);
+                mist_err err = {0};
+                for (int alg = 1; alg <= 2; alg++) {
+                    ck_assert_int_eq(mist_ksg_counts(alg, x, n, dx, dy, k, 1, ax, ay, &err), 0);
+                    ck_assert_int_eq(
+                        mist_ksg_counts_ex(alg, x, origin, n, dx, dy, k, 1, bx, by, &err), 0);
+                    CHECKM(memcmp(ax, bx, n * sizeof *ax) == 0 &&
+                               memcmp(ay, by, n * sizeof *ay) == 0,
+                           "distinct origins changed the counts");
+                }
+                free(ax);
+                free(ay);
+                free(bx);
+                free(by);
+            }
+        }
+        free(orig);
+        free(x);
+        free(origin);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
+START_TEST(test_origin_hand)
+{
+    /* The hand example (see test_hand_example) plus row 4, a copy of row 0 (origin 0). Rows 0
+     * and 4 are each other's self: neither is the other's neighbour or in its counts, so both
+     * get exactly row 0's counts of the 4-row set (ksg1 (1, 1); ksg2 (1, 2)). Row 1 sees both
+     * copies: ksg2 row 1 -> r0 (tie at 2 with r4 and r2, smaller row wins), eps_x 1, eps_y 2;
+     * |x-1| = 1,2,6,1 -> 2; |y-2| = 2,1,5,2 -> 3. */
+    static const double x[] = {0, 0, 1, 2, 3, 1, 7, 7, 0, 0};
+    static const size_t origin[] = {0, 1, 2, 3, 0};
+    int nx[5], ny[5];
+    mist_err err = {0};
+    for (int s = 0; s < 3; s++) {
+        mist_ksg_set_search(SEARCHES[s]);
+        ck_assert_int_eq(mist_ksg_counts_ex(1, x, origin, 5, 1, 1, 1, 1, nx, ny, &err), MIST_OK);
+        ck_assert(nx[0] == 1 && ny[0] == 1 && nx[4] == 1 && ny[4] == 1);
+        ck_assert_int_eq(mist_ksg_counts_ex(2, x, origin, 5, 1, 1, 1, 1, nx, ny, &err), MIST_OK);
+        ck_assert(nx[0] == 1 && ny[0] == 2 && nx[4] == 1 && ny[4] == 2);
+        ck_assert(nx[1] == 2 && ny[1] == 3);
+    }
+    mist_ksg_set_search(MIST_KSG_SEARCH_AUTO);
+    ck_assert_int_eq(mist_ksg_counts_brute_ex(2, x, origin, 5, 1, 1, 1, nx, ny, &err), MIST_OK);
+    ck_assert(nx[0] == 1 && ny[0] == 2 && nx[4] == 1 && ny[4] == 2 && nx[1] == 2 && ny[1] == 3);
+    /* too few rows of other origins: 8 of 10 rows share origin 0, k = 3 */
+    double y[20];
+    size_t org[10] = {0, 0, 0, 0, 1, 0, 0, 0, 2, 0};
+    for (int i = 0; i < 20; i++) y[i] = i * 0.37 - (i % 3);
+    ck_assert_int_eq(mist_ksg_counts_ex(1, y, org, 10, 1, 1, 3, 1, nx, ny, &err), MIST_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fewer than k = 3"));
+    ck_assert_int_eq(mist_ksg_counts_brute_ex(1, y, org, 10, 1, 1, 3, nx, ny, &err), MIST_EDATA);
+    mist_est_opts o;
+    mist_est_opts_default(&o);
+    o.k = 3;
+    double mi;
+    ck_assert_int_eq(mist_ksg_ex(2, y, org, 10, 1, 1, &o, &mi, &err), MIST_EDATA);
+    o.k = 2;
+    ck_assert_int_eq(mist_ksg_ex(2, y, org, 10, 1, 1, &o, &mi, &err), MIST_OK);
+    ck_assert(isfinite(mi));
+}
+END_TEST
+
+START_TEST(test_origin_estimate)
+{
+    /* mist_ksg_ex: origin NULL or all distinct gives mist_ksg bit for bit; with copies it is
+     * prepare, then every row of an origin set to its first row's prepared values, the counts
+     * with origins, and psi(n) replaced by mean_i psi(n - m_i + 1), recomputed here. */
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 32);
+    size_t n = 400, m = 250;
+    int dx = 2, dy = 1, d = 3;
+    double *orig = malloc(m * d * sizeof *orig), *x = malloc(n * d * sizeof *x);
+    double *p = malloc(n * d * sizeof *p);
+    size_t *origin = malloc(n * sizeof *origin), *distinct = malloc(n * sizeof *distinct);
+    for (size_t i = 0; i < m; i++) {
+        double z = gsl_ran_gaussian(r, 1.0);
+        for (int c = 0; c < d; c++) orig[i * d + c] = 0.7 * z + gsl_ran_gaussian(r, 1.0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        origin[i] = gsl_rng_uniform_int(r, m);
+        distinct[i] = n - i;
+        memcpy(x + i * d, orig + origin[i] * d, d * sizeof *x);
+    }
+    int *nx = malloc(n * sizeof *nx), *ny = malloc(n * sizeof *ny);
+    mist_err err = {0};
+    mist_est_opts o;
+    mist_est_opts_default(&o);
+    o.k = 4;
+    o.seed = 77;
+    for (int alg = 1; alg <= 2; alg++) {
+        double a, b, c;
+        ck_assert_int_eq(mist_ksg(alg, x, n, dx, dy, &o, &a, &err), MIST_OK);
+        ck_assert_int_eq(mist_ksg_ex(alg, x, NULL, n, dx, dy, &o, &b, &err), MIST_OK);
+        ck_assert_int_eq(mist_ksg_ex(alg, x, distinct, n, dx, dy, &o, &c, &err), MIST_OK);
+        ck_assert(a == b && a == c);
+        /* with the copies */
+        ck_assert_int_eq(mist_ksg_prepare(p, x, n, dx, dy, &o, &err), MIST_OK);
+        double sbase = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t first = n, mi = 0;
+            for (size_t j = 0; j < n; j++)
+                if (origin[j] == origin[i]) {
+                    if (first == n) first = j;
+                    mi++;
+                }
+            memcpy(p + i * d, p + first * d, d * sizeof *p); /* first <= i: already final */
+            sbase += gsl_sf_psi_int((int)(n - mi + 1));
+        }
+        ck_assert_int_eq(mist_ksg_counts_ex(alg, p, origin, n, dx, dy, 4, 1, nx, ny, &err),
+                         MIST_OK);
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            s += alg == 1 ? gsl_sf_psi_int(nx[i] + 1) + gsl_sf_psi_int(ny[i] + 1)
+                          : gsl_sf_psi_int(nx[i]) + gsl_sf_psi_int(ny[i]);
+        double want = gsl_sf_psi_int(4) + sbase / n - s / n - (alg == 2 ? 0.25 : 0);
+        double mi;
+        ck_assert_int_eq(mist_ksg_ex(alg, x, origin, n, dx, dy, &o, &mi, &err), MIST_OK);
+        CHECKM(fabs(mi - want) < 1e-12, "ksg%d with origins: %.15g vs %.15g", alg, mi, want);
+        /* and the copies do matter: treated as distinct rows they give another value */
+        CHECKM(mi != a, "ksg%d: origins ignored", alg);
+        /* threads do not change it */
+        o.threads = 3;
+        double mt;
+        ck_assert_int_eq(mist_ksg_ex(alg, x, origin, n, dx, dy, &o, &mt, &err), MIST_OK);
+        ck_assert(mt == mi);
+        o.threads = 1;
+    }
+    free(orig);
+    free(x);
+    free(p);
+    free(origin);
+    free(distinct);
+    free(nx);
+    free(ny);
     gsl_rng_free(r);
 }
 END_TEST
@@ -639,6 +859,9 @@ int main(void)
     tcase_add_test(tc, test_counts_rounding);
     tcase_add_test(tc, test_scan_kernels);
     tcase_add_test(tc, test_counts_larger);
+    tcase_add_test(tc, test_counts_origin);
+    tcase_add_test(tc, test_origin_hand);
+    tcase_add_test(tc, test_origin_estimate);
     tcase_add_test(tc, test_prepare);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_bivariate_normal);

@@ -110,9 +110,10 @@ int main(int argc, char **argv)
     const mist_arch *a = mist_model_arch(m);
     double taus[3] = {0.05, 0.5, 0.95}, out[3];
     size_t ntaus = a->quantile_conditioned ? 3 : 0;
-    printf("model: %zu parameters, D %d, H %d, ff %d, %s; threads %d\n",
+    printf("model: %zu parameters, D %d, H %d, ff %d, %s; OpenBLAS %s kernels, %d thread(s)\n",
            mist_model_param_count(m), a->D, a->H, a->ff,
-           a->quantile_conditioned ? "quantile-conditioned (3 taus)" : "point", threads);
+           a->quantile_conditioned ? "quantile-conditioned (3 taus)" : "point",
+           mist_infer_blas_core(), threads);
     if (memory_n) {
         double *x = make_data(memory_n, d);
         double before = peak_mb(), t0 = now();

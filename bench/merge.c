@@ -1,0 +1,163 @@
+/* Joining shard results (mist_bench_merge) and writing the summary of a finished set of rows
+ * (bench_finish, shared with the runner). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_internal.h"
+
+int bench_finish(const char *dir, const bench_row *rows, size_t nrows, const bench_runinfo *ri,
+                 int plots, mist_bench_report *rep, mist_err *err)
+{
+    bench_summary s;
+    int rc = bench_summary_build(rows, nrows, ri, &s, err);
+    if (rc) return rc;
+    rc = bench_summary_write_md(dir, &s, err);
+    if (!rc) rc = bench_summary_write_json(dir, &s, err);
+    if (!rc) rep->summary_written = 1;
+    if (!rc)
+        rc = bench_plots_write(dir, &s, rows, nrows, plots, &rep->plots, rep->plot_msg,
+                               sizeof rep->plot_msg, err);
+    bench_summary_free(&s);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* results.csv first, then the shard files by name. */
+static int list_results(const char *dir, char ***names, size_t *count, mist_err *err)
+{
+    *names = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d) return mist_fail(err, MIST_EIO, "cannot open folder '%s'", dir);
+    char **v = NULL;
+    size_t n = 0;
+    int rc = MIST_OK, has_main = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int i, k, end = 0;
+        const char *nm = de->d_name;
+        if (!strcmp(nm, BENCH_RESULTS)) {
+            has_main = 1;
+            continue;
+        }
+        if (sscanf(nm, "results-shard-%d-of-%d.csv%n", &i, &k, &end) != 2 || nm[end] != '\0' ||
+            end == 0)
+            continue;
+        char **g = realloc(v, (n + 1) * sizeof *g);
+        char *copy = g ? malloc(strlen(nm) + 1) : NULL;
+        if (!g || !copy) {
+            if (g) v = g;
+            rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+            break;
+        }
+        v = g;
+        strcpy(copy, nm);
+        v[n++] = copy;
+    }
+    closedir(d);
+    if (!rc) qsort(v, n, sizeof *v, cmp_str);
+    if (!rc && has_main) {
+        char **g = realloc(v, (n + 1) * sizeof *g);
+        char *copy = g ? malloc(sizeof BENCH_RESULTS) : NULL;
+        if (!g || !copy) {
+            if (g) v = g;
+            rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+        } else {
+            v = g;
+            memmove(v + 1, v, n * sizeof *v);
+            strcpy(copy, BENCH_RESULTS);
+            v[0] = copy;
+            n++;
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < n; i++) free(v[i]);
+        free(v);
+        return rc;
+    }
+    *names = v;
+    *count = n;
+    return MIST_OK;
+}
+
+int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir, int plots,
+                     mist_bench_report *rep, mist_err *err)
+{
+    mist_bench_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    if (!dirs || ndirs == 0) return mist_fail(err, MIST_EINVAL, "no folders to merge");
+    if (!out_dir || !*out_dir) out_dir = dirs[0];
+    bench_runinfo all;
+    memset(&all, 0, sizeof all);
+    bench_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = MIST_OK;
+    for (size_t d = 0; d < ndirs && !rc; d++) {
+        bench_runinfo ri;
+        int found = 0;
+        rc = bench_runinfo_read(dirs[d], &ri, &found, err);
+        if (!rc && !found)
+            rc = mist_fail(err, MIST_EINVAL, "'%s' has no %s: not a mist bench output folder",
+                           dirs[d], BENCH_RUNINFO);
+        for (size_t s = 0; s < ri.nsuites && !rc; s++)
+            rc = bench_runinfo_add_suite(&all, &ri.suites[s], dirs[d], err);
+        for (size_t l = 0; l < ri.nlabels && !rc; l++)
+            rc = bench_runinfo_add_label(&all, ri.labels[l], err);
+        bench_runinfo_free(&ri);
+        char **names = NULL;
+        size_t nn = 0;
+        if (!rc) rc = list_results(dirs[d], &names, &nn, err);
+        if (!rc && nn == 0)
+            rc = mist_fail(err, MIST_EINVAL, "'%s' holds no results files", dirs[d]);
+        for (size_t k = 0; k < nn; k++) {
+            char path[BENCH_PATH_LEN + 300];
+            bench_row *part = NULL;
+            size_t np = 0;
+            int exists, partial;
+            off_t good;
+            if (!rc) rc = bench_path(path, sizeof path, dirs[d], names[k], err);
+            if (!rc) rc = bench_results_read(path, &part, &np, &exists, &partial, &good, err);
+            if (!rc) {
+                rep->dropped_partial += partial;
+                bench_row *g = np ? realloc(rows, (nrows + np) * sizeof *g) : rows;
+                if (np && !g) rc = mist_fail(err, MIST_ENOMEM, "out of memory merging");
+                else if (np) {
+                    rows = g;
+                    memcpy(rows + nrows, part, np * sizeof *part);
+                    nrows += np;
+                }
+            }
+            free(part);
+            free(names[k]);
+        }
+        free(names);
+    }
+    char path[BENCH_PATH_LEN + 32];
+    if (!rc) rc = bench_mkdir(out_dir, err);
+    if (!rc) {
+        bench_rows_canonical(rows, &nrows, &all);
+        rc = bench_path(path, sizeof path, out_dir, BENCH_RESULTS, err);
+    }
+    if (!rc) rc = bench_results_write(path, rows, nrows, err);
+    if (!rc) rc = bench_runinfo_write(out_dir, &all, err);
+    if (!rc) {
+        bench_copy(rep->results_path, sizeof rep->results_path, path);
+        if (all.nsuites == 1) snprintf(rep->suite, sizeof rep->suite, "%s", all.suites[0].suite);
+        rep->total_rows = nrows;
+        for (size_t i = 0; i < nrows; i++) rep->failed_rows += !bench_row_ok(&rows[i]);
+        for (size_t i = 0; i < nrows; i++)
+            rep->datasets += i == 0 || strcmp(rows[i].suite, rows[i - 1].suite) ||
+                             strcmp(rows[i].id, rows[i - 1].id);
+        rc = bench_finish(out_dir, rows, nrows, &all, plots, rep, err);
+    }
+    free(rows);
+    bench_runinfo_free(&all);
+    return rc;
+}

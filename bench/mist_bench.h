@@ -1,0 +1,188 @@
+/* mist bench: runs MI estimators over a suite of datasets with known MI and reports accuracy,
+ * interval coverage, calibration and time (bench.md).
+ *
+ *     mist_bench_est est[4];
+ *     size_t nest;
+ *     mist_err err;
+ *     mist_bench_parse_estimators("ksg1:k=5,gaussian,mist:weights/mist-qr.msgpack", est, 4,
+ *                                 &nest, &err);
+ *     mist_bench_opts o;
+ *     mist_bench_opts_default(&o);
+ *     o.suite = "mist-imd"; o.est = est; o.nest = nest; o.out_dir = "out/imd";
+ *     mist_bench_report rep;
+ *     if (mist_bench_run(&o, &rep, &err)) puts(err.msg);
+ *
+ * Files in the output folder:
+ *   run.json       the settings of every suite run into the folder, and the estimator labels
+ *   results.csv    one row per (dataset, estimator), appended one whole line at a time while the
+ *                  run goes (a crash loses at most the line being written; a rerun drops that
+ *                  partial line and skips every pair already there); sorted and rewritten
+ *                  atomically when the run completes. A shard run (--shard i/N) writes
+ *                  results-shard-i-of-N.csv instead; mist_bench_merge joins shard files.
+ *   summary.md     tables: per n-bucket and overall accuracy, coverage, time; the MIST-paper table
+ *   summary.json   the same numbers
+ *   plots/         gnuplot data (.csv), scripts (.gp) and the PNGs rendered from them
+ * The library never prints: progress goes to a callback, a missing gnuplot to the report. */
+#ifndef MIST_BENCH_H
+#define MIST_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mist_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- estimator specs ---------------------------------------------------------------------
+ * LIST  = SPEC[,SPEC...]
+ * SPEC  = NAME[:OPTION[:OPTION...]]
+ * NAME  = ksg1 | ksg2 | gaussian | histogram | kde | mist
+ * classical OPTIONs: k=K, bins=B, bandwidth=H, noise=S, copula, mm (Miller-Madow), no-zscore
+ *   (flags also take =0/=1: copula=1, mm=0, zscore=0).
+ * mist OPTIONs: weights=PATH (or a bare PATH: `mist:weights/mist-qr.msgpack`), raw (report the
+ *   network's quantiles unsorted). Paths cannot contain ',' or ':'.
+ * Each spec gets a canonical label used in results and tables: the name, then the options that
+ * matter in a fixed order, defaults left out except k for KSG: "ksg1:k=5", "gaussian:copula",
+ * "histogram:bins=8:mm", "mist:weights/mist-qr.msgpack". Two specs with one label are an error. */
+#define MIST_BENCH_LABEL_LEN 256
+
+typedef struct mist_bench_est {
+    char name[16]; /* ksg1 ksg2 gaussian histogram kde mist */
+    char label[MIST_BENCH_LABEL_LEN];
+    /* classical options (the meanings of mist_est_opts) */
+    int k, bins, miller_madow, zscore, copula;
+    double noise, bandwidth;
+    /* mist */
+    char weights[200];
+    int raw_quantiles;
+} mist_bench_est;
+
+/* Parses LIST into at most cap specs. Fails with MIST_EINVAL and a message naming the bad spec
+ * (unknown estimator, unknown or malformed option, an option of another estimator, a duplicate
+ * label, mist without weights). */
+int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t cap, size_t *count,
+                                mist_err *err);
+/* One spec (no commas). */
+int mist_bench_parse_estimator(const char *spec, mist_bench_est *out, mist_err *err);
+
+/* ---- metrics (pure functions) -------------------------------------------------------------- */
+
+/* The calibration grid of quantile models: tau = 0.05, 0.10, ..., 0.95. */
+#define MIST_BENCH_NTAU 19
+double mist_bench_tau(int j); /* (j + 1) / 20 */
+
+/* One successful estimate. lower/upper NaN without an interval; q NULL or the model's quantiles
+ * at the MIST_BENCH_NTAU grid levels. */
+typedef struct mist_bench_point {
+    double mi, estimate, lower, upper, time_us;
+    const double *q;
+} mist_bench_point;
+
+typedef struct mist_bench_metrics {
+    size_t n_ok, n_failed;
+    /* e = estimate - MI over the ok points (NaN when there are none) */
+    double mse;                    /* mean e^2 */
+    double mse_sd;                 /* sample sd (m - 1) of e^2: the paper's "+-" (NaN when m < 2) */
+    double mse_se;                 /* mse_sd / sqrt(m): the standard error of mse */
+    double bias;                   /* mean e */
+    double variance;               /* mean (e - bias)^2 (divisor m, so mse = bias^2 + variance) */
+    double mae;                    /* mean |e| */
+    double mre;                    /* mean |e| / max(MI, 0.1) */
+    size_t n_interval;             /* points with a finite interval */
+    double coverage;               /* share of those with lower <= MI <= upper */
+    double width;                  /* mean (upper - lower) */
+    size_t n_calib;                /* points with quantiles */
+    double calib[MIST_BENCH_NTAU]; /* share with MI <= q_tau */
+    double time_median_us, time_p90_us;
+} mist_bench_metrics;
+
+/* Metrics of m points (n_failed failures are counted, not used). MIST_ENOMEM only. */
+int mist_bench_metrics_compute(const mist_bench_point *pts, size_t m, size_t n_failed,
+                               mist_bench_metrics *out, mist_err *err);
+
+/* The p-quantile (0 <= p <= 1) of m values by linear interpolation between order statistics
+ * at position p (m - 1) (numpy's default). Sorts v in place. NaN when m == 0. */
+double mist_bench_percentile(double *v, size_t m, double p);
+
+/* n-buckets: the MIST suites use [10,100), [100,300), [300,500] (MIST_BENCH_BUCKETS_MIST);
+ * every other suite one bucket per n (MIST_BENCH_BUCKETS_PER_N). */
+enum { MIST_BENCH_BUCKETS_PER_N = 0, MIST_BENCH_BUCKETS_MIST = 1 };
+int mist_bench_bucket_scheme(const char *suite);
+
+typedef struct mist_bench_bucket {
+    size_t lo, hi;  /* lo <= n < hi ([300,500] has hi = 501) */
+    char label[32]; /* "[10,100)", "[300,500]", "n=1000", or "other" */
+} mist_bench_bucket;
+
+/* The bucket of n under scheme. MIST n outside [10, 500] goes to "other" (lo = hi = n). */
+void mist_bench_bucket_of(int scheme, size_t n, mist_bench_bucket *b);
+
+/* ---- runs -------------------------------------------------------------------------------- */
+
+typedef struct mist_bench_progress {
+    size_t done;        /* datasets finished in this run */
+    size_t total;       /* datasets this run has to do (the shard's, less those already done) */
+    size_t skipped;     /* datasets of the shard already complete in the results file */
+    size_t failed_rows; /* rows with an error so far in this run */
+    double elapsed_s;
+} mist_bench_progress;
+typedef void (*mist_bench_progress_fn)(void *ctx, const mist_bench_progress *p);
+
+typedef struct mist_bench_opts {
+    const char *suite; /* mist-imd | mist-oomd | bmi40 | smoke | a folder with manifest.csv */
+    uint64_t seed_lo, seed_hi; /* suite seeds (built-in suites), default 0-0 */
+    size_t n;                  /* bmi40, smoke: rows per dataset (0: the suite's default) */
+    const mist_bench_est *est;
+    size_t nest;
+    const char *out_dir;  /* created when missing */
+    int threads;          /* datasets in parallel (each estimator single-threaded); default 1 */
+    int shard_i, shard_n; /* shard_n <= 1: the whole suite; else datasets i, i+N, i+2N, ... */
+    int bootstrap;        /* classical: percentile bootstrap over B resamples (0: none) */
+    double ci;            /* interval level: bootstrap and quantile models (default 0.9) */
+    int plots;            /* 1 (default): render plots with gnuplot when it is there */
+    mist_bench_progress_fn progress; /* may be NULL; called from worker threads, serialised */
+    void *progress_ctx;
+} mist_bench_opts;
+
+void mist_bench_opts_default(mist_bench_opts *o);
+
+enum {
+    MIST_BENCH_PLOTS_NONE = 0,       /* not asked for, or a shard run (no summary) */
+    MIST_BENCH_PLOTS_OK = 1,         /* PNGs rendered */
+    MIST_BENCH_PLOTS_NO_GNUPLOT = 2, /* gnuplot not on PATH: data and scripts written only */
+    MIST_BENCH_PLOTS_FAILED = 3      /* gnuplot ran and failed: see plot_msg / plots/gnuplot.log */
+};
+
+typedef struct mist_bench_report {
+    char suite[128];         /* the suite name used in results (manifest: derived) */
+    size_t datasets;         /* in the shard */
+    size_t skipped_datasets; /* already complete before this run */
+    size_t new_rows, failed_rows;
+    size_t total_rows;   /* rows in the results file at the end */
+    int dropped_partial; /* 1 when a truncated last line was dropped */
+    int summary_written; /* 0 for shard runs */
+    int plots;           /* MIST_BENCH_PLOTS_* */
+    char plot_msg[256];
+    char results_path[1024];
+} mist_bench_report;
+
+/* Runs the estimators over the suite (or its shard) into o->out_dir, resuming what is there;
+ * then, unless sharded, sorts results.csv and writes summary.md, summary.json and the plots.
+ * A failing estimator on one dataset is a row with its error, not a failed run. Fails (nothing
+ * run) on bad options, an unreadable manifest, a weights file that does not open, an out_dir
+ * holding a run of the same suite with other settings, or a malformed results file. */
+int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *err);
+
+/* Joins the results (results.csv and results-shard-*-of-*.csv) of every folder into
+ * out_dir/results.csv (deduplicated by suite, dataset and estimator; sorted by suite, dataset
+ * order and estimator order) and writes the summary and plots there. out_dir may be one of
+ * dirs. Folders must agree on the settings of a suite they share. */
+int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir, int plots,
+                     mist_bench_report *rep, mist_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,209 @@
+/* run.json: what was run into an output folder (one entry per suite with the settings that
+ * decide its rows, and the estimator labels in table order). A rerun into the folder must
+ * match the entry of its suite, so resumed rows never mix settings. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_internal.h"
+#include "io_internal.h"
+#include "mist_io.h"
+
+#define RUNINFO_FORMAT "mist-bench-run"
+#define RUNINFO_VERSION 1
+
+void bench_runinfo_free(bench_runinfo *ri)
+{
+    free(ri->suites);
+    free(ri->labels);
+    memset(ri, 0, sizeof *ri);
+}
+
+const bench_suite_info *bench_runinfo_suite(const bench_runinfo *ri, const char *suite)
+{
+    for (size_t i = 0; i < ri->nsuites; i++)
+        if (!strcmp(ri->suites[i].suite, suite)) return &ri->suites[i];
+    return NULL;
+}
+
+int bench_runinfo_add_suite(bench_runinfo *ri, const bench_suite_info *s, const char *where,
+                            mist_err *err)
+{
+    const bench_suite_info *e = bench_runinfo_suite(ri, s->suite);
+    if (e) {
+        char what[128] = "";
+        if (strcmp(e->source, s->source))
+            snprintf(what, sizeof what, "source '%.40s' vs '%.40s'", e->source, s->source);
+        else if (e->seed_lo != s->seed_lo || e->seed_hi != s->seed_hi)
+            snprintf(what, sizeof what, "suite seeds %llu-%llu vs %llu-%llu",
+                     (unsigned long long)e->seed_lo, (unsigned long long)e->seed_hi,
+                     (unsigned long long)s->seed_lo, (unsigned long long)s->seed_hi);
+        else if (e->n != s->n) snprintf(what, sizeof what, "--n %zu vs %zu", e->n, s->n);
+        else if (e->bootstrap != s->bootstrap)
+            snprintf(what, sizeof what, "--bootstrap %d vs %d", e->bootstrap, s->bootstrap);
+        else if (fabs(e->ci - s->ci) > 1e-12)
+            snprintf(what, sizeof what, "--ci %g vs %g", e->ci, s->ci);
+        else if (e->datasets != s->datasets)
+            snprintf(what, sizeof what, "%zu vs %zu datasets", e->datasets, s->datasets);
+        if (what[0])
+            return mist_fail(err, MIST_EINVAL,
+                             "%s already holds a run of suite '%s' with other settings (%s); "
+                             "use another output folder or the same settings",
+                             where, s->suite, what);
+        return MIST_OK;
+    }
+    bench_suite_info *g = realloc(ri->suites, (ri->nsuites + 1) * sizeof *g);
+    if (!g) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    ri->suites = g;
+    ri->suites[ri->nsuites++] = *s;
+    return MIST_OK;
+}
+
+int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
+{
+    for (size_t i = 0; i < ri->nlabels; i++)
+        if (!strcmp(ri->labels[i], label)) return MIST_OK;
+    if (strlen(label) >= MIST_BENCH_LABEL_LEN)
+        return mist_fail(err, MIST_EINVAL, "estimator label too long");
+    char(*g)[MIST_BENCH_LABEL_LEN] = realloc(ri->labels, (ri->nlabels + 1) * sizeof *g);
+    if (!g) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    ri->labels = g;
+    strcpy(ri->labels[ri->nlabels++], label);
+    return MIST_OK;
+}
+
+/* ---- writing --------------------------------------------------------------------------------- */
+
+static void put_jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
+{
+    char path[BENCH_PATH_LEN + 32];
+    int rc = bench_path(path, sizeof path, dir, BENCH_RUNINFO, err);
+    if (rc) return rc;
+    mist_atomic_file *af = mist_atomic_open(path, err);
+    if (!af) return err ? err->code : MIST_EIO;
+    FILE *f = mist_atomic_stream(af);
+    fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"suites\": [", RUNINFO_FORMAT,
+            RUNINFO_VERSION);
+    for (size_t i = 0; i < ri->nsuites; i++) {
+        const bench_suite_info *s = &ri->suites[i];
+        fprintf(f, "%s\n    {\"suite\": ", i ? "," : "");
+        put_jstr(f, s->suite);
+        fprintf(f, ", \"source\": ");
+        put_jstr(f, s->source);
+        fprintf(f,
+                ", \"seed_lo\": %llu, \"seed_hi\": %llu, \"n\": %zu, \"bootstrap\": %d, "
+                "\"ci\": %.17g, \"datasets\": %zu}",
+                (unsigned long long)s->seed_lo, (unsigned long long)s->seed_hi, s->n, s->bootstrap,
+                s->ci, s->datasets);
+    }
+    fprintf(f, "\n  ],\n  \"estimators\": [");
+    for (size_t i = 0; i < ri->nlabels; i++) {
+        fputs(i ? ", " : "", f);
+        put_jstr(f, ri->labels[i]);
+    }
+    fprintf(f, "]\n}\n");
+    return mist_atomic_commit(af, err);
+}
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+static const mist_json *member(const mist_json *o, const char *key)
+{
+    if (o->type != MIST_JSON_OBJ) return NULL;
+    for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->keys[i], key)) return &o->items[i];
+    return NULL;
+}
+
+static int get_str(const mist_json *o, const char *key, char *dst, size_t cap)
+{
+    const mist_json *v = member(o, key);
+    if (!v || v->type != MIST_JSON_STR || strlen(v->str) >= cap) return -1;
+    strcpy(dst, v->str);
+    return 0;
+}
+
+static int get_u64(const mist_json *o, const char *key, uint64_t *out)
+{
+    const mist_json *v = member(o, key);
+    return v && v->type == MIST_JSON_NUM ? mist_json_u64(v, out) : -1;
+}
+
+int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err *err)
+{
+    memset(ri, 0, sizeof *ri);
+    *found = 0;
+    char path[BENCH_PATH_LEN + 32];
+    int rc = bench_path(path, sizeof path, dir, BENCH_RUNINFO, err);
+    if (rc) return rc;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int missing = 0;
+    rc = mist_io_slurp(path, (size_t)16 << 20, &buf, &len, &missing, err);
+    if (rc) {
+        if (missing) {
+            mist_err_clear(err);
+            return MIST_OK;
+        }
+        return rc;
+    }
+    *found = 1;
+    mist_json root;
+    rc = mist_json_parse(path, (const char *)buf, len, &root, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    char fmt[64];
+    uint64_t ver = 0;
+    const mist_json *suites = member(&root, "suites"), *labels = member(&root, "estimators");
+    if (get_str(&root, "format", fmt, sizeof fmt) || strcmp(fmt, RUNINFO_FORMAT) ||
+        get_u64(&root, "version", &ver) || ver != RUNINFO_VERSION || !suites ||
+        suites->type != MIST_JSON_ARR || !labels || labels->type != MIST_JSON_ARR) {
+        rc = mist_fail(err, MIST_EFORMAT, "'%s' is not a mist bench run file (version %d)", path,
+                       RUNINFO_VERSION);
+        goto done;
+    }
+    for (size_t i = 0; i < suites->n && !rc; i++) {
+        const mist_json *o = &suites->items[i];
+        bench_suite_info s;
+        memset(&s, 0, sizeof s);
+        uint64_t n = 0, b = 0, d = 0;
+        const mist_json *ci = member(o, "ci");
+        if (get_str(o, "suite", s.suite, sizeof s.suite) ||
+            get_str(o, "source", s.source, sizeof s.source) || get_u64(o, "seed_lo", &s.seed_lo) ||
+            get_u64(o, "seed_hi", &s.seed_hi) || get_u64(o, "n", &n) ||
+            get_u64(o, "bootstrap", &b) || b > 100000000 || get_u64(o, "datasets", &d) || !ci ||
+            mist_json_double(ci, 0, &s.ci)) {
+            rc = mist_fail(err, MIST_EFORMAT, "'%s': suite entry %zu is malformed", path, i + 1);
+            break;
+        }
+        s.n = (size_t)n;
+        s.bootstrap = (int)b;
+        s.datasets = (size_t)d;
+        rc = bench_runinfo_add_suite(ri, &s, path, err);
+    }
+    for (size_t i = 0; i < labels->n && !rc; i++) {
+        if (labels->items[i].type != MIST_JSON_STR) {
+            rc = mist_fail(err, MIST_EFORMAT, "'%s': estimator %zu is not a string", path, i + 1);
+            break;
+        }
+        rc = bench_runinfo_add_label(ri, labels->items[i].str, err);
+    }
+done:
+    mist_json_free(&root);
+    free(buf);
+    if (rc) bench_runinfo_free(ri);
+    return rc;
+}

@@ -1,0 +1,203 @@
+/* Estimator specs: "ksg1:k=5", "gaussian:copula", "mist:weights/mist-qr.msgpack", and their
+ * canonical labels (mist_bench.h has the grammar). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mist_bench.h"
+#include "mist_classical.h"
+
+static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, mist";
+
+static int parse_int_val(const char *s, int lo, int hi, int *out)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double_val(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A flag: no value, or =0 / =1. */
+static int parse_flag(const char *v, int *out)
+{
+    if (!v) {
+        *out = 1;
+        return 0;
+    }
+    return parse_int_val(v, 0, 1, out);
+}
+
+static int make_label(mist_bench_est *e, mist_err *err)
+{
+    char buf[1024];
+    size_t len = 0;
+#define ADD(...)                                                                                   \
+    len += (size_t)snprintf(buf + len, len < sizeof buf ? sizeof buf - len : 0, __VA_ARGS__)
+    ADD("%s", e->name);
+    if (!strcmp(e->name, "mist")) {
+        ADD(":%s", e->weights);
+        if (e->raw_quantiles) ADD(":raw");
+    } else {
+        int ksg = !strcmp(e->name, "ksg1") || !strcmp(e->name, "ksg2");
+        if (ksg) ADD(":k=%d", e->k);
+        if (e->bins) ADD(":bins=%d", e->bins);
+        if (e->miller_madow) ADD(":mm");
+        if (e->bandwidth > 0) ADD(":bandwidth=%g", e->bandwidth);
+        if (e->noise != 1e-10) ADD(":noise=%g", e->noise);
+        if (!e->zscore) ADD(":no-zscore");
+        if (e->copula) ADD(":copula");
+    }
+#undef ADD
+    if (len >= sizeof buf || len >= sizeof e->label)
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%s...' gives a label longer than %d",
+                         e->name, MIST_BENCH_LABEL_LEN - 1);
+    memcpy(e->label, buf, len + 1);
+    return MIST_OK;
+}
+
+int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *err)
+{
+    memset(e, 0, sizeof *e);
+    if (!spec || !*spec)
+        return mist_fail(err, MIST_EINVAL,
+                         "empty estimator spec (want NAME[:OPTION...], e.g. ksg1:k=5)");
+    char buf[1024];
+    if (strlen(spec) >= sizeof buf)
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%.60s...' is too long", spec);
+    if (strchr(spec, ','))
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%s' contains a ','", spec);
+    strcpy(buf, spec);
+    char *opts = strchr(buf, ':');
+    if (opts) *opts++ = '\0';
+    int is_mist = !strcmp(buf, "mist");
+    if (!is_mist && !mist_est_known(buf))
+        return mist_fail(err, MIST_EINVAL,
+                         "estimator spec '%s': unknown estimator '%s' (known: %s)", spec, buf,
+                         KNOWN);
+    snprintf(e->name, sizeof e->name, "%s", buf);
+    e->k = 5;
+    e->zscore = 1;
+    e->noise = 1e-10;
+    int ksg = !strcmp(buf, "ksg1") || !strcmp(buf, "ksg2");
+    int hist = !strcmp(buf, "histogram"), kde = !strcmp(buf, "kde");
+    int nopts = 0;
+    for (char *o = opts; o;) {
+        char *next = strchr(o, ':');
+        if (next) *next++ = '\0';
+        nopts++;
+        if (!*o)
+            return mist_fail(err, MIST_EINVAL, "estimator spec '%s': empty option (a stray ':')",
+                             spec);
+        char *v = strchr(o, '=');
+        if (v) *v++ = '\0';
+        int bad = 0, applies = 1;
+        if (is_mist) {
+            if (!strcmp(o, "weights") && v && *v) snprintf(e->weights, sizeof e->weights, "%s", v);
+            else if (!strcmp(o, "raw")) bad = parse_flag(v, &e->raw_quantiles);
+            else if (!v && nopts == 1) { /* mist:PATH */
+                if (strlen(o) >= sizeof e->weights)
+                    return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);
+                snprintf(e->weights, sizeof e->weights, "%s", o);
+            } else
+                return mist_fail(err, MIST_EINVAL,
+                                 "estimator spec '%s': unknown mist option '%s' (mist takes "
+                                 "weights=PATH or a bare PATH, and raw)",
+                                 spec, o);
+            if (v && !strcmp(o, "weights") && strlen(v) >= sizeof e->weights)
+                return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);
+        } else if (!strcmp(o, "k")) {
+            applies = ksg;
+            bad = parse_int_val(v, 1, 1 << 20, &e->k);
+        } else if (!strcmp(o, "bins")) {
+            applies = hist;
+            bad = parse_int_val(v, 1, 1 << 20, &e->bins);
+        } else if (!strcmp(o, "mm") || !strcmp(o, "miller-madow")) {
+            applies = hist;
+            bad = parse_flag(v, &e->miller_madow);
+        } else if (!strcmp(o, "bandwidth")) {
+            applies = kde;
+            bad = parse_double_val(v, &e->bandwidth) || !(e->bandwidth > 0);
+        } else if (!strcmp(o, "noise")) {
+            applies = ksg;
+            bad = parse_double_val(v, &e->noise) || e->noise < 0;
+        } else if (!strcmp(o, "zscore")) {
+            applies = ksg;
+            bad = parse_flag(v, &e->zscore);
+        } else if (!strcmp(o, "no-zscore")) {
+            applies = ksg;
+            bad = v != NULL;
+            e->zscore = 0;
+        } else if (!strcmp(o, "copula")) {
+            bad = parse_flag(v, &e->copula);
+        } else {
+            return mist_fail(err, MIST_EINVAL,
+                             "estimator spec '%s': unknown option '%s' (options: k=K, bins=B, mm, "
+                             "bandwidth=H, noise=S, no-zscore, copula)",
+                             spec, o);
+        }
+        if (!applies)
+            return mist_fail(err, MIST_EINVAL,
+                             "estimator spec '%s': option '%s' does not apply to %s", spec, o,
+                             e->name);
+        if (bad)
+            return mist_fail(err, MIST_EINVAL, "estimator spec '%s': bad value for '%s'%s%s", spec,
+                             o, v ? ": " : " (missing value)", v ? v : "");
+        o = next;
+    }
+    if (is_mist && !e->weights[0])
+        return mist_fail(err, MIST_EINVAL,
+                         "estimator spec '%s': mist needs a weights file: mist:PATH or "
+                         "mist:weights=PATH (e.g. mist:weights/mist-qr.msgpack)",
+                         spec);
+    return make_label(e, err);
+}
+
+int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t cap, size_t *count,
+                                mist_err *err)
+{
+    *count = 0;
+    if (!list || !*list)
+        return mist_fail(err, MIST_EINVAL, "empty estimator list (e.g. ksg1:k=5,gaussian)");
+    const char *p = list;
+    size_t n = 0;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        char spec[1024];
+        if (len >= sizeof spec)
+            return mist_fail(err, MIST_EINVAL, "estimator spec '%.60s...' is too long", p);
+        memcpy(spec, p, len);
+        spec[len] = '\0';
+        if (n == cap) return mist_fail(err, MIST_EINVAL, "too many estimators (at most %zu)", cap);
+        int rc = mist_bench_parse_estimator(spec, &out[n], err);
+        if (rc) return rc;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(out[i].label, out[n].label))
+                return mist_fail(err, MIST_EINVAL,
+                                 "estimators '%s' and '%s' are the same (label '%s'); list each "
+                                 "once",
+                                 out[i].label, spec, out[n].label);
+        n++;
+        if (!c) break;
+        p = c + 1;
+    }
+    *count = n;
+    return MIST_OK;
+}

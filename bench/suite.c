@@ -1,0 +1,183 @@
+/* The datasets of a bench run: a built-in suite (datasets made in memory from their specs, one
+ * at a time, deterministic) or a folder written by `mist gen --suite` (read from its files, the
+ * truth taken from manifest.csv). */
+/* realpath() is XSI */
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bench_internal.h"
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* "mist-imd-s0-0007" -> "mist-imd" (the part before -s<digits>-<digits>); 0 when no match. */
+static int id_suite(const char *id, char *out, size_t cap)
+{
+    const char *p = strrchr(id, '-');
+    if (!p || p == id || !p[1]) return 0;
+    for (const char *q = p + 1; *q; q++)
+        if (*q < '0' || *q > '9') return 0;
+    const char *s = p - 1;
+    while (s > id && *s >= '0' && *s <= '9') s--;
+    if (s == p - 1 || *s != 's' || s == id || s[-1] != '-') return 0;
+    size_t len = (size_t)(s - 1 - id);
+    if (len == 0 || len >= cap) return 0;
+    memcpy(out, id, len);
+    out[len] = '\0';
+    return 1;
+}
+
+static int open_manifest(const char *dir, bench_suite *s, mist_err *err)
+{
+    char path[BENCH_PATH_LEN + 32];
+    int rc = bench_path(path, sizeof path, dir, "manifest.csv", err);
+    if (rc) return rc;
+    rc = mist_manifest_read(path, &s->mrows, &s->count, err);
+    if (rc) return rc;
+    if (s->count == 0) return mist_fail(err, MIST_EINVAL, "'%s' lists no datasets", path);
+    char real[PATH_MAX];
+    if (!realpath(dir, real) || strlen(real) >= sizeof s->source)
+        return mist_fail(err, MIST_EIO, "cannot resolve folder '%s': %s", dir, strerror(errno));
+    strcpy(s->source, real);
+    s->is_manifest = 1;
+    /* The suite's name: the common built-in suite of the ids (a folder from `mist gen --suite
+     * mist-imd` is suite mist-imd, with its buckets), else the folder's name. */
+    char first[BENCH_SUITE_LEN], cur[BENCH_SUITE_LEN];
+    int common = id_suite(s->mrows[0].id, first, sizeof first);
+    for (size_t i = 1; common && i < s->count; i++)
+        common = id_suite(s->mrows[i].id, cur, sizeof cur) && !strcmp(cur, first);
+    if (common) {
+        strcpy(s->name, first);
+    } else {
+        const char *base = strrchr(real, '/');
+        base = base && base[1] ? base + 1 : real;
+        bench_copy(s->name, sizeof s->name, base);
+        bench_sanitize(s->name);
+    }
+    return MIST_OK;
+}
+
+int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (is_dir(o->suite)) {
+        int rc = open_manifest(o->suite, s, err);
+        if (rc) bench_suite_close(s);
+        return rc;
+    }
+    if (strchr(o->suite, '/'))
+        return mist_fail(err, MIST_EINVAL, "suite folder '%s' does not exist", o->suite);
+    if (o->seed_hi < o->seed_lo)
+        return mist_fail(err, MIST_EINVAL, "suite seeds %llu-%llu: the first exceeds the last",
+                         (unsigned long long)o->seed_lo, (unsigned long long)o->seed_hi);
+    snprintf(s->name, sizeof s->name, "%s", o->suite);
+    strcpy(s->source, "builtin");
+    for (uint64_t seed = o->seed_lo;; seed++) {
+        mist_suite_opts so = {.suite_seed = seed, .n = o->n};
+        mist_task_spec *specs = NULL;
+        size_t count = 0;
+        int rc = mist_suite_specs(o->suite, &so, &specs, &count, err);
+        if (rc) {
+            if (strstr(err ? err->msg : "", "unknown suite"))
+                mist_fail(err, rc,
+                          "unknown suite '%s' (known: mist-imd, mist-oomd, bmi40, smoke, or a "
+                          "folder written by `mist gen --suite`)",
+                          o->suite);
+            bench_suite_close(s);
+            return rc;
+        }
+        mist_task_spec *g = realloc(s->specs, (s->count + count) * sizeof *g);
+        if (!g) {
+            free(specs);
+            bench_suite_close(s);
+            return mist_fail(err, MIST_ENOMEM, "out of memory");
+        }
+        s->specs = g;
+        memcpy(s->specs + s->count, specs, count * sizeof *specs);
+        s->count += count;
+        free(specs);
+        if (seed == o->seed_hi) break;
+    }
+    return MIST_OK;
+}
+
+void bench_suite_close(bench_suite *s)
+{
+    free(s->specs);
+    free(s->mrows);
+    memset(s, 0, sizeof *s);
+}
+
+const char *bench_suite_id(const bench_suite *s, size_t i)
+{
+    return s->is_manifest ? s->mrows[i].id : s->specs[i].id;
+}
+
+void bench_suite_describe(const bench_suite *s, size_t i, bench_row *row)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->suite, sizeof row->suite, "%s", s->name);
+    row->index = i;
+    if (s->is_manifest) {
+        const mist_manifest_row *m = &s->mrows[i];
+        snprintf(row->id, sizeof row->id, "%s", m->id);
+        snprintf(row->task, sizeof row->task, "%s", m->task);
+        row->dx = m->dx;
+        row->dy = m->dy;
+        row->n = m->n;
+        row->seed = m->seed;
+        row->mi = m->mi;
+    } else {
+        const mist_task_spec *sp = &s->specs[i];
+        snprintf(row->id, sizeof row->id, "%s", sp->id);
+        snprintf(row->task, sizeof row->task, "%s", sp->task);
+        row->dx = sp->dx;
+        row->dy = sp->dy;
+        row->n = sp->n;
+        row->seed = sp->seed;
+        row->mi = NAN;
+    }
+    bench_sanitize(row->id);
+    bench_sanitize(row->task);
+}
+
+int bench_suite_load(const bench_suite *s, size_t i, mist_dataset **ds, bench_row *row,
+                     mist_err *err)
+{
+    *ds = NULL;
+    if (!s->is_manifest) {
+        int rc = mist_gen_dataset(ds, &s->specs[i], err);
+        if (rc) return rc;
+        snprintf(row->task, sizeof row->task, "%s", (*ds)->meta.task);
+        bench_sanitize(row->task);
+        row->dx = (*ds)->dx;
+        row->dy = (*ds)->dy;
+        row->n = (*ds)->n;
+        row->mi = (*ds)->meta.mi;
+        return MIST_OK;
+    }
+    const mist_manifest_row *m = &s->mrows[i];
+    char path[2 * BENCH_PATH_LEN];
+    int rc = bench_path(path, sizeof path, s->source, m->file, err);
+    if (rc) return rc;
+    rc = mist_dataset_read(ds, path, MIST_FMT_AUTO, m->dx, err);
+    if (rc) return rc;
+    if ((*ds)->dy != m->dy || (*ds)->n != m->n) {
+        rc = mist_fail(err, MIST_EFORMAT,
+                       "'%s' holds %zu rows of %d+%d columns; the manifest says %zu rows, dx = "
+                       "%d, dy = %d",
+                       path, (*ds)->n, (*ds)->dx, (*ds)->dy, m->n, m->dx, m->dy);
+        mist_dataset_free(*ds);
+        *ds = NULL;
+    }
+    return rc;
+}

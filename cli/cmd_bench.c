@@ -1,0 +1,291 @@
+/* mist bench: estimators over a suite -> results.csv, summary.md/json, plots; and merge. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mist_bench.h"
+
+#define MAX_EST 64
+
+static void bench_usage(FILE *f)
+{
+    fputs(
+        "usage: mist bench --suite NAME --estimators LIST --out DIR [options]\n"
+        "       mist bench merge DIR... [-o OUT] [--no-plots] [--quiet]\n"
+        "\n"
+        "Runs every estimator of LIST on every dataset of a suite, one results row per\n"
+        "(dataset, estimator), and writes DIR/results.csv, DIR/summary.md, DIR/summary.json\n"
+        "and DIR/plots/ (PNG via gnuplot). MI is in nats.\n"
+        "\n"
+        "options:\n"
+        "  --suite NAME       mist-imd | mist-oomd | bmi40 | smoke, or a folder written by\n"
+        "                     `mist gen --suite` (datasets read from its files, truth from its\n"
+        "                     manifest.csv); built-in suites are generated in memory\n"
+        "  --seeds A-B        suite seeds (default 0-0); --suite-seed S is --seeds S-S\n"
+        "  --n N              rows per dataset for bmi40 and smoke (MIST suites have a fixed "
+        "grid)\n"
+        "  --estimators LIST  comma-separated specs NAME[:OPTION...]:\n"
+        "                       ksg1, ksg2   k=K (default 5), noise=S, no-zscore, copula\n"
+        "                       gaussian     copula\n"
+        "                       histogram    bins=B, mm (Miller-Madow), copula\n"
+        "                       kde          bandwidth=H, copula\n"
+        "                       mist         PATH or weights=PATH (a mist weights file), raw\n"
+        "                     e.g. ksg1:k=5,ksg2,gaussian,gaussian:copula,histogram,\n"
+        "                          mist:weights/mist-qr.msgpack\n"
+        "                     Each gets a canonical label (ksg1:k=5, gaussian:copula, ...) used\n"
+        "                     in results and tables. Paths cannot contain ',' or ':'.\n"
+        "  -o, --out DIR      output folder (created when missing)\n"
+        "  --threads T        datasets run in parallel on T threads (default 1); each estimate\n"
+        "                     is single-threaded, results do not depend on T\n"
+        "  --bootstrap B      classical estimators: percentile bootstrap interval, B resamples\n"
+        "  --ci LEVEL         interval level (default 0.9): the bootstrap's, and quantile models'\n"
+        "                     ((1-LEVEL)/2 and (1+LEVEL)/2 quantiles; their median is the "
+        "estimate)\n"
+        "  --shard i/N        run datasets i, i+N, i+2N, ... only (0 <= i < N), into\n"
+        "                     DIR/results-shard-i-of-N.csv; N processes may share one DIR or use\n"
+        "                     one each; join them with `mist bench merge`\n"
+        "  --no-plots         write the plot data and script but do not run gnuplot\n"
+        "  --quiet            no progress output\n"
+        "\n"
+        "Rows are appended to results.csv one whole line at a time as they are computed. Running\n"
+        "again with the same --out (same suite and settings) skips every (dataset, estimator)\n"
+        "pair already there - an interrupted run loses nothing - and adds estimators new to\n"
+        "LIST. An estimator that fails on a dataset records the error in its row. Several suites\n"
+        "may share one DIR: the summary covers each separately.\n"
+        "\n"
+        "merge: joins results.csv and results-shard-*-of-*.csv of every DIR into OUT/results.csv\n"
+        "(default: the first DIR), deduplicated and in suite order, and writes the summary and\n"
+        "plots there.\n",
+        f);
+}
+
+typedef struct progress_ctx {
+    int tty, quiet, printed_header, open_line;
+    double last;
+    const char *suite;
+    size_t nest;
+} progress_ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_dur(char *buf, size_t cap, double s)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_progress(void *arg, const mist_bench_progress *p)
+{
+    progress_ctx *c = arg;
+    if (c->quiet) return;
+    double t = now_s();
+    if (!c->printed_header) {
+        c->printed_header = 1;
+        fprintf(stderr, "bench %s: %zu datasets x %zu estimators to run", c->suite, p->total,
+                c->nest);
+        if (p->skipped) fprintf(stderr, " (%zu datasets already done)", p->skipped);
+        fputc('\n', stderr);
+        c->last = t;
+    }
+    int final = p->done >= p->total;
+    if (!final && t - c->last < (c->tty ? 0.2 : 5.0)) return;
+    if (final && !c->open_line && p->total == 0) return;
+    c->last = t;
+    double rate = p->elapsed_s > 0 ? (double)p->done / p->elapsed_s : 0;
+    char eta[32], el[32];
+    fmt_dur(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : NAN);
+    fmt_dur(el, sizeof el, p->elapsed_s);
+    char failed[48] = "";
+    if (p->failed_rows) snprintf(failed, sizeof failed, ", %zu failed rows", p->failed_rows);
+    if (c->tty) {
+        char bar[31];
+        size_t w = 30, fill = p->total ? p->done * w / p->total : w;
+        for (size_t i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = '\0';
+        fprintf(stderr, "\r[%s] %zu/%zu datasets, %.2f/s, %s, ETA %s%s\033[K", bar, p->done,
+                p->total, rate, el, final ? "0s" : eta, failed);
+        c->open_line = !final;
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "bench %s: %zu/%zu datasets (%.0f%%), %.2f/s, %s elapsed, ETA %s%s\n",
+                c->suite, p->done, p->total,
+                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, el,
+                final ? "0s" : eta, failed);
+    }
+    fflush(stderr);
+}
+
+static void print_report(const mist_bench_report *r, const char *dir, int quiet, double wall)
+{
+    if (r->plots == MIST_BENCH_PLOTS_NO_GNUPLOT) fprintf(stderr, "mist: note: %s\n", r->plot_msg);
+    else if (r->plots == MIST_BENCH_PLOTS_FAILED)
+        fprintf(stderr, "mist: warning: %s\n", r->plot_msg);
+    if (quiet) return;
+    if (r->dropped_partial)
+        fprintf(stderr, "dropped a partial last line of the results (a run was interrupted while "
+                        "writing it)\n");
+    fprintf(stderr, "%s: %zu rows (%zu with an error)", r->results_path, r->total_rows,
+            r->failed_rows);
+    if (r->summary_written)
+        fprintf(stderr, "; summary in %s/summary.md and %s/summary.json", dir, dir);
+    if (r->plots == MIST_BENCH_PLOTS_OK) fprintf(stderr, "; %s", r->plot_msg);
+    fprintf(stderr, "\nwall time %.1f s\n", wall);
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    size_t nd = 0;
+    const char *out = NULL;
+    int plots = 1, quiet = 0;
+    if (!dirs) {
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_usage(stdout);
+            free(dirs);
+            return 0;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
+            if (i + 1 >= argc) {
+                cli_error("bench merge: %s needs a folder", a);
+                free(dirs);
+                return 2;
+            }
+            out = argv[++i];
+        } else if (!strcmp(a, "--no-plots")) plots = 0;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1]) {
+            cli_error("bench merge: unknown option '%s' (run `mist bench --help`)", a);
+            free(dirs);
+            return 2;
+        } else dirs[nd++] = a;
+    }
+    if (nd == 0) {
+        cli_error("bench merge: give the folders to join: mist bench merge DIR... [-o OUT]");
+        free(dirs);
+        return 2;
+    }
+    double t0 = now_s();
+    mist_bench_report rep;
+    mist_err err = {0};
+    int rc = mist_bench_merge(dirs, nd, out, plots, &rep, &err);
+    if (rc) {
+        cli_error("bench merge: %s", err.msg);
+        free(dirs);
+        return 1;
+    }
+    if (!quiet) fprintf(stderr, "merged %zu folder(s): %zu datasets\n", nd, rep.datasets);
+    print_report(&rep, out ? out : dirs[0], quiet, now_s() - t0);
+    free(dirs);
+    return 0;
+}
+
+static int parse_shard(const char *s, int *i, int *n)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (!slash) return -1;
+    char a[32];
+    size_t la = (size_t)(slash - s);
+    if (la == 0 || la >= sizeof a) return -1;
+    memcpy(a, s, la);
+    a[la] = '\0';
+    if (cli_parse_int(a, 0, 1 << 20, i) || cli_parse_int(slash + 1, 1, 1 << 20, n)) return -1;
+    return *i < *n ? 0 : -1;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_merge(argc - 1, argv + 1);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    const char *list = NULL;
+    int quiet = 0, have_seeds = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+#define VALUE (v ? (i++, v) : (bad = 1, (const char *)NULL))
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--suite")) o.suite = VALUE;
+        else if (!strcmp(a, "--seeds") || !strcmp(a, "--suite-seed")) {
+            const char *s = VALUE;
+            if (!bad && have_seeds) {
+                cli_error("bench: give the suite seeds once (--seeds A-B or --suite-seed S)");
+                return 2;
+            }
+            have_seeds = 1;
+            if (!bad && !strcmp(a, "--suite-seed")) {
+                bad = cli_parse_u64(s, &o.seed_lo);
+                o.seed_hi = o.seed_lo;
+            } else if (!bad) {
+                bad = cli_parse_range(s, &o.seed_lo, &o.seed_hi) || o.seed_lo > o.seed_hi;
+            }
+        } else if (!strcmp(a, "--n")) bad = cli_parse_size(VALUE, 2, (size_t)1 << 32, &o.n);
+        else if (!strcmp(a, "--estimators")) list = VALUE;
+        else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out_dir = VALUE;
+        else if (!strcmp(a, "--threads")) bad = cli_parse_int(VALUE, 1, 256, &o.threads);
+        else if (!strcmp(a, "--shard")) bad = parse_shard(VALUE, &o.shard_i, &o.shard_n);
+        else if (!strcmp(a, "--ci"))
+            bad = cli_parse_double(VALUE, &o.ci) || !(o.ci > 0 && o.ci < 1);
+        else if (!strcmp(a, "--bootstrap")) bad = cli_parse_int(VALUE, 1, 1000000, &o.bootstrap);
+        else if (!strcmp(a, "--no-plots")) o.plots = 0;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else {
+            cli_error("bench: %s '%s' (run `mist bench --help`)",
+                      a[0] == '-' ? "unknown option" : "unexpected argument", a);
+            return 2;
+        }
+#undef VALUE
+        if (bad) {
+            cli_error("bench: bad or missing value for %s (run `mist bench --help`)", a);
+            return 2;
+        }
+    }
+    if (!o.suite || !list || !o.out_dir) {
+        cli_error("bench: --suite, --estimators and --out are required (run `mist bench --help`)");
+        return 2;
+    }
+    static mist_bench_est est[MAX_EST];
+    size_t nest = 0;
+    mist_err err = {0};
+    if (mist_bench_parse_estimators(list, est, MAX_EST, &nest, &err)) {
+        cli_error("bench: --estimators: %s", err.msg);
+        return 2;
+    }
+    o.est = est;
+    o.nest = nest;
+    progress_ctx pc = {
+        .tty = isatty(STDERR_FILENO), .quiet = quiet, .suite = o.suite, .nest = nest};
+    o.progress = on_progress;
+    o.progress_ctx = &pc;
+    double t0 = now_s();
+    mist_bench_report rep;
+    int rc = mist_bench_run(&o, &rep, &err);
+    if (pc.open_line) fputc('\n', stderr);
+    if (rc) {
+        cli_error("bench: %s", err.msg);
+        return rc == MIST_EINVAL ? 2 : 1;
+    }
+    print_report(&rep, o.out_dir, quiet, now_s() - t0);
+    if (!quiet && o.shard_n > 1)
+        fprintf(stderr,
+                "shard %d/%d done; when every shard is, join them: mist bench merge DIR... "
+                "[-o OUT]\n",
+                o.shard_i, o.shard_n);
+    return 0;
+}
