@@ -54,28 +54,27 @@ static void gp_str(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-static FILE *open_in(const char *dir, const char *name, mist_err *err)
+/* Plot files are replaced atomically too: a reader never sees half a data file. */
+static FILE *open_in(const char *dir, const char *name, mist_atomic_file **af, mist_err *err)
 {
     char path[BENCH_PATH_LEN + 160];
+    *af = NULL;
     if (bench_path(path, sizeof path, dir, name, err)) return NULL;
-    FILE *f = fopen(path, "w");
-    if (!f) mist_fail(err, MIST_EIO, "cannot write '%s': %s", path, strerror(errno));
-    return f;
+    *af = mist_atomic_open(path, err);
+    return *af ? mist_atomic_stream(*af) : NULL;
 }
 
-static int close_checked(FILE *f, const char *dir, const char *name, mist_err *err)
+static int close_checked(mist_atomic_file *af, mist_err *err)
 {
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad) return mist_fail(err, MIST_EIO, "cannot write '%s/%s'", dir, name);
-    return MIST_OK;
+    return mist_atomic_commit(af, err);
 }
 
 /* n, then one column per estimator: what(cell) at that n (NaN when the estimator has none). */
 static int write_per_n(const char *pdir, const char *name, const bench_suite_summary *ss,
                        double (*what)(const bench_cell *), mist_err *err)
 {
-    FILE *f = open_in(pdir, name, err);
+    mist_atomic_file *af;
+    FILE *f = open_in(pdir, name, &af, err);
     if (!f) return err ? err->code : MIST_EIO;
     fputs("n", f);
     for (size_t e = 0; e < ss->nest; e++) put_header_field(f, ss->est[e].label);
@@ -106,7 +105,7 @@ static int write_per_n(const char *pdir, const char *name, const bench_suite_sum
         last = next;
         have_last = 1;
     }
-    return close_checked(f, pdir, name, err);
+    return close_checked(af, err);
 }
 
 static double cell_mse(const bench_cell *c)
@@ -122,7 +121,8 @@ static double cell_time_ms(const bench_cell *c)
 static int write_scatter(const char *pdir, const char *name, const bench_suite_summary *ss,
                          const bench_row *rows, size_t nrows, mist_err *err)
 {
-    FILE *f = open_in(pdir, name, err);
+    mist_atomic_file *af;
+    FILE *f = open_in(pdir, name, &af, err);
     if (!f) return err ? err->code : MIST_EIO;
     for (size_t e = 0; e < ss->nest; e++) {
         fprintf(f, "%s# %s: true MI, estimate\n", e ? "\n\n" : "", ss->est[e].label);
@@ -137,13 +137,14 @@ static int write_scatter(const char *pdir, const char *name, const bench_suite_s
         }
         if (!any) fputs("NaN,NaN\n", f); /* keeps the block (gnuplot index) */
     }
-    return close_checked(f, pdir, name, err);
+    return close_checked(af, err);
 }
 
 static int write_calibration(const char *pdir, const char *name, const bench_suite_summary *ss,
                              mist_err *err)
 {
-    FILE *f = open_in(pdir, name, err);
+    mist_atomic_file *af;
+    FILE *f = open_in(pdir, name, &af, err);
     if (!f) return err ? err->code : MIST_EIO;
     fputs("tau", f);
     for (size_t e = 0; e < ss->nest; e++)
@@ -155,7 +156,7 @@ static int write_calibration(const char *pdir, const char *name, const bench_sui
             if (ss->est[e].quantile_model) put_num(f, ss->est[e].overall.m.calib[j]);
         fputc('\n', f);
     }
-    return close_checked(f, pdir, name, err);
+    return close_checked(af, err);
 }
 
 /* Panels side by side: one per suite (at most 4 per row). */
@@ -168,7 +169,8 @@ static void layout(size_t count, size_t per_row, size_t *rows, size_t *cols)
 
 static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
 {
-    FILE *f = open_in(pdir, "plots.gp", err);
+    mist_atomic_file *af;
+    FILE *f = open_in(pdir, "plots.gp", &af, err);
     if (!f) return err ? err->code : MIST_EIO;
     char sn[BENCH_SUITE_LEN + 8];
     size_t r, c;
@@ -259,7 +261,7 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
         }
         fputs("unset multiplot\nset output\n", f);
     }
-    return close_checked(f, pdir, "plots.gp", err);
+    return close_checked(af, err);
 }
 
 /* gnuplot's path on PATH, or 0. */

@@ -16,7 +16,7 @@ typedef struct mist_est_opts {
     double noise;       /* KSG: std of the tie-breaking Gaussian noise after z-scoring (1e-10; 0 off) */
     int bins;           /* histogram bins per axis (0: ceil(n^(1/(dx+dy+2)))) */
     int miller_madow;   /* histogram: Miller-Madow correction (default 0) */
-    double bandwidth;   /* KDE bandwidth factor (0: Scott's rule n^(-1/(d+4))) */
+    double bandwidth;   /* KDE bandwidth h in z-score units, all spaces (0: Scott's n^(-1/(d+4))) */
     int copula;         /* replace every column by normal scores first (default 0) */
     uint64_t seed;      /* noise and bootstrap resampling */
     int threads;        /* worker threads (default 1); results do not depend on it */
@@ -57,13 +57,18 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
 
 /* KSG internals exposed for the brute-force tests: per-row counts on prepared data (no
  * z-scoring or noise applied here). nx, ny receive n_x(i), n_y(i) as defined by the algorithm
- * (strict < eps for 1, <= eps_x/eps_y for 2). */
+ * (strict < eps for 1, <= eps_x/eps_y for 2). ksg2 ties at the k-th joint distance: the row
+ * with the smaller index is the neighbour. threads <= 1 runs on the calling thread.
+ * MIST_EINVAL for a bad algorithm, k, dx or dy; MIST_EDATA for n <= k or NaN/Inf. */
 int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,
                     int threads, int *nx, int *ny, mist_err *err);
 /* Same counts by O(n^2) brute force: the reference. */
 int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, int dy, int k,
                           int *nx, int *ny, mist_err *err);
-/* The KSG preprocessing (z-score, seeded noise) into out (n x (dx+dy)). */
+/* The KSG preprocessing into out (n x (dx+dy)); out may equal data. z-scoring divides by the
+ * population std (1/n) and turns a constant column into zeros; the tie-breaking noise
+ * N(0, noise^2) is added even when zscore is off (then in data units), drawn row by row from
+ * the stream of mist_seed_derive(seed, "ksgnoise"). NaN/Inf give MIST_EDATA. */
 int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
                      const mist_est_opts *o, mist_err *err);
 

@@ -87,5 +87,30 @@ expect_fail "estimate no dx" "--dx" "$MIST" estimate few.csv
 expect_fail "estimate unknown method" "unknown method" "$MIST" estimate a.npy --method nope
 expect_fail "estimate missing file" "nofile" "$MIST" estimate nofile.npy --dx 1
 
+# bench: help, a smoke run, resume, errors, shards + merge, no gnuplot
+B="ksg1:k=5,gaussian,histogram"
+"$MIST" bench --help | grep -q -- "--estimators LIST" && ok || bad "bench --help"
+"$MIST" --help | grep -q "mist bench" && ok || bad "bench in --help"
+"$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --threads 2 --out bsm --quiet && ok || bad "bench smoke"
+[ -s bsm/results.csv ] && [ -s bsm/summary.md ] && [ -s bsm/summary.json ] && [ -s bsm/run.json ] && ok || bad "bench files"
+[ "$(($(wc -l < bsm/results.csv) - 1))" -eq 18 ] && ok || bad "bench rows = datasets x estimators"
+grep -q "^| ksg1:k=5 | n=200 | 6 | 0 |" bsm/summary.md && ok || bad "bench summary table"
+out=$("$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsm 2>&1) && echo "$out" | grep -q "6 datasets already done" && ok || bad "bench resume: $out"
+expect_fail "bench unknown estimator" "unknown estimator 'ksg3'" "$MIST" bench --suite smoke --estimators ksg1,ksg3 --out bx
+expect_fail "bench option of another estimator" "does not apply to gaussian" "$MIST" bench --suite smoke --estimators gaussian:k=3 --out bx
+expect_fail "bench bad option value" "bad value for 'k'" "$MIST" bench --suite smoke --estimators ksg1:k=zero --out bx
+expect_fail "bench mist without weights" "weights" "$MIST" bench --suite smoke --estimators mist --out bx
+expect_fail "bench unknown suite" "unknown suite 'nosuch'" "$MIST" bench --suite nosuch --estimators ksg1 --out bx
+expect_fail "bench no --out" "required" "$MIST" bench --suite smoke --estimators ksg1
+expect_fail "bench bad shard" "--shard" "$MIST" bench --suite smoke --estimators ksg1 --out bx --shard 2/2
+expect_fail "bench other settings" "other settings" "$MIST" bench --suite smoke --estimators "$B" --bootstrap 50 --out bsm
+[ ! -e bx ] && ok || bad "bench errors left a folder"
+"$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 1/2 --quiet &&
+  "$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 0/2 --quiet &&
+  "$MIST" bench merge bsh -o bm --quiet && ok || bad "bench shards + merge"
+diff <(cut -d, -f1-15,17 bsm/results.csv) <(cut -d, -f1-15,17 bm/results.csv) >/dev/null && ok || bad "merged shards differ from one run"
+out=$(PATH=/nonexistent "$MIST" bench merge bsm -o bnp 2>&1) && [ "$(echo "$out" | grep -c gnuplot)" -eq 1 ] &&
+  [ -s bnp/summary.md ] && [ -s bnp/plots/plots.gp ] && [ ! -e bnp/plots/mse_vs_n.png ] && ok || bad "bench without gnuplot: $out"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

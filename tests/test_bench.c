@@ -1,0 +1,848 @@
+/* The benchmark harness: metric functions against hand-computed values, estimator specs, a
+ * smoke-suite run end to end with the summary recomputed here from results.csv, failures as
+ * rows, resume after a crash mid-line, shard + merge, manifest folders, and the learned model's
+ * quantiles (a small random model). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io_internal.h"
+#include "mist_bench.h"
+#include "mist_gen.h"
+#include "mist_infer.h"
+#include "mist_io.h"
+#include "testutil.h"
+
+#define EPS 1e-12
+
+static char *tmpdir(const char *tag)
+{
+    const char *d = tu_tmpdir(tag);
+    ck_assert_ptr_nonnull(d);
+    char *copy = malloc(strlen(d) + 1);
+    strcpy(copy, d);
+    return copy;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[2400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0 && st.st_size > 0;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+START_TEST(test_metrics_hand)
+{
+    /* e = 0.5, -1, 0.1, 0: MSE 0.315, bias -0.1, variance 0.305, MAE 0.4,
+     * rel. error (0.5/1 + 1/2 + 0.1/max(0.05, 0.1) + 0/3) / 4 = 0.5;
+     * e^2 = .25, 1, .01, 0: sample sd sqrt(0.6657 / 3), SE = sd / 2 */
+    double q1[MIST_BENCH_NTAU], q2[MIST_BENCH_NTAU];
+    for (int j = 0; j < MIST_BENCH_NTAU; j++) {
+        q1[j] = 2 * mist_bench_tau(j);  /* MI 1 <= q from tau 0.5 on (j >= 9) */
+        q2[j] = 10 * mist_bench_tau(j); /* MI 2.05 <= q from tau 0.25 on (j >= 4) */
+    }
+    mist_bench_point p[4] = {
+        {1.0, 1.5, 1.2, 1.8, 10, q1},     /* interval misses the truth */
+        {2.05, 1.05, 0.5, 2.5, 40, q2},   /* holds it */
+        {0.05, 0.15, NAN, NAN, 20, NULL}, /* no interval */
+        {3.0, 3.0, 3.0, 3.5, 30, NULL},   /* truth on the boundary: covered */
+    };
+    mist_bench_metrics m;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_metrics_compute(p, 4, 3, &m, &err), MIST_OK);
+    ck_assert_uint_eq(m.n_ok, 4);
+    ck_assert_uint_eq(m.n_failed, 3);
+    ck_assert_double_eq_tol(m.mse, 0.315, EPS);
+    ck_assert_double_eq_tol(m.bias, -0.1, EPS);
+    ck_assert_double_eq_tol(m.variance, 0.305, EPS);
+    ck_assert_double_eq_tol(m.mse, m.bias * m.bias + m.variance, EPS);
+    ck_assert_double_eq_tol(m.mae, 0.4, EPS);
+    ck_assert_double_eq_tol(m.mre, (0.5 + 1.0 / 2.05 + 1.0 + 0.0) / 4, EPS);
+    ck_assert_double_eq_tol(m.mse_sd, sqrt(0.6657 / 3), 1e-12);
+    ck_assert_double_eq_tol(m.mse_se, sqrt(0.6657 / 3) / 2, 1e-12);
+    ck_assert_uint_eq(m.n_interval, 3);
+    ck_assert_double_eq_tol(m.coverage, 2.0 / 3.0, EPS);
+    ck_assert_double_eq_tol(m.width, (0.6 + 2.0 + 0.5) / 3, EPS);
+    ck_assert_uint_eq(m.n_calib, 2);
+    for (int j = 0; j < MIST_BENCH_NTAU; j++)
+        ck_assert_double_eq_tol(m.calib[j], ((j >= 9) + (j >= 4)) / 2.0, EPS);
+    /* times 10, 40, 20, 30: median 25, p90 at position 2.7 -> 30 + 0.7 * 10 */
+    ck_assert_double_eq_tol(m.time_median_us, 25, EPS);
+    ck_assert_double_eq_tol(m.time_p90_us, 37, 1e-9);
+
+    /* one point: no sd; no points: NaN everywhere, counts kept */
+    ck_assert_int_eq(mist_bench_metrics_compute(p, 1, 0, &m, &err), MIST_OK);
+    ck_assert_double_eq_tol(m.mse, 0.25, EPS);
+    ck_assert(isnan(m.mse_sd) && isnan(m.mse_se));
+    ck_assert_double_eq_tol(m.variance, 0, EPS);
+    ck_assert_double_eq_tol(m.coverage, 0, EPS);
+    ck_assert_int_eq(mist_bench_metrics_compute(p, 0, 5, &m, &err), MIST_OK);
+    ck_assert_uint_eq(m.n_ok, 0);
+    ck_assert_uint_eq(m.n_failed, 5);
+    ck_assert(isnan(m.mse) && isnan(m.bias) && isnan(m.coverage) && isnan(m.time_median_us));
+    ck_assert_uint_eq(m.n_interval, 0);
+    ck_assert_uint_eq(m.n_calib, 0);
+}
+END_TEST
+
+START_TEST(test_percentile)
+{
+    double a[3] = {3, 1, 2};
+    ck_assert_double_eq(mist_bench_percentile(a, 3, 0.5), 2);
+    ck_assert_double_eq(mist_bench_percentile(a, 3, 0), 1);
+    ck_assert_double_eq(mist_bench_percentile(a, 3, 1), 3);
+    double b[4] = {4, 1, 3, 2};
+    ck_assert_double_eq_tol(mist_bench_percentile(b, 4, 0.9), 3.7, 1e-12);
+    ck_assert_double_eq_tol(mist_bench_percentile(b, 4, 0.5), 2.5, 1e-12);
+    ck_assert_double_eq_tol(mist_bench_percentile(b, 4, 0.25), 1.75, 1e-12);
+    double c[1] = {7};
+    ck_assert_double_eq(mist_bench_percentile(c, 1, 0.9), 7);
+    ck_assert(isnan(mist_bench_percentile(c, 0, 0.5)));
+    for (int j = 0; j < MIST_BENCH_NTAU; j++)
+        ck_assert_double_eq(mist_bench_tau(j), (j + 1) / 20.0);
+    ck_assert_double_eq(mist_bench_tau(0), 0.05);
+    ck_assert_double_eq(mist_bench_tau(9), 0.5);
+}
+END_TEST
+
+START_TEST(test_buckets)
+{
+    ck_assert_int_eq(mist_bench_bucket_scheme("mist-imd"), MIST_BENCH_BUCKETS_MIST);
+    ck_assert_int_eq(mist_bench_bucket_scheme("mist-oomd"), MIST_BENCH_BUCKETS_MIST);
+    ck_assert_int_eq(mist_bench_bucket_scheme("bmi40"), MIST_BENCH_BUCKETS_PER_N);
+    ck_assert_int_eq(mist_bench_bucket_scheme("smoke"), MIST_BENCH_BUCKETS_PER_N);
+    ck_assert_int_eq(mist_bench_bucket_scheme("my-folder"), MIST_BENCH_BUCKETS_PER_N);
+    struct {
+        size_t n;
+        const char *label;
+    } cases[] = {{10, "[10,100)"},   {87, "[10,100)"},   {99, "[10,100)"},   {100, "[100,300)"},
+                 {293, "[100,300)"}, {299, "[100,300)"}, {300, "[300,500]"}, {319, "[300,500]"},
+                 {500, "[300,500]"}, {501, "other"},     {9, "other"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mist_bench_bucket b;
+        mist_bench_bucket_of(MIST_BENCH_BUCKETS_MIST, cases[i].n, &b);
+        ck_assert_msg(!strcmp(b.label, cases[i].label), "n = %zu: %s", cases[i].n, b.label);
+        if (strcmp(b.label, "other")) ck_assert(b.lo <= cases[i].n && cases[i].n < b.hi);
+    }
+    mist_bench_bucket b;
+    mist_bench_bucket_of(MIST_BENCH_BUCKETS_PER_N, 1000, &b);
+    ck_assert_str_eq(b.label, "n=1000");
+    ck_assert_uint_eq(b.lo, 1000);
+    ck_assert_uint_eq(b.hi, 1001);
+}
+END_TEST
+
+/* ---- estimator specs ------------------------------------------------------------------------- */
+
+START_TEST(test_specs)
+{
+    mist_bench_est e[16];
+    size_t n;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_parse_estimators(
+                         "ksg1:k=5,ksg2,gaussian,gaussian:copula,histogram:mm:bins=8,"
+                         "kde:bandwidth=0.5,ksg1:k=3:copula:noise=0,mist:weights/x.msgpack,"
+                         "mist:weights=y.msgpack:raw",
+                         e, 16, &n, &err),
+                     MIST_OK);
+    const char *want[] = {"ksg1:k=5",
+                          "ksg2:k=5",
+                          "gaussian",
+                          "gaussian:copula",
+                          "histogram:bins=8:mm",
+                          "kde:bandwidth=0.5",
+                          "ksg1:k=3:noise=0:copula",
+                          "mist:weights/x.msgpack",
+                          "mist:y.msgpack:raw"};
+    ck_assert_uint_eq(n, 9);
+    for (size_t i = 0; i < n; i++) ck_assert_str_eq(e[i].label, want[i]);
+    ck_assert_int_eq(e[0].k, 5);
+    ck_assert_int_eq(e[4].bins, 8);
+    ck_assert_int_eq(e[4].miller_madow, 1);
+    ck_assert_int_eq(e[6].k, 3);
+    ck_assert_int_eq(e[6].copula, 1);
+    ck_assert_str_eq(e[7].weights, "weights/x.msgpack");
+    ck_assert_str_eq(e[8].weights, "y.msgpack");
+    ck_assert_int_eq(e[8].raw_quantiles, 1);
+
+    struct {
+        const char *list, *msg;
+    } bad[] = {{"nope", "unknown estimator 'nope'"},
+               {"ksg1:k=0", "bad value for 'k'"},
+               {"ksg1:k", "bad value for 'k' (missing value)"},
+               {"ksg1:k=5x", "bad value for 'k'"},
+               {"gaussian:k=5", "does not apply to gaussian"},
+               {"histogram:bandwidth=1", "does not apply"},
+               {"ksg1:frobnicate", "unknown option 'frobnicate'"},
+               {"ksg1,ksg1:k=5", "are the same"},
+               {"mist", "mist needs a weights file"},
+               {"mist:a.msgpack:b.msgpack", "unknown mist option"},
+               {"ksg1:", "empty option"},
+               {"ksg1,,gaussian", "empty estimator spec"},
+               {"", "empty estimator list"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = mist_bench_parse_estimators(bad[i].list, e, 16, &n, &err);
+        ck_assert_msg(rc == MIST_EINVAL, "'%s' accepted", bad[i].list);
+        ck_assert_msg(strstr(err.msg, bad[i].msg) != NULL, "'%s': message '%s' lacks '%s'",
+                      bad[i].list, err.msg, bad[i].msg);
+    }
+}
+END_TEST
+
+/* ---- results files, read back here without the library's parser ------------------------------ */
+
+typedef struct trow {
+    char line[4096];  /* the row without its time column */
+    char f[17][1024]; /* the fields */
+} trow;
+
+/* Rows of a results file (header checked), in file order. */
+static trow *read_rows(const char *path, size_t *count)
+{
+    size_t len;
+    unsigned char *buf = tu_slurp(path, &len);
+    ck_assert_msg(buf != NULL, "cannot read %s", path);
+    char *s = realloc(buf, len + 1);
+    s[len] = '\0';
+    trow *rows = NULL;
+    size_t n = 0;
+    char *save = NULL;
+    int first = 1;
+    for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (first) {
+            ck_assert_str_eq(line, "suite,index,id,task,dx,dy,n,seed,mi,estimator,estimate,lower,"
+                                   "upper,quantiles,quantile_values,time_us,status");
+            first = 0;
+            continue;
+        }
+        rows = realloc(rows, (n + 1) * sizeof *rows);
+        trow *r = &rows[n++];
+        memset(r, 0, sizeof *r);
+        int k = 0;
+        const char *p = line;
+        for (; k < 17; k++) {
+            const char *c = k < 16 ? strchr(p, ',') : p + strlen(p);
+            ck_assert_msg(c != NULL, "%s: short row '%s'", path, line);
+            memcpy(r->f[k], p, (size_t)(c - p));
+            if (k != 15) {
+                strcat(r->line, r->f[k]);
+                strcat(r->line, "|");
+            }
+            p = c + 1;
+        }
+    }
+    free(s);
+    *count = n;
+    return rows;
+}
+
+static int cmp_trow(const void *a, const void *b)
+{
+    return strcmp(((const trow *)a)->line, ((const trow *)b)->line);
+}
+
+/* The two files hold the same rows (all columns but the time), in any order. */
+static void assert_same_rows(const char *p1, const char *p2)
+{
+    size_t n1, n2;
+    trow *a = read_rows(p1, &n1), *b = read_rows(p2, &n2);
+    ck_assert_msg(n1 == n2, "%s has %zu rows, %s %zu", p1, n1, p2, n2);
+    qsort(a, n1, sizeof *a, cmp_trow);
+    qsort(b, n2, sizeof *b, cmp_trow);
+    for (size_t i = 0; i < n1; i++)
+        ck_assert_msg(!strcmp(a[i].line, b[i].line), "row differs:\n%s\n%s", a[i].line, b[i].line);
+    free(a);
+    free(b);
+}
+
+static void assert_same_file_order(const char *p1, const char *p2)
+{
+    size_t n1, n2;
+    trow *a = read_rows(p1, &n1), *b = read_rows(p2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    for (size_t i = 0; i < n1; i++) ck_assert_str_eq(a[i].line, b[i].line);
+    free(a);
+    free(b);
+}
+
+static mist_bench_report run_bench(const char *dir, const char *suite, size_t n, const char *list,
+                                   int bootstrap, int threads, int shard_i, int shard_n, int plots)
+{
+    static mist_bench_est est[16];
+    size_t nest;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_parse_estimators(list, est, 16, &nest, &err), MIST_OK);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    o.suite = suite;
+    o.n = n;
+    o.est = est;
+    o.nest = nest;
+    o.out_dir = dir;
+    o.threads = threads;
+    o.shard_i = shard_i;
+    o.shard_n = shard_n;
+    o.bootstrap = bootstrap;
+    o.plots = plots;
+    mist_bench_report rep;
+    int rc = mist_bench_run(&o, &rep, &err);
+    ck_assert_msg(rc == MIST_OK, "bench %s: %s", suite, err.msg);
+    return rep;
+}
+
+#define CLASSICAL "ksg1:k=5,gaussian,histogram"
+
+/* ---- summary.json, read with the library's JSON parser ------------------------------------- */
+
+static const mist_json *jget(const mist_json *o, const char *key)
+{
+    ck_assert_int_eq(o->type, MIST_JSON_OBJ);
+    for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->keys[i], key)) return &o->items[i];
+    ck_abort_msg("no member '%s'", key);
+    return NULL;
+}
+
+static double jnum(const mist_json *o, const char *key)
+{
+    double v;
+    ck_assert_int_eq(mist_json_double(jget(o, key), 1, &v), 0);
+    return v;
+}
+
+static char *jtext;
+static mist_json jroot;
+
+static const mist_json *load_summary(const char *dir)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    size_t len;
+    jtext = (char *)tu_slurp(p, &len);
+    ck_assert_ptr_nonnull(jtext);
+    mist_err err;
+    ck_assert_int_eq(mist_json_parse(p, jtext, len, &jroot, &err), MIST_OK);
+    return &jroot;
+}
+
+static void free_summary(void)
+{
+    mist_json_free(&jroot);
+    free(jtext);
+}
+
+START_TEST(test_smoke_end_to_end)
+{
+    char *d = tmpdir("bench-smoke");
+    mist_bench_report rep = run_bench(d, "smoke", 0, CLASSICAL, 30, 2, 0, 1, 1);
+    ck_assert_str_eq(rep.suite, "smoke");
+    ck_assert_uint_eq(rep.datasets, 6);
+    ck_assert_uint_eq(rep.new_rows, 18);
+    ck_assert_uint_eq(rep.total_rows, 18);
+    ck_assert_int_eq(rep.summary_written, 1);
+    ck_assert(exists(d, "results.csv") && exists(d, "summary.md") && exists(d, "summary.json") &&
+              exists(d, "run.json") && exists(d, "plots/plots.gp") &&
+              exists(d, "plots/mse_smoke.csv") && exists(d, "plots/scatter_smoke.csv"));
+    if (rep.plots == MIST_BENCH_PLOTS_OK)
+        ck_assert(exists(d, "plots/mse_vs_n.png") && exists(d, "plots/scatter_smoke.png") &&
+                  exists(d, "plots/time_vs_n.png"));
+    else ck_assert_int_eq(rep.plots, MIST_BENCH_PLOTS_NO_GNUPLOT);
+
+    /* recompute the summary from results.csv */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    ck_assert_uint_eq(n, 6 * 3);
+    const char *labels[3] = {"ksg1:k=5", "gaussian", "histogram"};
+    /* the canonical order: dataset index, then estimator order */
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(rows[i].f[0], "smoke");
+        ck_assert_uint_eq(strtoul(rows[i].f[1], NULL, 10), i / 3);
+        ck_assert_str_eq(rows[i].f[9], labels[i % 3]);
+        ck_assert_str_eq(rows[i].f[16], "ok");
+        ck_assert_str_eq(rows[i].f[6], "200");
+    }
+    const mist_json *root = load_summary(d);
+    const mist_json *suites = jget(root, "suites");
+    ck_assert_uint_eq(suites->n, 1);
+    const mist_json *ests = jget(&suites->items[0], "estimators");
+    ck_assert_uint_eq(ests->n, 3);
+    ck_assert_double_eq(jnum(&suites->items[0], "datasets"), 6);
+    ck_assert_double_eq(jnum(&suites->items[0], "bootstrap"), 30);
+    for (int e = 0; e < 3; e++) {
+        double se = 0, s2 = 0, sa = 0, cov = 0, wid = 0;
+        double sq[6];
+        int m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(rows[i].f[9], labels[e])) continue;
+            double mi = strtod(rows[i].f[8], NULL), est = strtod(rows[i].f[10], NULL);
+            double lo = strtod(rows[i].f[11], NULL), hi = strtod(rows[i].f[12], NULL);
+            double err = est - mi;
+            se += err;
+            s2 += err * err;
+            sa += fabs(err);
+            sq[m] = err * err;
+            cov += lo <= mi && mi <= hi;
+            wid += hi - lo;
+            m++;
+        }
+        ck_assert_int_eq(m, 6);
+        double mse = s2 / m, ssd = 0;
+        for (int i = 0; i < m; i++) ssd += (sq[i] - mse) * (sq[i] - mse);
+        const mist_json *es = &ests->items[e];
+        ck_assert_str_eq(jget(es, "label")->str, labels[e]);
+        const mist_json *all = jget(es, "overall");
+        ck_assert_double_eq(jnum(all, "n_ok"), 6);
+        ck_assert_double_eq(jnum(all, "n_failed"), 0);
+        ck_assert_double_eq_tol(jnum(all, "mse"), mse, 1e-12);
+        ck_assert_double_eq_tol(jnum(all, "bias"), se / m, 1e-12);
+        ck_assert_double_eq_tol(jnum(all, "variance"), mse - (se / m) * (se / m), 1e-12);
+        ck_assert_double_eq_tol(jnum(all, "mae"), sa / m, 1e-12);
+        ck_assert_double_eq_tol(jnum(all, "mse_se"), sqrt(ssd / (m - 1)) / sqrt(m), 1e-12);
+        ck_assert_double_eq(jnum(all, "n_interval"), 6);
+        ck_assert_double_eq_tol(jnum(all, "coverage"), cov / m, 1e-12);
+        ck_assert_double_eq_tol(jnum(all, "width"), wid / m, 1e-12);
+        /* smoke: one bucket per n, and all its datasets have n = 200 */
+        const mist_json *b = jget(es, "buckets");
+        ck_assert_uint_eq(b->n, 1);
+        ck_assert_str_eq(jget(&b->items[0], "bucket")->str, "n=200");
+        ck_assert_double_eq_tol(jnum(&b->items[0], "mse"), mse, 1e-12);
+    }
+    free_summary();
+    free(rows);
+
+    /* a second run with the same settings finds everything done and changes no row */
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s/results.before", d);
+    rename(p, copy);
+    size_t len;
+    unsigned char *bytes = tu_slurp(copy, &len);
+    tu_write(p, bytes, len);
+    free(bytes);
+    rep = run_bench(d, "smoke", 0, CLASSICAL, 30, 1, 0, 1, 0);
+    ck_assert_uint_eq(rep.new_rows, 0);
+    ck_assert_uint_eq(rep.skipped_datasets, 6);
+    assert_same_file_order(p, copy);
+    free(d);
+}
+END_TEST
+
+START_TEST(test_failures_are_rows)
+{
+    /* n = 5: ksg1 with k = 5 needs n > 5 (fails everywhere), gaussian fails where dx+dy >= 5 */
+    char *d = tmpdir("bench-fail");
+    mist_bench_report rep = run_bench(d, "smoke", 5, "ksg1:k=5,gaussian,histogram", 0, 2, 0, 1, 0);
+    ck_assert_uint_eq(rep.total_rows, 18);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    ck_assert_uint_eq(n, 18);
+    size_t failed = 0, ksg_failed = 0, gauss_failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = !strcmp(rows[i].f[16], "ok");
+        failed += !ok;
+        if (!ok) {
+            ck_assert_str_eq(rows[i].f[10], ""); /* no estimate */
+            ck_assert(strchr(rows[i].f[16], ',') == NULL);
+        }
+        if (!strcmp(rows[i].f[9], "ksg1:k=5")) {
+            ck_assert(!ok);
+            ck_assert_msg(strstr(rows[i].f[16], "n > k") != NULL, "%s", rows[i].f[16]);
+            ksg_failed++;
+        }
+        if (!strcmp(rows[i].f[9], "gaussian") && !ok) {
+            int dims = atoi(rows[i].f[4]) + atoi(rows[i].f[5]);
+            ck_assert_int_ge(dims, 5);
+            gauss_failed++;
+        }
+    }
+    ck_assert_uint_eq(ksg_failed, 6);
+    ck_assert_uint_eq(gauss_failed, 2); /* 3x2 and 3x3 */
+    ck_assert_uint_eq(rep.failed_rows, failed);
+    const mist_json *root = load_summary(d);
+    const mist_json *ests = jget(&jget(root, "suites")->items[0], "estimators");
+    const mist_json *ksg = jget(&ests->items[0], "overall");
+    ck_assert_double_eq(jnum(ksg, "n_ok"), 0);
+    ck_assert_double_eq(jnum(ksg, "n_failed"), 6);
+    ck_assert(isnan(jnum(ksg, "mse")));
+    const mist_json *g = jget(&ests->items[1], "overall");
+    ck_assert_double_eq(jnum(g, "n_ok"), 4);
+    ck_assert_double_eq(jnum(g, "n_failed"), 2);
+    free_summary();
+    free(rows);
+    free(d);
+}
+END_TEST
+
+/* Keeps the header, rows [0, keep) except those in drop, and half of row keep (a crash). */
+static void damage(const char *path, size_t keep, const size_t *drop, size_t ndrop)
+{
+    size_t len;
+    char *s = (char *)tu_slurp(path, &len);
+    ck_assert_ptr_nonnull(s);
+    char *out = malloc(len + 1);
+    size_t o = 0, row = 0;
+    char *p = s, *end = s + len;
+    char *nl = memchr(p, '\n', len);
+    memcpy(out, p, (size_t)(nl + 1 - p)); /* header */
+    o = (size_t)(nl + 1 - p);
+    p = nl + 1;
+    for (; p < end; row++) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = (size_t)(nl + 1 - p);
+        int dropped = 0;
+        for (size_t k = 0; k < ndrop; k++) dropped |= drop[k] == row;
+        if (row < keep && !dropped) {
+            memcpy(out + o, p, l);
+            o += l;
+        } else if (row == keep) {
+            memcpy(out + o, p, l / 2);
+            o += l / 2;
+            break;
+        }
+        p = nl + 1;
+    }
+    tu_write(path, out, o);
+    free(out);
+    free(s);
+}
+
+START_TEST(test_resume)
+{
+    char *a = tmpdir("bench-resume-a");
+    run_bench(a, "smoke", 0, CLASSICAL, 20, 1, 0, 1, 0);
+    char *b = tmpdir("bench-resume-b");
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s/results.csv", a);
+    snprintf(pb, sizeof pb, "%s/results.csv", b);
+    size_t len;
+    unsigned char *bytes = tu_slurp(pa, &len);
+    tu_write(pb, bytes, len);
+    free(bytes);
+    size_t drop[2] = {2, 5};
+    damage(pb, 10, drop, 2); /* 8 complete rows, then half a line */
+    mist_bench_report rep = run_bench(b, "smoke", 0, CLASSICAL, 20, 2, 0, 1, 0);
+    ck_assert_int_eq(rep.dropped_partial, 1);
+    ck_assert_uint_eq(rep.new_rows, 18 - 8);
+    ck_assert_uint_eq(rep.skipped_datasets, 1); /* only dataset 2 kept all its rows */
+    assert_same_rows(pa, pb);
+    assert_same_file_order(pa, pb); /* sorted the same way too */
+
+    /* only a partial header: starts over */
+    tu_write(pb, "suite,ind", 9);
+    rep = run_bench(b, "smoke", 0, CLASSICAL, 20, 2, 0, 1, 0);
+    ck_assert_uint_eq(rep.new_rows, 18);
+    assert_same_rows(pa, pb);
+
+    /* other settings into the same folder: refused, nothing touched */
+    static mist_bench_est est[4];
+    size_t nest;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_parse_estimators(CLASSICAL, est, 4, &nest, &err), MIST_OK);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    o.suite = "smoke";
+    o.est = est;
+    o.nest = nest;
+    o.out_dir = b;
+    o.bootstrap = 50;
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "other settings") && strstr(err.msg, "--bootstrap"), "%s",
+                  err.msg);
+    assert_same_rows(pa, pb);
+    /* a file that is not ours */
+    tu_write(pb, "a,b\n1,2\n", 8);
+    o.bootstrap = 20;
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "not a mist bench results file"), "%s", err.msg);
+    /* a malformed complete row */
+    bytes = tu_slurp(pa, &len);
+    char *txt = malloc(len + 32);
+    memcpy(txt, bytes, len);
+    memcpy(txt + len, "smoke,zz,bad\n", 13);
+    tu_write(pb, txt, len + 13);
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "line 20"), "%s", err.msg);
+    free(txt);
+    free(bytes);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_shard_merge)
+{
+    char *a = tmpdir("bench-one");
+    run_bench(a, "smoke", 0, CLASSICAL, 20, 2, 0, 1, 0);
+    /* shard 0/2 into its own folder, 1/2 into another: datasets 0,2,4 and 1,3,5 */
+    char *s0 = tmpdir("bench-s0");
+    mist_bench_report r0 = run_bench(s0, "smoke", 0, CLASSICAL, 20, 1, 0, 2, 0);
+    char *s1 = tmpdir("bench-s1");
+    mist_bench_report r1 = run_bench(s1, "smoke", 0, CLASSICAL, 20, 2, 1, 2, 0);
+    ck_assert_uint_eq(r0.datasets, 3);
+    ck_assert_uint_eq(r1.datasets, 3);
+    ck_assert_int_eq(r0.summary_written, 0);
+    ck_assert(exists(s0, "results-shard-0-of-2.csv") && !exists(s0, "results.csv"));
+    ck_assert(exists(s1, "results-shard-1-of-2.csv") && !exists(s1, "summary.md"));
+    char *m = tmpdir("bench-merged");
+    const char *dirs[2] = {s1, s0}; /* order of the folders does not matter */
+    mist_bench_report rm;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_merge(dirs, 2, m, 0, &rm, &err), MIST_OK);
+    ck_assert_uint_eq(rm.total_rows, 18);
+    ck_assert_uint_eq(rm.datasets, 6);
+    char pa[1024], pm[1024];
+    snprintf(pa, sizeof pa, "%s/results.csv", a);
+    snprintf(pm, sizeof pm, "%s/results.csv", m);
+    assert_same_file_order(pa, pm);
+    /* the summaries agree (timings aside) */
+    const mist_json *ra = load_summary(a);
+    const mist_json *ea = jget(&jget(ra, "suites")->items[0], "estimators");
+    double mse_a[3], cov_a[3];
+    for (int e = 0; e < 3; e++) {
+        mse_a[e] = jnum(jget(&ea->items[e], "overall"), "mse");
+        cov_a[e] = jnum(jget(&ea->items[e], "overall"), "coverage");
+    }
+    free_summary();
+    const mist_json *rmj = load_summary(m);
+    const mist_json *em = jget(&jget(rmj, "suites")->items[0], "estimators");
+    for (int e = 0; e < 3; e++) {
+        ck_assert_double_eq(jnum(jget(&em->items[e], "overall"), "mse"), mse_a[e]);
+        ck_assert_double_eq(jnum(jget(&em->items[e], "overall"), "coverage"), cov_a[e]);
+    }
+    free_summary();
+    /* merging again (into the first folder, which then also holds results.csv) is idempotent */
+    ck_assert_int_eq(mist_bench_merge(dirs, 2, NULL, 0, &rm, &err), MIST_OK);
+    char p1[1024];
+    snprintf(p1, sizeof p1, "%s/results.csv", s1);
+    assert_same_file_order(pa, p1);
+    ck_assert_int_eq(mist_bench_merge(dirs, 2, NULL, 0, &rm, &err), MIST_OK);
+    assert_same_file_order(pa, p1);
+
+    /* both shards in one folder */
+    char *one = tmpdir("bench-shared");
+    run_bench(one, "smoke", 0, CLASSICAL, 20, 1, 1, 2, 0);
+    run_bench(one, "smoke", 0, CLASSICAL, 20, 1, 0, 2, 0);
+    const char *d1[1] = {one};
+    ck_assert_int_eq(mist_bench_merge(d1, 1, NULL, 0, &rm, &err), MIST_OK);
+    snprintf(p1, sizeof p1, "%s/results.csv", one);
+    assert_same_file_order(pa, p1);
+
+    /* shards run with other settings do not merge */
+    char *x = tmpdir("bench-other");
+    run_bench(x, "smoke", 0, CLASSICAL, 10, 1, 0, 2, 0);
+    const char *d2[2] = {s0, x};
+    ck_assert_int_eq(mist_bench_merge(d2, 2, m, 0, &rm, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "other settings"), "%s", err.msg);
+    free(a);
+    free(s0);
+    free(s1);
+    free(m);
+    free(one);
+    free(x);
+}
+END_TEST
+
+/* A folder like `mist gen --suite smoke` writes: the same rows as the built-in suite. */
+START_TEST(test_manifest_folder)
+{
+    char *g = tmpdir("bench-gen");
+    mist_suite_opts so = {.suite_seed = 0, .n = 0};
+    mist_task_spec *specs;
+    size_t count;
+    mist_err err;
+    ck_assert_int_eq(mist_suite_specs("smoke", &so, &specs, &count, &err), MIST_OK);
+    mist_manifest_row *rows = calloc(count, sizeof *rows);
+    for (size_t i = 0; i < count; i++) {
+        mist_dataset *ds;
+        ck_assert_int_eq(mist_gen_dataset(&ds, &specs[i], &err), MIST_OK);
+        mist_manifest_row *r = &rows[i];
+        snprintf(r->id, sizeof r->id, "%s", specs[i].id);
+        snprintf(r->task, sizeof r->task, "%s", ds->meta.task);
+        r->dx = ds->dx;
+        r->dy = ds->dy;
+        r->n = ds->n;
+        r->seed = specs[i].seed;
+        r->mi = ds->meta.mi;
+        snprintf(r->file, sizeof r->file, "%s.npy", specs[i].id);
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", g, r->file);
+        ck_assert_int_eq(mist_dataset_write(ds, p, MIST_FMT_NPY, MIST_DTYPE_F64, &err), MIST_OK);
+        mist_dataset_free(ds);
+    }
+    char mp[1024];
+    snprintf(mp, sizeof mp, "%s/manifest.csv", g);
+    ck_assert_int_eq(mist_manifest_write(mp, rows, count, &err), MIST_OK);
+    free(rows);
+    free(specs);
+
+    char *a = tmpdir("bench-builtin");
+    run_bench(a, "smoke", 0, CLASSICAL, 20, 2, 0, 1, 0);
+    char *b = tmpdir("bench-fromdir");
+    mist_bench_report rep = run_bench(b, g, 0, CLASSICAL, 20, 2, 0, 1, 0);
+    ck_assert_str_eq(rep.suite, "smoke"); /* named after its ids' suite */
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s/results.csv", a);
+    snprintf(pb, sizeof pb, "%s/results.csv", b);
+    assert_same_file_order(pa, pb);
+
+    /* unknown suite / missing folder */
+    static mist_bench_est est[2];
+    size_t nest;
+    ck_assert_int_eq(mist_bench_parse_estimators("gaussian", est, 2, &nest, &err), MIST_OK);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    o.est = est;
+    o.nest = nest;
+    o.out_dir = b;
+    o.suite = "no-such-suite";
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "unknown suite 'no-such-suite'"), "%s", err.msg);
+    o.suite = "no/such/folder";
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "does not exist"), "%s", err.msg);
+    o.suite = "mist-imd";
+    o.n = 100;
+    ck_assert_int_eq(mist_bench_run(&o, NULL, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "fixed n grid"), "%s", err.msg);
+    free(g);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* ---- the learned model --------------------------------------------------------------------- */
+
+static void save_tiny_model(const char *path, int layout, int qc)
+{
+    mist_arch a;
+    mist_arch_official(&a, qc);
+    a.input_layout = layout;
+    a.max_input_dim = 8;
+    a.max_dx = a.max_dy = 4;
+    a.D = 16;
+    a.H = 4;
+    a.ff = 24;
+    a.n_inds = 5;
+    a.n_seeds = 3;
+    a.n_feature_sab = 1;
+    a.n_isab = 1;
+    a.n_dec = 1;
+    a.n_rho = 2;
+    a.rho_hidden = 8;
+    mist_err err;
+    mist_model *m = mist_model_create_random(&a, 7, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert_int_eq(mist_model_save(m, path, &err), MIST_OK);
+    mist_model_free(m);
+}
+
+START_TEST(test_mist_model)
+{
+    char *d = tmpdir("bench-mist");
+    char qr[1024], pt[1024], list[2200];
+    snprintf(qr, sizeof qr, "%s/qr.msgpack", d);
+    snprintf(pt, sizeof pt, "%s/point.msgpack", d);
+    save_tiny_model(qr, MIST_LAYOUT_SPLIT, 1);
+    save_tiny_model(pt, MIST_LAYOUT_PACKED, 0);
+    char out[1100];
+    snprintf(out, sizeof out, "%s/run", d);
+    snprintf(list, sizeof list, "mist:%s,mist:weights=%s,gaussian", qr, pt);
+    mist_bench_report rep = run_bench(out, "smoke", 0, list, 0, 2, 0, 1, 0);
+    ck_assert_uint_eq(rep.total_rows, 18);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/results.csv", out);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    size_t packed_failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        trow *r = &rows[i];
+        if (!strncmp(r->f[9], "mist:", 5) && strstr(r->f[9], "qr.msgpack")) {
+            ck_assert_str_eq(r->f[16], "ok");
+            /* 19 levels 0.05..0.95; the estimate is the median, the interval 0.05 / 0.95 */
+            ck_assert_str_eq(r->f[13], "0.05;0.1;0.15;0.2;0.25;0.3;0.35;0.4;0.45;0.5;0.55;0.6;"
+                                       "0.65;0.7;0.75;0.8;0.85;0.9;0.95");
+            double q[19];
+            char *s = r->f[14];
+            for (int j = 0; j < 19; j++) {
+                q[j] = strtod(s, &s);
+                if (j < 18) ck_assert_int_eq(*s++, ';');
+                if (j) ck_assert(q[j] >= q[j - 1]); /* sorted along tau */
+            }
+            ck_assert_double_eq(strtod(r->f[10], NULL), q[9]);
+            ck_assert_double_eq(strtod(r->f[11], NULL), q[0]);
+            ck_assert_double_eq(strtod(r->f[12], NULL), q[18]);
+        } else if (strstr(r->f[9], "point.msgpack")) {
+            ck_assert_str_eq(r->f[11], "");
+            ck_assert_str_eq(r->f[13], "");
+            if (strcmp(r->f[16], "ok")) { /* packed: needs dx == dy */
+                ck_assert_msg(strcmp(r->f[4], r->f[5]) != 0, "%s", r->f[16]);
+                packed_failed++;
+            }
+        }
+    }
+    ck_assert_uint_eq(packed_failed, 1); /* the 3x2 dataset */
+    const mist_json *root = load_summary(out);
+    const mist_json *ests = jget(&jget(root, "suites")->items[0], "estimators");
+    ck_assert_uint_eq(ests->n, 3);
+    ck_assert_int_eq(jget(&ests->items[0], "quantile_model")->boolean, 1);
+    ck_assert_int_eq(jget(&ests->items[1], "quantile_model")->boolean, 0);
+    const mist_json *all = jget(&ests->items[0], "overall");
+    ck_assert_double_eq(jnum(all, "n_calib"), 6);
+    ck_assert_uint_eq(jget(all, "calibration")->n, 19);
+    ck_assert_double_eq(jnum(all, "n_interval"), 6);
+    free_summary();
+    free(rows);
+
+    /* a weights file that does not open stops the run before anything is written */
+    char bad[1200];
+    snprintf(bad, sizeof bad, "mist:%s/nothere.msgpack", d);
+    static mist_bench_est est[2];
+    size_t nest;
+    mist_err err;
+    ck_assert_int_eq(mist_bench_parse_estimators(bad, est, 2, &nest, &err), MIST_OK);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    o.suite = "smoke";
+    o.est = est;
+    o.nest = nest;
+    snprintf(out, sizeof out, "%s/run2", d);
+    o.out_dir = out;
+    ck_assert_int_ne(mist_bench_run(&o, NULL, &err), MIST_OK);
+    ck_assert_msg(strstr(err.msg, "nothere.msgpack"), "%s", err.msg);
+    ck_assert(!exists(out, "results.csv"));
+    free(d);
+}
+END_TEST
+
+static Suite *bench_suite(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("bench");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_metrics_hand);
+    tcase_add_test(tc, test_percentile);
+    tcase_add_test(tc, test_buckets);
+    tcase_add_test(tc, test_specs);
+    tcase_add_test(tc, test_smoke_end_to_end);
+    tcase_add_test(tc, test_failures_are_rows);
+    tcase_add_test(tc, test_resume);
+    tcase_add_test(tc, test_shard_merge);
+    tcase_add_test(tc, test_manifest_folder);
+    tcase_add_test(tc, test_mist_model);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(bench_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
