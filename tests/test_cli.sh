@@ -112,5 +112,14 @@ diff <(cut -d, -f1-15,17 bsm/results.csv) <(cut -d, -f1-15,17 bm/results.csv) >/
 out=$(PATH=/nonexistent "$MIST" bench merge bsm -o bnp 2>&1) && [ "$(echo "$out" | grep -c gnuplot)" -eq 1 ] &&
   [ -s bnp/summary.md ] && [ -s bnp/plots/plots.gp ] && [ ! -e bnp/plots/mse_vs_n.png ] && ok || bad "bench without gnuplot: $out"
 
+# learned model commands: errors are clear (positive paths: test_parity, test_weights)
+expect_fail "mist without weights" "needs --weights" "$MIST" estimate a.npy --method mist
+expect_fail "info on data" "not a mist weights file" "$MIST" info a.npy
+expect_fail "info missing" "nofile" "$MIST" info nofile.msgpack
+expect_fail "convert garbage" "safetensors" "$MIST" convert a.npy -o conv.msgpack
+[ -e conv.msgpack ] && bad "failed convert left a file" || ok
+head -c 100 a.msgpack > trunc.msgpack
+expect_fail "info truncated" "truncat|malformed|weights" "$MIST" info trunc.msgpack
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,163 @@
+/* mist training: the loop around mist_train_grad (train/mist_train_grad.h).
+ *
+ * A run draws batches of B datasets from a gen/ meta-distribution (deterministic in the seed
+ * and the step, so --resume continues bit for bit), computes loss and gradients, clips them by
+ * global norm, takes an AdamW step (decoupled weight decay on weight matrices only) under a
+ * linear warm-up + cosine schedule, validates on a fixed suite, logs a CSV, and writes atomic
+ * checkpoints (parameters, AdamW moments, step, configuration) every few minutes and at the end.
+ * The library never prints: progress comes back through a callback.
+ *
+ * Weight decay applies to the 2-D weight tensors (Linear weights and attention in_proj
+ * weights). It does not apply to biases, LayerNorm parameters, or the learned token sets
+ * (ISAB inducing points, PMA seeds: [1, k, D] tensors that act like embeddings). */
+#ifndef MIST_TRAIN_H
+#define MIST_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mist_core.h"
+#include "mist_infer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MIST_CKPT_FORMAT "mist-train-checkpoint"
+#define MIST_CKPT_VERSION 1
+#define MIST_CKPT_FILE "checkpoint.msgpack"
+
+/* ---- architecture presets ------------------------------------------------------------------ */
+
+/* "tiny" (tests), "small", "medium": split layout, copula preprocessing, GELU. */
+int mist_arch_preset(const char *name, mist_arch *a, mist_err *err);
+/* Applies one "key=value" override (any mist_arch field by its weights-file name; max_dx /
+ * max_dy also update max_input_dim; layout/preprocess/activation by name). */
+int mist_arch_override(mist_arch *a, const char *kv, mist_err *err);
+
+/* ---- optimizer ---------------------------------------------------------------------------- */
+
+/* One AdamW step over n parameters (t >= 1 is the step number, for bias correction):
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+ *   p = p - lr wd p [decay[i] != 0]  - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ * decay may be NULL (no weight decay anywhere). Arithmetic per element in double. */
+void mist_adamw_update(float *params, const float *grads, float *m, float *v,
+                       const unsigned char *decay, size_t n, double lr, double beta1,
+                       double beta2, double eps, double wd, int64_t t);
+/* Global L2 norm of g; when it exceeds max_norm (> 0) g is scaled by max_norm / (norm + 1e-6)
+ * (PyTorch's clip_grad_norm_). Returns the norm before clipping. */
+double mist_clip_grad_norm(float *g, size_t n, double max_norm);
+/* Learning rate at step (0-based) of total: linear warm-up lr (step+1)/warmup for
+ * step < warmup, then cosine from lr down to lr * floor_frac at step total - 1. */
+double mist_lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double floor_frac);
+/* decay[i] = 1 for the parameters that get weight decay (see above), 0 otherwise. */
+void mist_decay_mask(const mist_model *m, unsigned char *decay);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+typedef struct mist_train_config {
+    mist_arch arch;
+    char arch_spec[256];   /* how the arch was given ("tiny,D=32"), recorded only */
+    int loss;              /* enum mist_loss */
+    int batch;             /* datasets per step */
+    int64_t steps;         /* total steps */
+    double lr, lr_floor;   /* peak lr; final lr = lr * lr_floor */
+    int64_t warmup;        /* warm-up steps */
+    double wd, clip;       /* decoupled weight decay; global-norm clip (0: off) */
+    double beta1, beta2, eps;
+    char metadist[64];
+    uint64_t seed;         /* init weights, stream, taus */
+    uint64_t val_seed;     /* validation suite */
+    int val_count;         /* validation datasets (0: no validation) */
+    int64_t val_every;     /* validate every this many steps (and at the end) */
+    int pool;              /* bucketing: batches per sorted pool */
+    int64_t n_min, n_max;  /* 0: the meta-distribution's own n */
+    int threads;           /* BLAS threads */
+    int prefetch;          /* generate the next batch on a worker thread */
+    double ckpt_every_s;   /* checkpoint period in seconds (<= 0: only at the end) */
+    int64_t stop_after;    /* > 0: stop (with a checkpoint) after this step, for tests */
+    char dump_dir[1024];   /* non-empty: dump the first dump_steps batches as .npy here */
+    int dump_steps;
+} mist_train_config;
+
+void mist_train_config_default(mist_train_config *c);
+int mist_train_config_validate(const mist_train_config *c, mist_err *err);
+
+/* ---- data stream -------------------------------------------------------------------------- */
+
+typedef struct mist_batch {
+    size_t B;
+    mist_dataset **sets; /* B datasets (owned) */
+    double *tau;         /* B taus in (0,1) (0.5 for mse) */
+    int64_t step;
+} mist_batch;
+
+typedef struct mist_stream mist_stream;
+
+/* Batches for cfg (metadist, seed, batch, pool, n range, loss) and arch's maxima. */
+mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err);
+void mist_stream_free(mist_stream *s);
+/* The batch of step (deterministic in (seed, step) alone; the worker thread, when enabled,
+ * only changes timing). The batch is owned by the stream until the next call. */
+int mist_stream_get(mist_stream *s, int64_t step, const mist_batch **out, mist_err *err);
+/* The validation suite: cfg->val_count datasets from the same meta-distribution and val_seed
+ * (owned by the caller: free each with mist_dataset_free, then the array). */
+int mist_stream_validation(const mist_train_config *cfg, mist_dataset ***sets, size_t *count,
+                           mist_err *err);
+/* Validation MSE of the point (tau 0.5 for QR) and mean pinball over tau in
+ * {0.05, 0.25, 0.5, 0.75, 0.95} (a point model's prediction is used for every tau). */
+int mist_validate(mist_model *m, mist_dataset *const *sets, size_t count, double *mse,
+                  double *pinball, mist_err *err);
+
+/* ---- checkpoints -------------------------------------------------------------------------- */
+
+typedef struct mist_checkpoint {
+    mist_train_config cfg;
+    int64_t step;          /* steps done */
+    double elapsed_s;      /* training wall time so far */
+    double last_loss;      /* mean train loss of the last logging window */
+    double val_mse, val_pinball; /* last validation (NaN when none) */
+    uint64_t datasets;     /* datasets seen */
+    size_t nparams;
+    float *params, *m, *v; /* nparams each (owned) */
+} mist_checkpoint;
+
+int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err *err);
+/* Strict reader: format, version, every key present with the right type, sizes consistent
+ * with the arch. path may be a run folder (then DIR/checkpoint.msgpack). */
+int mist_checkpoint_read(const char *path, mist_checkpoint *ck, mist_err *err);
+int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist_checkpoint *ck,
+                             mist_err *err);
+void mist_checkpoint_free(mist_checkpoint *ck);
+/* An inference weights file from a checkpoint, training facts in meta. */
+int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+enum { MIST_TRAIN_EV_STEP = 0, MIST_TRAIN_EV_VAL = 1, MIST_TRAIN_EV_CKPT = 2,
+       MIST_TRAIN_EV_DONE = 3 };
+
+typedef struct mist_train_progress {
+    int event;
+    int64_t step, steps;   /* steps done, total */
+    double elapsed_s, lr, loss; /* loss: mean over the steps since the last report */
+    double grad_norm;
+    double val_mse, val_pinball; /* NaN until the first validation */
+    double datasets_per_s, eta_s;
+    const char *path;      /* EV_CKPT: the checkpoint written */
+} mist_train_progress;
+
+/* Return non-zero to stop the run (a checkpoint is written first). */
+typedef int (*mist_train_progress_fn)(const mist_train_progress *p, void *user);
+
+/* Trains cfg into out_dir (created if needed): train.csv, checkpoint.msgpack, and at the end
+ * model.msgpack (the export). resume_dir (may be NULL) continues a run from its checkpoint: the
+ * checkpoint's configuration is used, except steps, ckpt_every_s, threads, stop_after and
+ * prefetch, which come from cfg (pass cfg NULL to take everything from the checkpoint). */
+int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char *resume_dir,
+                   mist_train_progress_fn cb, void *user, mist_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
