@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench_internal.h"
 
@@ -101,7 +102,13 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
     int rc = MIST_OK;
     for (size_t d = 0; d < ndirs && !rc; d++) {
         bench_runinfo ri;
+        memset(&ri, 0, sizeof ri);
         int found = 0;
+        struct stat st;
+        if (stat(dirs[d], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rc = mist_fail(err, MIST_EINVAL, "'%s' is not a folder", dirs[d]);
+            break;
+        }
         rc = bench_runinfo_read(dirs[d], &ri, &found, err);
         if (!rc && !found)
             rc = mist_fail(err, MIST_EINVAL, "'%s' has no %s: not a mist bench output folder",

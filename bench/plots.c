@@ -30,11 +30,32 @@ static void safe_name(char *out, size_t cap, const char *s)
     out[i] = '\0';
 }
 
-/* Header fields: labels have no commas; quotes would confuse columnheader, so drop them. */
+/* A label as plots show it: weights paths cut to their file names ("mist:weights/a/qr.msgpack"
+ * -> "mist:qr.msgpack"), so that keys and titles fit; quotes (which would confuse gnuplot's
+ * columnheader) become apostrophes. */
+static void plot_title(char *out, size_t cap, const char *label)
+{
+    size_t o = 0;
+    const char *seg = label;
+    while (*seg && o + 1 < cap) {
+        const char *end = strchr(seg, ':');
+        if (!end) end = seg + strlen(seg);
+        const char *start = seg;
+        for (const char *p = seg; p < end; p++)
+            if (*p == '/') start = p + 1;
+        for (const char *p = start; p < end && o + 1 < cap; p++) out[o++] = *p == '"' ? '\'' : *p;
+        if (*end == ':' && o + 1 < cap) out[o++] = ':';
+        seg = *end ? end + 1 : end;
+    }
+    out[o] = '\0';
+}
+
 static void put_header_field(FILE *f, const char *s)
 {
+    char t[MIST_BENCH_LABEL_LEN];
+    plot_title(t, sizeof t, s);
     fputc(',', f);
-    for (; *s; s++) fputc(*s == '"' ? '\'' : *s, f);
+    fputs(t, f);
 }
 
 static void put_num(FILE *f, double v)
@@ -181,7 +202,7 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
           "set datafile separator ','\n"
           "set datafile missing 'NaN'\n"
           "set grid\n"
-          "set key top right font ',8'\n\n",
+          "set key top right font ',8' opaque\n\n",
           f);
 
     layout(s->nsuites, 3, &r, &c);
@@ -217,8 +238,10 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
         gp_str(f, ss->suite);
         fprintf(f, "\nset xlabel 'true MI (nats)'\nset ylabel 'estimate (nats)'\n");
         for (size_t e = 0; e < ss->nest; e++) {
+            char t[MIST_BENCH_LABEL_LEN];
+            plot_title(t, sizeof t, ss->est[e].label);
             fprintf(f, "set title ");
-            gp_str(f, ss->est[e].label);
+            gp_str(f, t);
             fprintf(f,
                     "\nplot 'scatter_%s.csv' index %zu using 1:2 with points pt 7 ps 0.35 "
                     "notitle, x with lines lc rgb 'gray40' dt 2 title 'estimate = MI'\n",
@@ -239,8 +262,8 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
             nqs += any;
         }
         layout(nqs, 3, &r, &c);
-        fprintf(f, "set terminal @TERM size %zu,%zu\nset output 'calibration.png'\n", 440 * c + 40,
-                420 * r + 40);
+        fprintf(f, "set terminal @TERM size %zu,%zu\nset output 'calibration.png'\n", 520 * c + 80,
+                460 * r + 40);
         fprintf(f,
                 "set multiplot layout %zu,%zu title 'calibration of quantile models'\n"
                 "set xlabel 'tau'\nset ylabel 'share of datasets with MI <= q_tau'\n"

@@ -260,13 +260,10 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
             mist_fail(err, rc, "estimator '%s': %s", o->est[e].label, msg);
         }
     }
-    if (!rc && o->nest && rt[0].spec) {
-        for (size_t e = 0; e < o->nest; e++)
-            if (rt[e].is_mist) {
-                rc = mist_infer_set_threads(1, err);
-                break;
-            }
-    }
+    /* each estimate single-threaded: the parallelism is over datasets */
+    int any_mist = 0;
+    for (size_t e = 0; e < o->nest && !rc; e++) any_mist |= rt[e].is_mist;
+    if (!rc && any_mist) rc = mist_infer_set_threads(1, err);
     bench_suite suite;
     memset(&suite, 0, sizeof suite);
     if (!rc) rc = bench_suite_open(o, &suite, err);

@@ -1,6 +1,5 @@
 /* Estimator specs: "ksg1:k=5", "gaussian:copula", "mist:weights/mist-qr.msgpack", and their
  * canonical labels (mist_bench.h has the grammar). */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -69,7 +69,18 @@ static int open_manifest(const char *dir, bench_suite *s, mist_err *err)
 int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err)
 {
     memset(s, 0, sizeof *s);
-    if (is_dir(o->suite)) {
+    /* A built-in name means the built-in suite even when a folder of that name exists here;
+     * write ./NAME for the folder. */
+    size_t nsuites = 0;
+    const mist_catalog_entry *cat = mist_gen_suites(&nsuites);
+    int builtin = 0;
+    for (size_t i = 0; i < nsuites; i++) builtin |= !strcmp(cat[i].name, o->suite);
+    if ((!builtin || strchr(o->suite, '/')) && is_dir(o->suite)) {
+        if (o->n || o->seed_lo || o->seed_hi)
+            return mist_fail(err, MIST_EINVAL,
+                             "--n and --seeds apply to built-in suites; the datasets of folder "
+                             "'%s' are those its manifest.csv lists",
+                             o->suite);
         int rc = open_manifest(o->suite, s, err);
         if (rc) bench_suite_close(s);
         return rc;

@@ -10,6 +10,7 @@ int cmd_estimate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Strict number parsing: the whole string must be a number in range; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);

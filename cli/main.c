@@ -29,8 +29,10 @@ static void usage(FILE *f)
           "            mist convert model.safetensors --config config.json -o mist-qr.msgpack\n"
           "  info      show a weights file: architecture, parameters, metadata\n"
           "            mist info mist-qr.msgpack\n"
-          "\n"
-          "Planned, not in this build yet: train.\n"
+          "  train     train a model on a generated stream; export a checkpoint to weights\n"
+          "            mist train --arch small --loss mse --batch 32 --steps 20000 --out runs/a\n"
+          "            mist train --resume runs/a\n"
+          "            mist train export runs/a -o weights/mine.msgpack\n"
           "\n"
           "Run `mist COMMAND --help` for the options of a command. MI is in nats.\n",
           f);
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     cli_error("unknown command '%s' (run `mist --help`)", cmd);
     return 2;
 }

@@ -10,8 +10,8 @@
  * Only q_block x kv_block scores exist at any time, so SAB over n = 100,000 rows needs
  * q_block * kv_block floats of scratch instead of n^2. The 1/l normalisation is applied to O
  * (q_block x hd values) rather than to the probabilities (q_block x Nk).
- * (attention_backward of the training issue goes here; it will recompute S block-wise from
- * Q, K and the saved m and l, as flash-attention does.) */
+ * Training uses the plain per-head attention_train_forward / attention_backward at the end
+ * (the blocked path above is inference only). */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -112,5 +112,96 @@ void attention_forward(float *out, int ldo, const float *q, int ldq, const float
                        k + (size_t)h * khs, ldk, v + (size_t)h * vhs, ldv, kmask, bq, Nk, hd,
                        scale, cfg, scratch);
         }
+    }
+}
+
+/* ---- training ------------------------------------------------------------------------------
+ * Plain (unblocked) multi-head attention for training, where n <= a few hundred: per head the
+ * full [Nq, Nk] probability matrix lives in scratch (Nq * Nk floats, reused across heads), and
+ * only the per-row log-sum-exp lse[Nq, H] (lse[i * H + h]) is kept for the backward pass,
+ * which recomputes the probabilities from Q and K (as flash-attention does) instead of storing
+ * them per layer. Layouts: head h of q, k, v, out is columns h*hd .. h*hd+hd-1 of rows with
+ * leading dimensions ldq, ldk, ldv, ldo. kmask as attention_forward (NULL keeps all); a query
+ * whose keys are all masked gets NaN (and lse -inf). */
+void attention_train_forward(float *out, int ldo, float *lse, const float *q, int ldq,
+                             const float *k, int ldk, const float *v, int ldv,
+                             const uint8_t *kmask, int Nq, int Nk, int D, int H, float *scratch)
+{
+    if (Nq <= 0) return;
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *S = scratch;
+    for (int h = 0; h < H; h++) {
+        size_t c = (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hd, scale, q + c, ldq,
+                    k + c, ldk, 0.0f, S, Nk);
+        if (kmask) apply_mask(S, Nq, Nk, kmask, 0);
+        for (int i = 0; i < Nq; i++) {
+            float *s = S + (size_t)i * Nk;
+            float mx = vmax(s, (size_t)Nk);
+            if (mx == -INFINITY) {
+                memset(s, 0, (size_t)Nk * sizeof *s);
+                lse[(size_t)i * H + h] = -INFINITY;
+                continue;
+            }
+            float sum = vexp_shift_sum(s, (size_t)Nk, mx);
+            float inv = 1.0f / sum;
+            for (int j = 0; j < Nk; j++) s[j] *= inv;
+            lse[(size_t)i * H + h] = mx + logf(sum);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hd, Nk, 1.0f, S, Nk, v + c,
+                    ldv, 0.0f, out + c, ldo);
+        for (int i = 0; i < Nq; i++)
+            if (lse[(size_t)i * H + h] == -INFINITY)
+                for (int d = 0; d < hd; d++) out[(size_t)i * ldo + c + d] = NAN;
+    }
+}
+
+/* Backward of attention_train_forward, ACCUMULATING into dq, dk, dv (same layouts as q, k, v,
+ * leading dimensions lddq, lddk, lddv); dout and out (the forward output) [Nq, *] with ld lddo,
+ * ldo. Per head: P = exp(S - lse), dP = dO V^T, dS = P (dP - rowsum(dO * O)),
+ * dV += P^T dO, dQ += scale dS K, dK += scale dS^T Q. Masked keys have P = 0 and get no
+ * gradient. scratch: 2 Nq Nk floats. */
+void attention_backward(float *dq, int lddq, float *dk, int lddk, float *dv, int lddv,
+                        const float *dout, int lddo, const float *q, int ldq, const float *k,
+                        int ldk, const float *v, int ldv, const float *out, int ldo,
+                        const float *lse, const uint8_t *kmask, int Nq, int Nk, int D, int H,
+                        float *scratch)
+{
+    if (Nq <= 0 || Nk <= 0) return;
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *P = scratch, *dP = scratch + (size_t)Nq * Nk;
+    for (int h = 0; h < H; h++) {
+        size_t c = (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hd, scale, q + c, ldq,
+                    k + c, ldk, 0.0f, P, Nk);
+        if (kmask) apply_mask(P, Nq, Nk, kmask, 0);
+        for (int i = 0; i < Nq; i++) {
+            float *p = P + (size_t)i * Nk;
+            float l = lse[(size_t)i * H + h];
+            if (l == -INFINITY) {
+                memset(p, 0, (size_t)Nk * sizeof *p);
+                continue;
+            }
+            for (int j = 0; j < Nk; j++) p[j] -= l;
+            vexp_forward(p, p, (size_t)Nk);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hd, 1.0f, dout + c, lddo,
+                    v + c, ldv, 0.0f, dP, Nk);
+        for (int i = 0; i < Nq; i++) {
+            const float *go = dout + (size_t)i * lddo + c, *o = out + (size_t)i * ldo + c;
+            float di = 0.0f;
+            if (lse[(size_t)i * H + h] != -INFINITY)
+                for (int d = 0; d < hd; d++) di += go[d] * o[d];
+            float *p = P + (size_t)i * Nk, *g = dP + (size_t)i * Nk;
+            for (int j = 0; j < Nk; j++) g[j] = p[j] * (g[j] - di);
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hd, Nq, 1.0f, P, Nk, dout + c,
+                    lddo, 1.0f, dv + c, lddv);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hd, Nk, scale, dP, Nk, k + c,
+                    ldk, 1.0f, dq + c, lddq);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Nk, hd, Nq, scale, dP, Nk, q + c,
+                    ldq, 1.0f, dk + c, lddk);
     }
 }

@@ -429,3 +429,27 @@ done:
     free(off);
     return rc;
 }
+
+int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nsets, float *dst,
+                     mist_err *err)
+{
+    const mist_arch *a = &m->arch;
+    size_t *off = malloc((nsets + 1) * sizeof *off);
+    if (!off) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    off[0] = 0;
+    for (size_t s = 0; s < nsets; s++) off[s + 1] = off[s] + sets[s].n;
+    prepared pr = {0};
+    int rc = prepare(a, sets, nsets, &pr, err);
+    if (!rc) {
+        size_t cursor = 0, N = off[nsets];
+        for (size_t r0 = 0; r0 < N; r0 += 1024) {
+            int b = N - r0 < 1024 ? (int)(N - r0) : 1024;
+            pack_block(dst + r0 * (size_t)a->max_input_dim, a->max_input_dim, a, sets, &pr, off,
+                       &cursor, r0, b);
+        }
+    }
+    free(pr.data);
+    free(pr.own);
+    free(off);
+    return rc;
+}

@@ -97,6 +97,46 @@ void softmax_forward_ref(float *out, const float *inp, int N, int C);
 void attention_forward_ref(float *out, const float *q, const float *k, const float *v,
                            const uint8_t *kmask, int Nq, int Nk, int D, int H);
 
+/* ---- backward kernels (training) ----------------------------------------------------------
+ * Every backward function ACCUMULATES (+=) into its gradient outputs; NULL skips one.
+ * linear.c: for out = inp @ weight^T + bias: dinp[N, C] += dout @ weight,
+ * dweight[OC, C] += dout^T @ inp, dbias[OC] += column sums of dout. */
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC);
+/* dinp[i] += dout[i] (the residual branch of x + f(x)). */
+void residual_backward(float *dinp, const float *dout, size_t n);
+/* layernorm.c: layernorm_forward that also stores per-row mean[N] and rstd[N] (same bits as
+ * layernorm_forward); out may equal inp. layernorm_backward takes the forward's input. */
+void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *w, const float *b, int N, int C, float eps);
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int N, int C);
+/* activations.c: inp is the forward's input; softmax_backward takes the forward's output. */
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void relu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void softmax_backward(float *dinp, const float *out, const float *dout, int N, int C);
+/* attention.c: unblocked training attention (scratch Nq * Nk floats) keeping lse[Nq, H]
+ * (lse[i * H + h]) for attention_backward (scratch 2 Nq Nk floats), which recomputes the
+ * probabilities. Head h is columns h*hd .. of every array; ld* are leading dimensions. */
+void attention_train_forward(float *out, int ldo, float *lse, const float *q, int ldq,
+                             const float *k, int ldk, const float *v, int ldv,
+                             const uint8_t *kmask, int Nq, int Nk, int D, int H, float *scratch);
+void attention_backward(float *dq, int lddq, float *dk, int lddk, float *dv, int lddv,
+                        const float *dout, int lddo, const float *q, int ldq, const float *k,
+                        int ldk, const float *v, int ldv, const float *out, int ldo,
+                        const float *lse, const uint8_t *kmask, int Nq, int Nk, int D, int H,
+                        float *scratch);
+/* reference.c (packed arrays, double accumulators, accumulate like the kernels). */
+void linear_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, int N, int C, int OC);
+void layernorm_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, int N, int C, float eps);
+void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t n);
+void attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, const uint8_t *kmask, int Nq, int Nk,
+                            int D, int H);
+
 /* ---- parameters ------------------------------------------------------------------------ */
 
 typedef struct mab_w {
@@ -182,6 +222,11 @@ mist_model *model_alloc(const mist_arch *a, mist_err *err);
  * mist_model_estimate_batch, raw (unsorted) quantiles. */
 int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
                   size_t ntaus, double *out, mist_err *err);
+
+/* graph.c: the network's input rows of nsets validated datasets exactly as graph_forward
+ * builds them (preprocessing, layout), into dst [sum n, max_input_dim] (zero padded). */
+int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nsets, float *dst,
+                     mist_err *err);
 
 /* weights.c */
 int weights_write(const mist_model *m, const char *path, mist_err *err);

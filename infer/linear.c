@@ -2,7 +2,7 @@
  * inp @ weight^T (CblasTrans on the weight, no copy). The bias (and a residual) are written
  * into the output first and the product is accumulated onto them with beta = 1, so neither
  * costs an extra pass over the product.
- * (The backward passes of the training issue go here: linear_backward.) */
+ * linear_backward (training) is at the end: three sgemms' worth, accumulating with beta = 1. */
 #include <cblas.h>
 #include <string.h>
 
@@ -51,4 +51,31 @@ void linear_forward_residual(float *out, const float *res, const float *inp, con
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, 1.0f,
                 out, OC);
+}
+
+/* ---- backward (training) ------------------------------------------------------------------
+ * For out = inp @ weight^T + bias, given dout [N, OC]: every output ACCUMULATES (+=):
+ *   dinp[N, C] += dout @ weight        dweight[OC, C] += dout^T @ inp     dbias[OC] += sum_rows
+ * Any of dinp, dweight, dbias may be NULL (not wanted). */
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC)
+{
+    if (N <= 0 || OC <= 0 || C <= 0) return;
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight,
+                    C, 1.0f, dinp, C);
+    if (dweight)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
+                    1.0f, dweight, C);
+    if (dbias)
+        for (int i = 0; i < N; i++) {
+            const float *d = dout + (size_t)i * OC;
+            for (int o = 0; o < OC; o++) dbias[o] += d[o];
+        }
+}
+
+/* Residual x + f(x): the gradient passes straight through. dinp[n] += dout[n]. */
+void residual_backward(float *dinp, const float *dout, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
 }

@@ -93,3 +93,113 @@ void attention_forward_ref(float *out, const float *q, const float *k, const flo
         }
     free(p);
 }
+
+/* ---- backward references (double accumulators; ACCUMULATE like the fast kernels) ------- */
+
+void linear_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, int N, int C, int OC)
+{
+    for (int i = 0; dinp && i < N; i++)
+        for (int c = 0; c < C; c++) {
+            double s = 0;
+            for (int o = 0; o < OC; o++)
+                s += (double)dout[(size_t)i * OC + o] * weight[(size_t)o * C + c];
+            dinp[(size_t)i * C + c] += (float)s;
+        }
+    for (int o = 0; dweight && o < OC; o++)
+        for (int c = 0; c < C; c++) {
+            double s = 0;
+            for (int i = 0; i < N; i++)
+                s += (double)dout[(size_t)i * OC + o] * inp[(size_t)i * C + c];
+            dweight[(size_t)o * C + c] += (float)s;
+        }
+    for (int o = 0; dbias && o < OC; o++) {
+        double s = 0;
+        for (int i = 0; i < N; i++) s += dout[(size_t)i * OC + o];
+        dbias[o] += (float)s;
+    }
+}
+
+void layernorm_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, int N, int C, float eps)
+{
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        var /= C;
+        double rs = 1.0 / sqrt(var + eps), sd = 0, sdx = 0;
+        for (int c = 0; c < C; c++) {
+            double xh = (x[c] - mean) * rs, g = (double)dy[c] * weight[c];
+            sd += g;
+            sdx += g * xh;
+        }
+        sd /= C;
+        sdx /= C;
+        for (int c = 0; c < C; c++) {
+            double xh = (x[c] - mean) * rs;
+            if (dbias) dbias[c] += dy[c];
+            if (dweight) dweight[c] += (float)(dy[c] * xh);
+            double gx = rs * ((double)dy[c] * weight[c] - sd - xh * sdx);
+            if (dinp) dinp[(size_t)i * C + c] += (float)gx;
+        }
+    }
+}
+
+void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = inp[i];
+        double d = 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) * 0.398942280401432678;
+        dinp[i] += (float)(dout[i] * d);
+    }
+}
+
+/* q [Nq, D], k, v [Nk, D], dout [Nq, D] packed; dq, dk, dv accumulate. */
+void attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, const uint8_t *kmask, int Nq, int Nk,
+                            int D, int H)
+{
+    int hd = D / H;
+    double scale = 1.0 / sqrt((double)hd);
+    double *p = malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof *p);
+    if (!p) return;
+    double *dp = p + Nk;
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < Nq; i++) {
+            double m = -INFINITY, s = 0;
+            for (int j = 0; j < Nk; j++) {
+                double dot = 0;
+                for (int d = 0; d < hd; d++)
+                    dot += (double)q[(size_t)i * D + h * hd + d] * k[(size_t)j * D + h * hd + d];
+                p[j] = (kmask && !kmask[j]) ? -INFINITY : dot * scale;
+                if (p[j] > m) m = p[j];
+            }
+            if (m == -INFINITY) continue;
+            for (int j = 0; j < Nk; j++) {
+                p[j] = p[j] == -INFINITY ? 0.0 : exp(p[j] - m);
+                s += p[j];
+            }
+            double di = 0;
+            for (int j = 0; j < Nk; j++) {
+                p[j] /= s;
+                double g = 0;
+                for (int d = 0; d < hd; d++)
+                    g += (double)dout[(size_t)i * D + h * hd + d] * v[(size_t)j * D + h * hd + d];
+                dp[j] = g;
+                di += p[j] * g;
+            }
+            for (int j = 0; j < Nk; j++) {
+                double ds = p[j] * (dp[j] - di) * scale;
+                for (int d = 0; d < hd; d++) {
+                    size_t qi = (size_t)i * D + h * hd + d, kj = (size_t)j * D + h * hd + d;
+                    dv[kj] += (float)(p[j] * dout[qi]);
+                    dq[qi] += (float)(ds * k[kj]);
+                    dk[kj] += (float)(ds * q[qi]);
+                }
+            }
+        }
+    free(p);
+}

@@ -694,6 +694,28 @@ START_TEST(test_manifest_folder)
     snprintf(pb, sizeof pb, "%s/results.csv", b);
     assert_same_file_order(pa, pb);
 
+    /* a built-in name is the built-in suite even beside a folder of that name; ./NAME is the
+     * folder, and --n does not apply to it */
+    unlink("smoke");
+    ck_assert_int_eq(symlink(g, "smoke"), 0);
+    char *c = tmpdir("bench-name");
+    rep = run_bench(c, "smoke", 50, "gaussian", 0, 1, 0, 1, 0);
+    ck_assert_uint_eq(rep.datasets, 6);
+    static mist_bench_est est1[1];
+    size_t n1;
+    ck_assert_int_eq(mist_bench_parse_estimators("gaussian", est1, 1, &n1, &err), MIST_OK);
+    mist_bench_opts o1;
+    mist_bench_opts_default(&o1);
+    o1.est = est1;
+    o1.nest = 1;
+    o1.out_dir = c;
+    o1.suite = "./smoke";
+    o1.n = 50;
+    ck_assert_int_eq(mist_bench_run(&o1, NULL, &err), MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "apply to built-in suites"), "%s", err.msg);
+    unlink("smoke");
+    free(c);
+
     /* unknown suite / missing folder */
     static mist_bench_est est[2];
     size_t nest;

@@ -121,5 +121,22 @@ expect_fail "convert garbage" "safetensors" "$MIST" convert a.npy -o conv.msgpac
 head -c 100 a.msgpack > trunc.msgpack
 expect_fail "info truncated" "truncat|malformed|weights" "$MIST" info trunc.msgpack
 
+# train: a tiny run stopped half-way, resumed, exported, used; errors
+"$MIST" train --arch tiny --loss mse --batch 2 --steps 4 --val-count 2 --val-every 2 --out tr --stop-after 2 --quiet &&
+  [ -s tr/checkpoint.msgpack ] && [ -s tr/train.csv ] && [ ! -e tr/model.msgpack ] && ok || bad "train --stop-after"
+"$MIST" train --resume tr --quiet && [ -s tr/model.msgpack ] && ok || bad "train --resume"
+[ "$(tail -1 tr/train.csv | cut -d, -f1)" = 4 ] && ok || bad "train csv log"
+"$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '"metadist"' && ok || bad "train export"
+"$MIST" estimate a.npy --method mist --weights tr/model.msgpack >/dev/null && ok || bad "estimate with a trained model"
+"$MIST" train --help | grep -q -- "--resume" && ok || bad "train --help"
+expect_fail "train unknown preset" "unknown arch preset 'huge'" "$MIST" train --arch huge --loss mse --out tx
+expect_fail "train unknown arch key" "unknown arch key 'bogus'" "$MIST" train --arch tiny,bogus=3 --loss mse --out tx
+expect_fail "train no loss" "--loss" "$MIST" train --arch tiny --out tx
+expect_fail "train unknown metadist" "unknown meta-distribution 'nope'" "$MIST" train --arch tiny --loss mse --metadist nope --out tx
+expect_fail "train bad arch" "D = 30 is not a multiple of H = 4" "$MIST" train --arch small,D=30 --loss mse --out tx
+expect_fail "train resume nothing" "checkpoint" "$MIST" train --resume nodir
+expect_fail "train export garbage" "not a valid checkpoint" "$MIST" train export a.msgpack -o tx.msgpack
+[ ! -e tx ] && [ ! -e tx.msgpack ] && ok || bad "train errors left files"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -143,7 +143,8 @@ typedef struct mist_train_progress {
     double elapsed_s, lr, loss; /* loss: mean over the steps since the last report */
     double grad_norm;
     double val_mse, val_pinball; /* NaN until the first validation */
-    double datasets_per_s, eta_s;
+    double datasets_per_s, eta_s; /* since this process started the run */
+    double gflops;         /* achieved matrix-product GFLOP/s (forward + backward), same span */
     const char *path;      /* EV_CKPT: the checkpoint written */
 } mist_train_progress;
 

@@ -1,0 +1,372 @@
+/* mist train: train a model on a generated stream; mist train export: checkpoint -> weights. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mist_gen.h"
+#include "mist_infer.h"
+#include "mist_train.h"
+#include "mist_train_grad.h"
+
+static void train_usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  mist train --arch PRESET[,key=value...] --loss mse|pinball --steps N --out DIR\n"
+          "             [options]\n"
+          "  mist train --resume DIR [--steps N] [--threads T] [--ckpt-every S] [--out DIR]\n"
+          "  mist train export CKPT_OR_DIR -o weights/NAME.msgpack\n"
+          "\n"
+          "Trains a Set Transformer MI estimator on a fresh stream of datasets with known MI from\n"
+          "a meta-distribution (see `mist gen --list`). DIR receives train.csv (step, elapsed_s,\n"
+          "lr, train_loss, grad_norm, val_mse, val_pinball, datasets_per_s), checkpoint.msgpack\n"
+          "(written atomically every --ckpt-every seconds and at the end) and, when done,\n"
+          "model.msgpack (an inference weights file with the training facts in its meta).\n"
+          "--resume continues a stopped run bit for bit (same --threads).\n"
+          "\n"
+          "options:\n"
+          "  --arch SPEC        preset (tiny, small, medium; split layout, copula inputs) and/or\n"
+          "                     key=value overrides, comma separated or repeated, e.g.\n"
+          "                     --arch small,D=96,n_isab=3 (keys as in `mist info`)\n"
+          "  --loss L           mse (point model) | pinball (quantile model, tau ~ U(0,1))\n"
+          "  --batch B          datasets per step (default 32)\n"
+          "  --steps N          optimizer steps (default 1000)\n"
+          "  --lr LR            peak learning rate (default 1e-3)\n"
+          "  --lr-floor F       final lr as a fraction of the peak (default 0.1)\n"
+          "  --warmup W         linear warm-up steps (default 100)\n"
+          "  --wd WD            AdamW decoupled weight decay on weight matrices (default 0.01)\n"
+          "  --clip C           gradient global-norm clip, 0 = off (default 1.0)\n"
+          "  --metadist NAME    training meta-distribution (default 'default')\n"
+          "  --n-range A-B      rows per dataset drawn uniformly in A..B (default: the\n"
+          "                     meta-distribution's own)\n"
+          "  --pool P           bucketing: P batches drawn together and sorted by n (default 8)\n"
+          "  --seed S           weights, stream and taus (default 1)\n"
+          "  --val-count V      validation datasets (default 256; 0: none)\n"
+          "  --val-every K      validate every K steps (default 200) and at the end\n"
+          "  --val-seed S       seed of the validation suite\n"
+          "  --threads T        BLAS threads (default 1)\n"
+          "  --ckpt-every SEC   checkpoint period in seconds (default 300)\n"
+          "  --no-prefetch      no worker thread generating the next batch\n"
+          "  --dump-batches DIR write the initial weights and the first --dump-steps batches\n"
+          "  --dump-steps K     (default 10) as .npy + batches.csv, for the PyTorch reference\n"
+          "  --stop-after K     stop (with a checkpoint) after step K, as if interrupted\n"
+          "  --quiet            no progress line\n",
+          f);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Ctrl-C / kill: the run writes a checkpoint at the end of the current step and stops. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct prog {
+    int quiet, tty, open;
+    double last;
+    int64_t step, steps;
+} prog;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_eta(char *buf, size_t sz, double s)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, sz, "?");
+    else if (s < 60) snprintf(buf, sz, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, sz, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, sz, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static int on_progress(const mist_train_progress *p, void *user)
+{
+    prog *g = user;
+    g->step = p->step;
+    g->steps = p->steps;
+    if (g->quiet || p->event == MIST_TRAIN_EV_CKPT) return interrupted;
+    double t = now_s();
+    if (p->event == MIST_TRAIN_EV_DONE) {
+        fprintf(stderr, "%sdone: %lld steps, %.1f s of training, last loss %.5f, val mse %.5f "
+                        "pinball %.5f, %.1f datasets/s, %.1f GFLOP/s -> %s\n",
+                g->open ? "\n" : "", (long long)p->step, p->elapsed_s, p->loss, p->val_mse,
+                p->val_pinball, p->datasets_per_s, p->gflops, p->path);
+        g->open = 0;
+        return 0;
+    }
+    if (p->event == MIST_TRAIN_EV_VAL && p->step == 0) {
+        fprintf(stderr, "initial weights: val mse %.5f pinball %.5f\n", p->val_mse, p->val_pinball);
+        return 0;
+    }
+    if (p->event == MIST_TRAIN_EV_STEP && t - g->last < (g->tty ? 0.25 : 10.0)) return interrupted;
+    g->last = t;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, p->eta_s);
+    int val_line = p->event == MIST_TRAIN_EV_VAL;
+    fprintf(stderr, "%sstep %lld/%lld  loss %.5f  val mse %.5f pinball %.5f  lr %.2e  "
+                    "%.1f ds/s %.1f GFLOP/s  ETA %s%s",
+            g->tty ? "\r" : "", (long long)p->step, (long long)p->steps, p->loss, p->val_mse,
+            p->val_pinball, p->lr, p->datasets_per_s, p->gflops, eta,
+            g->tty && !val_line ? "   " : "\n");
+    g->open = g->tty && !val_line;
+    return interrupted;
+}
+
+static int finish(const prog *g, const char *dir)
+{
+    if (!g->quiet && g->step < g->steps)
+        fprintf(stderr, "%sstopped at step %lld of %lld; continue with: mist train --resume %s\n",
+                g->open ? "\n" : "", (long long)g->step, (long long)g->steps, dir);
+    return 0;
+}
+
+static int train_export(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            train_usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-') {
+            cli_error("train export: unknown option '%s'", argv[i]);
+            return 2;
+        } else if (!in) in = argv[i];
+        else {
+            cli_error("train export: unexpected argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        cli_error("train export: usage: mist train export CKPT_OR_DIR -o OUT.msgpack");
+        return 2;
+    }
+    mist_err err = {0};
+    if (mist_train_export(in, out, &err)) {
+        cli_error("train export: %s", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
+static int apply_arch(mist_arch *a, char *arch_spec, size_t spec_sz, const char *v, mist_err *err)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v);
+    size_t l = strlen(arch_spec);
+    snprintf(arch_spec + l, spec_sz - l, "%s%s", l ? "," : "", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int rc = strchr(tok, '=') ? mist_arch_override(a, tok, err) : mist_arch_preset(tok, a, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "export")) return train_export(argc - 1, argv + 1);
+    mist_train_config c;
+    mist_train_config_default(&c);
+    c.arch_spec[0] = '\0';
+    const char *out = NULL, *resume = NULL;
+    int have_arch = 0, have_loss = 0, have_steps = 0, have_threads = 0, have_ckpt = 0,
+        other_cfg = 0, quiet = 0, have_warmup = 0;
+    mist_err err = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                                               \
+    do {                                                                                         \
+        if (!v) {                                                                                \
+            cli_error("train: %s needs a value", a);                                             \
+            return 2;                                                                            \
+        }                                                                                        \
+        i++;                                                                                     \
+    } while (0)
+#define BAD(what)                                                                                \
+    do {                                                                                         \
+        cli_error("train: %s wants %s (got '%s')", a, what, v);                                  \
+        return 2;                                                                                \
+    } while (0)
+        double d;
+        uint64_t u, u2;
+        int iv;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            train_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--arch")) {
+            NEED_VALUE;
+            if (apply_arch(&c.arch, c.arch_spec, sizeof c.arch_spec, v, &err)) {
+                cli_error("train: --arch: %s", err.msg);
+                return 2;
+            }
+            have_arch = 1;
+            other_cfg = 1;
+        } else if (!strcmp(a, "--loss")) {
+            NEED_VALUE;
+            if (!strcmp(v, "mse")) c.loss = MIST_LOSS_MSE;
+            else if (!strcmp(v, "pinball")) c.loss = MIST_LOSS_PINBALL;
+            else BAD("mse or pinball");
+            have_loss = 1;
+            other_cfg = 1;
+        } else if (!strcmp(a, "--batch")) {
+            NEED_VALUE;
+            if (cli_parse_int(v, 1, 65536, &c.batch)) BAD("1..65536");
+            other_cfg = 1;
+        } else if (!strcmp(a, "--steps")) {
+            NEED_VALUE;
+            if (cli_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
+            c.steps = (int64_t)u;
+            have_steps = 1;
+        } else if (!strcmp(a, "--stop-after")) {
+            NEED_VALUE;
+            if (cli_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
+            c.stop_after = (int64_t)u;
+        } else if (!strcmp(a, "--lr") || !strcmp(a, "--lr-floor") || !strcmp(a, "--wd") ||
+                   !strcmp(a, "--clip") || !strcmp(a, "--ckpt-every")) {
+            NEED_VALUE;
+            if (cli_parse_double(v, &d) || !isfinite(d) || d < 0) BAD("a non-negative number");
+            if (!strcmp(a, "--lr")) c.lr = d;
+            else if (!strcmp(a, "--lr-floor")) c.lr_floor = d;
+            else if (!strcmp(a, "--wd")) c.wd = d;
+            else if (!strcmp(a, "--clip")) c.clip = d;
+            else c.ckpt_every_s = d, have_ckpt = 1;
+            if (strcmp(a, "--ckpt-every")) other_cfg = 1;
+        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--val-every")) {
+            NEED_VALUE;
+            if (cli_parse_u64(v, &u) || u > (uint64_t)1 << 40) BAD("a non-negative integer");
+            if (!strcmp(a, "--warmup")) c.warmup = (int64_t)u, have_warmup = 1;
+            else c.val_every = (int64_t)u;
+            other_cfg = 1;
+        } else if (!strcmp(a, "--metadist")) {
+            NEED_VALUE;
+            if (strlen(v) >= sizeof c.metadist) BAD("a meta-distribution name");
+            snprintf(c.metadist, sizeof c.metadist, "%s", v);
+            other_cfg = 1;
+        } else if (!strcmp(a, "--n-range")) {
+            NEED_VALUE;
+            if (cli_parse_range(v, &u, &u2) || u < 2 || u2 > 1000000) BAD("A-B with 2 <= A <= B");
+            c.n_min = (int64_t)u;
+            c.n_max = (int64_t)u2;
+            other_cfg = 1;
+        } else if (!strcmp(a, "--pool")) {
+            NEED_VALUE;
+            if (cli_parse_int(v, 1, 4096, &c.pool)) BAD("1..4096");
+            other_cfg = 1;
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--val-seed")) {
+            NEED_VALUE;
+            if (cli_parse_u64(v, &u)) BAD("a non-negative 64-bit integer");
+            if (!strcmp(a, "--seed")) c.seed = u;
+            else c.val_seed = u;
+            other_cfg = 1;
+        } else if (!strcmp(a, "--val-count")) {
+            NEED_VALUE;
+            if (cli_parse_int(v, 0, 100000, &c.val_count)) BAD("0..100000");
+            other_cfg = 1;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE;
+            if (cli_parse_int(v, 1, 256, &c.threads)) BAD("1..256");
+            have_threads = 1;
+        } else if (!strcmp(a, "--dump-batches")) {
+            NEED_VALUE;
+            if (strlen(v) >= sizeof c.dump_dir) BAD("a shorter path");
+            snprintf(c.dump_dir, sizeof c.dump_dir, "%s", v);
+            if (!c.dump_steps) c.dump_steps = 10;
+        } else if (!strcmp(a, "--dump-steps")) {
+            NEED_VALUE;
+            if (cli_parse_int(v, 1, 1000, &iv)) BAD("1..1000");
+            c.dump_steps = iv;
+        } else if (!strcmp(a, "--no-prefetch")) {
+            c.prefetch = 0;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
+            NEED_VALUE;
+            out = v;
+        } else if (!strcmp(a, "--resume")) {
+            NEED_VALUE;
+            resume = v;
+        } else {
+            cli_error("train: unknown argument '%s' (run `mist train --help`)", a);
+            return 2;
+        }
+#undef NEED_VALUE
+#undef BAD
+    }
+    prog g = {.quiet = quiet, .tty = isatty(STDERR_FILENO)};
+    catch_stop_signals();
+    if (resume) {
+        mist_checkpoint ck;
+        if (mist_checkpoint_read(resume, &ck, &err)) {
+            cli_error("train: --resume %s: cannot read the checkpoint: %s", resume, err.msg);
+            return 1;
+        }
+        if (other_cfg)
+            fprintf(stderr, "mist: train: resuming: the checkpoint's configuration is used; only "
+                            "--steps, --threads, --ckpt-every and --stop-after apply\n");
+        mist_train_config rc = ck.cfg;
+        if (have_steps) rc.steps = c.steps;
+        if (have_threads) rc.threads = c.threads;
+        if (have_ckpt) rc.ckpt_every_s = c.ckpt_every_s;
+        rc.stop_after = c.stop_after;
+        rc.prefetch = c.prefetch;
+        if (!quiet)
+            fprintf(stderr, "resuming %s at step %lld of %lld\n", resume, (long long)ck.step,
+                    (long long)rc.steps);
+        mist_checkpoint_free(&ck);
+        if (mist_train_run(&rc, out ? out : resume, resume, on_progress, &g, &err)) {
+            cli_error("%strain: %s", g.open ? "\n" : "", err.msg);
+            return 1;
+        }
+        return finish(&g, out ? out : resume);
+    }
+    if (!out) {
+        cli_error("train: --out DIR is required (run `mist train --help`)");
+        return 2;
+    }
+    if (!have_arch) {
+        cli_error("train: --arch is required (tiny, small, medium, with key=value overrides)");
+        return 2;
+    }
+    if (!have_loss) {
+        cli_error("train: --loss mse|pinball is required");
+        return 2;
+    }
+    c.arch.quantile_conditioned = c.loss == MIST_LOSS_PINBALL;
+    if (!have_warmup && c.warmup >= c.steps) c.warmup = c.steps / 10;
+    if (mist_train_config_validate(&c, &err)) {
+        cli_error("train: %s", err.msg);
+        return 2;
+    }
+    if (!quiet)
+        fprintf(stderr, "training %s (%zu parameters), loss %s, batch %d, %lld steps, lr %g, "
+                        "metadist %s -> %s\n",
+                c.arch_spec, mist_arch_param_count(&c.arch),
+                c.loss == MIST_LOSS_PINBALL ? "pinball" : "mse", c.batch, (long long)c.steps,
+                c.lr, c.metadist, out);
+    if (mist_train_run(&c, out, NULL, on_progress, &g, &err)) {
+        cli_error("%strain: %s", g.open ? "\n" : "", err.msg);
+        return 1;
+    }
+    return finish(&g, out);
+}

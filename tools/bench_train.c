@@ -1,0 +1,209 @@
+/* Training throughput: forward + backward (mist_train_grad) per batch for model presets, with
+ * datasets/s, achieved GFLOP/s (matrix-product flops: 2 M N K per product, forward and
+ * backward) and the time split by block.
+ * usage: bench_train [PRESET ...] [--batch B] [--batches K] [--threads T] [--workers W]
+ *                    [--seed S]
+ * --workers W splits each batch into W parts run at once by W threads, each with its own
+ * workspace and gradient buffer (sum them for the batch gradient): with --threads 1 this is
+ * the way to use several cores, since OpenBLAS threading of the many small per-head products
+ * costs more than it gains. Per-block times are then summed over the workers (CPU seconds).
+ * Batches: B datasets with n ~ U(10, 500) and dx, dy ~ U(1, 32) (capped at the preset's
+ * maxima), correlated Gaussian rows; the data is generated before the clock starts. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mist_infer.h"
+#include "mist_train.h"
+#include "mist_train_grad.h"
+#include "train_graph.h"
+
+static uint64_t rs = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnext(void)
+{
+    rs ^= rs >> 12;
+    rs ^= rs << 25;
+    rs ^= rs >> 27;
+    return rs * 0x2545F4914F6CDD1DULL;
+}
+static double runif(void)
+{
+    return (double)(rnext() >> 11) * 0x1.0p-53;
+}
+static double rnorm(void)
+{
+    double u = runif() + 1e-300, v = runif();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+static int rint_(int lo, int hi)
+{
+    return lo + (int)(rnext() % (uint64_t)(hi - lo + 1));
+}
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct job {
+    mist_model *m;
+    mist_train_ws *ws;
+    const mist_train_example *ex;
+    size_t n;
+    float *grads;
+    int rc;
+    mist_err err;
+} job;
+
+static void *run_job(void *p)
+{
+    job *j = p;
+    double loss;
+    j->rc = j->n ? mist_train_grad(j->m, j->ws, j->ex, j->n, MIST_LOSS_MSE, j->grads, &loss, NULL,
+                                   &j->err)
+                 : 0;
+    return NULL;
+}
+
+/* One batch over W workers. */
+static int run_batch(job *jobs, int W, const mist_train_example *ex, size_t B)
+{
+    pthread_t th[16];
+    size_t s0 = 0;
+    for (int w = 0; w < W; w++) {
+        size_t s1 = B * (size_t)(w + 1) / (size_t)W;
+        jobs[w].ex = ex + s0, jobs[w].n = s1 - s0;
+        s0 = s1;
+        if (w && pthread_create(&th[w], NULL, run_job, &jobs[w])) return 1;
+    }
+    run_job(&jobs[0]);
+    for (int w = 1; w < W; w++) pthread_join(th[w], NULL);
+    for (int w = 0; w < W; w++)
+        if (jobs[w].rc) {
+            fprintf(stderr, "%s\n", jobs[w].err.msg);
+            return 1;
+        }
+    return 0;
+}
+
+static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
+{
+    mist_arch a;
+    mist_err err;
+    if (mist_arch_preset(preset, &a, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    mist_model *m = mist_model_create_random(&a, seed, &err);
+    if (!m) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    size_t np = mist_model_param_count(m);
+    job jobs[16];
+    for (int w = 0; w < W; w++) {
+        memset(&jobs[w], 0, sizeof jobs[w]);
+        jobs[w].m = m;
+        jobs[w].ws = mist_train_ws_alloc(m, &err);
+        jobs[w].grads = calloc(np, sizeof(float));
+        if (!jobs[w].ws || !jobs[w].grads) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+    }
+    int nb = K + 1; /* one warm-up batch */
+    mist_train_example *ex = calloc((size_t)nb * B, sizeof *ex);
+    double **data = calloc((size_t)nb * B, sizeof *data);
+    size_t rows_timed = 0;
+    for (int b = 0; b < nb; b++)
+        for (size_t s = 0; s < B; s++) {
+            mist_train_example *e = &ex[(size_t)b * B + s];
+            e->n = (size_t)rint_(10, 500);
+            e->dx = rint_(1, a.max_dx < 32 ? a.max_dx : 32);
+            e->dy = rint_(1, a.max_dy < 32 ? a.max_dy : 32);
+            size_t c = (size_t)(e->dx + e->dy);
+            double *d = malloc(e->n * c * sizeof *d);
+            for (size_t i = 0; i < e->n; i++) {
+                double z = rnorm();
+                for (size_t j = 0; j < c; j++) d[i * c + j] = 0.6 * z + 0.8 * rnorm();
+            }
+            data[(size_t)b * B + s] = d;
+            e->data = d;
+            e->mi = 0.5;
+            e->tau = 0.5;
+            if (b) rows_timed += e->n;
+        }
+    if (run_batch(jobs, W, ex, B)) return 1;
+    for (int w = 0; w < W; w++)
+        memset(mist_train_ws_timing(jobs[w].ws), 0, sizeof(mist_train_timing));
+    double t0 = now_s();
+    for (int b = 1; b < nb; b++)
+        if (run_batch(jobs, W, ex + (size_t)b * B, B)) return 1;
+    double el = now_s() - t0;
+    mist_train_timing tot = {0}, *T = &tot;
+    for (int w = 0; w < W; w++) {
+        const mist_train_timing *t = mist_train_ws_timing(jobs[w].ws);
+        for (int i = 0; i < MIST_TB_COUNT; i++) tot.fwd[i] += t->fwd[i], tot.bwd[i] += t->bwd[i];
+        tot.flops += t->flops;
+    }
+    printf("preset %s: D %d, H %d, ff %d, inds %d, seeds %d, fsab %d, isab %d, dec %d, rho %dx%d, "
+           "%zu parameters\n",
+           preset, a.D, a.H, a.ff, a.n_inds, a.n_seeds, a.n_feature_sab, a.n_isab, a.n_dec,
+           a.n_rho, a.rho_hidden, np);
+    printf("  batch %zu, %d batches, mean n %.0f, %d worker(s) x %d OpenBLAS thread(s) (%s)\n", B,
+           K, (double)rows_timed / ((double)K * B), W, mist_infer_get_threads(),
+           mist_infer_blas_core());
+    printf("  forward+backward %.1f ms/batch, %.1f datasets/s, %.2f GFLOP/batch, %.1f GFLOP/s\n",
+           1e3 * el / K, (double)K * B / el, T->flops / K / 1e9, T->flops / el / 1e9);
+    double tf = 0, tb = 0;
+    for (int i = 0; i < MIST_TB_COUNT; i++) tf += T->fwd[i], tb += T->bwd[i];
+    printf("  %-8s %10s %10s %7s\n", "block", "fwd ms", "bwd ms", "share");
+    for (int i = 0; i < MIST_TB_COUNT; i++)
+        printf("  %-8s %10.2f %10.2f %6.1f%%\n", mist_train_block_name(i), 1e3 * T->fwd[i] / K,
+               1e3 * T->bwd[i] / K, 100 * (T->fwd[i] + T->bwd[i]) / (tf + tb));
+    printf("  %-8s %10.2f %10.2f\n", "total", 1e3 * tf / K, 1e3 * tb / K);
+    for (size_t i = 0; i < (size_t)nb * B; i++) free(data[i]);
+    free(data), free(ex);
+    for (int w = 0; w < W; w++) {
+        free(jobs[w].grads);
+        mist_train_ws_free(jobs[w].ws);
+    }
+    mist_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *presets[8];
+    int np = 0, K = 5, threads = 0, W = 1;
+    size_t B = 32;
+    uint64_t seed = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--batches") && i + 1 < argc) K = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--workers") && i + 1 < argc) W = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+        else if (argv[i][0] != '-' && np < 8) presets[np++] = argv[i];
+        else {
+            fprintf(stderr, "usage: bench_train [PRESET ...] [--batch B] [--batches K] "
+                            "[--threads T] [--workers W] [--seed S]\n");
+            return 2;
+        }
+    }
+    if (!np) presets[np++] = "small", presets[np++] = "medium";
+    if (B < 1 || K < 1 || W < 1 || W > 16) return 2;
+    mist_err err;
+    if (threads > 0 && mist_infer_set_threads(threads, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    for (int i = 0; i < np; i++)
+        if (bench(presets[i], B, K, W, seed)) return 1;
+    return 0;
+}

@@ -1,0 +1,364 @@
+/* Training checkpoints: one msgpack map
+ *   {format: "mist-train-checkpoint", version: 1,
+ *    arch: {...the weights file's arch keys...}, config: {...every training setting...},
+ *    state: {step, elapsed_s, last_loss, val_mse, val_pinball, datasets},
+ *    nparams, params: bin, m: bin, v: bin}      (float32 little-endian, nparams each)
+ * written atomically (temporary file + rename). The stream needs no state of its own: its
+ * batches are a function of (seed, step). The reader is strict: it proves the bytes are one sane
+ * msgpack object first, then every key must be known, present once, of its type and in range,
+ * and the blocks must hold exactly the arch's parameter count. */
+#include <math.h>
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_internal.h"
+#include "mist_io.h"
+#include "mist_train.h"
+#include "mist_train_grad.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint blocks are written as host floats: little-endian hosts only"
+#endif
+
+#define CKPT_MAX_BYTES (((size_t)1 << 34))
+
+enum { F_INT, F_I64, F_U64, F_F64, F_STR, F_BOOL, F_LAYOUT, F_PREP, F_ACT, F_LOSS };
+
+typedef struct field {
+    const char *name;
+    int type;
+    size_t off;
+    size_t size; /* F_STR: buffer size */
+} field;
+
+#define A(k, t) {#k, t, offsetof(mist_arch, k), 0}
+static const field arch_fields[] = {
+    {"input_layout", F_LAYOUT, offsetof(mist_arch, input_layout), 0},
+    A(preprocess, F_PREP), A(max_input_dim, F_INT), A(max_dx, F_INT), A(max_dy, F_INT),
+    A(D, F_INT), A(H, F_INT), A(ff, F_INT), A(n_inds, F_INT), A(n_seeds, F_INT),
+    A(n_feature_sab, F_INT), A(n_isab, F_INT), A(n_dec, F_INT), A(n_rho, F_INT),
+    A(rho_hidden, F_INT), A(quantile_conditioned, F_BOOL), A(activation, F_ACT),
+    A(ln_eps, F_F64), A(n_min, F_I64), A(n_max, F_I64), A(d_min, F_I64), A(d_max, F_I64)};
+#undef A
+#define C(k, t) {#k, t, offsetof(mist_train_config, k), 0}
+#define CS(k) {#k, F_STR, offsetof(mist_train_config, k), sizeof(((mist_train_config *)0)->k)}
+static const field config_fields[] = {
+    CS(arch_spec), C(loss, F_LOSS), C(batch, F_INT), C(steps, F_I64), C(lr, F_F64),
+    C(lr_floor, F_F64), C(warmup, F_I64), C(wd, F_F64), C(clip, F_F64), C(beta1, F_F64),
+    C(beta2, F_F64), C(eps, F_F64), CS(metadist), C(seed, F_U64), C(val_seed, F_U64),
+    C(val_count, F_INT), C(val_every, F_I64), C(pool, F_INT), C(n_min, F_I64), C(n_max, F_I64),
+    C(threads, F_INT), C(prefetch, F_BOOL), C(ckpt_every_s, F_F64), C(stop_after, F_I64),
+    CS(dump_dir), C(dump_steps, F_INT)};
+#undef C
+#undef CS
+#define S(k, t) {#k, t, offsetof(mist_checkpoint, k), 0}
+static const field state_fields[] = {S(step, F_I64), S(elapsed_s, F_F64), S(last_loss, F_F64),
+                                     S(val_mse, F_F64), S(val_pinball, F_F64),
+                                     S(datasets, F_U64)};
+#undef S
+#define NF(a) (sizeof a / sizeof a[0])
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+static int fwrite_cb(void *data, const char *buf, size_t len)
+{
+    return fwrite(buf, 1, len, (FILE *)data) == len ? 0 : -1;
+}
+
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t l = strlen(s);
+    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
+}
+
+static const char *loss_name(int l) { return l == MIST_LOSS_PINBALL ? "pinball" : "mse"; }
+
+static int pack_fields(msgpack_packer *pk, const void *base, const field *f, size_t nf)
+{
+    int bad = msgpack_pack_map(pk, nf);
+    for (size_t i = 0; i < nf; i++) {
+        const char *p = (const char *)base + f[i].off;
+        int iv;
+        int64_t lv;
+        uint64_t uv;
+        double dv;
+        bad |= pack_str(pk, f[i].name);
+        switch (f[i].type) {
+        case F_INT: memcpy(&iv, p, sizeof iv); bad |= msgpack_pack_int(pk, iv); break;
+        case F_BOOL: memcpy(&iv, p, sizeof iv); bad |= iv ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+        case F_I64: memcpy(&lv, p, sizeof lv); bad |= msgpack_pack_int64(pk, lv); break;
+        case F_U64: memcpy(&uv, p, sizeof uv); bad |= msgpack_pack_uint64(pk, uv); break;
+        case F_F64: memcpy(&dv, p, sizeof dv); bad |= msgpack_pack_double(pk, dv); break;
+        case F_STR: bad |= pack_str(pk, p); break;
+        case F_LAYOUT: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_layout_name(iv)); break;
+        case F_PREP: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_prep_name(iv)); break;
+        case F_ACT: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_act_name(iv)); break;
+        case F_LOSS: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, loss_name(iv)); break;
+        }
+    }
+    return bad;
+}
+
+static int pack_block(msgpack_packer *pk, const char *name, const float *x, size_t n)
+{
+    return pack_str(pk, name) || msgpack_pack_bin(pk, n * 4) ||
+           (n ? msgpack_pack_bin_body(pk, x, n * 4) : 0);
+}
+
+int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err *err)
+{
+    if (ck->nparams > UINT32_MAX / 4)
+        return mist_fail(err, MIST_EINVAL, "checkpoint: %zu parameters exceed a bin", ck->nparams);
+    mist_atomic_file *af = mist_atomic_open(path, err);
+    if (!af) return err ? err->code : MIST_EIO;
+    FILE *f = mist_atomic_stream(af);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, f, fwrite_cb);
+    int bad = msgpack_pack_map(&pk, 9);
+    bad |= pack_str(&pk, "format") || pack_str(&pk, MIST_CKPT_FORMAT);
+    bad |= pack_str(&pk, "version") || msgpack_pack_int(&pk, MIST_CKPT_VERSION);
+    bad |= pack_str(&pk, "arch") || pack_fields(&pk, &ck->cfg.arch, arch_fields, NF(arch_fields));
+    bad |= pack_str(&pk, "config") || pack_fields(&pk, &ck->cfg, config_fields, NF(config_fields));
+    bad |= pack_str(&pk, "state") || pack_fields(&pk, ck, state_fields, NF(state_fields));
+    bad |= pack_str(&pk, "nparams") || msgpack_pack_uint64(&pk, ck->nparams);
+    bad |= pack_block(&pk, "params", ck->params, ck->nparams);
+    bad |= pack_block(&pk, "m", ck->m, ck->nparams);
+    bad |= pack_block(&pk, "v", ck->v, ck->nparams);
+    if (bad) {
+        mist_atomic_abort(af);
+        return mist_fail(err, MIST_EIO, "cannot write checkpoint '%s'", path);
+    }
+    return mist_atomic_commit(af, err);
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static int key_is(const msgpack_object *k, const char *s)
+{
+    size_t l = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == l && !memcmp(k->via.str.ptr, s, l);
+}
+
+static int str_eq(const msgpack_object *o, const char *s)
+{
+    return key_is(o, s);
+}
+
+static int get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX) return -1;
+        *out = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return 0;
+    }
+    return -1;
+}
+
+static int read_enum(const msgpack_object *o, int type, int *out)
+{
+    if (o->type != MSGPACK_OBJECT_STR) return -1;
+    for (int v = 0; v < 3; v++) {
+        const char *n = type == F_LAYOUT ? mist_layout_name(v)
+                        : type == F_PREP ? mist_prep_name(v)
+                        : type == F_ACT  ? mist_act_name(v)
+                                         : (v < 2 ? loss_name(v) : "?");
+        if (strcmp(n, "?") && str_eq(o, n)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int read_fields(const msgpack_object *map, const char *what, void *base, const field *f,
+                       size_t nf, const char *name, mist_err *err)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return mist_fail(err, MIST_EFORMAT, "'%s': %s is not a map", name, what);
+    unsigned char seen[64] = {0};
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+        size_t j = 0;
+        while (j < nf && !key_is(k, f[j].name)) j++;
+        if (j == nf) {
+            if (k->type == MSGPACK_OBJECT_STR)
+                return mist_fail(err, MIST_EFORMAT, "'%s': unknown key '%.*s' in %s", name,
+                                 (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
+                                 k->via.str.ptr, what);
+            return mist_fail(err, MIST_EFORMAT, "'%s': a non-string key in %s", name, what);
+        }
+        if (seen[j]++)
+            return mist_fail(err, MIST_EFORMAT, "'%s': duplicate key '%s' in %s", name, f[j].name, what);
+        char *p = (char *)base + f[j].off;
+        int64_t lv;
+        int iv;
+        int ok = 1;
+        switch (f[j].type) {
+        case F_INT:
+            ok = !get_i64(v, &lv) && lv >= INT32_MIN && lv <= INT32_MAX;
+            iv = (int)lv;
+            if (ok) memcpy(p, &iv, sizeof iv);
+            break;
+        case F_BOOL:
+            ok = v->type == MSGPACK_OBJECT_BOOLEAN;
+            iv = ok && v->via.boolean;
+            if (ok) memcpy(p, &iv, sizeof iv);
+            break;
+        case F_I64:
+            ok = !get_i64(v, &lv);
+            if (ok) memcpy(p, &lv, sizeof lv);
+            break;
+        case F_U64:
+            ok = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+            if (ok) memcpy(p, &v->via.u64, sizeof(uint64_t));
+            break;
+        case F_F64: {
+            double d;
+            if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32) d = v->via.f64;
+            else if (!get_i64(v, &lv)) d = (double)lv;
+            else ok = 0;
+            if (ok) memcpy(p, &d, sizeof d);
+            break;
+        }
+        case F_STR:
+            ok = v->type == MSGPACK_OBJECT_STR && v->via.str.size < f[j].size &&
+                 !memchr(v->via.str.ptr, 0, v->via.str.size);
+            if (ok) {
+                memcpy(p, v->via.str.ptr, v->via.str.size);
+                p[v->via.str.size] = '\0';
+            }
+            break;
+        default:
+            ok = !read_enum(v, f[j].type, &iv);
+            if (ok) memcpy(p, &iv, sizeof iv);
+            break;
+        }
+        if (!ok)
+            return mist_fail(err, MIST_EFORMAT, "'%s': %s.%s has a wrong type or value", name, what,
+                             f[j].name);
+    }
+    for (size_t j = 0; j < nf; j++)
+        if (!seen[j])
+            return mist_fail(err, MIST_EFORMAT, "'%s': %s.%s is missing", name, what, f[j].name);
+    return MIST_OK;
+}
+
+void mist_checkpoint_free(mist_checkpoint *ck)
+{
+    if (!ck) return;
+    free(ck->params);
+    free(ck->m);
+    free(ck->v);
+    ck->params = ck->m = ck->v = NULL;
+}
+
+static int parse_root(const msgpack_object *root, const char *name, mist_checkpoint *ck,
+                      mist_err *err)
+{
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return mist_fail(err, MIST_EFORMAT, "'%s': not a checkpoint (not a map)", name);
+    static const char *keys[] = {"format", "version", "arch", "config", "state",
+                                 "nparams", "params", "m", "v"};
+    int is_ckpt = 0;
+    for (uint32_t i = 0; i < root->via.map.size; i++)
+        if (key_is(&root->via.map.ptr[i].key, "format") &&
+            str_eq(&root->via.map.ptr[i].val, MIST_CKPT_FORMAT))
+            is_ckpt = 1;
+    if (!is_ckpt)
+        return mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint (no format \"%s\")",
+                         name, MIST_CKPT_FORMAT);
+    const msgpack_object *val[9] = {0};
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key;
+        size_t j = 0;
+        while (j < 9 && !key_is(k, keys[j])) j++;
+        if (j == 9) return mist_fail(err, MIST_EFORMAT, "'%s': unknown top-level key", name);
+        if (val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': duplicate key '%s'", name, keys[j]);
+        val[j] = &root->via.map.ptr[i].val;
+    }
+    for (size_t j = 0; j < 9; j++)
+        if (!val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': key '%s' is missing", name, keys[j]);
+    if (!str_eq(val[0], MIST_CKPT_FORMAT))
+        return mist_fail(err, MIST_EFORMAT, "'%s': format is not \"%s\"", name, MIST_CKPT_FORMAT);
+    int64_t ver;
+    if (get_i64(val[1], &ver) || ver != MIST_CKPT_VERSION)
+        return mist_fail(err, MIST_EFORMAT, "'%s': unsupported checkpoint version", name);
+    int rc;
+    if ((rc = read_fields(val[2], "arch", &ck->cfg.arch, arch_fields, NF(arch_fields), name, err)) ||
+        (rc = read_fields(val[3], "config", &ck->cfg, config_fields, NF(config_fields), name, err)) ||
+        (rc = read_fields(val[4], "state", ck, state_fields, NF(state_fields), name, err)))
+        return rc;
+    if (mist_train_config_validate(&ck->cfg, err)) {
+        char msg[MIST_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        return mist_fail(err, MIST_EFORMAT, "'%s': bad configuration: %.400s", name, msg);
+    }
+    size_t np = mist_arch_param_count(&ck->cfg.arch);
+    if (val[5]->type != MSGPACK_OBJECT_POSITIVE_INTEGER || val[5]->via.u64 != np)
+        return mist_fail(err, MIST_EFORMAT, "'%s': nparams does not match the arch (%zu)", name, np);
+    if (ck->step < 0 || ck->step > ck->cfg.steps)
+        return mist_fail(err, MIST_EFORMAT, "'%s': step %lld is outside 0..steps", name,
+                         (long long)ck->step);
+    float **dst[3] = {&ck->params, &ck->m, &ck->v};
+    for (int b = 0; b < 3; b++) {
+        const msgpack_object *o = val[6 + b];
+        if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != np * 4)
+            return mist_fail(err, MIST_EFORMAT, "'%s': block '%s' is not a bin of %zu bytes", name,
+                             keys[6 + b], np * 4);
+        *dst[b] = malloc(np ? np * 4 : 4);
+        if (!*dst[b]) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        if (np) memcpy(*dst[b], o->via.bin.ptr, np * 4);
+        for (size_t i = 0; i < np; i++)
+            if (!isfinite((*dst[b])[i]) || (b == 2 && (*dst[b])[i] < 0))
+                return mist_fail(err, MIST_EFORMAT, "'%s': block '%s' holds a bad value at %zu",
+                                 name, keys[6 + b], i);
+    }
+    ck->nparams = np;
+    return MIST_OK;
+}
+
+int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist_checkpoint *ck,
+                             mist_err *err)
+{
+    memset(ck, 0, sizeof *ck);
+    const char *why;
+    if (mist_msgpack_check(buf, len, &why))
+        return mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint (%s)", name, why);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    int rc;
+    if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+        rc = mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint", name);
+    else
+        rc = parse_root(&up.data, name, ck, err);
+    msgpack_unpacked_destroy(&up);
+    if (rc) mist_checkpoint_free(ck);
+    return rc;
+}
+
+int mist_checkpoint_read(const char *path, mist_checkpoint *ck, mist_err *err)
+{
+    char full[4096];
+    struct stat st;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!is_dir) snprintf(full, sizeof full, "%s", path);
+    else snprintf(full, sizeof full, "%s/%s", path, MIST_CKPT_FILE);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int missing = 0;
+    memset(ck, 0, sizeof *ck);
+    int rc = mist_io_slurp(full, CKPT_MAX_BYTES, &buf, &len, &missing, err);
+    if (rc) return rc;
+    rc = mist_checkpoint_read_mem(buf, len, full, ck, err);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* Internal to the training graph (train_graph.c) and its benchmark: the per-block timing and
+ * flop count kept in a mist_train_ws. Not installed. */
+#ifndef MIST_TRAIN_GRAPH_H
+#define MIST_TRAIN_GRAPH_H
+
+#include "mist_train_grad.h"
+
+enum {
+    MIST_TB_PREP = 0, /* input preparation (copula / zscore, layout) */
+    MIST_TB_EMBED,    /* embedding MLP */
+    MIST_TB_FEATURE,  /* feature block SABs + LNs */
+    MIST_TB_ENCODER,  /* ISABs */
+    MIST_TB_POOL,     /* PMA(n_seeds) */
+    MIST_TB_DECODER,  /* decoder SABs + PMA(1) */
+    MIST_TB_RHO,      /* output layer + rho head */
+    MIST_TB_LOSS,     /* loss and its gradient */
+    MIST_TB_COUNT
+};
+
+/* Cumulative over every mist_train_grad call on the workspace (zero it to restart). */
+typedef struct mist_train_timing {
+    double fwd[MIST_TB_COUNT], bwd[MIST_TB_COUNT]; /* seconds */
+    double flops;       /* matrix-product flops (2 M N K per product), forward + backward */
+    double calls, rows; /* mist_train_grad calls, dataset rows processed */
+} mist_train_timing;
+
+mist_train_timing *mist_train_ws_timing(mist_train_ws *ws);
+
+/* Splits each mist_train_grad batch over `workers` threads (contiguous chunks of about equal
+ * cost, each with its own sub-workspace and gradient buffer; the chunk means are combined with
+ * weights B_w / B), so results equal workers = 1 to float rounding. Use with one OpenBLAS
+ * thread (mist_infer_set_threads(1)): OpenBLAS threading of the many small per-head products
+ * costs more than it gains, while datasets are independent. Default 1. With workers > 1 the
+ * per-block times are summed over workers (CPU seconds, not wall time). */
+#define MIST_TRAIN_MAX_WORKERS 16
+int mist_train_ws_set_workers(mist_train_ws *ws, int workers, mist_err *err);
+const char *mist_train_block_name(int block);
+
+#endif
