@@ -124,6 +124,7 @@ expect_fail "info truncated" "truncat|malformed|weights" "$MIST" info trunc.msgp
 # train: a tiny run stopped half-way, resumed, exported, used; errors
 "$MIST" train --arch tiny --loss mse --batch 2 --steps 4 --val-count 2 --val-every 2 --out tr --stop-after 2 --quiet &&
   [ -s tr/checkpoint.msgpack ] && [ -s tr/train.csv ] && [ ! -e tr/model.msgpack ] && ok || bad "train --stop-after"
+expect_fail "train over a checkpoint" "holds a checkpoint already" "$MIST" train --arch tiny --loss mse --steps 4 --out tr
 "$MIST" train --resume tr --quiet && [ -s tr/model.msgpack ] && ok || bad "train --resume"
 [ "$(tail -1 tr/train.csv | cut -d, -f1)" = 4 ] && ok || bad "train csv log"
 "$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '"metadist"' && ok || bad "train export"

@@ -477,6 +477,15 @@ START_TEST(test_learning)
     fprintf(stderr, "learning: validation MSE %.5f -> %.5f (%.1fx) in %d steps\n", v.first, v.last,
             v.first / v.last, LEARN_STEPS);
     ck_assert_int_ge(v.count, 2);
+    /* the export records the n and d ranges training saw (normal1x1: n in 50..200, 1x1) */
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.msgpack", dir);
+    mist_model *m = mist_model_open(path, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    const mist_arch *a = mist_model_arch(m);
+    ck_assert(a->n_min >= 50 && a->n_min < 60 && a->n_max <= 200 && a->n_max > 190);
+    ck_assert(a->d_min == 1 && a->d_max == 1);
+    mist_model_free(m);
     ck_assert_msg(v.last * LEARN_FACTOR < v.first, "validation MSE %.5f -> %.5f: less than %.0fx",
                   v.first, v.last, LEARN_FACTOR);
 }

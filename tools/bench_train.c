@@ -3,14 +3,13 @@
  * backward) and the time split by block.
  * usage: bench_train [PRESET ...] [--batch B] [--batches K] [--threads T] [--workers W]
  *                    [--seed S]
- * --workers W splits each batch into W parts run at once by W threads, each with its own
- * workspace and gradient buffer (sum them for the batch gradient): with --threads 1 this is
- * the way to use several cores, since OpenBLAS threading of the many small per-head products
- * costs more than it gains. Per-block times are then summed over the workers (CPU seconds).
+ * --workers W: mist_train_ws_set_workers (the batch split over W threads inside
+ * mist_train_grad); with --threads 1 the way to use several cores, since OpenBLAS threading of
+ * the many small per-head products costs more than it gains. Per-block times are then summed
+ * over the workers (CPU seconds).
  * Batches: B datasets with n ~ U(10, 500) and dx, dy ~ U(1, 32) (capped at the preset's
  * maxima), correlated Gaussian rows; the data is generated before the clock starts. */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,47 +49,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-typedef struct job {
-    mist_model *m;
-    mist_train_ws *ws;
-    const mist_train_example *ex;
-    size_t n;
-    float *grads;
-    int rc;
-    mist_err err;
-} job;
-
-static void *run_job(void *p)
-{
-    job *j = p;
-    double loss;
-    j->rc = j->n ? mist_train_grad(j->m, j->ws, j->ex, j->n, MIST_LOSS_MSE, j->grads, &loss, NULL,
-                                   &j->err)
-                 : 0;
-    return NULL;
-}
-
-/* One batch over W workers. */
-static int run_batch(job *jobs, int W, const mist_train_example *ex, size_t B)
-{
-    pthread_t th[16];
-    size_t s0 = 0;
-    for (int w = 0; w < W; w++) {
-        size_t s1 = B * (size_t)(w + 1) / (size_t)W;
-        jobs[w].ex = ex + s0, jobs[w].n = s1 - s0;
-        s0 = s1;
-        if (w && pthread_create(&th[w], NULL, run_job, &jobs[w])) return 1;
-    }
-    run_job(&jobs[0]);
-    for (int w = 1; w < W; w++) pthread_join(th[w], NULL);
-    for (int w = 0; w < W; w++)
-        if (jobs[w].rc) {
-            fprintf(stderr, "%s\n", jobs[w].err.msg);
-            return 1;
-        }
-    return 0;
-}
-
 static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
 {
     mist_arch a;
@@ -105,21 +63,17 @@ static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
         return 1;
     }
     size_t np = mist_model_param_count(m);
-    job jobs[16];
-    for (int w = 0; w < W; w++) {
-        memset(&jobs[w], 0, sizeof jobs[w]);
-        jobs[w].m = m;
-        jobs[w].ws = mist_train_ws_alloc(m, &err);
-        jobs[w].grads = calloc(np, sizeof(float));
-        if (!jobs[w].ws || !jobs[w].grads) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
-        }
+    float *grads = calloc(np, sizeof *grads);
+    mist_train_ws *ws = mist_train_ws_alloc(m, &err);
+    if (!ws || !grads || mist_train_ws_set_workers(ws, W, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
     }
     int nb = K + 1; /* one warm-up batch */
     mist_train_example *ex = calloc((size_t)nb * B, sizeof *ex);
     double **data = calloc((size_t)nb * B, sizeof *data);
     size_t rows_timed = 0;
+    double t0 = 0;
     for (int b = 0; b < nb; b++)
         for (size_t s = 0; s < B; s++) {
             mist_train_example *e = &ex[(size_t)b * B + s];
@@ -138,19 +92,18 @@ static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
             e->tau = 0.5;
             if (b) rows_timed += e->n;
         }
-    if (run_batch(jobs, W, ex, B)) return 1;
-    for (int w = 0; w < W; w++)
-        memset(mist_train_ws_timing(jobs[w].ws), 0, sizeof(mist_train_timing));
-    double t0 = now_s();
-    for (int b = 1; b < nb; b++)
-        if (run_batch(jobs, W, ex + (size_t)b * B, B)) return 1;
-    double el = now_s() - t0;
-    mist_train_timing tot = {0}, *T = &tot;
-    for (int w = 0; w < W; w++) {
-        const mist_train_timing *t = mist_train_ws_timing(jobs[w].ws);
-        for (int i = 0; i < MIST_TB_COUNT; i++) tot.fwd[i] += t->fwd[i], tot.bwd[i] += t->bwd[i];
-        tot.flops += t->flops;
+    double loss;
+    for (int b = 0; b < nb; b++) {
+        if (b == 1) memset(mist_train_ws_timing(ws), 0, sizeof(mist_train_timing));
+        if (mist_train_grad(m, ws, ex + (size_t)b * B, B, MIST_LOSS_MSE, grads, &loss, NULL,
+                            &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        if (b == 0) t0 = now_s();
     }
+    double el = now_s() - t0;
+    const mist_train_timing *T = mist_train_ws_timing(ws);
     printf("preset %s: D %d, H %d, ff %d, inds %d, seeds %d, fsab %d, isab %d, dec %d, rho %dx%d, "
            "%zu parameters\n",
            preset, a.D, a.H, a.ff, a.n_inds, a.n_seeds, a.n_feature_sab, a.n_isab, a.n_dec,
@@ -162,17 +115,15 @@ static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
            1e3 * el / K, (double)K * B / el, T->flops / K / 1e9, T->flops / el / 1e9);
     double tf = 0, tb = 0;
     for (int i = 0; i < MIST_TB_COUNT; i++) tf += T->fwd[i], tb += T->bwd[i];
+    printf("  activation workspace %.0f MB\n", T->ws_bytes / 1e6);
     printf("  %-8s %10s %10s %7s\n", "block", "fwd ms", "bwd ms", "share");
     for (int i = 0; i < MIST_TB_COUNT; i++)
         printf("  %-8s %10.2f %10.2f %6.1f%%\n", mist_train_block_name(i), 1e3 * T->fwd[i] / K,
                1e3 * T->bwd[i] / K, 100 * (T->fwd[i] + T->bwd[i]) / (tf + tb));
     printf("  %-8s %10.2f %10.2f\n", "total", 1e3 * tf / K, 1e3 * tb / K);
     for (size_t i = 0; i < (size_t)nb * B; i++) free(data[i]);
-    free(data), free(ex);
-    for (int w = 0; w < W; w++) {
-        free(jobs[w].grads);
-        mist_train_ws_free(jobs[w].ws);
-    }
+    free(data), free(ex), free(grads);
+    mist_train_ws_free(ws);
     mist_model_free(m);
     return 0;
 }
@@ -203,6 +154,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
+    if (!strcmp(mist_infer_blas_core(), "Prescott"))
+        fprintf(stderr, "bench_train: OpenBLAS uses its generic Prescott kernels (3-4x slower); "
+                        "set OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2)\n");
     for (int i = 0; i < np; i++)
         if (bench(presets[i], B, K, W, seed)) return 1;
     return 0;

@@ -1,7 +1,8 @@
 /* Training checkpoints: one msgpack map
  *   {format: "mist-train-checkpoint", version: 1,
  *    arch: {...the weights file's arch keys...}, config: {...every training setting...},
- *    state: {step, elapsed_s, last_loss, val_mse, val_pinball, datasets},
+ *    state: {step, elapsed_s, last_loss, val_mse, val_pinball, datasets, n_seen_min,
+ *            n_seen_max, d_seen_min, d_seen_max},
  *    nparams, params: bin, m: bin, v: bin}      (float32 little-endian, nparams each)
  * written atomically (temporary file + rename). The stream needs no state of its own: its
  * batches are a function of (seed, step). The reader is strict: it proves the bytes are one sane
@@ -58,7 +59,9 @@ static const field config_fields[] = {
 #define S(k, t) {#k, t, offsetof(mist_checkpoint, k), 0}
 static const field state_fields[] = {S(step, F_I64), S(elapsed_s, F_F64), S(last_loss, F_F64),
                                      S(val_mse, F_F64), S(val_pinball, F_F64),
-                                     S(datasets, F_U64)};
+                                     S(datasets, F_U64), S(n_seen_min, F_I64),
+                                     S(n_seen_max, F_I64), S(d_seen_min, F_I64),
+                                     S(d_seen_max, F_I64)};
 #undef S
 #define NF(a) (sizeof a / sizeof a[0])
 

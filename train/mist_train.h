@@ -118,6 +118,8 @@ typedef struct mist_checkpoint {
     double last_loss;      /* mean train loss of the last logging window */
     double val_mse, val_pinball; /* last validation (NaN when none) */
     uint64_t datasets;     /* datasets seen */
+    int64_t n_seen_min, n_seen_max; /* rows per dataset seen in training (0: none yet) */
+    int64_t d_seen_min, d_seen_max; /* dims of X and Y seen in training (0: none yet) */
     size_t nparams;
     float *params, *m, *v; /* nparams each (owned) */
 } mist_checkpoint;
@@ -129,7 +131,8 @@ int mist_checkpoint_read(const char *path, mist_checkpoint *ck, mist_err *err);
 int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist_checkpoint *ck,
                              mist_err *err);
 void mist_checkpoint_free(mist_checkpoint *ck);
-/* An inference weights file from a checkpoint, training facts in meta. */
+/* An inference weights file from a checkpoint, training facts in meta; the arch's trained n and
+ * d ranges are set to those the training actually saw. */
 int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
 
 /* ---- the run ------------------------------------------------------------------------------ */

@@ -71,6 +71,7 @@ struct mist_train_ws {
     int workers;
     mist_train_ws *sub[MIST_TRAIN_MAX_WORKERS];
     float *wgrads; /* workers x nparams */
+    double relu_margin; /* min |x| over every ReLU input of the last forward pass */
     size_t nparams;
 };
 
@@ -350,6 +351,11 @@ void mist_train_ws_free(mist_train_ws *ws)
     free(ws);
 }
 
+double mist_train_ws_relu_margin(const mist_train_ws *ws)
+{
+    return ws->relu_margin;
+}
+
 mist_train_timing *mist_train_ws_timing(mist_train_ws *ws)
 {
     return &ws->tim;
@@ -397,9 +403,10 @@ static int check_examples(const mist_arch *a, const mist_train_example *ex, size
     return MIST_OK;
 }
 
-static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_example *ex,
-                      size_t B, int loss_kind, float *grads, double *loss, double *preds,
-                      mist_err *err)
+/* Every argument check of mist_train_grad; *N and *nmax receive the batch's row counts. */
+static int check_call(const mist_model *m, const mist_train_ws *ws, const mist_train_example *ex,
+                      size_t B, int loss_kind, const float *grads, const double *loss, size_t *N,
+                      size_t *nmax, mist_err *err)
 {
     if (!m || !ws || !ex || !grads || !loss)
         return mist_fail(err, MIST_EINVAL, "model, workspace, examples, grads and loss must "
@@ -408,13 +415,21 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         return mist_fail(err, MIST_EINVAL, "batch size %zu is outside 1..65536", B);
     if (loss_kind != MIST_LOSS_MSE && loss_kind != MIST_LOSS_PINBALL)
         return mist_fail(err, MIST_EINVAL, "unknown loss kind %d", loss_kind);
-    const mist_arch *a = &m->arch;
-    int rc = check_arch(a, err);
+    int rc = check_arch(&m->arch, err);
     if (rc) return rc;
-    if (memcmp(a, &ws->arch, sizeof *a) != 0)
+    if (memcmp(&m->arch, &ws->arch, sizeof m->arch) != 0)
         return mist_fail(err, MIST_EINVAL, "the workspace was allocated for another model");
+    return check_examples(&m->arch, ex, B, loss_kind, N, nmax, err);
+}
+
+static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_example *ex,
+                      size_t B, int loss_kind, float *grads, double *loss, double *preds,
+                      mist_err *err)
+{
     size_t N = 0, nmax = 0;
-    if ((rc = check_examples(a, ex, B, loss_kind, &N, &nmax, err))) return rc;
+    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, &N, &nmax, err);
+    if (rc) return rc;
+    const mist_arch *a = &m->arch;
 
     const int D = a->D, H = a->H, P = a->max_input_dim;
     const float eps = (float)a->ln_eps;
@@ -520,6 +535,31 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     c.flops += 2.0 * B * D * D;
     LAP(fwd, MIST_TB_RHO);
 
+    /* the distance of the ReLU inputs from the kink (tests: finite differences need it) */
+    double margin = INFINITY;
+    for (int i = 0; i < a->n_rho - 1; i++)
+        for (size_t j = 0; j < B * (size_t)p->rho[i].out; j++)
+            margin = fmin(margin, fabs((double)g.rpre[i][j]));
+    if (a->activation == MIST_ACT_RELU) {
+        const mab_act *all[4 * MIST_MAX_LAYERS + 2];
+        int na = 0;
+        for (int i = 0; i < a->n_feature_sab; i++) all[na++] = &g.fsab[i];
+        for (int i = 0; i < a->n_isab; i++) all[na++] = &g.isab0[i], all[na++] = &g.isab1[i];
+        all[na++] = &g.pool;
+        for (int i = 0; i < a->n_dec; i++) all[na++] = &g.dec[i];
+        all[na++] = &g.dpma;
+        const mab_w *wl[4 * MIST_MAX_LAYERS + 2];
+        na = 0;
+        for (int i = 0; i < a->n_feature_sab; i++) wl[na++] = &p->fsab[i];
+        for (int i = 0; i < a->n_isab; i++) wl[na++] = &p->isab0[i], wl[na++] = &p->isab1[i];
+        wl[na++] = &p->pool;
+        for (int i = 0; i < a->n_dec; i++) wl[na++] = &p->dec[i];
+        wl[na++] = &p->dec_pma;
+        for (int i = 0; i < na; i++)
+            for (size_t j = 0; j < all[i]->Nq * (size_t)wl[i]->F; j++)
+                margin = fmin(margin, fabs((double)all[i]->f1[j]));
+    }
+    ws->relu_margin = margin;
     /* ---- loss ---- */
     const int last = a->n_rho - 1;
     const float *pred = g.rpre[last];
@@ -618,6 +658,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     LAP(bwd, MIST_TB_EMBED);
 #undef LAP
     T->flops += c.flops;
+    T->ws_bytes = (double)ws->cap * sizeof(float);
     T->calls += 1;
     T->rows += (double)N;
     return MIST_OK;
@@ -656,11 +697,20 @@ static void *wjob_run(void *p)
     return NULL;
 }
 
+static double ex_cost(const mist_train_example *e, int D)
+{
+    return (double)e->n * ((double)e->n + 8.0 * D);
+}
+
 int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *ex, size_t B,
                     int loss_kind, float *grads, double *loss, double *preds, mist_err *err)
 {
     if (!ws || ws->workers <= 1 || B < 2 || !m || !ex || !grads || !loss)
         return grad_batch(m, ws, ex, B, loss_kind, grads, loss, preds, err);
+    /* checked here too, so that messages number the examples of the whole batch */
+    size_t N = 0, nmax = 0;
+    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, &N, &nmax, err);
+    if (rc) return rc;
     int W = ws->workers < (int)B ? ws->workers : (int)B;
     size_t np = ws->nparams;
     if (m->nparams != np)
@@ -671,32 +721,30 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
     }
     for (int w = 0; w < W; w++)
         if (!ws->sub[w] && !(ws->sub[w] = mist_train_ws_alloc(m, err))) return err ? err->code : 1;
-    /* contiguous chunks of about equal cost (rows plus attention pairs) */
+    /* contiguous chunks of about equal cost (row-wise work ~ n D, attention ~ n^2) */
     double total = 0;
-    for (size_t s = 0; s < B; s++) total += (double)ex[s].n * ((double)ex[s].n + 8.0 * m->arch.D);
+    for (size_t s = 0; s < B; s++) total += ex_cost(&ex[s], m->arch.D);
     wjob jobs[MIST_TRAIN_MAX_WORKERS];
     pthread_t th[MIST_TRAIN_MAX_WORKERS];
     size_t s0 = 0;
     double acc = 0;
     for (int w = 0; w < W; w++) {
-        size_t s1 = s0;
-        if (w == W - 1) {
-            s1 = B;
-        } else {
-            double target = total * (w + 1) / W;
-            while (s1 < B - (size_t)(W - 1 - w) &&
-                   (s1 == s0 || acc + (double)ex[s1].n * ((double)ex[s1].n + 8.0 * m->arch.D) / 2 <=
-                                    target)) {
-                acc += (double)ex[s1].n * ((double)ex[s1].n + 8.0 * m->arch.D);
-                s1++;
-            }
-        }
+        size_t s1 = s0, keep = (size_t)(W - 1 - w); /* at least one example per later worker */
+        double target = total * (w + 1) / W;
+        if (w == W - 1) s1 = B;
+        /* take at least one; then while the next example's midpoint stays under the target */
+        while (s1 < B - keep && (s1 == s0 || acc + ex_cost(&ex[s1], m->arch.D) / 2 <= target))
+            acc += ex_cost(&ex[s1++], m->arch.D);
         wjob j = {m, ws->sub[w], ex + s0, s1 - s0, loss_kind, ws->wgrads + (size_t)w * np, 0,
                   preds ? preds + s0 : NULL, 0, {0, ""}};
         jobs[w] = j;
         memset(jobs[w].grads, 0, np * sizeof *jobs[w].grads);
         s0 = s1;
     }
+    /* OpenBLAS's own threads and ours would fight (concurrent calls into a multi-threaded
+     * OpenBLAS run ~15x slower): one OpenBLAS thread per worker while the workers run */
+    int blas_threads = mist_infer_get_threads();
+    if (blas_threads > 1) mist_infer_set_threads(1, NULL);
     int started[MIST_TRAIN_MAX_WORKERS] = {0};
     for (int w = 1; w < W; w++)
         started[w] = pthread_create(&th[w], NULL, wjob_run, &jobs[w]) == 0;
@@ -705,6 +753,7 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
         if (started[w]) pthread_join(th[w], NULL);
         else wjob_run(&jobs[w]); /* no thread: run it here */
     }
+    if (blas_threads > 1) mist_infer_set_threads(blas_threads, NULL);
     for (int w = 0; w < W; w++)
         if (jobs[w].rc) {
             if (err) *err = jobs[w].err;
@@ -721,9 +770,13 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
         for (int b = 0; b < MIST_TB_COUNT; b++)
             ws->tim.fwd[b] += t->fwd[b], ws->tim.bwd[b] += t->bwd[b];
         ws->tim.flops += t->flops, ws->tim.rows += t->rows;
+        if (w == 0) ws->tim.ws_bytes = 0;
+        ws->tim.ws_bytes += t->ws_bytes;
         memset(&ws->sub[w]->tim, 0, sizeof ws->sub[w]->tim);
     }
     ws->tim.calls += 1;
+    ws->relu_margin = INFINITY;
+    for (int w = 0; w < W; w++) ws->relu_margin = fmin(ws->relu_margin, ws->sub[w]->relu_margin);
     *loss = L;
     return MIST_OK;
 }

@@ -86,7 +86,10 @@ static int set_meta(mist_model *m, const mist_checkpoint *ck, mist_err *err)
 
 static int export_ck(const mist_checkpoint *ck, const char *out_path, mist_err *err)
 {
-    mist_model *m = mist_model_create(&ck->cfg.arch, err);
+    mist_arch a = ck->cfg.arch;
+    if (ck->n_seen_min > 0) a.n_min = ck->n_seen_min, a.n_max = ck->n_seen_max;
+    if (ck->d_seen_min > 0) a.d_min = ck->d_seen_min, a.d_max = ck->d_seen_max;
+    mist_model *m = mist_model_create(&a, err);
     if (!m) return err ? err->code : MIST_EINVAL;
     memcpy(mist_model_params(m), ck->params, ck->nparams * sizeof(float));
     int rc = set_meta(m, ck, err);
@@ -219,6 +222,13 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
         if (r->c.n_max > 0) r->c.arch.n_min = r->c.n_min, r->c.arch.n_max = r->c.n_max;
     }
     if ((rc = mist_train_config_validate(&r->c, err))) goto fail;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", r->out, MIST_CKPT_FILE);
+    if (!resumed && access(path, F_OK) == 0) {
+        rc = mist_fail(err, MIST_EINVAL, "'%s' holds a checkpoint already: continue it with "
+                       "--resume, or train into another folder", r->out);
+        goto fail;
+    }
     if ((rc = make_dir(r->out, err))) goto fail;
     if ((rc = mist_infer_set_threads(r->c.threads, err))) goto fail;
     r->model = resumed ? mist_model_create(&r->c.arch, err)
@@ -249,13 +259,16 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
         r->st.val_mse = ck.val_mse;
         r->st.val_pinball = ck.val_pinball;
         r->st.datasets = ck.datasets;
+        r->st.n_seen_min = ck.n_seen_min;
+        r->st.n_seen_max = ck.n_seen_max;
+        r->st.d_seen_min = ck.d_seen_min;
+        r->st.d_seen_max = ck.d_seen_max;
     }
     mist_checkpoint_free(&ck);
     if (!(r->ws = mist_train_ws_alloc(r->model, err))) return err ? err->code : MIST_ENOMEM;
     if (!(r->stream = mist_stream_create(&r->c, err))) return err ? err->code : MIST_EINVAL;
     if (r->c.val_count > 0 && (rc = mist_stream_validation(&r->c, &r->val, &r->nval, err)))
         return rc;
-    char path[4096];
     snprintf(path, sizeof path, "%s/train.csv", r->out);
     int fresh = !resumed || access(path, F_OK) != 0;
     if (!fresh && (rc = trim_log(path, r->st.step, err))) return rc;
@@ -340,6 +353,12 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
         for (size_t i = 0; i < B; i++) {
             const mist_dataset *ds = b->sets[i];
             r.ex[i] = (mist_train_example){ds->data, ds->n, ds->dx, ds->dy, ds->meta.mi, b->tau[i]};
+            int64_t n = (int64_t)ds->n, dlo = ds->dx < ds->dy ? ds->dx : ds->dy,
+                    dhi = ds->dx > ds->dy ? ds->dx : ds->dy;
+            if (!r.st.n_seen_min || n < r.st.n_seen_min) r.st.n_seen_min = n;
+            if (n > r.st.n_seen_max) r.st.n_seen_max = n;
+            if (!r.st.d_seen_min || dlo < r.st.d_seen_min) r.st.d_seen_min = dlo;
+            if (dhi > r.st.d_seen_max) r.st.d_seen_max = dhi;
         }
         memset(r.grads, 0, np * sizeof(float));
         double loss = 0;
