@@ -53,7 +53,7 @@ static void train_usage(FILE *f)
           "  --val-count V      validation datasets (default 256; 0: none)\n"
           "  --val-every K      validate every K steps (default 200) and at the end\n"
           "  --val-seed S       seed of the validation suite\n"
-          "  --threads T        BLAS threads (default 1)\n"
+          "  --threads T        gradient workers, one BLAS thread each (default 1)\n"
           "  --ckpt-every SEC   checkpoint period in seconds (default 300)\n"
           "  --no-prefetch      no worker thread generating the next batch\n"
           "  --dump-batches DIR write the initial weights and the first --dump-steps batches\n"
