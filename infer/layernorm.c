@@ -10,8 +10,9 @@
 
 #define LANES 16
 
+/* Row statistics with LANES partial sums (vectorisable, a fixed summation order). */
 MIST_VEC_CLONES
-static void ln_row(float *x, const float *w, const float *b, int C, float eps)
+static void ln_stats(const float *x, int C, float eps, float *mean_out, float *rstd_out)
 {
     float acc[LANES] = {0};
     int j = 0;
@@ -34,8 +35,19 @@ static void ln_row(float *x, const float *w, const float *b, int C, float eps)
     }
     float ss = 0.0f;
     for (int k = 0; k < LANES; k++) ss += acc2[k];
-    float rstd = 1.0f / sqrtf(ss / (float)C + eps);
-    for (j = 0; j < C; j++) x[j] = (x[j] - mean) * rstd * w[j] + b[j];
+    *mean_out = mean;
+    *rstd_out = 1.0f / sqrtf(ss / (float)C + eps);
+}
+
+MIST_VEC_CLONES
+static void ln_row(float *o, const float *x, const float *w, const float *b, int C, float eps,
+                   float *mean_out, float *rstd_out)
+{
+    float mean, rstd;
+    ln_stats(x, C, eps, &mean, &rstd);
+    for (int j = 0; j < C; j++) o[j] = (x[j] - mean) * rstd * w[j] + b[j];
+    if (mean_out) *mean_out = mean;
+    if (rstd_out) *rstd_out = rstd;
 }
 
 /* out[N, C] = (inp - mean) / sqrt(var + eps) * w + b per row; out may equal inp */
@@ -44,48 +56,18 @@ void layernorm_forward(float *out, const float *inp, const float *w, const float
 {
     /* in place on out (one pointer: see activations.c) */
     if (out != inp) memcpy(out, inp, (size_t)N * (size_t)C * sizeof *out);
-    for (int i = 0; i < N; i++) ln_row(out + (size_t)i * C, w, b, C, eps);
+    for (int i = 0; i < N; i++)
+        ln_row(out + (size_t)i * C, out + (size_t)i * C, w, b, C, eps, NULL, NULL);
 }
 
 /* ---- training ------------------------------------------------------------------------------
  * The forward pass that keeps what the backward pass needs: per-row mean and rstd (the same
  * arithmetic as layernorm_forward, so the outputs are bit-identical). out may equal inp. */
-MIST_VEC_CLONES
-static void ln_row_train(float *o, const float *x, const float *w, const float *b, int C,
-                         float eps, float *mean_out, float *rstd_out)
-{
-    float acc[LANES] = {0};
-    int j = 0;
-    for (; j + LANES <= C; j += LANES)
-        for (int k = 0; k < LANES; k++) acc[k] += x[j + k];
-    for (int k = 0; j < C; j++, k++) acc[k] += x[j];
-    float s = 0.0f;
-    for (int k = 0; k < LANES; k++) s += acc[k];
-    float mean = s / (float)C;
-    float acc2[LANES] = {0};
-    j = 0;
-    for (; j + LANES <= C; j += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float d = x[j + k] - mean;
-            acc2[k] += d * d;
-        }
-    for (int k = 0; j < C; j++, k++) {
-        float d = x[j] - mean;
-        acc2[k] += d * d;
-    }
-    float ss = 0.0f;
-    for (int k = 0; k < LANES; k++) ss += acc2[k];
-    float rstd = 1.0f / sqrtf(ss / (float)C + eps);
-    for (j = 0; j < C; j++) o[j] = (x[j] - mean) * rstd * w[j] + b[j];
-    *mean_out = mean;
-    *rstd_out = rstd;
-}
-
 void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
                              const float *w, const float *b, int N, int C, float eps)
 {
     for (int i = 0; i < N; i++)
-        ln_row_train(out + (size_t)i * C, inp + (size_t)i * C, w, b, C, eps, &mean[i], &rstd[i]);
+        ln_row(out + (size_t)i * C, inp + (size_t)i * C, w, b, C, eps, &mean[i], &rstd[i]);
 }
 
 /* y = xhat * w + b, xhat = (x - mean) rstd. Given dy (ACCUMULATING into dinp, dweight, dbias):
