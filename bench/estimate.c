@@ -41,7 +41,7 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
     double lo = (1 - ci) / 2, hi = (1 + ci) / 2;
     if (find_tau(rt->taus, k, lo) == k) rt->taus[k++] = lo;
     if (find_tau(rt->taus, k, hi) == k) rt->taus[k++] = hi;
-    qsort(rt->taus, k, sizeof *rt->taus, cmp_double);
+    if (k > 1) qsort(rt->taus, k, sizeof *rt->taus, cmp_double);
     rt->ntaus = k;
     rt->i_lo = find_tau(rt->taus, k, lo);
     rt->i_hi = find_tau(rt->taus, k, hi);

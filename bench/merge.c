@@ -62,7 +62,7 @@ static int list_results(const char *dir, char ***names, size_t *count, mist_err 
         v[n++] = copy;
     }
     closedir(d);
-    if (!rc) qsort(v, n, sizeof *v, cmp_str);
+    if (!rc && n > 1) qsort(v, n, sizeof *v, cmp_str);
     if (!rc && has_main) {
         char **g = realloc(v, (n + 1) * sizeof *g);
         char *copy = g ? malloc(sizeof BENCH_RESULTS) : NULL;

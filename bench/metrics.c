@@ -21,7 +21,7 @@ static int cmp_double(const void *a, const void *b)
 double mist_bench_percentile(double *v, size_t m, double p)
 {
     if (m == 0) return NAN;
-    qsort(v, m, sizeof *v, cmp_double);
+    if (m > 1) qsort(v, m, sizeof *v, cmp_double);
     if (p <= 0) return v[0];
     if (p >= 1) return v[m - 1];
     double pos = p * (double)(m - 1);

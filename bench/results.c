@@ -378,7 +378,7 @@ void bench_rows_canonical(bench_row *rows, size_t *nrows, const bench_runinfo *r
         for (size_t l = 0; ri && l < ri->nlabels; l++)
             if (!strcmp(ri->labels[l], rows[i].label)) it[i].label_ord = l;
     }
-    qsort(it, n, sizeof *it, cmp_items);
+    if (n > 1) qsort(it, n, sizeof *it, cmp_items);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const bench_row *r = it[i].r;

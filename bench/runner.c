@@ -172,7 +172,7 @@ static int mark_done(const bench_suite *s, const bench_est_rt *rt, size_t nest,
     id_ix *ix = malloc((s->count ? s->count : 1) * sizeof *ix);
     if (!ix) return mist_fail(err, MIST_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->count; i++) ix[i] = (id_ix){bench_suite_id(s, i), i};
-    qsort(ix, s->count, sizeof *ix, cmp_id);
+    if (s->count > 1) qsort(ix, s->count, sizeof *ix, cmp_id);
     for (size_t r = 0; r < nrows; r++) {
         if (strcmp(rows[r].suite, s->name)) continue;
         id_ix key = {rows[r].id, 0};

@@ -90,7 +90,7 @@ static size_t distinct(const bench_row *const *rs, size_t m, int scheme, int by_
         while (j < k && out[j] != v) j++;
         if (j == k) out[k++] = v;
     }
-    qsort(out, k, sizeof *out, cmp_size);
+    if (k > 1) qsort(out, k, sizeof *out, cmp_size);
     return k;
 }
 

@@ -213,7 +213,7 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
                        name, failed, B, jobs[bad].first_bad, jobs[bad].first_err.msg);
         goto done;
     }
-    qsort(val, m, sizeof *val, cmp_double);
+    if (m > 1) qsort(val, m, sizeof *val, cmp_double);
     *lower = quantile7(val, m, 0.5 * (1.0 - o->ci));
     *upper = quantile7(val, m, 0.5 * (1.0 + o->ci));
 done:

@@ -50,7 +50,7 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
             p[i].v = data[i * c + j];
             p[i].i = i;
         }
-        qsort(p, n, sizeof *p, cmp_pair);
+        if (n > 1) qsort(p, n, sizeof *p, cmp_pair);
         for (size_t a = 0; a < n;) {
             size_t b = a + 1;
             while (b < n && p[b].v == p[a].v) b++;

@@ -143,7 +143,7 @@ int mist_histogram_mi(const double *data, size_t n, int dx, int dy, const mist_e
         cy[yid[i]]++;
         key[i] = xid[i] * (uint64_t)my + yid[i]; /* mx, my <= n, so no overflow */
     }
-    qsort(key, n, sizeof *key, cmp_u64);
+    if (n > 1) qsort(key, n, sizeof *key, cmp_u64);
     double dn = (double)n, s = 0.0;
     size_t mxy = 0;
     for (size_t a = 0; a < n;) {

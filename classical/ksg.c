@@ -166,7 +166,7 @@ static int groups_build(groups *g, const size_t *origin, size_t n, mist_err *err
         pr[i].o = origin[i];
         pr[i].r = i;
     }
-    qsort(pr, n, sizeof *pr, cmp_orow);
+    if (n > 1) qsort(pr, n, sizeof *pr, cmp_orow);
     for (size_t p = 0; p < n; p++) {
         if (p == 0 || pr[p].o != pr[p - 1].o) {
             if (g->count && p - g->start[g->count - 1] > g->max)

@@ -253,7 +253,7 @@ mist_model *mist_import_official_mem(const void *stbuf, size_t st_len, const cha
         goto fail;
     }
     for (size_t i = 0; i < st.ntensors; i++) sorted[i] = &st.tensors[i];
-    qsort(sorted, st.ntensors, sizeof *sorted, cmp_name);
+    if (st.ntensors > 1) qsort(sorted, st.ntensors, sizeof *sorted, cmp_name);
     for (size_t t = 0; t < m->ntensors; t++) {
         const tensor_spec *s = &m->table[t];
         char full[MIST_TENSOR_NAME_LEN + 8];

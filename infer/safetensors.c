@@ -227,7 +227,7 @@ int mist_safetensors_parse(const void *buf, size_t len, const char *name, mist_s
         }
         st->ntensors++;
     }
-    qsort(st->tensors, st->ntensors, sizeof *st->tensors, cmp_offset);
+    if (st->ntensors > 1) qsort(st->tensors, st->ntensors, sizeof *st->tensors, cmp_offset);
     uint64_t pos = 0;
     for (size_t i = 0; i < st->ntensors; i++) {
         const mist_st_tensor *t = &st->tensors[i];

@@ -137,7 +137,7 @@ static int build_batch(const stream_params *sp, int64_t step, mist_batch *b, mis
         items[k].order = k;
         items[k].tau = sp->pinball ? unit_open(mist_seed_derive(tseed, k)) : 0.5;
     }
-    qsort(items, PB, sizeof *items, cmp_item);
+    if (PB > 1) qsort(items, PB, sizeof *items, cmp_item);
     uint64_t pseed = mist_seed_derive(mist_seed_derive(sp->seed, TAG_PERM), g);
     for (size_t i = 0; i < P; i++) perm[i] = i;
     for (size_t i = P; i > 1; i--) {
