@@ -38,12 +38,17 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
                                  data[i * c + j], i + 1, j + 1);
     vi_pair *p = malloc(n * sizeof *p);
     double *score = malloc(n * sizeof *score);
-    if (!p || !score) {
+    /* Every column of n rows maps its ranks to the same scores: the inverse CDF is computed
+     * once per distinct doubled rank a+1+b (in 2..2n), not once per value. */
+    double *memo = malloc((2 * n + 1) * sizeof *memo);
+    if (!p || !score || !memo) {
         free(p);
         free(score);
+        free(memo);
         return mist_fail(err, MIST_ENOMEM, "copula: out of memory for %zu rows", n);
     }
     double denom = (double)n + 1.0;
+    for (size_t r = 0; r <= 2 * n; r++) memo[r] = NAN;
     for (size_t j = 0; j < c; j++) {
         /* The whole column is read before any of it is written: out may alias data. */
         for (size_t i = 0; i < n; i++) {
@@ -55,8 +60,9 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
             size_t b = a + 1;
             while (b < n && p[b].v == p[a].v) b++;
             /* positions a..b-1 (0-based) hold ranks a+1..b: their mean is (a+1+b)/2 */
-            double rank = 0.5 * ((double)a + 1.0 + (double)b);
-            double s = gsl_cdf_ugaussian_Pinv(rank / denom);
+            size_t key = a + 1 + b;
+            if (isnan(memo[key])) memo[key] = gsl_cdf_ugaussian_Pinv(0.5 * (double)key / denom);
+            double s = memo[key];
             for (size_t t = a; t < b; t++) score[p[t].i] = s;
             a = b;
         }
@@ -64,5 +70,6 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
     }
     free(p);
     free(score);
+    free(memo);
     return MIST_OK;
 }
