@@ -11,6 +11,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int train_calibrate(int argc, char **argv); /* mist train calibrate (cmd_calibrate.c) */
 
 /* Strict number parsing: the whole string must be a number in range; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);
@@ -25,6 +26,10 @@ int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi);
 /* Re-executes the command with OPENBLAS_CORETYPE set when OpenBLAS fell back to its generic
  * kernels on a CPU it does not know (blas_env.c). Returns when nothing is to be done. */
 void cli_blas_tune(char **argv);
+
+/* The shipped model NAME (e.g. "mist-qr.msgpack"): its path into out; 1 when found. When
+ * $MIST_WEIGHTS is set, it is the path (found or not) and *env_used points to it. */
+int cli_default_model(const char *name, char *out, size_t outsz, const char **env_used);
 
 /* Prints "mist: " + message to stderr. */
 void cli_error(const char *fmt, ...)

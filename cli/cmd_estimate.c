@@ -15,16 +15,20 @@ static void estimate_usage(FILE *f)
 {
     fputs("usage: mist estimate FILE [--dx N | --x COLS --y COLS] [--method NAME] [options]\n"
           "\n"
+          "By default the shipped quantile model (weights/mist-qr.msgpack) gives the estimate (its\n"
+          "median) and a 90% interval (its 5% and 95% quantiles) in one forward pass.\n"
+          "\n"
           "FILE is .npy, .csv or .msgpack; '-' reads CSV from standard input. dx comes from the\n"
           "file's metadata (sidecar or record) when present; otherwise give --dx N (the first N\n"
           "columns are X, the rest Y) or pick columns with --x/--y (1-based, e.g. 1-3,5).\n"
           "\n"
           "options:\n"
-          "  --method NAME     ksg1 (default) | ksg2 | gaussian | histogram | kde | mist\n"
+          "  --method NAME     mist (default) | ksg1 | ksg2 | gaussian | histogram | kde\n"
           "  --k K             KSG neighbours (default 5)\n"
           "  --copula          replace each column by its normal scores first (invariant to\n"
           "                    strictly increasing maps of the columns)\n"
-          "  --ci LEVEL        interval level (default 0.9) for --bootstrap\n"
+          "  --ci LEVEL        interval level (default 0.9): of --bootstrap, and of a quantile\n"
+          "                    model ((1-LEVEL)/2 and (1+LEVEL)/2 quantiles)\n"
           "  --bootstrap B     percentile bootstrap interval over B resamples\n"
           "  --seed S          seed of the KSG tie-breaking noise and the bootstrap (default 0)\n"
           "  --threads T       worker threads (default 1); the result does not depend on T\n"
@@ -36,11 +40,12 @@ static void estimate_usage(FILE *f)
           "  --json            print one JSON object instead of text\n"
           "\n"
           "the meta-learned estimator (--method mist):\n"
-          "  --weights FILE    the model (a mist weights file, e.g. an official MIST / MIST-QR\n"
-          "                    checkpoint converted with `mist convert`); required until trained\n"
-          "                    models ship with mist\n"
+          "  --weights FILE    the model (a mist weights file: weights/mist-point.msgpack, or an\n"
+          "                    official MIST / MIST-QR checkpoint converted with `mist convert`).\n"
+          "                    Default: $MIST_WEIGHTS if set, else the shipped mist-qr.msgpack\n"
+          "                    (installed under share/mist/weights, or the source tree's weights/)\n"
           "  --quantiles LIST  quantile levels of a quantile-conditioned model (MIST-QR), e.g.\n"
-          "                    0.05,0.5,0.95 (the default); the estimate is the median (tau 0.5)\n"
+          "                    0.05,0.5,0.95 (the default, from --ci); the estimate is the median\n"
           "  --raw-quantiles   report the quantiles as the network gives them; by default they\n"
           "                    are sorted along tau (monotone rearrangement, together with the\n"
           "                    median) so that they never cross\n"
@@ -136,6 +141,18 @@ static void json_num(double v)
     else printf("null");
 }
 
+/* A JSON string; paths may hold quotes, backslashes or control bytes. */
+static void json_str(const char *str)
+{
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if (*c < 0x20) printf("\\u%04x", *c);
+        else putchar(*c);
+    }
+    putchar('"');
+}
+
 /* "0.05,0.5,0.95" -> levels in (0, 1); 0 on success. */
 static int parse_taus(const char *s, double *taus, size_t *n)
 {
@@ -154,10 +171,11 @@ static int parse_taus(const char *s, double *taus, size_t *n)
     return 0;
 }
 
-/* --method mist: the network of a weights file on the dataset. user_taus NULL: the default
- * levels (QR model) or none (point model). */
+/* --method mist: the network of a weights file on the dataset. The levels are the user's
+ * --quantiles, or the --ci interval and the median (taus_are_default), which a point model
+ * ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
-                         size_t nuser, int raw, int threads, int json)
+                         size_t nuser, int taus_are_default, int raw, int threads, int json)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -170,8 +188,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         return 1;
     }
     const mist_arch *a = mist_model_arch(m);
-    static const double default_taus[3] = {0.05, 0.5, 0.95};
-    if (!a->quantile_conditioned && user_taus) {
+    if (!a->quantile_conditioned && !taus_are_default) {
         cli_error("estimate: '%s' is a point-estimate model (not quantile-conditioned): it gives "
                   "no quantiles; drop --quantiles or use a MIST-QR model",
                   weights);
@@ -182,9 +199,8 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     double taus[MAX_TAUS];
     size_t nq = 0, ntaus = 0, imed = 0;
     if (a->quantile_conditioned) {
-        const double *src = user_taus ? user_taus : default_taus;
-        nq = user_taus ? nuser : 3;
-        for (size_t i = 0; i < nq; i++) taus[i] = src[i];
+        nq = nuser;
+        for (size_t i = 0; i < nq; i++) taus[i] = user_taus[i];
         ntaus = nq;
         while (imed < nq && taus[imed] != 0.5) imed++;
         if (imed == nq) taus[ntaus++] = 0.5;
@@ -198,6 +214,13 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         return 1;
     }
     double est = a->quantile_conditioned ? out[imed] : out[0];
+    /* The interval is the outermost pair of levels asked for (5% and 95% by default). */
+    size_t ilo = 0, ihi = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (taus[i] < taus[ilo]) ilo = i;
+        if (taus[i] > taus[ihi]) ihi = i;
+    }
+    int has_interval = nq >= 2 && taus[ilo] < 0.5 && taus[ihi] > 0.5;
     if ((int64_t)ds->n < a->n_min || (int64_t)ds->n > a->n_max)
         fprintf(stderr,
                 "mist: note: n = %zu is outside the range this model was trained on (%lld..%lld); "
@@ -213,7 +236,15 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             json_num(out[i]);
             printf("}");
         }
-        printf("], \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
+        printf("], \"lower\": ");
+        json_num(has_interval ? out[ilo] : NAN);
+        printf(", \"upper\": ");
+        json_num(has_interval ? out[ihi] : NAN);
+        printf(", \"ci\": ");
+        json_num(has_interval ? taus[ihi] - taus[ilo] : NAN);
+        printf(", \"weights\": ");
+        json_str(weights);
+        printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
                "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"true_mi\": ",
                raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
                ds->dy, (long long)a->n_min, (long long)a->n_max);
@@ -221,7 +252,10 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         printf("}\n");
     } else {
         printf("mist: %.6f nats%s", est, a->quantile_conditioned ? " (median)" : "");
-        if (nq) {
+        if (has_interval)
+            printf("  [%.6f, %.6f] %g%% interval (quantiles %g, %g)", out[ilo], out[ihi],
+                   100 * (taus[ihi] - taus[ilo]), taus[ilo], taus[ihi]);
+        else if (nq) {
             printf("  quantiles%s:", raw ? " (raw)" : "");
             for (size_t i = 0; i < nq; i++) printf(" %g: %.6f", taus[i], out[i]);
         }
@@ -234,9 +268,10 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
 
 int cmd_estimate(int argc, char **argv)
 {
-    const char *path = NULL, *method = "ksg1", *xcols = NULL, *ycols = NULL, *weights = NULL,
+    const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
                *quantiles = NULL;
     int dx = 0, json = 0, raw_quantiles = 0;
+    const char *classical_only = NULL; /* an option that the learned model has no use for */
     mist_est_opts o;
     mist_est_opts_default(&o);
     for (int i = 1; i < argc; i++) {
@@ -250,17 +285,17 @@ int cmd_estimate(int argc, char **argv)
         else if (!strcmp(a, "--x")) xcols = VALUE;
         else if (!strcmp(a, "--y")) ycols = VALUE;
         else if (!strcmp(a, "--method")) method = VALUE;
-        else if (!strcmp(a, "--k")) bad = cli_parse_int(VALUE, 1, 1 << 20, &o.k);
-        else if (!strcmp(a, "--copula")) o.copula = 1;
+        else if (!strcmp(a, "--k")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1 << 20, &o.k);
+        else if (!strcmp(a, "--copula")) classical_only = a, o.copula = 1;
         else if (!strcmp(a, "--ci")) bad = cli_parse_double(VALUE, &o.ci) || !(o.ci > 0 && o.ci < 1);
-        else if (!strcmp(a, "--bootstrap")) bad = cli_parse_int(VALUE, 1, 1000000, &o.bootstrap);
+        else if (!strcmp(a, "--bootstrap")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1000000, &o.bootstrap);
         else if (!strcmp(a, "--seed")) bad = cli_parse_u64(VALUE, &o.seed);
         else if (!strcmp(a, "--threads")) bad = cli_parse_int(VALUE, 1, 256, &o.threads);
-        else if (!strcmp(a, "--bins")) bad = cli_parse_int(VALUE, 1, 1 << 20, &o.bins);
-        else if (!strcmp(a, "--miller-madow")) o.miller_madow = 1;
-        else if (!strcmp(a, "--bandwidth")) bad = cli_parse_double(VALUE, &o.bandwidth) || !(o.bandwidth > 0);
-        else if (!strcmp(a, "--no-zscore")) o.zscore = 0;
-        else if (!strcmp(a, "--noise")) bad = cli_parse_double(VALUE, &o.noise) || o.noise < 0;
+        else if (!strcmp(a, "--bins")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1 << 20, &o.bins);
+        else if (!strcmp(a, "--miller-madow")) classical_only = a, o.miller_madow = 1;
+        else if (!strcmp(a, "--bandwidth")) classical_only = a, bad = cli_parse_double(VALUE, &o.bandwidth) || !(o.bandwidth > 0);
+        else if (!strcmp(a, "--no-zscore")) classical_only = a, o.zscore = 0;
+        else if (!strcmp(a, "--noise")) classical_only = a, bad = cli_parse_double(VALUE, &o.noise) || o.noise < 0;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--weights")) weights = VALUE;
         else if (!strcmp(a, "--quantiles")) quantiles = VALUE;
@@ -290,11 +325,23 @@ int cmd_estimate(int argc, char **argv)
                   method);
         return 2;
     }
-    if (is_mist && !weights) {
-        cli_error("estimate: --method mist needs --weights FILE: no trained model ships with mist "
-                  "yet; convert an official MIST / MIST-QR checkpoint with `mist convert "
-                  "model.safetensors -o mist.msgpack` and pass it with --weights");
+    if (is_mist && classical_only) {
+        cli_error("estimate: %s applies to the classical methods; the learned model (the default) "
+                  "takes none: add e.g. --method ksg1",
+                  classical_only);
         return 2;
+    }
+    char default_path[4096];
+    if (is_mist && !weights) {
+        const char *env = NULL;
+        if (!cli_default_model("mist-qr.msgpack", default_path, sizeof default_path, &env)) {
+            cli_error("estimate: the shipped model mist-qr.msgpack was not found (looked in "
+                      "$MIST_WEIGHTS, <prefix>/share/mist/weights and the source tree's "
+                      "weights/); give one with --weights FILE, or a classical method, e.g. "
+                      "--method ksg1");
+            return 1;
+        }
+        weights = default_path;
     }
     if (!is_mist && (weights || quantiles || raw_quantiles)) {
         cli_error("estimate: --weights, --quantiles and --raw-quantiles apply to --method mist");
@@ -319,8 +366,13 @@ int cmd_estimate(int argc, char **argv)
         return 1;
     }
     if (is_mist) {
-        int rc = estimate_mist(ds, weights, quantiles ? taus : NULL, ntaus, raw_quantiles,
-                               o.threads, json);
+        if (!quantiles) { /* the interval of --ci (0.9: the 5% and 95% quantiles) */
+            taus[0] = (1 - o.ci) / 2;
+            taus[1] = 0.5;
+            taus[2] = (1 + o.ci) / 2;
+        }
+        int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
+                               raw_quantiles, o.threads, json);
         mist_dataset_free(ds);
         return rc;
     }

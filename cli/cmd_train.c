@@ -20,6 +20,7 @@ static void train_usage(FILE *f)
           "             [options]\n"
           "  mist train --resume DIR [--steps N] [--threads T] [--ckpt-every S] [--out DIR]\n"
           "  mist train export CKPT_OR_DIR -o weights/NAME.msgpack\n"
+          "  mist train calibrate WEIGHTS -o OUT   (quantile models: see --help there)\n"
           "\n"
           "Trains a Set Transformer MI estimator on a fresh stream of datasets with known MI from\n"
           "a meta-distribution (see `mist gen --list`). DIR receives train.csv (step, elapsed_s,\n"
@@ -190,6 +191,7 @@ static int apply_arch(mist_arch *a, char *arch_spec, size_t spec_sz, const char 
 int cmd_train(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "export")) return train_export(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "calibrate")) return train_calibrate(argc - 1, argv + 1);
     mist_train_config c;
     mist_train_config_default(&c);
     c.arch_spec[0] = '\0';

@@ -208,10 +208,18 @@ struct mist_model {
     size_t meta_len;
     char *meta_json;        /* rendered on demand */
     int raw_quantiles;
+    double *qmap_level, *qmap_tau; /* the quantile recalibration map (qmap.c), qmap_k knots */
+    size_t qmap_k;
     attn_cfg attn;
     int row_block;          /* rows per block of the per-token stages */
     infer_ws ws;
 };
+
+/* qmap.c: the meta key of the quantile map; parse its value (len 0: no map) into m; the
+ * network level to query for a calibrated tau (tau itself without a map). */
+#define QMAP_META_KEY "quantile_map"
+int qmap_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
+double qmap_apply(const mist_model *m, double tau);
 
 /* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);

@@ -108,10 +108,22 @@ int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_e
 /* Writes the model (arch, tensors, meta) atomically. */
 int mist_model_save(const mist_model *m, const char *path, mist_err *err);
 
-/* Default 0: quantiles are returned sorted along tau (monotone rearrangement: the k-th
- * smallest value goes to the k-th smallest tau), so they never cross. 1: as the network
- * gave them, one pass of rho per tau. */
+/* Default 0: quantiles are recalibrated (when the model has a quantile map) and returned
+ * sorted along tau (monotone rearrangement: the k-th smallest value goes to the k-th smallest
+ * tau), so they never cross. 1: as the network gives them at the levels asked for, one pass
+ * of rho per tau. */
 void mist_model_set_raw_quantiles(mist_model *m, int raw);
+
+/* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
+ * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear
+ * through (0, 0), the knots and (1, 1). Unless raw quantiles are asked for, the tau-quantile
+ * is then the network's output at map(tau) (the median too). Stored in the meta as
+ * "quantile_map" and read back by mist_model_open. k = 0 removes it. Fitted by
+ * mist_calibrate_quantiles (mist_train.h). */
+int mist_model_set_quantile_map(mist_model *m, const double *levels, const double *taus,
+                                size_t k, mist_err *err);
+/* The knots (pointers owned by the model); returns k (0: none). */
+size_t mist_model_quantile_map(const mist_model *m, const double **levels, const double **taus);
 
 /* One dataset: data is n x (dx+dy) row-major float64, X columns first.
  * Plain model: ntaus must be 0 and out[0] receives the estimate.

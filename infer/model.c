@@ -93,6 +93,8 @@ void mist_model_free(mist_model *m)
     free(m->table);
     free(m->meta_mp);
     free(m->meta_json);
+    free(m->qmap_level);
+    free(m->qmap_tau);
     free(m->ws.block);
     free(m->ws.bytes);
     free(m);
@@ -274,7 +276,22 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
         if (total > ((size_t)1 << 30))
             return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
     }
-    if ((rc = graph_forward(m, sets, nsets, taus, ntaus, out, err))) return rc;
+    /* Recalibrated levels: the network is asked at qmap(tau). A QR model's default median
+     * (ntaus 0) is the 0.5 level too. Raw mode shows the network as it is. */
+    const double half = 0.5;
+    const double *qtaus = taus;
+    size_t nq = ntaus;
+    double *mapped = NULL;
+    if (m->qmap_k && !m->raw_quantiles) {
+        if (!ntaus) qtaus = &half, nq = 1;
+        if (!(mapped = malloc(nq * sizeof *mapped)))
+            return mist_fail(err, MIST_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nq; i++) mapped[i] = qmap_apply(m, qtaus[i]);
+        qtaus = mapped;
+    }
+    rc = graph_forward(m, sets, nsets, qtaus, nq, out, err);
+    free(mapped);
+    if (rc) return rc;
     for (size_t s = 0; s < nsets * (ntaus ? ntaus : 1); s++)
         if (!isfinite(out[s]))
             return mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");

@@ -672,6 +672,17 @@ static mist_model *decode(const char *name, const msgpack_object *root, size_t f
         m->meta_len = sb.size;
         m->meta_mp = (unsigned char *)msgpack_sbuffer_release(&sb);
         msgpack_sbuffer_destroy(&sb);
+        const msgpack_object_map *meta = &v[K_META]->via.map;
+        for (uint32_t i = 0; i < meta->size; i++) {
+            if (!key_is(&meta->ptr[i].key, QMAP_META_KEY)) continue;
+            const msgpack_object *q = &meta->ptr[i].val;
+            if (q->type != MSGPACK_OBJECT_STR) {
+                mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" is not a string", name,
+                          QMAP_META_KEY);
+                goto fail;
+            }
+            if (qmap_parse(m, name, q->via.str.ptr, q->via.str.size, err)) goto fail;
+        }
     }
     free(seen);
     return m;

@@ -81,7 +81,8 @@ expect_fail "estimate NaN" "non-finite|nan" "$MIST" estimate nan.csv --dx 1
 printf 'x1,y1\n1,2\n3\n4,5\n' > ragged.csv
 expect_fail "estimate ragged" "line 3" "$MIST" estimate ragged.csv --dx 1
 printf 'x1,y1\n1,2\n2,3\n3,5\n' > few.csv
-expect_fail "estimate few rows" "too few|n > k|needs" "$MIST" estimate few.csv --dx 1 --k 5
+expect_fail "estimate few rows" "too few|n > k|needs" "$MIST" estimate few.csv --dx 1 --method ksg1 --k 5
+expect_fail "classical option for the model" "--k applies to the classical" "$MIST" estimate a.npy --k 5
 expect_fail "estimate dx range" "dx|column" "$MIST" estimate a.npy --dx 5
 expect_fail "estimate no dx" "--dx" "$MIST" estimate few.csv
 expect_fail "estimate unknown method" "unknown method" "$MIST" estimate a.npy --method nope
@@ -113,7 +114,7 @@ out=$(PATH=/nonexistent "$MIST" bench merge bsm -o bnp 2>&1) && [ "$(echo "$out"
   [ -s bnp/summary.md ] && [ -s bnp/plots/plots.gp ] && [ ! -e bnp/plots/mse_vs_n.png ] && ok || bad "bench without gnuplot: $out"
 
 # learned model commands: errors are clear (positive paths: test_parity, test_weights)
-expect_fail "mist without weights" "needs --weights" "$MIST" estimate a.npy --method mist
+expect_fail "MIST_WEIGHTS missing" "cannot open '/nonexistent/m.msgpack'" env MIST_WEIGHTS=/nonexistent/m.msgpack "$MIST" estimate a.npy
 expect_fail "info on data" "not a mist weights file" "$MIST" info a.npy
 expect_fail "info missing" "nofile" "$MIST" info nofile.msgpack
 expect_fail "convert garbage" "safetensors" "$MIST" convert a.npy -o conv.msgpack
@@ -129,6 +130,9 @@ expect_fail "train over a checkpoint" "holds a checkpoint already" "$MIST" train
 [ "$(tail -1 tr/train.csv | cut -d, -f1)" = 4 ] && ok || bad "train csv log"
 "$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '"metadist"' && ok || bad "train export"
 "$MIST" estimate a.npy --method mist --weights tr/model.msgpack >/dev/null && ok || bad "estimate with a trained model"
+# the default model comes from $MIST_WEIGHTS when set; a point model gives no interval
+out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json) &&
+  echo "$out" | grep -q '"weights": "tr/model.msgpack"' && echo "$out" | grep -q '"lower": null' && ok || bad "MIST_WEIGHTS: $out"
 "$MIST" train --help | grep -q -- "--resume" && ok || bad "train --help"
 expect_fail "train unknown preset" "unknown arch preset 'huge'" "$MIST" train --arch huge --loss mse --out tx
 expect_fail "train unknown arch key" "unknown arch key 'bogus'" "$MIST" train --arch tiny,bogus=3 --loss mse --out tx

@@ -135,6 +135,30 @@ void mist_checkpoint_free(mist_checkpoint *ck);
  * d ranges are set to those the training actually saw. */
 int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
 
+/* ---- quantile calibration ------------------------------------------------------------------ */
+
+/* Fresh datasets of a meta-distribution (those the model's dims allow), drawn as a validation
+ * suite of seed: choose a seed other than the run's val_seed. */
+typedef struct mist_calib_opts {
+    const char *metadist;  /* NULL or "": "default" */
+    uint64_t seed;
+    size_t count;
+    int64_t n_min, n_max;  /* 0: the meta-distribution's own n */
+} mist_calib_opts;
+
+/* cover[j]: the share of the datasets whose true MI <= the model's taus[j]-quantile, the
+ * model as it stands (its quantile map, if any, applied; sorted quantiles). */
+int mist_quantile_coverage(mist_model *m, const mist_calib_opts *o, const double *taus,
+                           size_t ntaus, double *cover, mist_err *err);
+
+/* The recalibration map from a coverage curve measured without a map: for each target level
+ * (increasing, in (0, 1)) the network level whose coverage is that target, by linear
+ * interpolation of the curve through (0, 0), (grid[j], cover[j]) and (1, 1). Give the result
+ * to mist_model_set_quantile_map(m, targets, taus_out, ntargets). */
+int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
+                          const double *targets, size_t ntargets, double *taus_out,
+                          mist_err *err);
+
 /* ---- the run ------------------------------------------------------------------------------ */
 
 enum { MIST_TRAIN_EV_STEP = 0, MIST_TRAIN_EV_VAL = 1, MIST_TRAIN_EV_CKPT = 2,
