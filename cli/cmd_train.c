@@ -19,7 +19,8 @@ static void train_usage(FILE *f)
           "  mist train --arch PRESET[,key=value...] --loss mse|pinball --steps N --out DIR\n"
           "             [options]\n"
           "  mist train --resume DIR [--steps N] [--threads T] [--ckpt-every S] [--out DIR]\n"
-          "  mist train export CKPT_OR_DIR -o weights/NAME.msgpack\n"
+          "  mist train export CKPT_OR_DIR [CKPT...] -o weights/NAME.msgpack\n"
+          "        (several checkpoints of one run: their weights are averaged)\n"
           "  mist train calibrate WEIGHTS -o OUT   (quantile models: see --help there)\n"
           "\n"
           "Trains a Set Transformer MI estimator on a fresh stream of datasets with known MI from\n"
@@ -147,32 +148,37 @@ static int finish(const prog *g, const char *dir)
 
 static int train_export(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
+    const char *out = NULL;
+    const char **in = calloc((size_t)argc, sizeof *in);
+    size_t nin = 0;
+    if (!in) {
+        cli_error("train export: out of memory");
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
         if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             train_usage(stdout);
+            free(in);
             return 0;
         } else if (argv[i][0] == '-') {
             cli_error("train export: unknown option '%s'", argv[i]);
-            return 2;
-        } else if (!in) in = argv[i];
-        else {
-            cli_error("train export: unexpected argument '%s'", argv[i]);
-            return 2;
-        }
+            rc = 2;
+        } else in[nin++] = argv[i];
     }
-    if (!in || !out) {
-        cli_error("train export: usage: mist train export CKPT_OR_DIR -o OUT.msgpack");
-        return 2;
+    if (!rc && (!nin || !out)) {
+        cli_error("train export: usage: mist train export CKPT_OR_DIR [CKPT...] -o OUT.msgpack");
+        rc = 2;
     }
     mist_err err = {0};
-    if (mist_train_export(in, out, &err)) {
+    if (!rc && mist_train_export_average(in, nin, out, &err)) {
         cli_error("train export: %s", err.msg);
-        return 1;
+        rc = 1;
     }
-    fprintf(stderr, "wrote %s\n", out);
-    return 0;
+    free(in);
+    if (!rc) fprintf(stderr, "wrote %s%s\n", out, nin > 1 ? " (weights averaged)" : "");
+    return rc;
 }
 
 static int apply_arch(mist_arch *a, char *arch_spec, size_t spec_sz, const char *v, mist_err *err)

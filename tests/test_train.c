@@ -372,6 +372,47 @@ START_TEST(test_checkpoint_roundtrip)
 }
 END_TEST
 
+/* Weight averaging: the exported parameters are the mean of the checkpoints' (in double, then
+ * rounded), the newest checkpoint lends the facts, and another run's checkpoint is refused. */
+START_TEST(test_export_average)
+{
+    const char *dir = tu_tmpdir("ckpt-avg");
+    char p[3][600], out[600];
+    mist_checkpoint c[3];
+    mist_err err = {0};
+    for (int k = 0; k < 3; k++) {
+        fill_ck(&c[k]);
+        c[k].step = 10 + 5 * k;
+        for (size_t i = 0; i < c[k].nparams; i++) c[k].params[i] = (float)(k + 1) * c[k].params[i] + 0.1f * (float)k;
+        snprintf(p[k], sizeof p[k], "%s/c%d.msgpack", dir, k);
+        ck_assert_msg(mist_checkpoint_write(p[k], &c[k], &err) == 0, "%s", err.msg);
+    }
+    snprintf(out, sizeof out, "%s/avg.msgpack", dir);
+    const char *order[3] = {p[1], p[2], p[0]}; /* the newest is not first */
+    ck_assert_msg(mist_train_export_average(order, 3, out, &err) == 0, "%s", err.msg);
+    mist_model *m = mist_model_open(out, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    const float *w = mist_model_params(m);
+    for (size_t i = 0; i < c[0].nparams; i++) {
+        double want = ((double)c[0].params[i] + (double)c[1].params[i] + (double)c[2].params[i]) / 3;
+        ck_assert_msg(w[i] == (float)want, "param %zu: %g vs %g", i, (double)w[i], want);
+    }
+    const char *meta = mist_model_meta_json(m);
+    ck_assert_msg(strstr(meta, "\"steps\": 20") != NULL, "%s", meta);
+    ck_assert_msg(strstr(meta, "average of 3 checkpoints, steps 10..20") != NULL, "%s", meta);
+    mist_model_free(m);
+    /* another run (other seed) cannot be mixed in, and nothing is written */
+    c[2].cfg.seed = 43;
+    ck_assert_int_eq(mist_checkpoint_write(p[2], &c[2], &err), 0);
+    snprintf(out, sizeof out, "%s/mixed.msgpack", dir);
+    ck_assert_int_ne(mist_train_export_average(order, 3, out, &err), 0);
+    ck_assert_msg(strstr(err.msg, "same run") != NULL, "%s", err.msg);
+    FILE *f = fopen(out, "rb");
+    ck_assert_ptr_null(f);
+    for (int k = 0; k < 3; k++) mist_checkpoint_free(&c[k]);
+}
+END_TEST
+
 /* ---- whole runs (need mist_train_grad) ----------------------------------------------------- */
 
 START_TEST(test_resume_bit_for_bit)
@@ -507,6 +548,7 @@ static Suite *train_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("checkpoint");
     tcase_add_test(tc, test_checkpoint_roundtrip);
+    tcase_add_test(tc, test_export_average);
     suite_add_tcase(s, tc);
     tc = tcase_create("run");
     tcase_set_timeout(tc, 300);

@@ -134,6 +134,11 @@ void mist_checkpoint_free(mist_checkpoint *ck);
 /* An inference weights file from a checkpoint, training facts in meta; the arch's trained n and
  * d ranges are set to those the training actually saw. */
 int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
+/* Weight averaging over the end of a run: the uniform mean of the parameters of k checkpoints
+ * of one run (same architecture, loss, seed, meta-distribution), exported like the newest of
+ * them. k = 1 is mist_train_export. */
+int mist_train_export_average(const char *const *paths, size_t k, const char *out_path,
+                              mist_err *err);
 
 /* ---- quantile calibration ------------------------------------------------------------------ */
 

@@ -108,6 +108,81 @@ int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err
     return rc;
 }
 
+static int same_run(const mist_checkpoint *a, const mist_checkpoint *b)
+{
+    const mist_arch *x = &a->cfg.arch, *y = &b->cfg.arch;
+    return a->nparams == b->nparams && a->cfg.loss == b->cfg.loss && a->cfg.seed == b->cfg.seed &&
+           !strcmp(a->cfg.metadist, b->cfg.metadist) && x->input_layout == y->input_layout &&
+           x->preprocess == y->preprocess && x->max_input_dim == y->max_input_dim &&
+           x->max_dx == y->max_dx && x->max_dy == y->max_dy && x->D == y->D && x->H == y->H &&
+           x->ff == y->ff && x->n_inds == y->n_inds && x->n_seeds == y->n_seeds &&
+           x->n_feature_sab == y->n_feature_sab && x->n_isab == y->n_isab &&
+           x->n_dec == y->n_dec && x->n_rho == y->n_rho && x->rho_hidden == y->rho_hidden &&
+           x->quantile_conditioned == y->quantile_conditioned && x->activation == y->activation;
+}
+
+int mist_train_export_average(const char *const *paths, size_t k, const char *out_path,
+                              mist_err *err)
+{
+    if (!paths || k == 0 || !out_path)
+        return mist_fail(err, MIST_EINVAL, "no checkpoints to average");
+    if (k == 1) return mist_train_export(paths[0], out_path, err);
+    mist_checkpoint last, ck;
+    int rc = mist_checkpoint_read(paths[0], &last, err);
+    if (rc) return rc;
+    double *sum = calloc(last.nparams ? last.nparams : 1, sizeof *sum);
+    if (!sum) {
+        mist_checkpoint_free(&last);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < last.nparams; j++) sum[j] = last.params[j];
+    int64_t first_step = last.step, last_step = last.step;
+    for (size_t i = 1; i < k && !rc; i++) {
+        if ((rc = mist_checkpoint_read(paths[i], &ck, err))) break;
+        if (!same_run(&last, &ck)) {
+            rc = mist_fail(err, MIST_EINVAL,
+                           "'%s' is not a checkpoint of the same run as '%s' (architecture, "
+                           "loss, seed or meta-distribution differ): only one run's weights "
+                           "can be averaged",
+                           paths[i], paths[0]);
+            mist_checkpoint_free(&ck);
+            break;
+        }
+        for (size_t j = 0; j < ck.nparams; j++) sum[j] += ck.params[j];
+        if (ck.step < first_step) first_step = ck.step;
+        if (ck.step > last_step) { /* the newest one lends its facts (steps, time, ranges) */
+            last_step = ck.step;
+            mist_checkpoint t = last;
+            last = ck;
+            ck = t;
+        }
+        mist_checkpoint_free(&ck);
+    }
+    if (!rc) {
+        for (size_t j = 0; j < last.nparams; j++) last.params[j] = (float)(sum[j] / (double)k);
+        mist_arch a = last.cfg.arch;
+        if (last.n_seen_min > 0) a.n_min = last.n_seen_min, a.n_max = last.n_seen_max;
+        if (last.d_seen_min > 0) a.d_min = last.d_seen_min, a.d_max = last.d_seen_max;
+        mist_model *m = mist_model_create(&a, err);
+        if (!m) rc = err ? err->code : MIST_EINVAL;
+        else {
+            memcpy(mist_model_params(m), last.params, last.nparams * sizeof(float));
+            char note[160];
+            snprintf(note, sizeof note, "uniform average of %zu checkpoints, steps %lld..%lld", k,
+                     (long long)first_step, (long long)last_step);
+            rc = set_meta(m, &last, err);
+            /* the validation figures belong to the newest iterate, not to the average */
+            if (!rc) rc = mist_model_meta_set_str(m, "weight_average", note, err);
+            if (!rc) rc = mist_model_meta_set_str(m, "val_note", "val_mse/val_pinball: newest checkpoint, before averaging", err);
+            if (!rc) rc = mist_model_save(m, out_path, err);
+            mist_model_free(m);
+        }
+    }
+    free(sum);
+    mist_checkpoint_free(&last);
+    return rc;
+}
+
 /* ---- the run ------------------------------------------------------------------------------ */
 
 typedef struct run {
