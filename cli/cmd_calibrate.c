@@ -1,4 +1,5 @@
 /* mist train calibrate: fit the quantile recalibration map of a quantile model. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,20 @@
 
 static void calibrate_usage(FILE *f)
 {
-    fputs("usage: mist train calibrate WEIGHTS -o OUT [--count N] [--seed S] [--metadist NAME]\n"
+    fputs("usage: mist train calibrate WEIGHTS -o OUT [--method auto|map|resid] [--count N]\n"
+          "                            [--seed S] [--metadist NAME] [--n-range A-B]\n"
           "\n"
-          "Measures how often the true MI falls below each quantile of a quantile model on N\n"
-          "fresh datasets of the meta-distribution (default: 'default', the training one),\n"
-          "fits the map tau -> tau' that makes the tau-quantile the network's output at tau'\n"
-          "(quantile recalibration), checks it on another N datasets (seed S+1) and writes\n"
-          "OUT: the model with the map in its meta (\"quantile_map\"). `mist estimate` and\n"
-          "`mist bench` apply it; raw quantiles (--raw-quantiles) do not.\n"
+          "Recalibrates the quantiles of a quantile model on fresh datasets of a\n"
+          "meta-distribution (default 'default', the training one) and writes OUT, the model\n"
+          "with the recalibration in its meta. Two ways:\n"
+          "  map    the tau-quantile is the network's output at a level tau' chosen so that the\n"
+          "         true MI falls below it a share tau of the time (meta \"quantile_map\")\n"
+          "  resid  the tau-quantile is m + s R(tau): m the network median, s its 25%-75%\n"
+          "         spread, R the empirical quantiles of (MI - m) / s (meta \"quantile_resid\");\n"
+          "         it still works when the network's quantiles are too narrow for any level\n"
+          "  auto   both are fitted on N datasets (seed S) and checked on N others (seed S+1);\n"
+          "         the one closer to the diagonal there is kept (the default)\n"
+          "`mist estimate` and `mist bench` apply it; raw quantiles (--raw-quantiles) do not.\n"
           "\n"
           "  --count N        datasets for the fit and for the check (default 8192)\n"
           "  --seed S         seed of the calibration datasets (default 6513004); keep it away\n"
@@ -30,9 +37,16 @@ static void calibrate_usage(FILE *f)
           f);
 }
 
+static double worst(const double *cover, const double *level, int k)
+{
+    double w = 0;
+    for (int j = 0; j < k; j++) w = fmax(w, fabs(cover[j] - level[j]));
+    return w;
+}
+
 int train_calibrate(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *md = "default";
+    const char *in = NULL, *out = NULL, *md = "default", *method = "auto";
     mist_calib_opts o = {NULL, 0x63616cULL, 8192, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -44,7 +58,10 @@ int train_calibrate(int argc, char **argv)
         else if (!strcmp(a, "--count") && v) bad = cli_parse_size(argv[++i], 16, 1u << 22, &o.count);
         else if (!strcmp(a, "--seed") && v) bad = cli_parse_u64(argv[++i], &o.seed);
         else if (!strcmp(a, "--metadist") && v) md = argv[++i];
-        else if (!strcmp(a, "--n-range") && v) {
+        else if (!strcmp(a, "--method") && v) {
+            method = argv[++i];
+            bad = strcmp(method, "auto") && strcmp(method, "map") && strcmp(method, "resid");
+        } else if (!strcmp(a, "--n-range") && v) {
             uint64_t lo, hi;
             bad = cli_parse_range(argv[++i], &lo, &hi) || lo < 2 || hi > 1000000;
             o.n_min = (int64_t)lo, o.n_max = (int64_t)hi;
@@ -78,24 +95,38 @@ int train_calibrate(int argc, char **argv)
         mist_model_free(m);
         return 2;
     }
-    double grid[NGRID], cover[NGRID], targets[NTARGET], taus[NTARGET];
-    double check[NCHECK], before[NCHECK], after[NCHECK];
+    int do_map = strcmp(method, "resid") != 0, do_res = strcmp(method, "map") != 0;
+    double grid[NGRID], cover[NGRID], targets[NTARGET], taus[NTARGET], resid[NTARGET];
+    double check[NCHECK], before[NCHECK], after_map[NCHECK], after_res[NCHECK];
     for (int j = 0; j < NGRID; j++) grid[j] = 0.005 * (j + 1);
     targets[0] = 0.005, targets[NTARGET - 1] = 0.995;
     for (int j = 1; j < NTARGET - 1; j++) targets[j] = 0.01 * j;
     for (int j = 0; j < NCHECK; j++) check[j] = 0.05 * (j + 1);
     mist_calib_opts held = o;
     held.seed = o.seed + 1;
-    int rc = mist_model_set_quantile_map(m, NULL, NULL, 0, &err); /* fit the bare network */
-    if (!rc) rc = mist_quantile_coverage(m, &o, grid, NGRID, cover, &err);
+    /* fit on the bare network */
+    int rc = mist_model_set_quantile_map(m, NULL, NULL, 0, &err);
+    if (!rc) rc = mist_model_set_quantile_resid(m, 0, 0, NULL, NULL, 0, &err);
     if (!rc) rc = mist_quantile_coverage(m, &held, check, NCHECK, before, &err);
-    if (!rc) rc = mist_quantile_map_fit(grid, cover, NGRID, targets, NTARGET, taus, &err);
-    if (!rc) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
-    if (!rc) rc = mist_quantile_coverage(m, &held, check, NCHECK, after, &err);
+    if (!rc && do_res) rc = mist_quantile_resid_fit(m, &o, 0.25, 0.75, targets, NTARGET, resid, &err);
+    if (!rc && do_map) rc = mist_quantile_coverage(m, &o, grid, NGRID, cover, &err);
+    if (!rc && do_map) rc = mist_quantile_map_fit(grid, cover, NGRID, targets, NTARGET, taus, &err);
+    if (!rc && do_map) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
+    if (!rc && do_map) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_map, &err);
+    if (!rc && do_res) rc = mist_model_set_quantile_resid(m, 0.25, 0.75, targets, resid, NTARGET, &err);
+    if (!rc && do_res) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_res, &err);
+    double wb = worst(before, check, NCHECK), wm = do_map ? worst(after_map, check, NCHECK) : 9,
+           wr = do_res ? worst(after_res, check, NCHECK) : 9;
+    int keep_map = do_map && (!do_res || wm <= wr);
+    /* the residual one is set last: switch back when the map won */
+    if (!rc && keep_map && do_res) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
     char note[256];
-    snprintf(note, sizeof note, "metadist %s, seed %llu, %zu datasets", md,
-             (unsigned long long)o.seed, o.count);
-    if (!rc) rc = mist_model_meta_set_str(m, "quantile_map_fit", note, &err);
+    snprintf(note, sizeof note,
+             "%s fitted on %zu datasets of %s (seed %llu); largest distance from the diagonal "
+             "on %zu others: %.3f (network %.3f)",
+             keep_map ? "quantile_map" : "quantile_resid", o.count, md,
+             (unsigned long long)o.seed, o.count, keep_map ? wm : wr, wb);
+    if (!rc) rc = mist_model_meta_set_str(m, "quantile_calibration", note, &err);
     if (!rc) rc = mist_model_save(m, out, &err);
     if (rc) {
         cli_error("train calibrate: %s", err.msg);
@@ -104,25 +135,17 @@ int train_calibrate(int argc, char **argv)
     }
     printf("held-out check (%zu datasets of '%s', seed %llu): share with MI <= q_tau\n", o.count,
            md, (unsigned long long)held.seed);
-    printf("tau    network  recalibrated  (network level used)\n");
+    printf("tau    network%s%s\n", do_map ? "   map" : "", do_res ? "     resid" : "");
     for (int j = 0; j < NCHECK; j++) {
-        const double *L, *T;
-        size_t k = mist_model_quantile_map(m, &L, &T);
-        double used = check[j];
-        for (size_t i = 0; i < k; i++)
-            if (L[i] > check[j] - 1e-12 && L[i] < check[j] + 1e-12) used = T[i];
-        printf("%.2f   %.3f    %.3f         %.4f\n", check[j], before[j], after[j], used);
+        printf("%.2f   %.3f  ", check[j], before[j]);
+        if (do_map) printf("   %.3f", after_map[j]);
+        if (do_res) printf("     %.3f", after_res[j]);
+        printf("\n");
     }
-    double worst_b = 0, worst_a = 0;
-    for (int j = 0; j < NCHECK; j++) {
-        double db = before[j] - check[j], da = after[j] - check[j];
-        if (db < 0) db = -db;
-        if (da < 0) da = -da;
-        if (db > worst_b) worst_b = db;
-        if (da > worst_a) worst_a = da;
-    }
-    printf("largest distance from the diagonal: network %.3f, recalibrated %.3f\n", worst_b,
-           worst_a);
+    printf("largest distance from the diagonal: network %.3f", wb);
+    if (do_map) printf(", map %.3f", wm);
+    if (do_res) printf(", resid %.3f", wr);
+    printf("\nkept: %s\n", keep_map ? "map" : "resid");
     fprintf(stderr, "wrote %s\n", out);
     mist_model_free(m);
     return 0;

@@ -241,7 +241,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         printf(", \"upper\": ");
         json_num(has_interval ? out[ihi] : NAN);
         printf(", \"ci\": ");
-        json_num(has_interval ? taus[ihi] - taus[ilo] : NAN);
+        json_num(has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12 : NAN);
         printf(", \"weights\": ");
         json_str(weights);
         printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
@@ -331,18 +331,6 @@ int cmd_estimate(int argc, char **argv)
                   classical_only);
         return 2;
     }
-    char default_path[4096];
-    if (is_mist && !weights) {
-        const char *env = NULL;
-        if (!cli_default_model("mist-qr.msgpack", default_path, sizeof default_path, &env)) {
-            cli_error("estimate: the shipped model mist-qr.msgpack was not found (looked in "
-                      "$MIST_WEIGHTS, <prefix>/share/mist/weights and the source tree's "
-                      "weights/); give one with --weights FILE, or a classical method, e.g. "
-                      "--method ksg1");
-            return 1;
-        }
-        weights = default_path;
-    }
     if (!is_mist && (weights || quantiles || raw_quantiles)) {
         cli_error("estimate: --weights, --quantiles and --raw-quantiles apply to --method mist");
         return 2;
@@ -359,17 +347,31 @@ int cmd_estimate(int argc, char **argv)
         cli_error("estimate: give either --dx or --x/--y, not both");
         return 2;
     }
+    char default_path[4096];
     mist_err err = {0};
     mist_dataset *ds = load(path, dx, xcols, ycols, &err);
     if (!ds) {
         cli_error("estimate: %s", err.msg);
         return 1;
     }
+    if (is_mist && !weights) {
+        const char *env = NULL;
+        if (!cli_default_model("mist-qr.msgpack", default_path, sizeof default_path, &env)) {
+            cli_error("estimate: the shipped model mist-qr.msgpack was not found (looked in "
+                      "$MIST_WEIGHTS, <prefix>/share/mist/weights and the source tree's "
+                      "weights/); give one with --weights FILE, or a classical method, e.g. "
+                      "--method ksg1");
+            mist_dataset_free(ds);
+            return 1;
+        }
+        weights = default_path;
+    }
     if (is_mist) {
         if (!quantiles) { /* the interval of --ci (0.9: the 5% and 95% quantiles) */
-            taus[0] = (1 - o.ci) / 2;
+            /* rounded so that --ci 0.9 asks for exactly 0.05 and 0.95 */
+            taus[0] = nearbyint((1 - o.ci) / 2 * 1e12) / 1e12;
             taus[1] = 0.5;
-            taus[2] = (1 + o.ci) / 2;
+            taus[2] = nearbyint((1 + o.ci) / 2 * 1e12) / 1e12;
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
                                raw_quantiles, o.threads, json);

@@ -125,6 +125,16 @@ int mist_model_set_quantile_map(mist_model *m, const double *levels, const doubl
 /* The knots (pointers owned by the model); returns k (0: none). */
 size_t mist_model_quantile_map(const mist_model *m, const double **levels, const double **taus);
 
+/* Residual recalibration (quantile-conditioned models), for networks whose quantiles are too
+ * narrow for a level map: the tau-quantile is m + s R(tau), m the network's median, s its
+ * hi - lo quantile spread (at least 1e-3), R linear through the k knots (levels increasing in
+ * (0, 1), values non-decreasing) and constant beyond them. Meta "quantile_resid". Setting it
+ * removes a level map and the reverse; k = 0 removes it. Fitted by mist_quantile_resid_fit. */
+int mist_model_set_quantile_resid(mist_model *m, double lo, double hi, const double *levels,
+                                  const double *values, size_t k, mist_err *err);
+size_t mist_model_quantile_resid(const mist_model *m, double *lo, double *hi,
+                                 const double **levels, const double **values);
+
 /* One dataset: data is n x (dx+dy) row-major float64, X columns first.
  * Plain model: ntaus must be 0 and out[0] receives the estimate.
  * Quantile-conditioned model: ntaus == 0 gives the median (tau 0.5) in out[0]; otherwise

@@ -95,6 +95,8 @@ void mist_model_free(mist_model *m)
     free(m->meta_json);
     free(m->qmap_level);
     free(m->qmap_tau);
+    free(m->qres_level);
+    free(m->qres_value);
     free(m->ws.block);
     free(m->ws.bytes);
     free(m);
@@ -282,6 +284,23 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
     const double *qtaus = taus;
     size_t nq = ntaus;
     double *mapped = NULL;
+    if (m->qres_k && !m->raw_quantiles) {
+        const double net_taus[3] = {m->qres_lo, 0.5, m->qres_hi};
+        size_t nt = ntaus ? ntaus : 1;
+        double *net = malloc(nsets * 3 * sizeof *net);
+        if (!net) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        rc = graph_forward(m, sets, nsets, net_taus, 3, net, err);
+        for (size_t s = 0; s < nsets && !rc; s++) {
+            for (int j = 0; j < 3; j++)
+                if (!isfinite(net[s * 3 + j])) {
+                    rc = mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");
+                    break;
+                }
+            if (!rc) qres_apply(m, net + s * 3, taus, ntaus, out + s * nt);
+        }
+        free(net);
+        return rc;
+    }
     if (m->qmap_k && !m->raw_quantiles) {
         if (!ntaus) qtaus = &half, nq = 1;
         if (!(mapped = malloc(nq * sizeof *mapped)))

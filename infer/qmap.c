@@ -84,6 +84,9 @@ int mist_model_set_quantile_map(mist_model *m, const double *levels, const doubl
     rc = mist_model_meta_set_str(m, QMAP_META_KEY, s, err);
     free(s);
     if (rc) return rc;
+    /* one recalibration at a time: setting this one removes the residual one */
+    if (k && m->qres_k && (rc = mist_model_set_quantile_resid(m, 0, 0, NULL, NULL, 0, err)))
+        return rc;
     return qmap_store(m, levels, taus, k, err);
 }
 
@@ -169,4 +172,195 @@ double qmap_apply(const mist_model *m, double tau)
     if (!(r > 0)) r = tau * 1e-3;
     if (!(r < 1)) r = 1 - (1 - tau) * 1e-3;
     return r;
+}
+
+/* ---- residual recalibration ----------------------------------------------------------------
+ * When the network's quantiles are too narrow for any level to reach a coverage (the tau map
+ * saturates), the quantiles are rebuilt from its location and spread instead: the tau-quantile
+ * is m + s R(tau), m the network median, s its q_hi - q_lo spread, R the empirical quantile
+ * function of (MI - m) / s on calibration data (normalized conformal calibration). */
+
+#define QRES_MIN_SPREAD 1e-3 /* nats: a degenerate spread would make every residual huge */
+
+static int qres_check(double lo, double hi, const double *levels, const double *values, size_t k,
+                      mist_err *err)
+{
+    if (!(lo > 0 && lo < 0.5 && hi > 0.5 && hi < 1))
+        return mist_fail(err, MIST_EINVAL,
+                         "residual calibration spread levels must satisfy 0 < lo < 0.5 < hi < 1 "
+                         "(got %g, %g)",
+                         lo, hi);
+    if (k < 2 || k > QMAP_MAX)
+        return mist_fail(err, MIST_EINVAL, "residual calibration needs 2..%d knots (got %zu)",
+                         QMAP_MAX, k);
+    for (size_t i = 0; i < k; i++) {
+        if (!(levels[i] > 0 && levels[i] < 1) || !isfinite(values[i]))
+            return mist_fail(err, MIST_EINVAL, "residual knot %zu (%g -> %g) is invalid", i + 1,
+                             levels[i], values[i]);
+        if (i && !(levels[i] > levels[i - 1]))
+            return mist_fail(err, MIST_EINVAL,
+                             "residual knot levels must increase (knot %zu: %g after %g)", i + 1,
+                             levels[i], levels[i - 1]);
+        if (i && values[i] < values[i - 1])
+            return mist_fail(err, MIST_EINVAL,
+                             "residual knot values must not decrease (knot %zu: %g after %g)",
+                             i + 1, values[i], values[i - 1]);
+    }
+    return MIST_OK;
+}
+
+static int qres_store(mist_model *m, double lo, double hi, const double *levels,
+                      const double *values, size_t k, mist_err *err)
+{
+    double *l = NULL, *v = NULL;
+    if (k) {
+        l = malloc(k * sizeof *l);
+        v = malloc(k * sizeof *v);
+        if (!l || !v) {
+            free(l);
+            free(v);
+            return mist_fail(err, MIST_ENOMEM, "out of memory");
+        }
+        memcpy(l, levels, k * sizeof *l);
+        memcpy(v, values, k * sizeof *v);
+    }
+    free(m->qres_level);
+    free(m->qres_value);
+    m->qres_level = l;
+    m->qres_value = v;
+    m->qres_k = k;
+    m->qres_lo = lo;
+    m->qres_hi = hi;
+    return MIST_OK;
+}
+
+int mist_model_set_quantile_resid(mist_model *m, double lo, double hi, const double *levels,
+                                  const double *values, size_t k, mist_err *err)
+{
+    if (!m) return mist_fail(err, MIST_EINVAL, "model is NULL");
+    if (k && !m->arch.quantile_conditioned)
+        return mist_fail(err, MIST_EINVAL,
+                         "residual calibration applies to quantile-conditioned models only");
+    if (k && (!levels || !values)) return mist_fail(err, MIST_EINVAL, "levels or values is NULL");
+    int rc = k ? qres_check(lo, hi, levels, values, k, err) : MIST_OK;
+    if (rc) return rc;
+    size_t cap = k * 52 + 64;
+    char *s = malloc(cap), *p = s;
+    if (!s) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    *p = '\0';
+    if (k) p += snprintf(p, cap, "%.17g:%.17g|", lo, hi);
+    for (size_t i = 0; i < k; i++)
+        p += snprintf(p, cap - (size_t)(p - s), "%s%.17g:%.17g", i ? "," : "", levels[i],
+                      values[i]);
+    rc = mist_model_meta_set_str(m, QRES_META_KEY, s, err);
+    free(s);
+    /* one recalibration at a time: setting this one removes the level map */
+    if (!rc && k && m->qmap_k) rc = mist_model_set_quantile_map(m, NULL, NULL, 0, err);
+    if (!rc) rc = qres_store(m, lo, hi, levels, values, k, err);
+    return rc;
+}
+
+size_t mist_model_quantile_resid(const mist_model *m, double *lo, double *hi,
+                                 const double **levels, const double **values)
+{
+    if (lo) *lo = m->qres_lo;
+    if (hi) *hi = m->qres_hi;
+    if (levels) *levels = m->qres_level;
+    if (values) *values = m->qres_value;
+    return m->qres_k;
+}
+
+int qres_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err)
+{
+    if (len == 0) return qres_store(m, 0, 0, NULL, NULL, 0, err);
+    int rc = MIST_OK;
+    char *buf = malloc(len + 1);
+    double *l = malloc(QMAP_MAX * sizeof *l), *v = malloc(QMAP_MAX * sizeof *v);
+    if (!buf || !l || !v) {
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    const char *p = buf;
+    size_t k = 0;
+    int ok = 0;
+    errno = 0;
+    double lo = strtod(p, &end);
+    if (end != p && *end == ':') {
+        p = end + 1;
+        double hi = strtod(p, &end);
+        if (end != p && *end == '|' && !errno) {
+            p = end + 1;
+            for (;;) {
+                double a = strtod(p, &end);
+                if (end == p || *end != ':' || errno) break;
+                p = end + 1;
+                double b = strtod(p, &end);
+                if (end == p || errno || (*end != ',' && *end != '\0') || k == QMAP_MAX) break;
+                l[k] = a, v[k] = b, k++;
+                p = end;
+                if (*p == '\0') {
+                    ok = 1;
+                    break;
+                }
+                p++;
+            }
+        }
+        if (ok) {
+            if (!m->arch.quantile_conditioned) {
+                rc = mist_fail(err, MIST_EFORMAT,
+                               "'%s': meta \"%s\" is set but the model is not "
+                               "quantile-conditioned",
+                               name, QRES_META_KEY);
+                goto done;
+            }
+            mist_err e2;
+            if (qres_check(lo, hi, l, v, k, &e2)) {
+                rc = mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\": %s", name, QRES_META_KEY,
+                               e2.msg);
+                goto done;
+            }
+            rc = qres_store(m, lo, hi, l, v, k, err);
+            goto done;
+        }
+    }
+    rc = mist_fail(err, MIST_EFORMAT,
+                   "'%s': meta \"%s\" is malformed (want \"lo:hi|level:value,level:value,...\")",
+                   name, QRES_META_KEY);
+done:
+    free(buf);
+    free(l);
+    free(v);
+    return rc;
+}
+
+/* R(tau): linear between knots, constant beyond the outermost ones. */
+static double qres_R(const mist_model *m, double tau)
+{
+    const double *L = m->qres_level, *V = m->qres_value;
+    size_t k = m->qres_k;
+    if (tau <= L[0]) return V[0];
+    if (tau >= L[k - 1]) return V[k - 1];
+    size_t i = 1;
+    while (L[i] < tau) i++;
+    return V[i - 1] + (V[i] - V[i - 1]) * (tau - L[i - 1]) / (L[i] - L[i - 1]);
+}
+
+void qres_apply(const mist_model *m, const double *net3, const double *taus, size_t ntaus,
+                double *out)
+{
+    double a = net3[0], b = net3[1], c = net3[2], t;
+    /* the three network quantiles in order, whatever the network did */
+    if (a > b) t = a, a = b, b = t;
+    if (b > c) t = b, b = c, c = t;
+    if (a > b) t = a, a = b, b = t;
+    double s = c - a;
+    if (!(s >= QRES_MIN_SPREAD)) s = QRES_MIN_SPREAD;
+    if (!ntaus) {
+        out[0] = b + s * qres_R(m, 0.5);
+        return;
+    }
+    for (size_t i = 0; i < ntaus; i++) out[i] = b + s * qres_R(m, taus[i]);
 }

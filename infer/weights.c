@@ -674,14 +674,23 @@ static mist_model *decode(const char *name, const msgpack_object *root, size_t f
         msgpack_sbuffer_destroy(&sb);
         const msgpack_object_map *meta = &v[K_META]->via.map;
         for (uint32_t i = 0; i < meta->size; i++) {
-            if (!key_is(&meta->ptr[i].key, QMAP_META_KEY)) continue;
+            int is_map = key_is(&meta->ptr[i].key, QMAP_META_KEY),
+                is_res = key_is(&meta->ptr[i].key, QRES_META_KEY);
+            if (!is_map && !is_res) continue;
+            const char *key = is_map ? QMAP_META_KEY : QRES_META_KEY;
             const msgpack_object *q = &meta->ptr[i].val;
             if (q->type != MSGPACK_OBJECT_STR) {
-                mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" is not a string", name,
-                          QMAP_META_KEY);
+                mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" is not a string", name, key);
                 goto fail;
             }
-            if (qmap_parse(m, name, q->via.str.ptr, q->via.str.size, err)) goto fail;
+            if ((is_map ? qmap_parse : qres_parse)(m, name, q->via.str.ptr, q->via.str.size, err))
+                goto fail;
+        }
+        if (m->qmap_k && m->qres_k) {
+            mist_fail(err, MIST_EFORMAT,
+                      "'%s': meta sets both \"%s\" and \"%s\" (one recalibration at a time)",
+                      name, QMAP_META_KEY, QRES_META_KEY);
+            goto fail;
         }
     }
     free(seen);

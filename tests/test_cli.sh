@@ -134,6 +134,13 @@ expect_fail "train over a checkpoint" "holds a checkpoint already" "$MIST" train
 out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json) &&
   echo "$out" | grep -q '"weights": "tr/model.msgpack"' && echo "$out" | grep -q '"lower": null' && ok || bad "MIST_WEIGHTS: $out"
 "$MIST" train --help | grep -q -- "--resume" && ok || bad "train --help"
+# calibrate: a tiny quantile model; the output opens and carries its recalibration
+"$MIST" train --arch tiny --loss pinball --batch 2 --steps 2 --val-count 2 --out trq --quiet &&
+  out=$("$MIST" train calibrate trq/model.msgpack -o trq-cal.msgpack --count 16 --n-range 20-40 2>&1) &&
+  echo "$out" | grep -q "^kept: " && "$MIST" info trq-cal.msgpack | grep -q '"quantile_calibration"' &&
+  MIST_WEIGHTS=trq-cal.msgpack "$MIST" estimate a.npy --json | grep -q '"ci": 0.9' && ok || bad "train calibrate: $out"
+expect_fail "calibrate a point model" "point model" "$MIST" train calibrate tr/model.msgpack -o tx.msgpack
+expect_fail "calibrate bad method" "bad value for --method" "$MIST" train calibrate trq/model.msgpack -o tx.msgpack --method nope
 expect_fail "train unknown preset" "unknown arch preset 'huge'" "$MIST" train --arch huge --loss mse --out tx
 expect_fail "train unknown arch key" "unknown arch key 'bogus'" "$MIST" train --arch tiny,bogus=3 --loss mse --out tx
 expect_fail "train no loss" "--loss" "$MIST" train --arch tiny --out tx

@@ -99,3 +99,50 @@ int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
     free(c);
     return rc;
 }
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, double hi,
+                            const double *levels, size_t k, double *values, mist_err *err)
+{
+    if (!m || !o || !levels || !values || k == 0)
+        return mist_fail(err, MIST_EINVAL, "bad arguments to mist_quantile_resid_fit");
+    if (!mist_model_arch(m)->quantile_conditioned)
+        return mist_fail(err, MIST_EINVAL, "the model is not quantile-conditioned");
+    if (mist_model_quantile_map(m, NULL, NULL) || mist_model_quantile_resid(m, NULL, NULL, NULL, NULL))
+        return mist_fail(err, MIST_EINVAL, "remove the model's recalibration before fitting one");
+    if (!(lo > 0 && lo < 0.5 && hi > 0.5 && hi < 1))
+        return mist_fail(err, MIST_EINVAL, "spread levels must satisfy 0 < lo < 0.5 < hi < 1");
+    mist_dataset **sets = NULL;
+    size_t count = 0;
+    int rc = draw_sets(m, o, &sets, &count, err);
+    if (rc) return rc;
+    double *r = malloc(count * sizeof *r);
+    if (!r) rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+    const double taus[3] = {lo, 0.5, hi};
+    for (size_t s = 0; s < count && !rc; s++) {
+        const mist_dataset *ds = sets[s];
+        double q[3];
+        rc = mist_model_estimate(m, ds->data, ds->n, ds->dx, ds->dy, taus, 3, q, err);
+        double spread = q[2] - q[0];
+        if (!(spread >= 1e-3)) spread = 1e-3; /* as inference does (infer/qmap.c) */
+        r[s] = (ds->meta.mi - q[1]) / spread;
+    }
+    if (!rc) {
+        qsort(r, count, sizeof *r, cmp_dbl);
+        for (size_t j = 0; j < k; j++) { /* linear interpolation of the order statistics */
+            double h = levels[j] * (double)(count - 1);
+            size_t i = (size_t)h;
+            double f = h - (double)i;
+            values[j] = i + 1 < count ? r[i] + f * (r[i + 1] - r[i]) : r[count - 1];
+        }
+    }
+    for (size_t s = 0; s < count; s++) mist_dataset_free(sets[s]);
+    free(sets);
+    free(r);
+    return rc;
+}
