@@ -12,6 +12,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int train_calibrate(int argc, char **argv); /* mist train calibrate (cmd_calibrate.c) */
+int train_validate(int argc, char **argv);  /* mist train validate (cmd_calibrate.c) */
 
 /* Strict number parsing: the whole string must be a number in range; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);

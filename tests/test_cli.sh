@@ -139,6 +139,8 @@ out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json) &&
   out=$("$MIST" train calibrate trq/model.msgpack -o trq-cal.msgpack --count 16 --n-range 20-40 2>&1) &&
   echo "$out" | grep -q "^kept: " && "$MIST" info trq-cal.msgpack | grep -q '"quantile_calibration"' &&
   MIST_WEIGHTS=trq-cal.msgpack "$MIST" estimate a.npy --json | grep -q '"ci": 0.9' && ok || bad "train calibrate: $out"
+"$MIST" train validate tr/model.msgpack --count 4 | grep -q "4 datasets of 'default'.*mse [0-9]" && ok || bad "train validate"
+expect_fail "validate missing" "nofile" "$MIST" train validate nofile.msgpack
 expect_fail "calibrate a point model" "point model" "$MIST" train calibrate tr/model.msgpack -o tx.msgpack
 expect_fail "calibrate bad method" "bad value for --method" "$MIST" train calibrate trq/model.msgpack -o tx.msgpack --method nope
 expect_fail "train unknown preset" "unknown arch preset 'huge'" "$MIST" train --arch huge --loss mse --out tx
