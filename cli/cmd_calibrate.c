@@ -98,10 +98,10 @@ int train_calibrate(int argc, char **argv)
     int do_map = strcmp(method, "resid") != 0, do_res = strcmp(method, "map") != 0;
     double grid[NGRID], cover[NGRID], targets[NTARGET], taus[NTARGET], resid[NTARGET];
     double check[NCHECK], before[NCHECK], after_map[NCHECK], after_res[NCHECK];
-    for (int j = 0; j < NGRID; j++) grid[j] = 0.005 * (j + 1);
+    for (int j = 0; j < NGRID; j++) grid[j] = (j + 1) / 200.0;
     targets[0] = 0.005, targets[NTARGET - 1] = 0.995;
-    for (int j = 1; j < NTARGET - 1; j++) targets[j] = 0.01 * j;
-    for (int j = 0; j < NCHECK; j++) check[j] = 0.05 * (j + 1);
+    for (int j = 1; j < NTARGET - 1; j++) targets[j] = j / 100.0; /* nearest doubles */
+    for (int j = 0; j < NCHECK; j++) check[j] = (j + 1) / 20.0;
     mist_calib_opts held = o;
     held.seed = o.seed + 1;
     /* fit on the bare network */
