@@ -15,25 +15,29 @@
 static void calibrate_usage(FILE *f)
 {
     fputs("usage: mist train calibrate WEIGHTS -o OUT [--method auto|map|resid] [--count N]\n"
-          "                            [--seed S] [--metadist NAME] [--n-range A-B]\n"
+          "             [--seed S] [--metadist NAME] [--n-range A-B] [--n-groups B1,B2,...]\n"
           "\n"
           "Recalibrates the quantiles of a quantile model on fresh datasets of a\n"
           "meta-distribution (default 'default', the training one) and writes OUT, the model\n"
           "with the recalibration in its meta. Two ways:\n"
           "  map    the tau-quantile is the network's output at a level tau' chosen so that the\n"
           "         true MI falls below it a share tau of the time (meta \"quantile_map\")\n"
-          "  resid  the tau-quantile is m + s R(tau): m the network median, s its 25%-75%\n"
-          "         spread, R the empirical quantiles of (MI - m) / s (meta \"quantile_resid\");\n"
-          "         it still works when the network's quantiles are too narrow for any level\n"
-          "  auto   both are fitted on N datasets (seed S) and checked on N others (seed S+1);\n"
-          "         the one closer to the diagonal there is kept (the default)\n"
+          "  resid  the tau-quantile is m + s R_g(tau): m the network median, s its 25%-75%\n"
+          "         spread, R_g the empirical quantiles of (MI - m) / s among datasets of the\n"
+          "         same n-group g (meta \"quantile_resid\"); it also works when the network's\n"
+          "         quantiles are too narrow for any level, and per sample size\n"
+          "  auto   both are fitted (seed S) and checked on other datasets (seed S+1); the one\n"
+          "         closer to the diagonal there is kept (the default)\n"
           "`mist estimate` and `mist bench` apply it; raw quantiles (--raw-quantiles) do not.\n"
           "\n"
-          "  --count N        datasets for the fit and for the check (default 8192)\n"
+          "  --count N        datasets for the map fit and for the check; the residual fit\n"
+          "                   draws N/2 per n-group (default 8192)\n"
           "  --seed S         seed of the calibration datasets (default 6513004); keep it away\n"
           "                   from the run's --val-seed\n"
           "  --metadist NAME  meta-distribution (default 'default')\n"
-          "  --n-range A-B    rows per dataset (default: the meta-distribution's own)\n",
+          "  --n-range A-B    rows per dataset (default 10-500, the training range)\n"
+          "  --n-groups LIST  upper bounds of the n-groups of resid (default 25,50,100,200,350:\n"
+          "                   10-25, 26-50, 51-100, 101-200, 201-350, 351-500)\n",
           f);
 }
 
@@ -44,10 +48,31 @@ static double worst(const double *cover, const double *level, int k)
     return w;
 }
 
+#define MAX_GROUPS 32
+
+static int parse_groups(const char *s, int64_t *b, size_t *nb)
+{
+    char buf[512];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    size_t k = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        uint64_t v;
+        if (k == MAX_GROUPS - 1 || cli_parse_u64(t, &v) || v < 2 || v > 100000000 ||
+            (k && (int64_t)v <= b[k - 1]))
+            return -1;
+        b[k++] = (int64_t)v;
+    }
+    *nb = k;
+    return 0;
+}
+
 int train_calibrate(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *md = "default", *method = "auto";
-    mist_calib_opts o = {NULL, 0x63616cULL, 8192, 0, 0};
+    mist_calib_opts o = {NULL, 0x63616cULL, 8192, 10, 500};
+    int64_t bounds[MAX_GROUPS] = {25, 50, 100, 200, 350};
+    size_t nb = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -65,7 +90,8 @@ int train_calibrate(int argc, char **argv)
             uint64_t lo, hi;
             bad = cli_parse_range(argv[++i], &lo, &hi) || lo < 2 || hi > 1000000;
             o.n_min = (int64_t)lo, o.n_max = (int64_t)hi;
-        } else if (a[0] == '-') {
+        } else if (!strcmp(a, "--n-groups") && v) bad = parse_groups(argv[++i], bounds, &nb);
+        else if (a[0] == '-') {
             cli_error("train calibrate: unknown option or missing value '%s'", a);
             return 2;
         } else if (!in) in = a;
@@ -82,6 +108,12 @@ int train_calibrate(int argc, char **argv)
         cli_error("train calibrate: usage: mist train calibrate WEIGHTS -o OUT");
         return 2;
     }
+    /* the groups inside the n range: bounds at or beyond its ends are dropped */
+    size_t G = 0;
+    int64_t gb[MAX_GROUPS];
+    for (size_t g = 0; g < nb; g++)
+        if (bounds[g] >= o.n_min && bounds[g] < o.n_max) gb[G++] = bounds[g];
+    G++;
     o.metadist = md;
     mist_err err = {0};
     mist_model *m = mist_model_open(in, &err);
@@ -96,36 +128,60 @@ int train_calibrate(int argc, char **argv)
         return 2;
     }
     int do_map = strcmp(method, "resid") != 0, do_res = strcmp(method, "map") != 0;
-    double grid[NGRID], cover[NGRID], targets[NTARGET], taus[NTARGET], resid[NTARGET];
+    double grid[NGRID], cover[NGRID], targets[NTARGET], taus[NTARGET];
+    double resid[MAX_GROUPS * NTARGET];
     double check[NCHECK], before[NCHECK], after_map[NCHECK], after_res[NCHECK];
+    double gcov[3][MAX_GROUPS][2]; /* network, map, resid: 5% and 95% coverage per group */
     for (int j = 0; j < NGRID; j++) grid[j] = (j + 1) / 200.0;
     targets[0] = 0.005, targets[NTARGET - 1] = 0.995;
     for (int j = 1; j < NTARGET - 1; j++) targets[j] = j / 100.0; /* nearest doubles */
     for (int j = 0; j < NCHECK; j++) check[j] = (j + 1) / 20.0;
+    static const double ends[2] = {0.05, 0.95};
     mist_calib_opts held = o;
     held.seed = o.seed + 1;
+    /* the n range of group g */
+    mist_calib_opts gfit[MAX_GROUPS], gheld[MAX_GROUPS];
+    for (size_t g = 0; g < G; g++) {
+        gfit[g] = o;
+        gfit[g].n_min = g ? gb[g - 1] + 1 : o.n_min;
+        gfit[g].n_max = g + 1 < G ? gb[g] : o.n_max;
+        gfit[g].count = o.count / 2 > 16 ? o.count / 2 : 16;
+        gfit[g].seed = mist_seed_derive(o.seed, 100 + g);
+        gheld[g] = gfit[g];
+        gheld[g].count = o.count / 4 > 16 ? o.count / 4 : 16;
+        gheld[g].seed = mist_seed_derive(held.seed, 100 + g);
+    }
     /* fit on the bare network */
     int rc = mist_model_set_quantile_map(m, NULL, NULL, 0, &err);
-    if (!rc) rc = mist_model_set_quantile_resid(m, 0, 0, NULL, NULL, 0, &err);
+    if (!rc) rc = mist_model_set_quantile_resid(m, NULL, &err);
     if (!rc) rc = mist_quantile_coverage(m, &held, check, NCHECK, before, &err);
-    if (!rc && do_res) rc = mist_quantile_resid_fit(m, &o, 0.25, 0.75, targets, NTARGET, resid, &err);
+    for (size_t g = 0; g < G && !rc; g++)
+        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[0][g], &err);
+    for (size_t g = 0; g < G && !rc && do_res; g++)
+        rc = mist_quantile_resid_fit(m, &gfit[g], 0.25, 0.75, targets, NTARGET,
+                                     resid + g * NTARGET, &err);
     if (!rc && do_map) rc = mist_quantile_coverage(m, &o, grid, NGRID, cover, &err);
     if (!rc && do_map) rc = mist_quantile_map_fit(grid, cover, NGRID, targets, NTARGET, taus, &err);
     if (!rc && do_map) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
     if (!rc && do_map) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_map, &err);
-    if (!rc && do_res) rc = mist_model_set_quantile_resid(m, 0.25, 0.75, targets, resid, NTARGET, &err);
+    for (size_t g = 0; g < G && !rc && do_map; g++)
+        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[1][g], &err);
+    mist_qresid qr = {0.25, 0.75, G, gb, NTARGET, targets, resid};
+    if (!rc && do_res) rc = mist_model_set_quantile_resid(m, &qr, &err);
     if (!rc && do_res) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_res, &err);
+    for (size_t g = 0; g < G && !rc && do_res; g++)
+        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[2][g], &err);
     double wb = worst(before, check, NCHECK), wm = do_map ? worst(after_map, check, NCHECK) : 9,
            wr = do_res ? worst(after_res, check, NCHECK) : 9;
     int keep_map = do_map && (!do_res || wm <= wr);
     /* the residual one is set last: switch back when the map won */
     if (!rc && keep_map && do_res) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
-    char note[256];
+    char note[320];
     snprintf(note, sizeof note,
-             "%s fitted on %zu datasets of %s (seed %llu); largest distance from the diagonal "
-             "on %zu others: %.3f (network %.3f)",
-             keep_map ? "quantile_map" : "quantile_resid", o.count, md,
-             (unsigned long long)o.seed, o.count, keep_map ? wm : wr, wb);
+             "%s fitted on datasets of %s (seed %llu, n %lld-%lld); largest distance from the "
+             "diagonal on %zu others: %.3f (network %.3f)",
+             keep_map ? "quantile_map" : "quantile_resid", md, (unsigned long long)o.seed,
+             (long long)o.n_min, (long long)o.n_max, o.count, keep_map ? wm : wr, wb);
     if (!rc) rc = mist_model_meta_set_str(m, "quantile_calibration", note, &err);
     if (!rc) rc = mist_model_save(m, out, &err);
     if (rc) {
@@ -133,8 +189,8 @@ int train_calibrate(int argc, char **argv)
         mist_model_free(m);
         return 1;
     }
-    printf("held-out check (%zu datasets of '%s', seed %llu): share with MI <= q_tau\n", o.count,
-           md, (unsigned long long)held.seed);
+    printf("held-out check (%zu datasets of '%s', n %lld-%lld, seed %llu): share with MI <= q_tau\n",
+           o.count, md, (long long)o.n_min, (long long)o.n_max, (unsigned long long)held.seed);
     printf("tau    network%s%s\n", do_map ? "   map" : "", do_res ? "     resid" : "");
     for (int j = 0; j < NCHECK; j++) {
         printf("%.2f   %.3f  ", check[j], before[j]);
@@ -145,7 +201,16 @@ int train_calibrate(int argc, char **argv)
     printf("largest distance from the diagonal: network %.3f", wb);
     if (do_map) printf(", map %.3f", wm);
     if (do_res) printf(", resid %.3f", wr);
-    printf("\nkept: %s\n", keep_map ? "map" : "resid");
+    printf("\n90%% interval coverage by n-group (held out, %zu datasets each):\n", gheld[0].count);
+    printf("n          network%s%s\n", do_map ? "   map" : "", do_res ? "     resid" : "");
+    for (size_t g = 0; g < G; g++) {
+        printf("%4lld-%-4lld  %.3f  ", (long long)gfit[g].n_min, (long long)gfit[g].n_max,
+               gcov[0][g][1] - gcov[0][g][0]);
+        if (do_map) printf("   %.3f", gcov[1][g][1] - gcov[1][g][0]);
+        if (do_res) printf("     %.3f", gcov[2][g][1] - gcov[2][g][0]);
+        printf("\n");
+    }
+    printf("kept: %s\n", keep_map ? "map" : "resid");
     fprintf(stderr, "wrote %s\n", out);
     mist_model_free(m);
     return 0;

@@ -210,8 +210,9 @@ struct mist_model {
     int raw_quantiles;
     double *qmap_level, *qmap_tau; /* the quantile recalibration map (qmap.c), qmap_k knots */
     size_t qmap_k;
-    double qres_lo, qres_hi, *qres_level, *qres_value; /* residual recalibration (qmap.c) */
-    size_t qres_k;
+    double qres_lo, qres_hi, *qres_level, *qres_value; /* residual recalibration (qmap.c): */
+    int64_t *qres_bound;                               /* qres_groups - 1 n bounds, */
+    size_t qres_k, qres_groups;                        /* k knots, values groups x k */
     attn_cfg attn;
     int row_block;          /* rows per block of the per-token stages */
     infer_ws ws;
@@ -223,11 +224,12 @@ struct mist_model {
 int qmap_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
 double qmap_apply(const mist_model *m, double tau);
 /* qmap.c: residual recalibration, meta "quantile_resid"; qres_apply turns the network's
- * quantiles at (qres_lo, 0.5, qres_hi) of one set into the ntaus asked for (0: the median). */
+ * quantiles at (qres_lo, 0.5, qres_hi) of one set of n rows into the ntaus asked for (0: the
+ * median). */
 #define QRES_META_KEY "quantile_resid"
 int qres_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
-void qres_apply(const mist_model *m, const double *net3, const double *taus, size_t ntaus,
-                double *out);
+void qres_apply(const mist_model *m, const double *net3, size_t n, const double *taus,
+                size_t ntaus, double *out);
 
 /* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);

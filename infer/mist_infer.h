@@ -126,14 +126,23 @@ int mist_model_set_quantile_map(mist_model *m, const double *levels, const doubl
 size_t mist_model_quantile_map(const mist_model *m, const double **levels, const double **taus);
 
 /* Residual recalibration (quantile-conditioned models), for networks whose quantiles are too
- * narrow for a level map: the tau-quantile is m + s R(tau), m the network's median, s its
- * hi - lo quantile spread (at least 1e-3), R linear through the k knots (levels increasing in
- * (0, 1), values non-decreasing) and constant beyond them. Meta "quantile_resid". Setting it
- * removes a level map and the reverse; k = 0 removes it. Fitted by mist_quantile_resid_fit. */
-int mist_model_set_quantile_resid(mist_model *m, double lo, double hi, const double *levels,
-                                  const double *values, size_t k, mist_err *err);
-size_t mist_model_quantile_resid(const mist_model *m, double *lo, double *hi,
-                                 const double **levels, const double **values);
+ * narrow for a level map, by groups of sample sizes: the tau-quantile of a dataset of n rows
+ * is m + s R_g(tau), m the network's median, s its hi - lo quantile spread (at least 1e-3), g
+ * the first group with n <= n_upper[g] (the last group: the rest), R_g linear through the k
+ * knots (levels increasing in (0, 1), values[g * k + i] non-decreasing in i) and constant
+ * beyond them. Meta "quantile_resid". Setting it removes a level map and the reverse; NULL
+ * removes it. Fitted by mist_quantile_resid_fit. */
+typedef struct mist_qresid {
+    double lo, hi;          /* the network levels of the spread, 0 < lo < 0.5 < hi < 1 */
+    size_t ngroups;         /* >= 1 */
+    const int64_t *n_upper; /* ngroups - 1 increasing bounds */
+    size_t k;               /* knots per group, >= 2 */
+    const double *levels;   /* k */
+    const double *values;   /* ngroups x k */
+} mist_qresid;
+int mist_model_set_quantile_resid(mist_model *m, const mist_qresid *r, mist_err *err);
+/* 1 and *out filled (arrays owned by the model) when set; 0 when not. out may be NULL. */
+int mist_model_quantile_resid(const mist_model *m, mist_qresid *out);
 
 /* One dataset: data is n x (dx+dy) row-major float64, X columns first.
  * Plain model: ntaus must be 0 and out[0] receives the estimate.

@@ -97,6 +97,7 @@ void mist_model_free(mist_model *m)
     free(m->qmap_tau);
     free(m->qres_level);
     free(m->qres_value);
+    free(m->qres_bound);
     free(m->ws.block);
     free(m->ws.bytes);
     free(m);
@@ -296,7 +297,7 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
                     rc = mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");
                     break;
                 }
-            if (!rc) qres_apply(m, net + s * 3, taus, ntaus, out + s * nt);
+            if (!rc) qres_apply(m, net + s * 3, sets[s].n, taus, ntaus, out + s * nt);
         }
         free(net);
         return rc;

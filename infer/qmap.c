@@ -85,7 +85,7 @@ int mist_model_set_quantile_map(mist_model *m, const double *levels, const doubl
     free(s);
     if (rc) return rc;
     /* one recalibration at a time: setting this one removes the residual one */
-    if (k && m->qres_k && (rc = mist_model_set_quantile_resid(m, 0, 0, NULL, NULL, 0, err)))
+    if (k && m->qres_k && (rc = mist_model_set_quantile_resid(m, NULL, err)))
         return rc;
     return qmap_store(m, levels, taus, k, err);
 }
@@ -177,158 +177,221 @@ double qmap_apply(const mist_model *m, double tau)
 /* ---- residual recalibration ----------------------------------------------------------------
  * When the network's quantiles are too narrow for any level to reach a coverage (the tau map
  * saturates), the quantiles are rebuilt from its location and spread instead: the tau-quantile
- * is m + s R(tau), m the network median, s its q_hi - q_lo spread, R the empirical quantile
- * function of (MI - m) / s on calibration data (normalized conformal calibration). */
+ * is m + s R_g(tau), m the network median, s its q_hi - q_lo spread, R_g the empirical quantile
+ * function of (MI - m) / s on calibration data of the dataset's n-group g (normalized conformal
+ * calibration, one table per group of sample sizes: small samples need wider intervals than the
+ * network gives them, large ones narrower).
+ *
+ * Meta "quantile_resid": "lo:hi|B1,...,B(G-1)|l1,...,lk|v(1,1),...,v(1,k)|...|v(G,1),...",
+ * group g holding n <= B_g (the last group the rest). */
 
 #define QRES_MIN_SPREAD 1e-3 /* nats: a degenerate spread would make every residual huge */
+#define QRES_MAX_GROUPS 64
 
-static int qres_check(double lo, double hi, const double *levels, const double *values, size_t k,
-                      mist_err *err)
+static int qres_check(const mist_qresid *r, mist_err *err)
 {
-    if (!(lo > 0 && lo < 0.5 && hi > 0.5 && hi < 1))
+    if (!(r->lo > 0 && r->lo < 0.5 && r->hi > 0.5 && r->hi < 1))
         return mist_fail(err, MIST_EINVAL,
                          "residual calibration spread levels must satisfy 0 < lo < 0.5 < hi < 1 "
                          "(got %g, %g)",
-                         lo, hi);
-    if (k < 2 || k > QMAP_MAX)
+                         r->lo, r->hi);
+    if (r->ngroups < 1 || r->ngroups > QRES_MAX_GROUPS)
+        return mist_fail(err, MIST_EINVAL, "residual calibration needs 1..%d n-groups (got %zu)",
+                         QRES_MAX_GROUPS, r->ngroups);
+    if (r->k < 2 || r->k > QMAP_MAX)
         return mist_fail(err, MIST_EINVAL, "residual calibration needs 2..%d knots (got %zu)",
-                         QMAP_MAX, k);
-    for (size_t i = 0; i < k; i++) {
-        if (!(levels[i] > 0 && levels[i] < 1) || !isfinite(values[i]))
-            return mist_fail(err, MIST_EINVAL, "residual knot %zu (%g -> %g) is invalid", i + 1,
-                             levels[i], values[i]);
-        if (i && !(levels[i] > levels[i - 1]))
+                         QMAP_MAX, r->k);
+    for (size_t g = 0; g + 1 < r->ngroups; g++)
+        if (r->n_upper[g] < 1 || (g && r->n_upper[g] <= r->n_upper[g - 1]))
+            return mist_fail(err, MIST_EINVAL, "n-group bounds must increase from 1 (bound %zu: %lld)",
+                             g + 1, (long long)r->n_upper[g]);
+    for (size_t i = 0; i < r->k; i++) {
+        if (!(r->levels[i] > 0 && r->levels[i] < 1))
+            return mist_fail(err, MIST_EINVAL, "residual knot level %zu (%g) is outside (0, 1)",
+                             i + 1, r->levels[i]);
+        if (i && !(r->levels[i] > r->levels[i - 1]))
             return mist_fail(err, MIST_EINVAL,
                              "residual knot levels must increase (knot %zu: %g after %g)", i + 1,
-                             levels[i], levels[i - 1]);
-        if (i && values[i] < values[i - 1])
-            return mist_fail(err, MIST_EINVAL,
-                             "residual knot values must not decrease (knot %zu: %g after %g)",
-                             i + 1, values[i], values[i - 1]);
+                             r->levels[i], r->levels[i - 1]);
     }
+    for (size_t g = 0; g < r->ngroups; g++)
+        for (size_t i = 0; i < r->k; i++) {
+            double v = r->values[g * r->k + i];
+            if (!isfinite(v))
+                return mist_fail(err, MIST_EINVAL, "residual value (group %zu, knot %zu) is not finite",
+                                 g + 1, i + 1);
+            if (i && v < r->values[g * r->k + i - 1])
+                return mist_fail(err, MIST_EINVAL,
+                                 "residual values must not decrease (group %zu, knot %zu)", g + 1,
+                                 i + 1);
+        }
     return MIST_OK;
 }
 
-static int qres_store(mist_model *m, double lo, double hi, const double *levels,
-                      const double *values, size_t k, mist_err *err)
+static int qres_store(mist_model *m, const mist_qresid *r, mist_err *err)
 {
+    int64_t *b = NULL;
     double *l = NULL, *v = NULL;
+    size_t G = r ? r->ngroups : 0, k = r ? r->k : 0;
     if (k) {
+        b = malloc((G ? G : 1) * sizeof *b);
         l = malloc(k * sizeof *l);
-        v = malloc(k * sizeof *v);
-        if (!l || !v) {
+        v = malloc(G * k * sizeof *v);
+        if (!b || !l || !v) {
+            free(b);
             free(l);
             free(v);
             return mist_fail(err, MIST_ENOMEM, "out of memory");
         }
-        memcpy(l, levels, k * sizeof *l);
-        memcpy(v, values, k * sizeof *v);
+        if (G > 1) memcpy(b, r->n_upper, (G - 1) * sizeof *b);
+        memcpy(l, r->levels, k * sizeof *l);
+        memcpy(v, r->values, G * k * sizeof *v);
     }
+    free(m->qres_bound);
     free(m->qres_level);
     free(m->qres_value);
+    m->qres_bound = b;
     m->qres_level = l;
     m->qres_value = v;
     m->qres_k = k;
-    m->qres_lo = lo;
-    m->qres_hi = hi;
+    m->qres_groups = k ? G : 0;
+    m->qres_lo = k ? r->lo : 0;
+    m->qres_hi = k ? r->hi : 0;
     return MIST_OK;
 }
 
-int mist_model_set_quantile_resid(mist_model *m, double lo, double hi, const double *levels,
-                                  const double *values, size_t k, mist_err *err)
+int mist_model_set_quantile_resid(mist_model *m, const mist_qresid *r, mist_err *err)
 {
     if (!m) return mist_fail(err, MIST_EINVAL, "model is NULL");
-    if (k && !m->arch.quantile_conditioned)
+    int on = r && r->k;
+    if (on && !m->arch.quantile_conditioned)
         return mist_fail(err, MIST_EINVAL,
                          "residual calibration applies to quantile-conditioned models only");
-    if (k && (!levels || !values)) return mist_fail(err, MIST_EINVAL, "levels or values is NULL");
-    int rc = k ? qres_check(lo, hi, levels, values, k, err) : MIST_OK;
+    if (on && (!r->levels || !r->values || (r->ngroups > 1 && !r->n_upper)))
+        return mist_fail(err, MIST_EINVAL, "residual calibration arrays are NULL");
+    int rc = on ? qres_check(r, err) : MIST_OK;
     if (rc) return rc;
-    size_t cap = k * 52 + 64;
+    size_t cap = on ? (r->ngroups * r->k + r->k + r->ngroups) * 26 + 64 : 1;
     char *s = malloc(cap), *p = s;
     if (!s) return mist_fail(err, MIST_ENOMEM, "out of memory");
     *p = '\0';
-    if (k) p += snprintf(p, cap, "%.17g:%.17g|", lo, hi);
-    for (size_t i = 0; i < k; i++)
-        p += snprintf(p, cap - (size_t)(p - s), "%s%.17g:%.17g", i ? "," : "", levels[i],
-                      values[i]);
+    if (on) {
+        p += snprintf(p, cap, "%.17g:%.17g|", r->lo, r->hi);
+        for (size_t g = 0; g + 1 < r->ngroups; g++)
+            p += snprintf(p, cap - (size_t)(p - s), "%s%lld", g ? "," : "", (long long)r->n_upper[g]);
+        for (size_t i = 0; i < r->k; i++)
+            p += snprintf(p, cap - (size_t)(p - s), "%c%.17g", i ? ',' : '|', r->levels[i]);
+        for (size_t g = 0; g < r->ngroups; g++)
+            for (size_t i = 0; i < r->k; i++)
+                p += snprintf(p, cap - (size_t)(p - s), "%c%.17g", i ? ',' : '|',
+                              r->values[g * r->k + i]);
+    }
     rc = mist_model_meta_set_str(m, QRES_META_KEY, s, err);
     free(s);
     /* one recalibration at a time: setting this one removes the level map */
-    if (!rc && k && m->qmap_k) rc = mist_model_set_quantile_map(m, NULL, NULL, 0, err);
-    if (!rc) rc = qres_store(m, lo, hi, levels, values, k, err);
+    if (!rc && on && m->qmap_k) rc = mist_model_set_quantile_map(m, NULL, NULL, 0, err);
+    if (!rc) rc = qres_store(m, on ? r : NULL, err);
     return rc;
 }
 
-size_t mist_model_quantile_resid(const mist_model *m, double *lo, double *hi,
-                                 const double **levels, const double **values)
+int mist_model_quantile_resid(const mist_model *m, mist_qresid *out)
 {
-    if (lo) *lo = m->qres_lo;
-    if (hi) *hi = m->qres_hi;
-    if (levels) *levels = m->qres_level;
-    if (values) *values = m->qres_value;
-    return m->qres_k;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->lo = m->qres_lo;
+        out->hi = m->qres_hi;
+        out->ngroups = m->qres_groups;
+        out->n_upper = m->qres_bound;
+        out->k = m->qres_k;
+        out->levels = m->qres_level;
+        out->values = m->qres_value;
+    }
+    return m->qres_k ? 1 : 0;
+}
+
+/* "a,b,c" (up to the next '|' or the end) into out; returns the count, or -1 on a bad number. */
+static long parse_list(const char **pp, double *out, size_t max)
+{
+    const char *p = *pp;
+    long n = 0;
+    if (*p == '|' || *p == '\0') return 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || (size_t)n >= max || (*end != ',' && *end != '|' && *end != '\0'))
+            return -1;
+        out[n++] = v;
+        p = end;
+        if (*p != ',') break;
+        p++;
+    }
+    *pp = p;
+    return n;
 }
 
 int qres_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err)
 {
-    if (len == 0) return qres_store(m, 0, 0, NULL, NULL, 0, err);
-    int rc = MIST_OK;
+    if (len == 0) return qres_store(m, NULL, err);
+    int rc = MIST_OK, ok = 0;
     char *buf = malloc(len + 1);
-    double *l = malloc(QMAP_MAX * sizeof *l), *v = malloc(QMAP_MAX * sizeof *v);
+    size_t cap = QMAP_MAX * QRES_MAX_GROUPS;
+    double *l = malloc(QMAP_MAX * sizeof *l), *v = malloc(cap * sizeof *v), hl[2], bd[QRES_MAX_GROUPS];
+    int64_t bounds[QRES_MAX_GROUPS];
+    mist_qresid r = {0};
     if (!buf || !l || !v) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
         goto done;
     }
     memcpy(buf, s, len);
     buf[len] = '\0';
-    char *end;
     const char *p = buf;
-    size_t k = 0;
-    int ok = 0;
+    /* lo:hi */
+    char *end;
     errno = 0;
-    double lo = strtod(p, &end);
-    if (end != p && *end == ':') {
-        p = end + 1;
-        double hi = strtod(p, &end);
-        if (end != p && *end == '|' && !errno) {
-            p = end + 1;
-            for (;;) {
-                double a = strtod(p, &end);
-                if (end == p || *end != ':' || errno) break;
-                p = end + 1;
-                double b = strtod(p, &end);
-                if (end == p || errno || (*end != ',' && *end != '\0') || k == QMAP_MAX) break;
-                l[k] = a, v[k] = b, k++;
-                p = end;
-                if (*p == '\0') {
-                    ok = 1;
-                    break;
-                }
-                p++;
-            }
-        }
-        if (ok) {
-            if (!m->arch.quantile_conditioned) {
-                rc = mist_fail(err, MIST_EFORMAT,
-                               "'%s': meta \"%s\" is set but the model is not "
-                               "quantile-conditioned",
-                               name, QRES_META_KEY);
-                goto done;
-            }
-            mist_err e2;
-            if (qres_check(lo, hi, l, v, k, &e2)) {
-                rc = mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\": %s", name, QRES_META_KEY,
-                               e2.msg);
-                goto done;
-            }
-            rc = qres_store(m, lo, hi, l, v, k, err);
-            goto done;
-        }
+    hl[0] = strtod(p, &end);
+    if (end == p || *end != ':') goto bad;
+    p = end + 1;
+    hl[1] = strtod(p, &end);
+    if (end == p || *end != '|' || errno) goto bad;
+    p = end + 1;
+    long nb = parse_list(&p, bd, QRES_MAX_GROUPS - 1);
+    if (nb < 0 || *p != '|') goto bad;
+    for (long g = 0; g < nb; g++) {
+        if (!(bd[g] >= 1 && bd[g] <= 1e15) || bd[g] != floor(bd[g])) goto bad;
+        bounds[g] = (int64_t)bd[g];
     }
-    rc = mist_fail(err, MIST_EFORMAT,
-                   "'%s': meta \"%s\" is malformed (want \"lo:hi|level:value,level:value,...\")",
-                   name, QRES_META_KEY);
+    p++;
+    long k = parse_list(&p, l, QMAP_MAX);
+    if (k < 2) goto bad;
+    size_t G = (size_t)nb + 1;
+    for (size_t g = 0; g < G; g++) {
+        if (*p != '|') goto bad;
+        p++;
+        if (parse_list(&p, v + g * (size_t)k, (size_t)k) != k) goto bad;
+    }
+    if (*p != '\0') goto bad;
+    ok = 1;
+    r = (mist_qresid){hl[0], hl[1], G, bounds, (size_t)k, l, v};
+bad:
+    if (!ok) {
+        rc = mist_fail(err, MIST_EFORMAT,
+                       "'%s': meta \"%s\" is malformed (want \"lo:hi|bounds|levels|values|...\")",
+                       name, QRES_META_KEY);
+        goto done;
+    }
+    if (!m->arch.quantile_conditioned) {
+        rc = mist_fail(err, MIST_EFORMAT,
+                       "'%s': meta \"%s\" is set but the model is not quantile-conditioned", name,
+                       QRES_META_KEY);
+        goto done;
+    }
+    mist_err e2;
+    if (qres_check(&r, &e2)) {
+        rc = mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\": %s", name, QRES_META_KEY, e2.msg);
+        goto done;
+    }
+    rc = qres_store(m, &r, err);
 done:
     free(buf);
     free(l);
@@ -336,10 +399,10 @@ done:
     return rc;
 }
 
-/* R(tau): linear between knots, constant beyond the outermost ones. */
-static double qres_R(const mist_model *m, double tau)
+/* R_g(tau): linear between knots, constant beyond the outermost ones. */
+static double qres_R(const mist_model *m, size_t g, double tau)
 {
-    const double *L = m->qres_level, *V = m->qres_value;
+    const double *L = m->qres_level, *V = m->qres_value + g * m->qres_k;
     size_t k = m->qres_k;
     if (tau <= L[0]) return V[0];
     if (tau >= L[k - 1]) return V[k - 1];
@@ -348,8 +411,8 @@ static double qres_R(const mist_model *m, double tau)
     return V[i - 1] + (V[i] - V[i - 1]) * (tau - L[i - 1]) / (L[i] - L[i - 1]);
 }
 
-void qres_apply(const mist_model *m, const double *net3, const double *taus, size_t ntaus,
-                double *out)
+void qres_apply(const mist_model *m, const double *net3, size_t n, const double *taus,
+                size_t ntaus, double *out)
 {
     double a = net3[0], b = net3[1], c = net3[2], t;
     /* the three network quantiles in order, whatever the network did */
@@ -358,9 +421,11 @@ void qres_apply(const mist_model *m, const double *net3, const double *taus, siz
     if (a > b) t = a, a = b, b = t;
     double s = c - a;
     if (!(s >= QRES_MIN_SPREAD)) s = QRES_MIN_SPREAD;
+    size_t g = 0;
+    while (g + 1 < m->qres_groups && (int64_t)n > m->qres_bound[g]) g++;
     if (!ntaus) {
-        out[0] = b + s * qres_R(m, 0.5);
+        out[0] = b + s * qres_R(m, g, 0.5);
         return;
     }
-    for (size_t i = 0; i < ntaus; i++) out[i] = b + s * qres_R(m, taus[i]);
+    for (size_t i = 0; i < ntaus; i++) out[i] = b + s * qres_R(m, g, taus[i]);
 }

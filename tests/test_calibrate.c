@@ -214,44 +214,65 @@ START_TEST(test_resid_round_trip_and_effect)
 {
     fill_data();
     mist_model *m = tiny_model(1, 6);
-    static const double L[3] = {0.1, 0.5, 0.9}, V[3] = {-1.5, 0.2, 2.5};
+    /* two n-groups: n <= 100 and the rest */
+    static const int64_t B[1] = {100};
+    static const double L[3] = {0.1, 0.5, 0.9}, V[6] = {-1.5, 0.2, 2.5, -0.5, 0.0, 0.75};
+    mist_qresid in = {0.25, 0.75, 2, B, 3, L, V}, got;
     mist_err err;
-    ck_assert_int_eq(mist_model_set_quantile_resid(m, 0.25, 0.75, L, V, 3, &err), 0);
+    ck_assert_msg(mist_model_set_quantile_resid(m, &in, &err) == 0, "%s", err.msg);
     mist_model *r = reopen(m, "qres-rt");
-    double lo, hi;
-    const double *l2, *v2;
-    ck_assert_uint_eq(mist_model_quantile_resid(r, &lo, &hi, &l2, &v2), 3);
-    ck_assert(lo == 0.25 && hi == 0.75);
-    for (int i = 0; i < 3; i++) ck_assert(l2[i] == L[i] && v2[i] == V[i]);
-    /* q_tau = m + s R(tau) from the raw network's (0.25, 0.5, 0.75) quantiles */
+    ck_assert_int_eq(mist_model_quantile_resid(r, &got), 1);
+    ck_assert(got.lo == 0.25 && got.hi == 0.75 && got.ngroups == 2 && got.k == 3);
+    ck_assert(got.n_upper[0] == 100);
+    for (int i = 0; i < 3; i++) ck_assert(got.levels[i] == L[i]);
+    for (int i = 0; i < 6; i++) ck_assert(got.values[i] == V[i]);
+    /* q_tau = m + s R_g(tau) from the raw network's (0.25, 0.5, 0.75) quantiles; 200 rows fall
+     * in group 2, the first 60 rows in group 1 */
     static const double net_t[3] = {0.25, 0.5, 0.75}, taus[5] = {0.05, 0.1, 0.3, 0.5, 0.97};
-    double net[3], q[5];
-    mist_model_set_raw_quantiles(r, 1);
-    ck_assert_int_eq(mist_model_estimate(r, data, 200, 2, 2, net_t, 3, net, &err), 0);
-    mist_model_set_raw_quantiles(r, 0);
-    ck_assert_int_eq(mist_model_estimate(r, data, 200, 2, 2, taus, 5, q, &err), 0);
-    double a = fmin(net[0], fmin(net[1], net[2])), c = fmax(net[0], fmax(net[1], net[2]));
-    double med = net[0] + net[1] + net[2] - a - c, sp = fmax(c - a, 1e-3);
-    static const double R[5] = {-1.5, -1.5, -1.5 + 1.7 * 0.5, 0.2, 2.5};
-    for (int i = 0; i < 5; i++)
-        ck_assert_msg(fabs(q[i] - (med + sp * R[i])) < 1e-12, "tau %g: %.17g vs %.17g", taus[i],
-                      q[i], med + sp * R[i]);
-    double point;
-    ck_assert_int_eq(mist_model_estimate(r, data, 200, 2, 2, NULL, 0, &point, &err), 0);
-    ck_assert(fabs(point - (med + sp * 0.2)) < 1e-12);
+    static const double R1[5] = {-1.5, -1.5, -1.5 + 1.7 * 0.5, 0.2, 2.5},
+                        R2[5] = {-0.5, -0.5, -0.25, 0.0, 0.75};
+    static const size_t ns[2] = {60, 200};
+    for (int g = 0; g < 2; g++) {
+        double net[3], q[5];
+        mist_model_set_raw_quantiles(r, 1);
+        ck_assert_int_eq(mist_model_estimate(r, data, ns[g], 2, 2, net_t, 3, net, &err), 0);
+        mist_model_set_raw_quantiles(r, 0);
+        ck_assert_int_eq(mist_model_estimate(r, data, ns[g], 2, 2, taus, 5, q, &err), 0);
+        double a = fmin(net[0], fmin(net[1], net[2])), c = fmax(net[0], fmax(net[1], net[2]));
+        double med = net[0] + net[1] + net[2] - a - c, sp = fmax(c - a, 1e-3);
+        const double *R = g ? R2 : R1;
+        for (int i = 0; i < 5; i++)
+            ck_assert_msg(fabs(q[i] - (med + sp * R[i])) < 1e-12, "n %zu tau %g: %.17g vs %.17g",
+                          ns[g], taus[i], q[i], med + sp * R[i]);
+        double point;
+        ck_assert_int_eq(mist_model_estimate(r, data, ns[g], 2, 2, NULL, 0, &point, &err), 0);
+        ck_assert(fabs(point - (med + sp * R[3])) < 1e-12);
+    }
     /* one recalibration at a time, in memory and in files */
     static const double ML[1] = {0.5}, MT[1] = {0.6};
     ck_assert_int_eq(mist_model_set_quantile_map(r, ML, MT, 1, &err), 0);
-    ck_assert_uint_eq(mist_model_quantile_resid(r, NULL, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(mist_model_meta_set_str(r, "quantile_resid", "0.25:0.75|0.1:-1,0.9:1", &err), 0);
+    ck_assert_int_eq(mist_model_quantile_resid(r, NULL), 0);
+    ck_assert_int_eq(mist_model_meta_set_str(r, "quantile_resid", "0.25:0.75||0.1,0.9|-1,1", &err), 0);
     expect_open_fails(r, "one recalibration at a time");
-    static const char *bad[] = {"0.25:0.75", "0.25:0.75|0.1:1,0.9:-1", "0.6:0.75|0.1:-1,0.9:1",
-                                "0.25:0.75|0.1:-1", "x|0.1:-1,0.9:1"};
+    ck_assert_int_eq(mist_model_set_quantile_map(r, NULL, NULL, 0, &err), 0);
+    ck_assert_int_eq(mist_model_meta_set_str(r, "quantile_resid", "0.25:0.75||0.1,0.9|-1,1", &err), 0);
+    mist_model *ok = reopen(r, "qres-ok");
+    ck_assert_int_eq(mist_model_quantile_resid(ok, &got), 1);
+    ck_assert(got.ngroups == 1 && got.k == 2);
+    mist_model_free(ok);
+    static const char *bad[] = {"0.25:0.75", "0.25:0.75||0.1,0.9|1,-1", "0.6:0.75||0.1,0.9|-1,1",
+                                "0.25:0.75||0.1|-1", "x||0.1,0.9|-1,1", "0.25:0.75|50|0.1,0.9|-1,1",
+                                "0.25:0.75|50,40|0.1,0.9|-1,1|0,1|0,2", "0.25:0.75||0.1,0.9|-1,1|",
+                                "0.25:0.75|50.5|0.1,0.9|-1,1|0,1", "0.25:0.75||0.1,0.9|-1,nan"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        ck_assert_int_eq(mist_model_set_quantile_map(r, NULL, NULL, 0, &err), 0);
         ck_assert_int_eq(mist_model_meta_set_str(r, "quantile_resid", bad[i], &err), 0);
         expect_open_fails(r, "quantile_resid");
     }
+    /* bad tables through the API */
+    static const int64_t B2[2] = {100, 50};
+    mist_qresid badg = {0.25, 0.75, 3, B2, 3, L, V};
+    ck_assert_int_ne(mist_model_set_quantile_resid(m, &badg, &err), 0);
+    ck_assert(strstr(err.msg, "bounds must increase") != NULL);
     mist_model_free(r);
     mist_model_free(m);
 }
@@ -268,7 +289,8 @@ START_TEST(test_resid_fit_calibrates_its_set)
     mist_err err;
     ck_assert_msg(mist_quantile_resid_fit(m, &o, 0.25, 0.75, L, 5, V, &err) == 0, "%s", err.msg);
     for (int j = 1; j < 5; j++) ck_assert(V[j] >= V[j - 1]);
-    ck_assert_int_eq(mist_model_set_quantile_resid(m, 0.25, 0.75, L, V, 5, &err), 0);
+    mist_qresid qr = {0.25, 0.75, 1, NULL, 5, L, V};
+    ck_assert_int_eq(mist_model_set_quantile_resid(m, &qr, &err), 0);
     ck_assert_int_eq(mist_quantile_coverage(m, &o, L, 5, cover, &err), 0);
     for (int j = 0; j < 5; j++)
         ck_assert_msg(fabs(cover[j] - L[j]) <= 2.0 / 200 + 1e-12, "level %g: coverage %g", L[j],

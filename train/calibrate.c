@@ -113,7 +113,7 @@ int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, 
         return mist_fail(err, MIST_EINVAL, "bad arguments to mist_quantile_resid_fit");
     if (!mist_model_arch(m)->quantile_conditioned)
         return mist_fail(err, MIST_EINVAL, "the model is not quantile-conditioned");
-    if (mist_model_quantile_map(m, NULL, NULL) || mist_model_quantile_resid(m, NULL, NULL, NULL, NULL))
+    if (mist_model_quantile_map(m, NULL, NULL) || mist_model_quantile_resid(m, NULL))
         return mist_fail(err, MIST_EINVAL, "remove the model's recalibration before fitting one");
     if (!(lo > 0 && lo < 0.5 && hi > 0.5 && hi < 1))
         return mist_fail(err, MIST_EINVAL, "spread levels must satisfy 0 < lo < 0.5 < hi < 1");

@@ -164,9 +164,10 @@ int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
                           const double *targets, size_t ntargets, double *taus_out,
                           mist_err *err);
 
-/* Residual recalibration: values[j] = the levels[j] empirical quantile of (MI - m) / s over
- * the datasets, m and s the median and hi - lo spread of the model without recalibration.
- * Give the result to mist_model_set_quantile_resid(m, lo, hi, levels, values, k). */
+/* Residual recalibration of one n-group (draw its datasets with o->n_min, o->n_max):
+ * values[j] = the levels[j] empirical quantile of (MI - m) / s over the datasets, m and s the
+ * median and hi - lo spread of the model without recalibration. The rows of all groups make
+ * the mist_qresid given to mist_model_set_quantile_resid. */
 int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, double hi,
                             const double *levels, size_t k, double *values, mist_err *err);
 
