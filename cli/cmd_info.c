@@ -139,6 +139,18 @@ int cmd_info(int argc, char **argv)
     printf("  ln_eps: %g\n", a->ln_eps);
     printf("  trained n: %lld..%lld\n  trained d: %lld..%lld\n", (long long)a->n_min,
            (long long)a->n_max, (long long)a->d_min, (long long)a->d_max);
+    mist_qresid qr;
+    if (mist_model_quantile_map(m, NULL, NULL))
+        printf("quantile recalibration: level map, %zu knots (meta \"quantile_map\")\n",
+               mist_model_quantile_map(m, NULL, NULL));
+    else if (mist_model_quantile_resid(m, &qr)) {
+        printf("quantile recalibration: median + spread x residual quantiles (meta "
+               "\"quantile_resid\"), spread q%g-q%g, %zu knots, n-groups:",
+               100 * qr.lo, 100 * qr.hi, qr.k);
+        for (size_t g = 0; g + 1 < qr.ngroups; g++) printf(" n <= %lld,", (long long)qr.n_upper[g]);
+        printf(" %s\n", qr.ngroups > 1 ? "larger n" : "all n");
+    } else if (a->quantile_conditioned)
+        printf("quantile recalibration: none (the network's own quantiles)\n");
     printf("meta: %s\n", mist_model_meta_json(m));
     printf("runtime: OpenBLAS %s kernels\n", mist_infer_blas_core());
     if (tensors) {
