@@ -83,6 +83,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
+        if (v == 0) { /* the same QR model with each kind of quantile recalibration */
+            static const double L[3] = {0.1, 0.5, 0.9}, T[3] = {0.12, 0.55, 0.93},
+                                V[6] = {-1, 0, 1, -2, 0.1, 2};
+            static const int64_t B[1] = {50};
+            mist_qresid qr = {0.25, 0.75, 2, B, 3, L, V};
+            snprintf(path, sizeof path, "%s/weights/seed-map.msgpack", argv[1]);
+            if (mist_model_set_quantile_map(m, L, T, 3, &err) || mist_model_save(m, path, &err))
+                return 1;
+            snprintf(path, sizeof path, "%s/weights/seed-resid.msgpack", argv[1]);
+            if (mist_model_set_quantile_resid(m, &qr, &err) || mist_model_save(m, path, &err))
+                return 1;
+            if (mist_model_set_quantile_resid(m, NULL, &err)) return 1;
+        }
         if (v == 0) {
             char cfg[255];
             snprintf(cfg, sizeof cfg,
