@@ -4,6 +4,7 @@
 set -u
 MIST=$1
 WORK=$2
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
@@ -151,6 +152,32 @@ expect_fail "train bad arch" "D = 30 is not a multiple of H = 4" "$MIST" train -
 expect_fail "train resume nothing" "checkpoint" "$MIST" train --resume nodir
 expect_fail "train export garbage" "not a valid checkpoint" "$MIST" train export a.msgpack -o tx.msgpack
 [ ! -e tx ] && [ ! -e tx.msgpack ] && ok || bad "train errors left files"
+
+# the shipped models: the default of `mist estimate`, each with a card, better than KSG
+out=$(env -u MIST_WEIGHTS "$MIST" estimate a.npy --json) &&
+  echo "$out" | grep -q '"weights": "[^"]*weights/mist-qr.msgpack"' &&
+  echo "$out" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["quantile_conditioned"] and r["ci"] == 0.9, r
+assert r["lower"] < r["estimate"] < r["upper"], r
+assert [q["tau"] for q in r["quantiles"]] == [0.05, 0.5, 0.95], r' && ok || bad "shipped default model: $out"
+out=$(env -u MIST_WEIGHTS "$MIST" estimate a.npy --dx 2) && echo "$out" | grep -q "90% interval" && ok || bad "estimate --dx: $out"
+for w in "$SRC"/weights/*.msgpack; do
+  [ -s "${w%.msgpack}.md" ] && "$MIST" info "$w" >/dev/null && ok || bad "no card or unreadable: $w"
+done
+# on bmi40 at n = 100 (suite seed 0) both shipped models beat ksg1 by MSE, and the QR model's
+# 90% intervals cover at least 28 of the 39 tasks it takes (its 50x50 task is beyond 32 dims)
+"$MIST" bench --suite bmi40 --n 100 --seeds 0-0 --quiet --no-plots --out shipped \
+  --estimators "mist:$SRC/weights/mist-point.msgpack,mist:$SRC/weights/mist-qr.msgpack,ksg1" &&
+  /usr/bin/python3 -c '
+import json
+s = json.load(open("shipped/summary.json"))["suites"][0]
+e = {x["label"].split("/")[-1]: x["overall"] for x in s["estimators"]}
+ksg = e["ksg1:k=5"]["mse"]
+assert e["mist-point.msgpack"]["mse"] < ksg and e["mist-qr.msgpack"]["mse"] < ksg, e
+assert e["mist-qr.msgpack"]["n_ok"] == 39 and e["mist-qr.msgpack"]["coverage"] >= 28 / 39, e' &&
+  ok || bad "shipped models vs ksg1 on bmi40"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
