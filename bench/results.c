@@ -45,6 +45,19 @@ void bench_copy(char *dst, size_t cap, const char *src)
 
 int bench_mkdir(const char *dir, mist_err *err)
 {
+    /* missing parents first, as mkdir -p: `--out runs/today/imd` should just work */
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len >= sizeof path) return mist_fail(err, MIST_EINVAL, "folder name too long: '%s'", dir);
+    memcpy(path, dir, len + 1);
+    for (size_t i = 1; i < len; i++) {
+        if (path[i] != '/') continue;
+        path[i] = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return mist_fail(err, MIST_EIO, "cannot create folder '%s': %s", path,
+                             strerror(errno));
+        path[i] = '/';
+    }
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
         struct stat st;
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return MIST_OK;

@@ -107,6 +107,8 @@ expect_fail "bench no --out" "required" "$MIST" bench --suite smoke --estimators
 expect_fail "bench bad shard" "--shard" "$MIST" bench --suite smoke --estimators ksg1 --out bx --shard 2/2
 expect_fail "bench other settings" "other settings" "$MIST" bench --suite smoke --estimators "$B" --bootstrap 50 --out bsm
 [ ! -e bx ] && ok || bad "bench errors left a folder"
+"$MIST" bench --suite smoke --estimators gaussian --out nested/deeper/b --quiet --no-plots &&
+  [ -s nested/deeper/b/results.csv ] && ok || bad "bench --out with missing parents"
 "$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 1/2 --quiet &&
   "$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 0/2 --quiet &&
   "$MIST" bench merge bsh -o bm --quiet && ok || bad "bench shards + merge"
