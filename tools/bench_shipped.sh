@@ -4,7 +4,7 @@
 # (suite seed 1: training, validation and calibration draw from other seeds and streams) and
 # on bmi40 at n = 100 and 1,000; then the time per estimate at n = 500 (bmi40, one thread),
 # with ksg1 also timed with its 200-resample bootstrap interval.
-# usage: tools/bench_shipped.sh [MIST] [OUTDIR] [THREADS]   (about 10 minutes on 2 cores)
+# usage: tools/bench_shipped.sh [MIST] [OUTDIR] [THREADS]   (about a minute on 2 cores)
 # THREADS (default 2) runs datasets in parallel for the accuracy runs; the timing runs at
 # n = 500 always use one thread and nothing else should run meanwhile.
 set -euo pipefail
