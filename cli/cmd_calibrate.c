@@ -50,6 +50,33 @@ static double worst(const double *cover, const double *level, int k)
 
 #define MAX_GROUPS 32
 
+/* The recalibrations being compared. */
+typedef struct calib_kind {
+    const double *targets, *taus; /* the level map (NTARGET knots) */
+    int do_map;
+    const mist_qresid *qr;
+    int do_res;
+} calib_kind;
+
+/* Draws the datasets of o once and measures the coverage at the nl levels lv without
+ * recalibration (out[0]), with the level map (out[1]) and with the residual one (out[2]). */
+static int measure(mist_model *m, const mist_calib_opts *o, const calib_kind *k,
+                   const double *lv, int nl, double *out[3], mist_err *err)
+{
+    mist_dataset **sets = NULL;
+    size_t count = 0;
+    int rc = mist_calib_draw(m, o, &sets, &count, err);
+    if (!rc) rc = mist_model_set_quantile_map(m, NULL, NULL, 0, err);
+    if (!rc) rc = mist_model_set_quantile_resid(m, NULL, err);
+    if (!rc) rc = mist_quantile_coverage(m, sets, count, lv, (size_t)nl, out[0], err);
+    if (!rc && k->do_map) rc = mist_model_set_quantile_map(m, k->targets, k->taus, NTARGET, err);
+    if (!rc && k->do_map) rc = mist_quantile_coverage(m, sets, count, lv, (size_t)nl, out[1], err);
+    if (!rc && k->do_res) rc = mist_model_set_quantile_resid(m, k->qr, err);
+    if (!rc && k->do_res) rc = mist_quantile_coverage(m, sets, count, lv, (size_t)nl, out[2], err);
+    mist_calib_free(sets, count);
+    return rc;
+}
+
 static int parse_groups(const char *s, int64_t *b, size_t *nb)
 {
     char buf[512];
@@ -151,31 +178,38 @@ int train_calibrate(int argc, char **argv)
         gheld[g].count = o.count / 4 > 16 ? o.count / 4 : 16;
         gheld[g].seed = mist_seed_derive(held.seed, 100 + g);
     }
-    /* fit on the bare network */
+    /* fit on the bare network: the residual tables group by group, then the level map */
     int rc = mist_model_set_quantile_map(m, NULL, NULL, 0, &err);
     if (!rc) rc = mist_model_set_quantile_resid(m, NULL, &err);
-    if (!rc) rc = mist_quantile_coverage(m, &held, check, NCHECK, before, &err);
-    for (size_t g = 0; g < G && !rc; g++)
-        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[0][g], &err);
-    for (size_t g = 0; g < G && !rc && do_res; g++)
-        rc = mist_quantile_resid_fit(m, &gfit[g], 0.25, 0.75, targets, NTARGET,
-                                     resid + g * NTARGET, &err);
-    if (!rc && do_map) rc = mist_quantile_coverage(m, &o, grid, NGRID, cover, &err);
+    mist_dataset **sets = NULL;
+    size_t count = 0;
+    for (size_t g = 0; g < G && !rc && do_res; g++) {
+        rc = mist_calib_draw(m, &gfit[g], &sets, &count, &err);
+        if (!rc) rc = mist_quantile_resid_fit(m, sets, count, 0.25, 0.75, targets, NTARGET,
+                                              resid + g * NTARGET, &err);
+        mist_calib_free(sets, count);
+        sets = NULL, count = 0;
+    }
+    if (!rc && do_map) {
+        rc = mist_calib_draw(m, &o, &sets, &count, &err);
+        if (!rc) rc = mist_quantile_coverage(m, sets, count, grid, NGRID, cover, &err);
+        mist_calib_free(sets, count);
+    }
     if (!rc && do_map) rc = mist_quantile_map_fit(grid, cover, NGRID, targets, NTARGET, taus, &err);
-    if (!rc && do_map) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
-    if (!rc && do_map) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_map, &err);
-    for (size_t g = 0; g < G && !rc && do_map; g++)
-        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[1][g], &err);
+    /* held-out checks: each set drawn once, measured without and with each recalibration */
     mist_qresid qr = {0.25, 0.75, G, gb, NTARGET, targets, resid};
-    if (!rc && do_res) rc = mist_model_set_quantile_resid(m, &qr, &err);
-    if (!rc && do_res) rc = mist_quantile_coverage(m, &held, check, NCHECK, after_res, &err);
-    for (size_t g = 0; g < G && !rc && do_res; g++)
-        rc = mist_quantile_coverage(m, &gheld[g], ends, 2, gcov[2][g], &err);
+    const calib_kind kinds = {targets, taus, do_map, &qr, do_res};
+    double *out3[3] = {before, after_map, after_res};
+    if (!rc) rc = measure(m, &held, &kinds, check, NCHECK, out3, &err);
+    for (size_t g = 0; g < G && !rc; g++) {
+        double *g3[3] = {gcov[0][g], gcov[1][g], gcov[2][g]};
+        rc = measure(m, &gheld[g], &kinds, ends, 2, g3, &err);
+    }
     double wb = worst(before, check, NCHECK), wm = do_map ? worst(after_map, check, NCHECK) : 9,
            wr = do_res ? worst(after_res, check, NCHECK) : 9;
     int keep_map = do_map && (!do_res || wm <= wr);
-    /* the residual one is set last: switch back when the map won */
-    if (!rc && keep_map && do_res) rc = mist_model_set_quantile_map(m, targets, taus, NTARGET, &err);
+    if (!rc) rc = keep_map ? mist_model_set_quantile_map(m, targets, taus, NTARGET, &err)
+                           : mist_model_set_quantile_resid(m, &qr, &err);
     char note[320];
     snprintf(note, sizeof note,
              "%s fitted on datasets of %s (seed %llu, n %lld-%lld); largest distance from the "
@@ -275,8 +309,7 @@ int train_validate(int argc, char **argv)
     double mse = 0, pb = 0;
     int rc = mist_stream_validation(&c, &sets, &count, &err);
     if (!rc) rc = mist_validate(m, sets, count, &mse, &pb, &err);
-    for (size_t s = 0; s < count; s++) mist_dataset_free(sets[s]);
-    free(sets);
+    mist_calib_free(sets, count);
     mist_model_free(m);
     if (rc) {
         cli_error("train validate: %s", err.msg);

@@ -127,11 +127,13 @@ size_t mist_model_quantile_map(const mist_model *m, const double **levels, const
 
 /* Residual recalibration (quantile-conditioned models), for networks whose quantiles are too
  * narrow for a level map, by groups of sample sizes: the tau-quantile of a dataset of n rows
- * is m + s R_g(tau), m the network's median, s its hi - lo quantile spread (at least 1e-3), g
+ * is m + s R_g(tau), m the network's median, s its hi - lo quantile spread (at least
+ * MIST_QRESID_MIN_SPREAD), g
  * the first group with n <= n_upper[g] (the last group: the rest), R_g linear through the k
  * knots (levels increasing in (0, 1), values[g * k + i] non-decreasing in i) and constant
  * beyond them. Meta "quantile_resid". Setting it removes a level map and the reverse; NULL
  * removes it. Fitted by mist_quantile_resid_fit. */
+#define MIST_QRESID_MIN_SPREAD 1e-3 /* nats: a degenerate spread would make residuals huge */
 typedef struct mist_qresid {
     double lo, hi;          /* the network levels of the spread, 0 < lo < 0.5 < hi < 1 */
     size_t ngroups;         /* >= 1 */

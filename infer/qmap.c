@@ -35,7 +35,8 @@ static int qmap_check(const double *levels, const double *taus, size_t k, mist_e
                              levels[i], levels[i - 1]);
         if (i && taus[i] < taus[i - 1])
             return mist_fail(err, MIST_EINVAL,
-                             "quantile map levels must not decrease (knot %zu: %g after %g)",
+                             "quantile map network levels must not decrease (knot %zu: %g after "
+                             "%g)",
                              i + 1, taus[i], taus[i - 1]);
     }
     return MIST_OK;
@@ -185,7 +186,6 @@ double qmap_apply(const mist_model *m, double tau)
  * Meta "quantile_resid": "lo:hi|B1,...,B(G-1)|l1,...,lk|v(1,1),...,v(1,k)|...|v(G,1),...",
  * group g holding n <= B_g (the last group the rest). */
 
-#define QRES_MIN_SPREAD 1e-3 /* nats: a degenerate spread would make every residual huge */
 #define QRES_MAX_GROUPS 64
 
 static int qres_check(const mist_qresid *r, mist_err *err)
@@ -420,7 +420,7 @@ void qres_apply(const mist_model *m, const double *net3, size_t n, const double 
     if (b > c) t = b, b = c, c = t;
     if (a > b) t = a, a = b, b = t;
     double s = c - a;
-    if (!(s >= QRES_MIN_SPREAD)) s = QRES_MIN_SPREAD;
+    if (!(s >= MIST_QRESID_MIN_SPREAD)) s = MIST_QRESID_MIN_SPREAD;
     size_t g = 0;
     while (g + 1 < m->qres_groups && (int64_t)n > m->qres_bound[g]) g++;
     if (!ntaus) {

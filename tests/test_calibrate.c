@@ -178,8 +178,12 @@ START_TEST(test_coverage_recount)
     static const double taus[3] = {0.1, 0.5, 0.9};
     double cover[3];
     mist_err err;
-    ck_assert_msg(mist_quantile_coverage(m, &o, taus, 3, cover, &err) == 0, "%s", err.msg);
-    /* recount over the same datasets: a validation suite of that seed */
+    mist_dataset **cal;
+    size_t ncal;
+    ck_assert_msg(mist_calib_draw(m, &o, &cal, &ncal, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(ncal, 48);
+    ck_assert_msg(mist_quantile_coverage(m, cal, ncal, taus, 3, cover, &err) == 0, "%s", err.msg);
+    /* recount over the same datasets, drawn on their own: a validation suite of that seed */
     mist_train_config c;
     mist_train_config_default(&c);
     c.arch = *mist_model_arch(m);
@@ -204,7 +208,8 @@ START_TEST(test_coverage_recount)
     for (int j = 0; j < 3; j++) ck_assert(cover[j] == (double)hits[j] / 48.0);
     ck_assert(cover[0] <= cover[1] && cover[1] <= cover[2]);
     mist_model *p = tiny_model(0, 5);
-    ck_assert_int_ne(mist_quantile_coverage(p, &o, taus, 3, cover, &err), 0);
+    ck_assert_int_ne(mist_quantile_coverage(p, cal, ncal, taus, 3, cover, &err), 0);
+    mist_calib_free(cal, ncal);
     mist_model_free(p);
     mist_model_free(m);
 }
@@ -287,16 +292,21 @@ START_TEST(test_resid_fit_calibrates_its_set)
     static const double L[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
     double V[5], cover[5];
     mist_err err;
-    ck_assert_msg(mist_quantile_resid_fit(m, &o, 0.25, 0.75, L, 5, V, &err) == 0, "%s", err.msg);
+    mist_dataset **sets;
+    size_t count;
+    ck_assert_msg(mist_calib_draw(m, &o, &sets, &count, &err) == 0, "%s", err.msg);
+    ck_assert_msg(mist_quantile_resid_fit(m, sets, count, 0.25, 0.75, L, 5, V, &err) == 0, "%s",
+                  err.msg);
     for (int j = 1; j < 5; j++) ck_assert(V[j] >= V[j - 1]);
     mist_qresid qr = {0.25, 0.75, 1, NULL, 5, L, V};
     ck_assert_int_eq(mist_model_set_quantile_resid(m, &qr, &err), 0);
-    ck_assert_int_eq(mist_quantile_coverage(m, &o, L, 5, cover, &err), 0);
+    ck_assert_int_eq(mist_quantile_coverage(m, sets, count, L, 5, cover, &err), 0);
     for (int j = 0; j < 5; j++)
         ck_assert_msg(fabs(cover[j] - L[j]) <= 2.0 / 200 + 1e-12, "level %g: coverage %g", L[j],
                       cover[j]);
     /* fitting over an existing recalibration is refused */
-    ck_assert_int_ne(mist_quantile_resid_fit(m, &o, 0.25, 0.75, L, 5, V, &err), 0);
+    ck_assert_int_ne(mist_quantile_resid_fit(m, sets, count, 0.25, 0.75, L, 5, V, &err), 0);
+    mist_calib_free(sets, count);
     mist_model_free(m);
 }
 END_TEST

@@ -10,8 +10,8 @@
 
 /* Calibration sets are a validation suite of another seed: same rejection of dims above the
  * model's maxima, same n range, never the training stream (whose seeds derive differently). */
-static int draw_sets(const mist_model *m, const mist_calib_opts *o, mist_dataset ***sets,
-                     size_t *count, mist_err *err)
+int mist_calib_draw(const mist_model *m, const mist_calib_opts *o, mist_dataset ***sets,
+                    size_t *count, mist_err *err)
 {
     mist_train_config c;
     mist_train_config_default(&c);
@@ -30,17 +30,21 @@ static int draw_sets(const mist_model *m, const mist_calib_opts *o, mist_dataset
     return mist_stream_validation(&c, sets, count, err);
 }
 
-int mist_quantile_coverage(mist_model *m, const mist_calib_opts *o, const double *taus,
-                           size_t ntaus, double *cover, mist_err *err)
+void mist_calib_free(mist_dataset **sets, size_t count)
 {
-    if (!m || !o || !taus || !cover || ntaus == 0)
+    if (!sets) return;
+    for (size_t s = 0; s < count; s++) mist_dataset_free(sets[s]);
+    free(sets);
+}
+
+int mist_quantile_coverage(mist_model *m, mist_dataset *const *sets, size_t count,
+                           const double *taus, size_t ntaus, double *cover, mist_err *err)
+{
+    if (!m || !sets || !count || !taus || !cover || ntaus == 0)
         return mist_fail(err, MIST_EINVAL, "bad arguments to mist_quantile_coverage");
     if (!mist_model_arch(m)->quantile_conditioned)
         return mist_fail(err, MIST_EINVAL, "the model is not quantile-conditioned");
-    mist_dataset **sets = NULL;
-    size_t count = 0;
-    int rc = draw_sets(m, o, &sets, &count, err);
-    if (rc) return rc;
+    int rc = MIST_OK;
     double *q = malloc(ntaus * sizeof *q);
     size_t *hits = calloc(ntaus, sizeof *hits);
     if (!q || !hits) rc = mist_fail(err, MIST_ENOMEM, "out of memory");
@@ -50,8 +54,6 @@ int mist_quantile_coverage(mist_model *m, const mist_calib_opts *o, const double
         for (size_t j = 0; j < ntaus && !rc; j++) hits[j] += ds->meta.mi <= q[j];
     }
     for (size_t j = 0; j < ntaus && !rc; j++) cover[j] = (double)hits[j] / (double)count;
-    for (size_t s = 0; s < count; s++) mist_dataset_free(sets[s]);
-    free(sets);
     free(q);
     free(hits);
     return rc;
@@ -106,10 +108,11 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, double hi,
-                            const double *levels, size_t k, double *values, mist_err *err)
+int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
+                            double hi, const double *levels, size_t k, double *values,
+                            mist_err *err)
 {
-    if (!m || !o || !levels || !values || k == 0)
+    if (!m || !sets || !count || !levels || !values || k == 0)
         return mist_fail(err, MIST_EINVAL, "bad arguments to mist_quantile_resid_fit");
     if (!mist_model_arch(m)->quantile_conditioned)
         return mist_fail(err, MIST_EINVAL, "the model is not quantile-conditioned");
@@ -117,10 +120,7 @@ int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, 
         return mist_fail(err, MIST_EINVAL, "remove the model's recalibration before fitting one");
     if (!(lo > 0 && lo < 0.5 && hi > 0.5 && hi < 1))
         return mist_fail(err, MIST_EINVAL, "spread levels must satisfy 0 < lo < 0.5 < hi < 1");
-    mist_dataset **sets = NULL;
-    size_t count = 0;
-    int rc = draw_sets(m, o, &sets, &count, err);
-    if (rc) return rc;
+    int rc = MIST_OK;
     double *r = malloc(count * sizeof *r);
     if (!r) rc = mist_fail(err, MIST_ENOMEM, "out of memory");
     const double taus[3] = {lo, 0.5, hi};
@@ -129,7 +129,7 @@ int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, 
         double q[3];
         rc = mist_model_estimate(m, ds->data, ds->n, ds->dx, ds->dy, taus, 3, q, err);
         double spread = q[2] - q[0];
-        if (!(spread >= 1e-3)) spread = 1e-3; /* as inference does (infer/qmap.c) */
+        if (!(spread >= MIST_QRESID_MIN_SPREAD)) spread = MIST_QRESID_MIN_SPREAD;
         r[s] = (ds->meta.mi - q[1]) / spread;
     }
     if (!rc) {
@@ -141,8 +141,6 @@ int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, 
             values[j] = i + 1 < count ? r[i] + f * (r[i + 1] - r[i]) : r[count - 1];
         }
     }
-    for (size_t s = 0; s < count; s++) mist_dataset_free(sets[s]);
-    free(sets);
     free(r);
     return rc;
 }

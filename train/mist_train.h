@@ -151,10 +151,16 @@ typedef struct mist_calib_opts {
     int64_t n_min, n_max;  /* 0: the meta-distribution's own n */
 } mist_calib_opts;
 
+/* Draws the datasets of o into *sets (*count of them); free with mist_calib_free. Draw once
+ * and measure as often as needed: generating them costs more than estimating on them. */
+int mist_calib_draw(const mist_model *m, const mist_calib_opts *o, mist_dataset ***sets,
+                    size_t *count, mist_err *err);
+void mist_calib_free(mist_dataset **sets, size_t count);
+
 /* cover[j]: the share of the datasets whose true MI <= the model's taus[j]-quantile, the
- * model as it stands (its quantile map, if any, applied; sorted quantiles). */
-int mist_quantile_coverage(mist_model *m, const mist_calib_opts *o, const double *taus,
-                           size_t ntaus, double *cover, mist_err *err);
+ * model as it stands (its recalibration, if any, applied; sorted quantiles). */
+int mist_quantile_coverage(mist_model *m, mist_dataset *const *sets, size_t count,
+                           const double *taus, size_t ntaus, double *cover, mist_err *err);
 
 /* The recalibration map from a coverage curve measured without a map: for each target level
  * (increasing, in (0, 1)) the network level whose coverage is that target, by linear
@@ -164,12 +170,13 @@ int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
                           const double *targets, size_t ntargets, double *taus_out,
                           mist_err *err);
 
-/* Residual recalibration of one n-group (draw its datasets with o->n_min, o->n_max):
- * values[j] = the levels[j] empirical quantile of (MI - m) / s over the datasets, m and s the
- * median and hi - lo spread of the model without recalibration. The rows of all groups make
- * the mist_qresid given to mist_model_set_quantile_resid. */
-int mist_quantile_resid_fit(mist_model *m, const mist_calib_opts *o, double lo, double hi,
-                            const double *levels, size_t k, double *values, mist_err *err);
+/* Residual recalibration of one n-group (sets drawn with its n range): values[j] = the
+ * levels[j] empirical quantile of (MI - m) / s over the sets, m and s the median and hi - lo
+ * spread of the model without recalibration (s at least MIST_QRESID_MIN_SPREAD, as inference
+ * does). The rows of all groups make the mist_qresid given to mist_model_set_quantile_resid. */
+int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
+                            double hi, const double *levels, size_t k, double *values,
+                            mist_err *err);
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
