@@ -74,17 +74,6 @@ int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
 
 /* ---- writing --------------------------------------------------------------------------------- */
 
-static void put_jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
 {
     char path[BENCH_PATH_LEN + 32];
@@ -98,9 +87,9 @@ int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
     for (size_t i = 0; i < ri->nsuites; i++) {
         const bench_suite_info *s = &ri->suites[i];
         fprintf(f, "%s\n    {\"suite\": ", i ? "," : "");
-        put_jstr(f, s->suite);
+        mist_json_put_string(f, s->suite);
         fprintf(f, ", \"source\": ");
-        put_jstr(f, s->source);
+        mist_json_put_string(f, s->source);
         fprintf(f,
                 ", \"seed_lo\": %llu, \"seed_hi\": %llu, \"n\": %zu, \"bootstrap\": %d, "
                 "\"ci\": %.17g, \"datasets\": %zu}",
@@ -110,7 +99,7 @@ int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
     fprintf(f, "\n  ],\n  \"estimators\": [");
     for (size_t i = 0; i < ri->nlabels; i++) {
         fputs(i ? ", " : "", f);
-        put_jstr(f, ri->labels[i]);
+        mist_json_put_string(f, ri->labels[i]);
     }
     fprintf(f, "]\n}\n");
     return mist_atomic_commit(af, err);

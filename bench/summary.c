@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench_internal.h"
+#include "io_internal.h"
 
 /* ---- building -------------------------------------------------------------------------------- */
 
@@ -399,22 +400,11 @@ static void jnum(FILE *f, double v)
     else fputs("null", f);
 }
 
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void json_cell(FILE *f, const bench_cell *c, const char *indent)
 {
     const mist_bench_metrics *m = &c->m;
     fprintf(f, "{\"bucket\": ");
-    jstr(f, c->bucket.label);
+    mist_json_put_string(f, c->bucket.label);
     if (strcmp(c->bucket.label, "all"))
         fprintf(f, ", \"n_lo\": %zu, \"n_hi\": %zu", c->bucket.lo, c->bucket.hi);
     fprintf(f, ",\n%s \"n_ok\": %zu, \"n_failed\": %zu, \"mse\": ", indent, m->n_ok, m->n_failed);
@@ -475,7 +465,7 @@ int bench_summary_write_json(const char *dir, const bench_summary *s, mist_err *
     for (size_t i = 0; i < s->nsuites; i++) {
         const bench_suite_summary *ss = &s->suites[i];
         fprintf(f, "%s\n    {\"suite\": ", i ? "," : "");
-        jstr(f, ss->suite);
+        mist_json_put_string(f, ss->suite);
         fprintf(f, ", \"bucket_scheme\": \"%s\", \"datasets\": %zu, \"bootstrap\": ",
                 ss->scheme == MIST_BENCH_BUCKETS_MIST ? "mist" : "per-n", ss->datasets);
         if (ss->bootstrap >= 0) fprintf(f, "%d", ss->bootstrap);
@@ -486,7 +476,7 @@ int bench_summary_write_json(const char *dir, const bench_summary *s, mist_err *
         for (size_t e = 0; e < ss->nest; e++) {
             const bench_est_summary *es = &ss->est[e];
             fprintf(f, "%s\n       {\"label\": ", e ? "," : "");
-            jstr(f, es->label);
+            mist_json_put_string(f, es->label);
             fprintf(f, ", \"quantile_model\": %s,\n        \"overall\": ",
                     es->quantile_model ? "true" : "false");
             json_cell(f, &es->overall, "        ");

@@ -462,7 +462,7 @@ out:
 }
 
 /* JSON string literal; bytes >= 0x80 pass through (names are UTF-8 or ASCII). */
-static int put_jstring(FILE *f, const char *s)
+int mist_json_put_string(FILE *f, const char *s)
 {
     if (fputc('"', f) == EOF) return -1;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -492,9 +492,9 @@ int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_d
     const mist_meta *m = &ds->meta;
     int bad = 0;
     bad |= fputs("{\n  \"format\": \"mist-dataset\",\n  \"generator_version\": ", f) < 0;
-    bad |= put_jstring(f, m->generator_version);
+    bad |= mist_json_put_string(f, m->generator_version);
     bad |= fputs(",\n  \"task\": ", f) < 0;
-    bad |= put_jstring(f, m->task);
+    bad |= mist_json_put_string(f, m->task);
     bad |= fprintf(f, ",\n  \"dx\": %d,\n  \"dy\": %d,\n  \"n\": %zu,\n  \"seed\": ", ds->dx, ds->dy,
                    ds->n) < 0;
     if (m->has_seed) bad |= fprintf(f, "%llu", (unsigned long long)m->seed) < 0;
@@ -504,13 +504,13 @@ int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_d
     bad |= fputs(",\n  \"params\": {", f) < 0;
     for (size_t i = 0; i < m->nparams; i++) {
         bad |= fputs(i ? ", " : "", f) < 0;
-        bad |= put_jstring(f, m->params[i].name);
+        bad |= mist_json_put_string(f, m->params[i].name);
         bad |= fputs(": ", f) < 0;
         bad |= put_jdouble(f, m->params[i].value);
     }
     bad |= fprintf(f, "},\n  \"dtype\": \"%s\",\n  \"file\": ",
                    dtype == MIST_DTYPE_F32 ? "f32" : "f64") < 0;
-    bad |= put_jstring(f, data_file);
+    bad |= mist_json_put_string(f, data_file);
     bad |= fputs("\n}\n", f) < 0;
     if (bad || ferror(f)) return mist_fail(err, MIST_EIO, "cannot write '%s'", name);
     return MIST_OK;
