@@ -17,10 +17,13 @@
 #define BENCH_PATH_LEN 1024
 #define BENCH_RESULTS "results.csv"
 #define BENCH_RUNINFO "run.json"
+/* Version 2 added transform, sq_err and scored (version 1 files are refused with a message). */
 #define BENCH_HEADER                                                                               \
-    "suite,index,id,task,dx,dy,n,seed,mi,estimator,estimate,lower,upper,quantiles,"                \
-    "quantile_values,time_us,status"
-#define BENCH_NFIELDS 17
+    "suite,index,id,task,dx,dy,n,seed,mi,transform,estimator,estimate,lower,upper,sq_err,scored,"  \
+    "quantiles,quantile_values,time_us,status"
+#define BENCH_HEADER_V1_START "suite,index,id,task,dx,dy,n,seed,mi,estimator,"
+#define BENCH_NFIELDS 20
+#define BENCH_TRANSFORM_LEN 32
 /* Largest line we write or accept. */
 #define BENCH_LINE_MAX 4096
 
@@ -34,8 +37,14 @@ typedef struct bench_row {
     size_t n;
     uint64_t seed;
     double mi; /* NaN when unknown (dataset could not be made) */
+    char transform[BENCH_TRANSFORM_LEN]; /* the MI-preserving transform applied ("none") */
     char label[MIST_BENCH_LABEL_LEN];
-    double estimate, lower, upper; /* NaN when absent */
+    double estimate, lower, upper; /* on the dataset itself; NaN when absent */
+    /* The dataset's score: (estimate - MI)^2 for --score single; for bootstrap:B the mean of
+     * (estimate_b - MI)^2 over the resamples the estimator succeeded on (quantile models: their
+     * median), scored = how many (1 for single). NaN / 0 on a failed row. */
+    double sq_err;
+    int scored;
     char quantiles[256];           /* requested taus, ';'-separated, "" for none */
     char qvalues[640];             /* their values, ';'-separated */
     long long time_us;
@@ -68,6 +77,7 @@ typedef struct bench_suite_info {
     size_t n;
     int bootstrap;
     double ci;
+    int score_bootstrap; /* 0: single estimate; B: mean over B resamples */
     size_t datasets;
 } bench_suite_info;
 
@@ -76,6 +86,8 @@ typedef struct bench_runinfo {
     size_t nsuites;
     char (*labels)[MIST_BENCH_LABEL_LEN];
     size_t nlabels;
+    char (*transforms)[BENCH_TRANSFORM_LEN]; /* in table order */
+    size_t ntransforms;
 } bench_runinfo;
 
 /* *found = 0 and an empty runinfo when dir has no run.json. */
@@ -87,6 +99,12 @@ void bench_runinfo_free(bench_runinfo *ri);
 int bench_runinfo_add_suite(bench_runinfo *ri, const bench_suite_info *s, const char *where,
                             mist_err *err);
 int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err);
+/* "single" or "bootstrap:B": the --score setting as written. */
+void bench_score_text(char *buf, size_t cap, int score_bootstrap);
+int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *err);
+/* The position of a transform in table order: "none" first, then run.json's order; SIZE_MAX
+ * for one not listed. */
+size_t bench_transform_order(const bench_runinfo *ri, const char *name);
 const bench_suite_info *bench_runinfo_suite(const bench_runinfo *ri, const char *suite);
 
 /* Dedupes (suite, id, estimator; the first row wins) and sorts rows by suite order, dataset index
@@ -97,7 +115,17 @@ void bench_rows_canonical(bench_row *rows, size_t *nrows, const bench_runinfo *r
 typedef struct bench_cell {
     mist_bench_bucket bucket;
     mist_bench_metrics m;
+    /* over suite seeds (when the rows hold several): the MSE of each seed's datasets alone,
+     * their mean and sample sd (NaN with fewer than 2 seeds) */
+    size_t nseeds;
+    double seed_mse_mean, seed_mse_sd;
 } bench_cell;
+
+/* A cell of the by-family and by-dimension tables. */
+typedef struct bench_gcell {
+    char key[MIST_TASK_NAME_LEN]; /* the family (task name) or the dimension class */
+    mist_bench_metrics m;
+} bench_gcell;
 
 typedef struct bench_est_summary {
     char label[MIST_BENCH_LABEL_LEN];
@@ -107,14 +135,23 @@ typedef struct bench_est_summary {
     size_t nbuckets;
     bench_cell *per_n; /* one per distinct n (plots) */
     size_t nper_n;
+    bench_gcell *family; /* by task, in order of first appearance */
+    size_t nfamily;
+    bench_gcell *dims; /* by max(dx, dy) class: 1, 2-4, 5-8, 9-16, 17-32, >32 */
+    size_t ndims;
 } bench_est_summary;
 
+/* The rows of one suite under one transform. */
 typedef struct bench_suite_summary {
     char suite[BENCH_SUITE_LEN];
+    char transform[BENCH_TRANSFORM_LEN];
+    char name[BENCH_SUITE_LEN + BENCH_TRANSFORM_LEN]; /* "mist-imd", "mist-imd+perm" */
     int scheme;
-    int bootstrap;   /* from run.json (-1 unknown) */
-    double ci;       /* NaN unknown */
-    size_t datasets; /* distinct datasets in the rows */
+    int bootstrap;       /* from run.json (-1 unknown) */
+    double ci;           /* NaN unknown */
+    int score_bootstrap; /* from run.json (-1 unknown) */
+    size_t datasets;     /* distinct datasets in the rows */
+    size_t nseeds;       /* distinct suite seeds among the dataset ids */
     bench_est_summary *est;
     size_t nest;
 } bench_suite_summary;
@@ -170,10 +207,14 @@ typedef struct bench_est_rt {
 /* Prepares spec for a run at interval level ci; for mist, opens the weights once to check them
  * and read the model kind. */
 int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, mist_err *err);
-/* Runs the estimator on ds and fills the estimate fields, time and status of row (an error is
- * a row with its message). model: the calling thread's handle for mist specs (NULL otherwise). */
+/* Runs the estimator on ds and fills the estimate fields, score, time and status of row (an
+ * error is a row with its message); row->mi must hold the truth. model: the calling thread's
+ * handle for mist specs (NULL otherwise). seed: the estimator's own randomness (KSG noise,
+ * bootstrap intervals); score_seed: the score's resamples (score_bootstrap > 0). time_us is the
+ * estimate on the dataset alone, without the score's resamples. */
 void bench_est_rt_run(const bench_est_rt *rt, mist_model *model, const mist_dataset *ds,
-                      uint64_t seed, int bootstrap, double ci, bench_row *row);
+                      uint64_t seed, uint64_t score_seed, int bootstrap, double ci,
+                      int score_bootstrap, bench_row *row);
 
 /* ---- helpers (results.c) ------------------------------------------------------------------- */
 /* snprintf into buf of size cap "a/b"; MIST_EINVAL when too long. */
@@ -185,5 +226,22 @@ int bench_mkdir(const char *dir, mist_err *err);
 /* Writes the summary files and plots of canonical rows into dir (run and merge). */
 int bench_finish(const char *dir, const bench_row *rows, size_t nrows, const bench_runinfo *ri,
                  int plots, mist_bench_report *rep, mist_err *err);
+
+/* ---- a user's command as an estimator (cmd_estimator.c) ------------------------------------ */
+/* Largest stdout (and stderr tail) kept from one call; more on stdout is an error. */
+#define BENCH_CMD_OUTPUT_MAX (64 * 1024)
+/* Runs spec's command once on the dataset (n rows of dx+dy values, X first): writes the data to
+ * an .npy (float64) in a fresh private folder under tmp_root (mkdtemp; removed afterwards; NULL:
+ * $TMPDIR or /tmp), substitutes {file}, {dx}, {dy}, {n}, {taus} in the command (file path
+ * shell-quoted), runs it with /bin/sh -c in its own process group, stdin from /dev/null, and
+ * parses its stdout (mist_bench.h has the protocol). Fills *estimate, and *lower / *upper
+ * (NaN when absent); q[0..nq) = values at taus[0..nq) when the command printed quantiles at
+ * exactly those levels (else *q_ok = 0). Errors (spawn failure, non-zero exit with the last line
+ * of stderr, killed by a signal, timeout after spec->timeout_s with the whole process group
+ * killed, unparsable or non-finite output) return non-zero with a one-line message in err.
+ * Thread-safe; leaves no process, fd or file behind. */
+int bench_cmd_estimate(const mist_bench_est *spec, const double *data, size_t n, int dx, int dy,
+                       const char *tmp_root, const double *taus, size_t nq, double *estimate,
+                       double *lower, double *upper, double *q, int *q_ok, mist_err *err);
 
 #endif

@@ -2,7 +2,17 @@
  * percentile bootstrap when asked), the learned model through the inference API (quantile
  * models: the median is the estimate, the (1-ci)/2 and (1+ci)/2 quantiles the interval, and the
  * quantiles on the calibration grid are kept). Failures become the row's status; a classical
- * estimate whose bootstrap fails while the point estimate works is kept without an interval. */
+ * estimate whose bootstrap fails while the point estimate works is kept without an interval.
+ *
+ * Then the dataset's score. --score single: (estimate - MI)^2. --score bootstrap:B, the MIST
+ * paper's protocol (its `infer` bootstrap mode): B resamples of n rows with replacement, the
+ * estimator run on each (quantile models: the median alone), the score the mean of
+ * (estimate_b - MI)^2. Resample b's rows come from mist_seed_derive(score_seed, b), so every
+ * estimator sees the same resamples. The learned model sees a resample as plain rows (as in the
+ * paper); KSG and KDE treat the copies of a row as that row (mist_estimate_classical_rows, as in
+ * our bootstrap intervals), since otherwise a copy at distance 0 is taken for a neighbour and
+ * every resample's estimate is pushed up. More than half of the resamples failing fails the row
+ * (the surviving half would be a biased selection). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +21,7 @@
 
 #include "bench_internal.h"
 #include "mist_classical.h"
+#include "mist_rng.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -60,24 +71,22 @@ static double now_us(void)
     return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
 }
 
-static void set_error(bench_row *row, const char *what, const char *msg)
-{
-    snprintf(row->status, sizeof row->status, "%s%s%s", what, *what ? ": " : "", msg);
-    bench_sanitize(row->status);
-    if (!strcmp(row->status, "ok")) strcpy(row->status, "error: ok"); /* never read as success */
-    row->estimate = row->lower = row->upper = NAN;
-    row->quantiles[0] = row->qvalues[0] = '\0';
-}
+typedef struct one_estimate {
+    double estimate, lower, upper; /* NaN when absent */
+    double q[BENCH_MAX_TAUS];      /* quantile models: values at rt->taus */
+    int has_q;
+} one_estimate;
 
-void bench_est_rt_run(const bench_est_rt *rt, mist_model *model, const mist_dataset *ds,
-                      uint64_t seed, int bootstrap, double ci, bench_row *row)
+/* The estimator on n rows of data (dx+dy columns). rows: NULL, or the resample's row indices
+ * into data (then median only for quantile models, no interval). */
+static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_dataset *ds,
+                         const size_t *rows, double *scratch, uint64_t seed, int bootstrap,
+                         double ci, one_estimate *out, mist_err *err)
 {
     const mist_bench_est *e = rt->spec;
-    snprintf(row->label, sizeof row->label, "%s", e->label);
-    row->estimate = row->lower = row->upper = NAN;
-    row->quantiles[0] = row->qvalues[0] = '\0';
-    row->time_us = 0;
-    mist_err err = {0};
+    out->estimate = out->lower = out->upper = NAN;
+    out->has_q = 0;
+    size_t n = ds->n, d = (size_t)ds->dx + (size_t)ds->dy;
     if (!rt->is_mist) {
         mist_est_opts o;
         mist_est_opts_default(&o);
@@ -90,69 +99,175 @@ void bench_est_rt_run(const bench_est_rt *rt, mist_model *model, const mist_data
         o.bandwidth = e->bandwidth;
         o.seed = seed;
         o.threads = 1;
+        if (rows)
+            return mist_estimate_classical_rows(e->name, ds->data, n, ds->dx, ds->dy, rows, n, &o,
+                                                &out->estimate, err);
         o.bootstrap = bootstrap;
         o.ci = ci;
         mist_est_result r;
-        double t0 = now_us();
-        int rc = mist_estimate_classical(e->name, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err);
+        int rc = mist_estimate_classical(e->name, ds->data, n, ds->dx, ds->dy, &o, &r, err);
         if (rc && bootstrap > 0) {
             /* The interval failed (e.g. gaussian on resamples whose repeated rows make the
              * covariance singular): keep the point estimate when it alone works, no interval. */
             o.bootstrap = 0;
-            rc = mist_estimate_classical(e->name, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err);
+            rc = mist_estimate_classical(e->name, ds->data, n, ds->dx, ds->dy, &o, &r, err);
             r.lower = r.upper = NAN;
         }
-        row->time_us = (long long)llround(now_us() - t0);
-        if (rc) {
-            set_error(row, "", err.msg);
-            return;
-        }
-        if (!isfinite(r.estimate)) {
-            set_error(row, "", "non-finite estimate");
-            return;
-        }
-        row->estimate = r.estimate;
+        if (rc) return rc;
+        if (!isfinite(r.estimate)) return mist_fail(err, MIST_ENUMERIC, "non-finite estimate");
+        out->estimate = r.estimate;
         if (bootstrap > 0 && isfinite(r.lower) && isfinite(r.upper)) {
-            row->lower = r.lower;
-            row->upper = r.upper;
+            out->lower = r.lower;
+            out->upper = r.upper;
         }
-        strcpy(row->status, "ok");
-        return;
+        return MIST_OK;
     }
-    if (!model) {
-        set_error(row, "", "the weights file could not be opened");
-        return;
+    if (!model) return mist_fail(err, MIST_EIO, "the weights file could not be opened");
+    const double *data = ds->data;
+    if (rows) {
+        for (size_t i = 0; i < n; i++) memcpy(scratch + i * d, ds->data + rows[i] * d, d * sizeof *scratch);
+        data = scratch;
     }
-    double out[BENCH_MAX_TAUS];
+    static const double MEDIAN = 0.5;
+    const double *taus = !rt->quantile_model ? NULL : rows ? &MEDIAN : rt->taus;
+    size_t ntaus = !rt->quantile_model ? 0 : rows ? 1 : rt->ntaus;
+    double v[BENCH_MAX_TAUS];
+    int rc = mist_model_estimate(model, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < (ntaus ? ntaus : 1); i++)
+        if (!isfinite(v[i]))
+            return mist_fail(err, MIST_ENUMERIC,
+                             rt->quantile_model ? "non-finite quantile" : "non-finite estimate");
+    if (!rt->quantile_model || rows) {
+        out->estimate = v[0];
+        return MIST_OK;
+    }
+    out->estimate = v[rt->i_med];
+    out->lower = v[rt->i_lo];
+    out->upper = v[rt->i_hi];
+    memcpy(out->q, v, rt->ntaus * sizeof *v);
+    out->has_q = 1;
+    return MIST_OK;
+}
+
+/* n row indices drawn with replacement from the stream of seed. */
+static int resample_rows(size_t *rows, size_t n, uint64_t seed, mist_err *err)
+{
+    if (n > (size_t)0xffffffffUL)
+        return mist_fail(err, MIST_EINVAL, "score: n = %zu exceeds the 2^32 rows a resample draws",
+                         n);
+    gsl_rng *r = mist_rng_alloc(seed);
+    if (!r) return mist_fail(err, MIST_ENOMEM, "score: out of memory for a random generator");
+    for (size_t i = 0; i < n; i++) rows[i] = (size_t)gsl_rng_uniform_int(r, (unsigned long)n);
+    gsl_rng_free(r);
+    return MIST_OK;
+}
+
+#define SCORE_NOISE_STREAM 0x73636f72656e6f69ULL /* the KSG noise seed of a score resample */
+
+/* The bootstrap score of an estimator on ds: mean (estimate_b - mi)^2 over the resamples. */
+static int bootstrap_score(const bench_est_rt *rt, mist_model *model, const mist_dataset *ds,
+                           double mi, uint64_t score_seed, int B, double *score, int *scored,
+                           mist_err *err)
+{
+    size_t n = ds->n, d = (size_t)ds->dx + (size_t)ds->dy;
+    size_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    double *scratch = rt->is_mist ? malloc((n ? n : 1) * d * sizeof *scratch) : NULL;
+    if (!rows || (rt->is_mist && !scratch)) {
+        free(rows);
+        free(scratch);
+        return mist_fail(err, MIST_ENOMEM, "score: out of memory for a resample");
+    }
+    double sum = 0;
+    int ok = 0, failed = 0, first_bad = -1, rc = MIST_OK;
+    mist_err first = {0};
+    for (int b = 0; b < B; b++) {
+        uint64_t sb = mist_seed_derive(score_seed, (uint64_t)b);
+        rc = resample_rows(rows, n, sb, err);
+        if (rc) break;
+        one_estimate r;
+        mist_err e = {0};
+        int brc = estimate_once(rt, model, ds, rows, scratch, mist_seed_derive(sb, SCORE_NOISE_STREAM),
+                                0, 0.9, &r, &e);
+        if (brc == MIST_ENOMEM) {
+            rc = mist_fail(err, brc, "%s", e.msg);
+            break;
+        }
+        if (brc) {
+            if (first_bad < 0) {
+                first_bad = b;
+                first = e;
+            }
+            failed++;
+            continue;
+        }
+        sum += (r.estimate - mi) * (r.estimate - mi);
+        ok++;
+    }
+    free(rows);
+    free(scratch);
+    if (rc) return rc;
+    if (2 * failed > B)
+        return mist_fail(err, MIST_EDATA,
+                         "score: the estimator failed on %d of %d resamples (first, resample "
+                         "%d: %.200s)",
+                         failed, B, first_bad, first.msg);
+    *score = sum / ok;
+    *scored = ok;
+    return MIST_OK;
+}
+
+static void set_error(bench_row *row, const char *what, const char *msg)
+{
+    snprintf(row->status, sizeof row->status, "%s%s%s", what, *what ? ": " : "", msg);
+    bench_sanitize(row->status);
+    if (!strcmp(row->status, "ok")) strcpy(row->status, "error: ok"); /* never read as success */
+    row->estimate = row->lower = row->upper = row->sq_err = NAN;
+    row->scored = 0;
+    row->quantiles[0] = row->qvalues[0] = '\0';
+}
+
+void bench_est_rt_run(const bench_est_rt *rt, mist_model *model, const mist_dataset *ds,
+                      uint64_t seed, uint64_t score_seed, int bootstrap, double ci,
+                      int score_bootstrap, bench_row *row)
+{
+    snprintf(row->label, sizeof row->label, "%s", rt->spec->label);
+    row->estimate = row->lower = row->upper = row->sq_err = NAN;
+    row->scored = 0;
+    row->quantiles[0] = row->qvalues[0] = '\0';
+    row->time_us = 0;
+    mist_err err = {0};
+    one_estimate r;
     double t0 = now_us();
-    int rc = mist_model_estimate(model, ds->data, ds->n, ds->dx, ds->dy,
-                                 rt->quantile_model ? rt->taus : NULL, rt->ntaus, out, &err);
+    int rc = estimate_once(rt, model, ds, NULL, NULL, seed, bootstrap, ci, &r, &err);
     row->time_us = (long long)llround(now_us() - t0);
     if (rc) {
         set_error(row, "", err.msg);
         return;
     }
-    if (!rt->quantile_model) {
-        if (!isfinite(out[0])) {
-            set_error(row, "", "non-finite estimate");
-            return;
-        }
-        row->estimate = out[0];
-        strcpy(row->status, "ok");
-        return;
+    row->estimate = r.estimate;
+    row->lower = r.lower;
+    row->upper = r.upper;
+    if (r.has_q) {
+        snprintf(row->quantiles, sizeof row->quantiles, "%s", rt->taus_text);
+        size_t len = 0;
+        for (size_t i = 0; i < rt->ntaus; i++)
+            len += (size_t)snprintf(row->qvalues + len, sizeof row->qvalues - len, "%s%.17g",
+                                    i ? ";" : "", r.q[i]);
     }
-    for (size_t i = 0; i < rt->ntaus; i++)
-        if (!isfinite(out[i])) {
-            set_error(row, "", "non-finite quantile");
+    if (score_bootstrap > 0 && isfinite(row->mi)) {
+        double s = NAN;
+        int m = 0;
+        rc = bootstrap_score(rt, model, ds, row->mi, score_seed, score_bootstrap, &s, &m, &err);
+        if (rc) {
+            set_error(row, "", err.msg);
             return;
         }
-    row->estimate = out[rt->i_med];
-    row->lower = out[rt->i_lo];
-    row->upper = out[rt->i_hi];
-    snprintf(row->quantiles, sizeof row->quantiles, "%s", rt->taus_text);
-    size_t len = 0;
-    for (size_t i = 0; i < rt->ntaus; i++)
-        len += (size_t)snprintf(row->qvalues + len, sizeof row->qvalues - len, "%s%.17g",
-                                i ? ";" : "", out[i]);
+        row->sq_err = s;
+        row->scored = m;
+    } else {
+        row->sq_err = (r.estimate - row->mi) * (r.estimate - row->mi); /* NaN when MI unknown */
+        row->scored = 1;
+    }
     strcpy(row->status, "ok");
 }

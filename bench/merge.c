@@ -117,6 +117,8 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
             rc = bench_runinfo_add_suite(&all, &ri.suites[s], dirs[d], err);
         for (size_t l = 0; l < ri.nlabels && !rc; l++)
             rc = bench_runinfo_add_label(&all, ri.labels[l], err);
+        for (size_t t = 0; t < ri.ntransforms && !rc; t++)
+            rc = bench_runinfo_add_transform(&all, ri.transforms[t], err);
         bench_runinfo_free(&ri);
         char **names = NULL;
         size_t nn = 0;

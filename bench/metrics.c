@@ -33,9 +33,11 @@ double mist_bench_percentile(double *v, size_t m, double p)
 
 int mist_bench_bucket_scheme(const char *suite)
 {
-    return suite && (!strcmp(suite, "mist-imd") || !strcmp(suite, "mist-oomd"))
-               ? MIST_BENCH_BUCKETS_MIST
-               : MIST_BENCH_BUCKETS_PER_N;
+    static const char *const MIST[] = {"mist-imd", "mist-oomd", "mist-imd-official",
+                                       "mist-oomd-official"};
+    for (size_t i = 0; suite && i < sizeof MIST / sizeof MIST[0]; i++)
+        if (!strcmp(suite, MIST[i])) return MIST_BENCH_BUCKETS_MIST;
+    return MIST_BENCH_BUCKETS_PER_N;
 }
 
 void mist_bench_bucket_of(int scheme, size_t n, mist_bench_bucket *b)
@@ -78,7 +80,7 @@ int mist_bench_metrics_compute(const mist_bench_point *pts, size_t m, size_t n_f
     for (size_t i = 0; i < m; i++) {
         double e = pts[i].estimate - pts[i].mi;
         se += e;
-        s2 += e * e;
+        s2 += pts[i].sq;
         sa += fabs(e);
         sr += fabs(e) / fmax(pts[i].mi, 0.1);
     }
@@ -90,7 +92,7 @@ int mist_bench_metrics_compute(const mist_bench_point *pts, size_t m, size_t n_f
     /* second passes (two-pass formulas: no cancellation) */
     double sv = 0, ssq = 0;
     for (size_t i = 0; i < m; i++) {
-        double e = pts[i].estimate - pts[i].mi, d = e - out->bias, q = e * e - out->mse;
+        double e = pts[i].estimate - pts[i].mi, d = e - out->bias, q = pts[i].sq - out->mse;
         sv += d * d;
         ssq += q * q;
     }

@@ -38,18 +38,37 @@ extern "C" {
 /* ---- estimator specs ---------------------------------------------------------------------
  * LIST  = SPEC[,SPEC...]
  * SPEC  = NAME[:OPTION[:OPTION...]]
- * NAME  = ksg1 | ksg2 | gaussian | histogram | kde | mist
+ * NAME  = ksg1 | ksg2 | gaussian | histogram | kde | mist | cmd
  * classical OPTIONs: k=K, bins=B, bandwidth=H, noise=S, copula, mm (Miller-Madow), no-zscore
  *   (flags also take =0/=1: copula=1, mm=0, zscore=0).
  * mist OPTIONs: weights=PATH (or a bare PATH: `mist:weights/mist-qr.msgpack`), raw (report the
  *   network's quantiles unsorted). Paths cannot contain ',' or ':'.
  * Each spec gets a canonical label used in results and tables: the name, then the options that
  * matter in a fixed order, defaults left out except k for KSG: "ksg1:k=5", "gaussian:copula",
- * "histogram:bins=8:mm", "mist:weights/mist-qr.msgpack". Two specs with one label are an error. */
+ * "histogram:bins=8:mm", "mist:weights/mist-qr.msgpack". Two specs with one label are an error.
+ *
+ * A user's own estimator, any command run through /bin/sh once per dataset:
+ *   cmd:NAME=COMMAND                      label "cmd:NAME"
+ *   cmd:NAME:timeout=SECONDS=COMMAND      per-call limit (default 600 s, must be > 0)
+ * NAME: letters, digits, '-', '_', '.' (at most 32). COMMAND may hold any character, ',' and ':'
+ * included, so a cmd: spec runs to the END of the LIST: put it last, or give one list per
+ * command (`cmd:a=x,cmd:b=y` is refused rather than read as one command "x,cmd:b=y").
+ * In COMMAND, {file} becomes the dataset's path (shell-quoted: write {file}, not '{file}'), a
+ * float64 .npy of n rows of dx+dy columns, X first (numpy.load reads it; data.json beside it
+ * has dx, dy, n); {dx}, {dy}, {n} the integers; {taus} the quantile levels wanted, as
+ * "0.05,0.1,...". Other braces are left alone. The command prints on stdout either one number
+ * or one JSON object {"estimate": E, "lower": L, "upper": U, "quantiles": {"0.05": Q, ...}}
+ * (all but estimate optional; lower and upper together; null means absent). Anything else, a
+ * non-zero exit, a signal or the timeout is that row's error; diagnostics belong on stderr,
+ * whose last line goes into the message. When the command's main process exits, whatever it
+ * left running in its process group is killed. */
 #define MIST_BENCH_LABEL_LEN 256
+#define MIST_BENCH_CMD_LEN 2048         /* longest COMMAND + 1 */
+#define MIST_BENCH_CMD_NAME_MAX 32      /* longest NAME of a cmd: spec */
+#define MIST_BENCH_CMD_TIMEOUT_S 600.0 /* default per-call limit of a cmd: spec */
 
 typedef struct mist_bench_est {
-    char name[16]; /* ksg1 ksg2 gaussian histogram kde mist */
+    char name[16]; /* ksg1 ksg2 gaussian histogram kde mist cmd */
     char label[MIST_BENCH_LABEL_LEN];
     /* classical options (the meanings of mist_est_opts) */
     int k, bins, miller_madow, zscore, copula;
@@ -57,14 +76,18 @@ typedef struct mist_bench_est {
     /* mist */
     char weights[200];
     int raw_quantiles;
+    /* cmd: the COMMAND as given (placeholders not yet substituted) and its per-call limit */
+    char command[MIST_BENCH_CMD_LEN];
+    double timeout_s;
 } mist_bench_est;
 
 /* Parses LIST into at most cap specs. Fails with MIST_EINVAL and a message naming the bad spec
  * (unknown estimator, unknown or malformed option, an option of another estimator, a duplicate
- * label, mist without weights). */
+ * label, mist without weights, a cmd: spec with an empty or bad NAME, an empty or too long
+ * COMMAND, a bad timeout). A cmd: spec takes the rest of LIST. */
 int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t cap, size_t *count,
                                 mist_err *err);
-/* One spec (no commas). */
+/* One spec (no commas, except in a cmd: spec's COMMAND). */
 int mist_bench_parse_estimator(const char *spec, mist_bench_est *out, mist_err *err);
 
 /* ---- metrics (pure functions) -------------------------------------------------------------- */
@@ -78,16 +101,18 @@ double mist_bench_tau(int j); /* (j + 1) / 20 */
 typedef struct mist_bench_point {
     double mi, estimate, lower, upper, time_us;
     const double *q;
+    double sq; /* the dataset's score: (estimate - MI)^2, or its mean over bootstrap resamples */
 } mist_bench_point;
 
 typedef struct mist_bench_metrics {
     size_t n_ok, n_failed;
-    /* e = estimate - MI over the ok points (NaN when there are none) */
-    double mse;                    /* mean e^2 */
-    double mse_sd;                 /* sample sd (m - 1) of e^2: the paper's "+-" (NaN when m < 2) */
+    /* e = estimate - MI over the ok points (NaN when there are none); s = the points' scores */
+    double mse;                    /* mean s (= mean e^2 when every s = e^2) */
+    double mse_sd;                 /* sample sd (m - 1) of s: the paper's "+-" (NaN when m < 2) */
     double mse_se;                 /* mse_sd / sqrt(m): the standard error of mse */
     double bias;                   /* mean e */
-    double variance;               /* mean (e - bias)^2 (divisor m, so mse = bias^2 + variance) */
+    double variance;               /* mean (e - bias)^2 (divisor m; mse = bias^2 + variance when
+                                    * the scores are e^2) */
     double mae;                    /* mean |e| */
     double mre;                    /* mean |e| / max(MI, 0.1) */
     size_t n_interval;             /* points with a finite interval */
@@ -141,6 +166,15 @@ typedef struct mist_bench_opts {
     int shard_i, shard_n; /* shard_n <= 1: the whole suite; else datasets i, i+N, i+2N, ... */
     int bootstrap;        /* classical: percentile bootstrap over B resamples (0: none) */
     double ci;            /* interval level: bootstrap and quantile models (default 0.9) */
+    /* How a dataset is scored: 0 (default) one estimate on the sample, (estimate - MI)^2;
+     * B > 0 the MIST paper's way, the mean of (estimate_b - MI)^2 over B bootstrap resamples
+     * (seeded per dataset, the same resamples for every estimator; quantile models score their
+     * median). */
+    int score_bootstrap;
+    /* MI-preserving transforms (mist_mipt_names: none, perm, rotate, swap, flow) each dataset
+     * is run under, seeded per dataset; NULL / 0: "none" alone. */
+    const char *const *transforms;
+    size_t ntransforms;
     int plots;            /* 1 (default): render plots with gnuplot when it is there */
     mist_bench_progress_fn progress; /* may be NULL; called from worker threads, serialised */
     void *progress_ctx;

@@ -150,7 +150,8 @@ static int write_scatter(const char *pdir, const char *name, const bench_suite_s
         int any = 0;
         for (size_t i = 0; i < nrows; i++) {
             const bench_row *r = &rows[i];
-            if (strcmp(r->suite, ss->suite) || strcmp(r->label, ss->est[e].label) ||
+            if (strcmp(r->suite, ss->suite) || strcmp(r->transform, ss->transform) ||
+                strcmp(r->label, ss->est[e].label) ||
                 !bench_row_ok(r) || !isfinite(r->mi))
                 continue;
             fprintf(f, "%.10g,%.10g\n", r->mi, r->estimate);
@@ -217,9 +218,9 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
                 "set ylabel '%s'\n",
                 r, c, per_n[p][3], per_n[p][2]);
         for (size_t i = 0; i < s->nsuites; i++) {
-            safe_name(sn, sizeof sn, s->suites[i].suite);
+            safe_name(sn, sizeof sn, s->suites[i].name);
             fprintf(f, "set title ");
-            gp_str(f, s->suites[i].suite);
+            gp_str(f, s->suites[i].name);
             fprintf(f,
                     "\nplot for [i=2:%zu] '%s_%s.csv' using 1:i with linespoints pt 7 ps 0.6 "
                     "title columnheader(i)\n",
@@ -230,12 +231,12 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
 
     for (size_t i = 0; i < s->nsuites; i++) {
         const bench_suite_summary *ss = &s->suites[i];
-        safe_name(sn, sizeof sn, ss->suite);
+        safe_name(sn, sizeof sn, ss->name);
         layout(ss->nest, 3, &r, &c);
         fprintf(f, "set terminal @TERM size %zu,%zu\nset output 'scatter_%s.png'\n", 440 * c + 40,
                 400 * r + 40, sn);
         fprintf(f, "set multiplot layout %zu,%zu title ", r, c);
-        gp_str(f, ss->suite);
+        gp_str(f, ss->name);
         fprintf(f, "\nset xlabel 'true MI (nats)'\nset ylabel 'estimate (nats)'\n");
         for (size_t e = 0; e < ss->nest; e++) {
             char t[MIST_BENCH_LABEL_LEN];
@@ -274,9 +275,9 @@ static int write_script(const char *pdir, const bench_summary *s, mist_err *err)
             size_t k = 0;
             for (size_t e = 0; e < ss->nest; e++) k += ss->est[e].quantile_model;
             if (!k) continue;
-            safe_name(sn, sizeof sn, ss->suite);
+            safe_name(sn, sizeof sn, ss->name);
             fprintf(f, "set title ");
-            gp_str(f, ss->suite);
+            gp_str(f, ss->name);
             fprintf(f,
                     "\nplot for [i=2:%zu] 'calibration_%s.csv' using 1:i with linespoints pt 7 "
                     "title columnheader(i), x with lines lc rgb 'gray40' dt 2 title 'ideal'\n",
@@ -342,7 +343,7 @@ int bench_plots_write(const char *dir, const bench_summary *s, const bench_row *
     char name[BENCH_SUITE_LEN + 64], sn[BENCH_SUITE_LEN + 8];
     for (size_t i = 0; i < s->nsuites && !rc; i++) {
         const bench_suite_summary *ss = &s->suites[i];
-        safe_name(sn, sizeof sn, ss->suite);
+        safe_name(sn, sizeof sn, ss->name);
         snprintf(name, sizeof name, "mse_%s.csv", sn);
         rc = write_per_n(pdir, name, ss, cell_mse, err);
         snprintf(name, sizeof name, "time_%s.csv", sn);

@@ -107,6 +107,8 @@ int bench_row_format(const bench_row *r, char *buf, size_t cap)
     put(&b, t);
     putnum(&b, r->mi);
     put(&b, ",");
+    put(&b, r->transform);
+    put(&b, ",");
     put(&b, r->label);
     put(&b, ",");
     putnum(&b, r->estimate);
@@ -115,6 +117,9 @@ int bench_row_format(const bench_row *r, char *buf, size_t cap)
     put(&b, ",");
     putnum(&b, r->upper);
     put(&b, ",");
+    putnum(&b, r->sq_err);
+    snprintf(t, sizeof t, ",%d,", r->scored);
+    put(&b, t);
     put(&b, r->quantiles);
     put(&b, ",");
     put(&b, r->qvalues);
@@ -188,7 +193,8 @@ int bench_row_parse(char *line, bench_row *r, const char **why)
     char *f[BENCH_NFIELDS];
     char *p = line;
     memset(r, 0, sizeof *r);
-    /* 16 commas split the first 16 fields; the status is the rest (sanitised: no commas) */
+    /* the first commas split all fields but the status, which is the rest (sanitised: no
+     * commas) */
     for (int i = 0; i < BENCH_NFIELDS - 1; i++) {
         f[i] = p;
         char *c = strchr(p, ',');
@@ -211,20 +217,26 @@ int bench_row_parse(char *line, bench_row *r, const char **why)
     if (parse_size(f[6], &r->n)) return *why = "bad n", -1;
     if (mist_io_parse_u64(f[7], strlen(f[7]), &r->seed)) return *why = "bad seed", -1;
     if (parse_num(f[8], &r->mi)) return *why = "bad true MI", -1;
-    if (copy_field(r->label, sizeof r->label, f[9], 0)) return *why = "bad estimator", -1;
-    if (parse_num(f[10], &r->estimate) || parse_num(f[11], &r->lower) ||
-        parse_num(f[12], &r->upper))
+    if (copy_field(r->transform, sizeof r->transform, f[9], 0)) return *why = "bad transform", -1;
+    if (copy_field(r->label, sizeof r->label, f[10], 0)) return *why = "bad estimator", -1;
+    if (parse_num(f[11], &r->estimate) || parse_num(f[12], &r->lower) ||
+        parse_num(f[13], &r->upper))
         return *why = "bad estimate, lower or upper", -1;
-    if (copy_field(r->quantiles, sizeof r->quantiles, f[13], 1) ||
-        copy_field(r->qvalues, sizeof r->qvalues, f[14], 1) || check_list(f[13], &nq) ||
-        check_list(f[14], &nv) || nq != nv)
+    if (parse_num(f[14], &r->sq_err) || (isfinite(r->sq_err) && r->sq_err < 0))
+        return *why = "bad sq_err", -1;
+    if (parse_intf(f[15], &r->scored)) return *why = "bad scored count", -1;
+    if (copy_field(r->quantiles, sizeof r->quantiles, f[16], 1) ||
+        copy_field(r->qvalues, sizeof r->qvalues, f[17], 1) || check_list(f[16], &nq) ||
+        check_list(f[17], &nv) || nq != nv)
         return *why = "bad quantile lists", -1;
     errno = 0;
-    t = strtoll(f[15], &end, 10);
-    if (!*f[15] || *end || errno || t < 0) return *why = "bad time", -1;
+    t = strtoll(f[18], &end, 10);
+    if (!*f[18] || *end || errno || t < 0) return *why = "bad time", -1;
     r->time_us = t;
-    if (copy_field(r->status, sizeof r->status, f[16], 0)) return *why = "bad status", -1;
-    if (bench_row_ok(r) && !isfinite(r->estimate)) return *why = "ok row without an estimate", -1;
+    if (copy_field(r->status, sizeof r->status, f[19], 0)) return *why = "bad status", -1;
+    if (bench_row_ok(r) &&
+        (!isfinite(r->estimate) || r->scored < 1 || (isfinite(r->mi) && !isfinite(r->sq_err))))
+        return *why = "ok row without an estimate or a score", -1;
     return 0;
 }
 
@@ -291,6 +303,14 @@ int bench_results_read(const char *path, bench_row **rows, size_t *nrows, int *e
         lineno++;
         if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
         if (lineno == 1) {
+            if (!strncmp(line, BENCH_HEADER_V1_START, strlen(BENCH_HEADER_V1_START))) {
+                rc = mist_fail(err, MIST_EFORMAT,
+                               "'%s' was written by an older mist bench (results format 1, "
+                               "without the transform and score columns); run into a new "
+                               "output folder",
+                               path);
+                break;
+            }
             if (strcmp(line, BENCH_HEADER) != 0) {
                 rc = mist_fail(err, MIST_EFORMAT,
                                "'%s' is not a mist bench results file (its first line is not "
@@ -354,7 +374,7 @@ int bench_results_write(const char *path, const bench_row *rows, size_t nrows, m
 
 typedef struct sort_item {
     const bench_row *r;
-    size_t suite_ord, label_ord, pos;
+    size_t suite_ord, transform_ord, label_ord, pos;
 } sort_item;
 
 static int cmp_items(const void *a, const void *b)
@@ -365,6 +385,8 @@ static int cmp_items(const void *a, const void *b)
     if ((c = strcmp(x->r->suite, y->r->suite))) return c;
     if (x->r->index != y->r->index) return x->r->index < y->r->index ? -1 : 1;
     if ((c = strcmp(x->r->id, y->r->id))) return c;
+    if (x->transform_ord != y->transform_ord) return x->transform_ord < y->transform_ord ? -1 : 1;
+    if ((c = strcmp(x->r->transform, y->r->transform))) return c;
     if (x->label_ord != y->label_ord) return x->label_ord < y->label_ord ? -1 : 1;
     if ((c = strcmp(x->r->label, y->r->label))) return c;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
@@ -384,10 +406,11 @@ void bench_rows_canonical(bench_row *rows, size_t *nrows, const bench_runinfo *r
     for (size_t i = 0; i < n; i++) {
         it[i].r = &copy[i];
         it[i].pos = i;
-        it[i].suite_ord = it[i].label_ord = SIZE_MAX;
+        it[i].suite_ord = it[i].transform_ord = it[i].label_ord = SIZE_MAX;
         copy[i] = rows[i];
         for (size_t s = 0; ri && s < ri->nsuites; s++)
             if (!strcmp(ri->suites[s].suite, rows[i].suite)) it[i].suite_ord = s;
+        it[i].transform_ord = bench_transform_order(ri, rows[i].transform);
         for (size_t l = 0; ri && l < ri->nlabels; l++)
             if (!strcmp(ri->labels[l], rows[i].label)) it[i].label_ord = l;
     }
@@ -396,7 +419,7 @@ void bench_rows_canonical(bench_row *rows, size_t *nrows, const bench_runinfo *r
     for (size_t i = 0; i < n; i++) {
         const bench_row *r = it[i].r;
         if (m > 0 && !strcmp(rows[m - 1].suite, r->suite) && !strcmp(rows[m - 1].id, r->id) &&
-            !strcmp(rows[m - 1].label, r->label))
+            !strcmp(rows[m - 1].transform, r->transform) && !strcmp(rows[m - 1].label, r->label))
             continue;
         rows[m++] = *r;
     }

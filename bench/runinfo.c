@@ -10,12 +10,13 @@
 #include "mist_io.h"
 
 #define RUNINFO_FORMAT "mist-bench-run"
-#define RUNINFO_VERSION 1
+#define RUNINFO_VERSION 2
 
 void bench_runinfo_free(bench_runinfo *ri)
 {
     free(ri->suites);
     free(ri->labels);
+    free(ri->transforms);
     memset(ri, 0, sizeof *ri);
 }
 
@@ -43,6 +44,12 @@ int bench_runinfo_add_suite(bench_runinfo *ri, const bench_suite_info *s, const 
             snprintf(what, sizeof what, "--bootstrap %d vs %d", e->bootstrap, s->bootstrap);
         else if (fabs(e->ci - s->ci) > 1e-12)
             snprintf(what, sizeof what, "--ci %g vs %g", e->ci, s->ci);
+        else if (e->score_bootstrap != s->score_bootstrap) {
+            char a[32], b[32];
+            bench_score_text(a, sizeof a, e->score_bootstrap);
+            bench_score_text(b, sizeof b, s->score_bootstrap);
+            snprintf(what, sizeof what, "--score %s vs %s", a, b);
+        }
         else if (e->datasets != s->datasets)
             snprintf(what, sizeof what, "%zu vs %zu datasets", e->datasets, s->datasets);
         if (what[0])
@@ -72,6 +79,33 @@ int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
     return MIST_OK;
 }
 
+void bench_score_text(char *buf, size_t cap, int score_bootstrap)
+{
+    if (score_bootstrap > 0) snprintf(buf, cap, "bootstrap:%d", score_bootstrap);
+    else snprintf(buf, cap, "single");
+}
+
+int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *err)
+{
+    for (size_t i = 0; i < ri->ntransforms; i++)
+        if (!strcmp(ri->transforms[i], name)) return MIST_OK;
+    if (strlen(name) >= BENCH_TRANSFORM_LEN)
+        return mist_fail(err, MIST_EINVAL, "transform name too long");
+    char(*g)[BENCH_TRANSFORM_LEN] = realloc(ri->transforms, (ri->ntransforms + 1) * sizeof *g);
+    if (!g) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    ri->transforms = g;
+    strcpy(ri->transforms[ri->ntransforms++], name);
+    return MIST_OK;
+}
+
+size_t bench_transform_order(const bench_runinfo *ri, const char *name)
+{
+    if (!strcmp(name, "none")) return 0;
+    for (size_t i = 0; ri && i < ri->ntransforms; i++)
+        if (!strcmp(ri->transforms[i], name)) return i + 1;
+    return SIZE_MAX;
+}
+
 /* ---- writing --------------------------------------------------------------------------------- */
 
 int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
@@ -92,14 +126,19 @@ int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
         mist_json_put_string(f, s->source);
         fprintf(f,
                 ", \"seed_lo\": %llu, \"seed_hi\": %llu, \"n\": %zu, \"bootstrap\": %d, "
-                "\"ci\": %.17g, \"datasets\": %zu}",
+                "\"ci\": %.17g, \"score_bootstrap\": %d, \"datasets\": %zu}",
                 (unsigned long long)s->seed_lo, (unsigned long long)s->seed_hi, s->n, s->bootstrap,
-                s->ci, s->datasets);
+                s->ci, s->score_bootstrap, s->datasets);
     }
     fprintf(f, "\n  ],\n  \"estimators\": [");
     for (size_t i = 0; i < ri->nlabels; i++) {
         fputs(i ? ", " : "", f);
         mist_json_put_string(f, ri->labels[i]);
+    }
+    fprintf(f, "],\n  \"transforms\": [");
+    for (size_t i = 0; i < ri->ntransforms; i++) {
+        fputs(i ? ", " : "", f);
+        mist_json_put_string(f, ri->transforms[i]);
     }
     fprintf(f, "]\n}\n");
     return mist_atomic_commit(af, err);
@@ -157,9 +196,21 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
     char fmt[64];
     uint64_t ver = 0;
     const mist_json *suites = member(&root, "suites"), *labels = member(&root, "estimators");
+    const mist_json *transforms = member(&root, "transforms");
     if (get_str(&root, "format", fmt, sizeof fmt) || strcmp(fmt, RUNINFO_FORMAT) ||
-        get_u64(&root, "version", &ver) || ver != RUNINFO_VERSION || !suites ||
-        suites->type != MIST_JSON_ARR || !labels || labels->type != MIST_JSON_ARR) {
+        get_u64(&root, "version", &ver)) {
+        rc = mist_fail(err, MIST_EFORMAT, "'%s' is not a mist bench run file", path);
+        goto done;
+    }
+    if (ver != RUNINFO_VERSION) {
+        rc = mist_fail(err, MIST_EFORMAT,
+                       "'%s' is a mist bench run file of version %llu; this mist reads version "
+                       "%d: run into a new output folder",
+                       path, (unsigned long long)ver, RUNINFO_VERSION);
+        goto done;
+    }
+    if (!suites || suites->type != MIST_JSON_ARR || !labels || labels->type != MIST_JSON_ARR ||
+        !transforms || transforms->type != MIST_JSON_ARR) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s' is not a mist bench run file (version %d)", path,
                        RUNINFO_VERSION);
         goto done;
@@ -168,18 +219,20 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
         const mist_json *o = &suites->items[i];
         bench_suite_info s;
         memset(&s, 0, sizeof s);
-        uint64_t n = 0, b = 0, d = 0;
+        uint64_t n = 0, b = 0, d = 0, sb = 0;
         const mist_json *ci = member(o, "ci");
         if (get_str(o, "suite", s.suite, sizeof s.suite) ||
             get_str(o, "source", s.source, sizeof s.source) || get_u64(o, "seed_lo", &s.seed_lo) ||
             get_u64(o, "seed_hi", &s.seed_hi) || get_u64(o, "n", &n) ||
-            get_u64(o, "bootstrap", &b) || b > 100000000 || get_u64(o, "datasets", &d) || !ci ||
+            get_u64(o, "bootstrap", &b) || b > 100000000 || get_u64(o, "score_bootstrap", &sb) ||
+            sb > 100000000 || get_u64(o, "datasets", &d) || !ci ||
             mist_json_double(ci, 0, &s.ci)) {
             rc = mist_fail(err, MIST_EFORMAT, "'%s': suite entry %zu is malformed", path, i + 1);
             break;
         }
         s.n = (size_t)n;
         s.bootstrap = (int)b;
+        s.score_bootstrap = (int)sb;
         s.datasets = (size_t)d;
         rc = bench_runinfo_add_suite(ri, &s, path, err);
     }
@@ -189,6 +242,13 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
             break;
         }
         rc = bench_runinfo_add_label(ri, labels->items[i].str, err);
+    }
+    for (size_t i = 0; i < transforms->n && !rc; i++) {
+        if (transforms->items[i].type != MIST_JSON_STR) {
+            rc = mist_fail(err, MIST_EFORMAT, "'%s': transform %zu is not a string", path, i + 1);
+            break;
+        }
+        rc = bench_runinfo_add_transform(ri, transforms->items[i].str, err);
     }
 done:
     mist_json_free(&root);

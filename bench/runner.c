@@ -15,6 +15,9 @@
 #include "bench_internal.h"
 
 #define SEED_STREAM_BENCH 0x62656e6368ULL /* "bench": the estimators' seed per dataset */
+#define SEED_STREAM_SCORE 0x73636f7265ULL /* "score": the score's resamples per dataset */
+
+static const char *const NONE_ONLY[] = {"none"};
 
 void mist_bench_opts_default(mist_bench_opts *o)
 {
@@ -29,9 +32,11 @@ typedef struct run_state {
     const bench_suite *suite;
     const bench_est_rt *rt;
     size_t nest;
+    const char *const *tr; /* transforms */
+    size_t ntr;
     const size_t *todo; /* dataset indices to run */
     size_t ntodo;
-    unsigned char *done; /* [dataset * nest + e]: already in the file */
+    unsigned char *done; /* [(dataset * ntr + t) * nest + e]: already in the file */
     int fd;
     const char *path;
     pthread_mutex_t lock;
@@ -70,6 +75,22 @@ static int append_row(run_state *st, bench_row *row)
     return MIST_OK;
 }
 
+/* A copy of src with the transform applied (the dataset itself for "none"). */
+static int transformed(const mist_dataset *src, const char *name, uint64_t seed,
+                       mist_dataset **out, mist_err *err)
+{
+    *out = mist_dataset_alloc(src->n, src->dx, src->dy, err);
+    if (!*out) return err ? err->code : MIST_ENOMEM;
+    memcpy((*out)->data, src->data, src->n * ((size_t)src->dx + (size_t)src->dy) * sizeof(double));
+    int rc = mist_meta_copy(&(*out)->meta, &src->meta, err);
+    if (!rc) rc = mist_mipt_apply(*out, name, seed, err);
+    if (rc) {
+        mist_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static void *worker(void *arg)
 {
     run_state *st = arg;
@@ -83,36 +104,57 @@ static void *worker(void *arg)
         size_t i = st->todo[k];
         bench_row proto;
         bench_suite_describe(st->suite, i, &proto);
-        mist_dataset *ds = NULL;
+        mist_dataset *base = NULL;
         mist_err err = {0};
-        int lrc = bench_suite_load(st->suite, i, &ds, &proto, &err);
+        int lrc = bench_suite_load(st->suite, i, &base, &proto, &err);
         uint64_t seed = mist_seed_derive(proto.seed, SEED_STREAM_BENCH);
-        for (size_t e = 0; e < st->nest; e++) {
-            if (st->done[i * st->nest + e]) continue;
-            bench_row row = proto;
-            if (lrc) {
-                snprintf(row.label, sizeof row.label, "%s", st->rt[e].spec->label);
-                row.estimate = row.lower = row.upper = NAN;
-                snprintf(row.status, sizeof row.status, "dataset: %.360s", err.msg);
-                bench_sanitize(row.status);
-            } else {
-                if (st->rt[e].is_mist && !models[e]) {
-                    mist_err merr = {0};
-                    models[e] = mist_model_open(st->rt[e].spec->weights, &merr);
+        uint64_t score_seed = mist_seed_derive(proto.seed, SEED_STREAM_SCORE);
+        uint64_t mipt_seed = mist_mipt_seed(proto.seed); /* as `mist gen --transform` */
+        for (size_t t = 0; t < st->ntr; t++) {
+            const unsigned char *done = st->done + (i * st->ntr + t) * st->nest;
+            size_t e0 = 0;
+            while (e0 < st->nest && done[e0]) e0++;
+            if (e0 == st->nest) continue;
+            bench_row tproto = proto;
+            snprintf(tproto.transform, sizeof tproto.transform, "%s", st->tr[t]);
+            mist_dataset *ds = NULL;
+            mist_err terr = err;
+            int trc = lrc;
+            if (!trc) trc = transformed(base, st->tr[t], mipt_seed, &ds, &terr);
+            if (!trc) {
+                tproto.dx = ds->dx;
+                tproto.dy = ds->dy;
+            }
+            for (size_t e = 0; e < st->nest; e++) {
+                if (done[e]) continue;
+                bench_row row = tproto;
+                if (trc) {
+                    snprintf(row.label, sizeof row.label, "%s", st->rt[e].spec->label);
+                    row.estimate = row.lower = row.upper = row.sq_err = NAN;
+                    row.scored = 0;
+                    snprintf(row.status, sizeof row.status, "%s: %.360s",
+                             lrc ? "dataset" : "transform", terr.msg);
+                    bench_sanitize(row.status);
+                } else {
+                    if (st->rt[e].is_mist && !models[e]) {
+                        mist_err merr = {0};
+                        models[e] = mist_model_open(st->rt[e].spec->weights, &merr);
+                    }
+                    bench_est_rt_run(&st->rt[e], models[e], ds, seed, score_seed,
+                                     st->o->bootstrap, st->o->ci, st->o->score_bootstrap, &row);
                 }
-                bench_est_rt_run(&st->rt[e], models[e], ds, seed, st->o->bootstrap, st->o->ci,
-                                 &row);
+                pthread_mutex_lock(&st->lock);
+                int rc = st->fatal ? 0 : append_row(st, &row);
+                if (rc) st->fatal = rc;
+                else if (!st->fatal) {
+                    st->new_rows++;
+                    st->failed_rows += !bench_row_ok(&row);
+                }
+                pthread_mutex_unlock(&st->lock);
             }
-            pthread_mutex_lock(&st->lock);
-            int rc = st->fatal ? 0 : append_row(st, &row);
-            if (rc) st->fatal = rc;
-            else if (!st->fatal) {
-                st->new_rows++;
-                st->failed_rows += !bench_row_ok(&row);
-            }
-            pthread_mutex_unlock(&st->lock);
+            mist_dataset_free(ds);
         }
-        mist_dataset_free(ds);
+        mist_dataset_free(base);
         pthread_mutex_lock(&st->lock);
         st->finished++;
         pthread_mutex_unlock(&st->lock);
@@ -145,6 +187,22 @@ static int check_opts(const mist_bench_opts *o, mist_err *err)
         return mist_fail(err, MIST_EINVAL, "shard %d/%d: want 0 <= i < N", o->shard_i, o->shard_n);
     if (o->shard_n < 0) return mist_fail(err, MIST_EINVAL, "shard count must be >= 1");
     if (o->bootstrap < 0) return mist_fail(err, MIST_EINVAL, "bootstrap must be >= 0");
+    if (o->score_bootstrap < 0 || o->score_bootstrap > 1000000)
+        return mist_fail(err, MIST_EINVAL, "score bootstrap: B must be in 1..1000000 (got %d)",
+                         o->score_bootstrap);
+    if (o->ntransforms && !o->transforms)
+        return mist_fail(err, MIST_EINVAL, "transforms: NULL list");
+    for (size_t i = 0; i < o->ntransforms; i++) {
+        int rc = mist_mipt_check(o->transforms[i], err);
+        if (rc) return rc;
+        if (strlen(o->transforms[i]) >= BENCH_TRANSFORM_LEN || strchr(o->transforms[i], ','))
+            return mist_fail(err, MIST_EINVAL, "transform '%s': too long or holds a comma",
+                             o->transforms[i]);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(o->transforms[i], o->transforms[j]))
+                return mist_fail(err, MIST_EINVAL, "transform '%s' is listed twice",
+                                 o->transforms[i]);
+    }
     if (!(o->ci > 0 && o->ci < 1))
         return mist_fail(err, MIST_EINVAL, "ci must lie strictly between 0 and 1 (got %g)", o->ci);
     for (size_t i = 0; i < o->nest; i++)
@@ -165,9 +223,10 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(((const id_ix *)a)->id, ((const id_ix *)b)->id);
 }
 
-/* Marks the (dataset, estimator) pairs of this suite already in rows. */
-static int mark_done(const bench_suite *s, const bench_est_rt *rt, size_t nest,
-                     const bench_row *rows, size_t nrows, unsigned char *done, mist_err *err)
+/* Marks the (dataset, transform, estimator) triples of this suite already in rows. */
+static int mark_done(const bench_suite *s, const char *const *tr, size_t ntr,
+                     const bench_est_rt *rt, size_t nest, const bench_row *rows, size_t nrows,
+                     unsigned char *done, mist_err *err)
 {
     id_ix *ix = malloc((s->count ? s->count : 1) * sizeof *ix);
     if (!ix) return mist_fail(err, MIST_ENOMEM, "out of memory");
@@ -178,8 +237,12 @@ static int mark_done(const bench_suite *s, const bench_est_rt *rt, size_t nest,
         id_ix key = {rows[r].id, 0};
         id_ix *hit = bsearch(&key, ix, s->count, sizeof *ix, cmp_id);
         if (!hit) continue;
-        for (size_t e = 0; e < nest; e++)
-            if (!strcmp(rows[r].label, rt[e].spec->label)) done[hit->i * nest + e] = 1;
+        for (size_t t = 0; t < ntr; t++) {
+            if (strcmp(rows[r].transform, tr[t])) continue;
+            for (size_t e = 0; e < nest; e++)
+                if (!strcmp(rows[r].label, rt[e].spec->label))
+                    done[(hit->i * ntr + t) * nest + e] = 1;
+        }
     }
     free(ix);
     return MIST_OK;
@@ -273,6 +336,9 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
     }
     snprintf(rep->suite, sizeof rep->suite, "%s", suite.name);
 
+    const char *const *tr = o->ntransforms ? o->transforms : NONE_ONLY;
+    size_t ntr = o->ntransforms ? o->ntransforms : 1;
+    size_t per_dataset = ntr * o->nest;
     bench_runinfo ri;
     memset(&ri, 0, sizeof ri);
     size_t *todo = NULL;
@@ -296,11 +362,14 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         }
         si.bootstrap = o->bootstrap;
         si.ci = o->ci;
+        si.score_bootstrap = o->score_bootstrap;
         si.datasets = suite.count;
         rc = bench_runinfo_add_suite(&ri, &si, o->out_dir, err);
     }
     for (size_t e = 0; e < o->nest && !rc; e++)
         rc = bench_runinfo_add_label(&ri, o->est[e].label, err);
+    for (size_t t = 0; t < ntr && !rc; t++)
+        if (strcmp(tr[t], "none")) rc = bench_runinfo_add_transform(&ri, tr[t], err);
     if (!rc) {
         char name[64];
         if (sharded)
@@ -313,10 +382,10 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
     if (!rc) rc = bench_runinfo_write(o->out_dir, &ri, err);
     if (!rc) {
         todo = malloc((suite.count ? suite.count : 1) * sizeof *todo);
-        done = calloc(suite.count * o->nest + 1, 1);
+        done = calloc(suite.count * per_dataset + 1, 1);
         if (!todo || !done) rc = mist_fail(err, MIST_ENOMEM, "out of memory");
     }
-    if (!rc) rc = mark_done(&suite, rt, o->nest, rows, nrows, done, err);
+    if (!rc) rc = mark_done(&suite, tr, ntr, rt, o->nest, rows, nrows, done, err);
 
     run_state st;
     memset(&st, 0, sizeof st);
@@ -326,7 +395,7 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
             if (sharded && i % (size_t)o->shard_n != (size_t)o->shard_i) continue;
             rep->datasets++;
             int all = 1;
-            for (size_t e = 0; e < o->nest; e++) all &= done[i * o->nest + e];
+            for (size_t e = 0; e < per_dataset; e++) all &= done[i * per_dataset + e];
             if (all) rep->skipped_datasets++;
             else todo[ntodo++] = i;
         }
@@ -334,6 +403,8 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
                          .suite = &suite,
                          .rt = rt,
                          .nest = o->nest,
+                         .tr = tr,
+                         .ntr = ntr,
                          .todo = todo,
                          .ntodo = ntodo,
                          .done = done,

@@ -1,5 +1,5 @@
-/* Estimator specs: "ksg1:k=5", "gaussian:copula", "mist:weights/mist-qr.msgpack", and their
- * canonical labels (mist_bench.h has the grammar). */
+/* Estimator specs: "ksg1:k=5", "gaussian:copula", "mist:weights/mist-qr.msgpack",
+ * "cmd:NAME=COMMAND", and their canonical labels (mist_bench.h has the grammar). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,10 @@
 #include "mist_bench.h"
 #include "mist_classical.h"
 
-static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, mist";
+static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, mist, cmd:NAME=COMMAND";
+static const char *const CMD_FORM =
+    "want cmd:NAME=COMMAND or cmd:NAME:timeout=SECONDS=COMMAND; a cmd: spec runs to the end of "
+    "the list";
 
 static int parse_int_val(const char *s, int lo, int hi, int *out)
 {
@@ -71,12 +74,85 @@ static int make_label(mist_bench_est *e, mist_err *err)
     return MIST_OK;
 }
 
+static int is_cmd_spec(const char *s)
+{
+    return !strncmp(s, "cmd", 3) && (s[3] == ':' || s[3] == '\0');
+}
+
+static int cmd_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/* cmd:NAME[:timeout=SECONDS]=COMMAND. The spec is quoted shortened: COMMAND can be long. */
+static int parse_cmd(const char *spec, mist_bench_est *e, mist_err *err)
+{
+    snprintf(e->name, sizeof e->name, "cmd");
+    e->timeout_s = MIST_BENCH_CMD_TIMEOUT_S;
+    const char *p = spec[3] ? spec + 4 : spec + 3;
+    const char *name = p;
+    while (cmd_name_char(*p)) p++;
+    size_t nlen = (size_t)(p - name);
+    if (nlen == 0)
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%.80s': empty or bad NAME (%s)", spec,
+                         CMD_FORM);
+    if (nlen > MIST_BENCH_CMD_NAME_MAX)
+        return mist_fail(err, MIST_EINVAL,
+                         "estimator spec '%.80s': NAME longer than %d characters", spec,
+                         MIST_BENCH_CMD_NAME_MAX);
+    if (*p && *p != ':' && *p != '=')
+        return mist_fail(err, MIST_EINVAL,
+                         "estimator spec '%.80s': NAME may hold only letters, digits, '-', '_' "
+                         "and '.' (%s)",
+                         spec, CMD_FORM);
+    while (*p == ':') {
+        const char *o = ++p;
+        while (*p && *p != '=' && *p != ':') p++;
+        size_t olen = (size_t)(p - o);
+        if (olen != 7 || strncmp(o, "timeout", 7) || *p != '=')
+            return mist_fail(err, MIST_EINVAL,
+                             "estimator spec '%.80s': unknown cmd option '%.*s' (the only one "
+                             "is timeout=SECONDS; %s)",
+                             spec, (int)(olen > 40 ? 40 : olen), o, CMD_FORM);
+        const char *v = ++p;
+        while (*p && *p != '=' && *p != ':') p++;
+        char val[64];
+        size_t vlen = (size_t)(p - v);
+        double t = 0;
+        if (vlen < sizeof val) {
+            memcpy(val, v, vlen);
+            val[vlen] = '\0';
+        }
+        if (vlen >= sizeof val || parse_double_val(val, &t) || !(t > 0))
+            return mist_fail(err, MIST_EINVAL,
+                             "estimator spec '%.80s': bad timeout '%.*s' (seconds, > 0)", spec,
+                             (int)(vlen > 40 ? 40 : vlen), v);
+        e->timeout_s = t;
+    }
+    if (*p != '=')
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%.80s': no =COMMAND (%s)", spec,
+                         CMD_FORM);
+    const char *cmd = p + 1;
+    if (!*cmd)
+        return mist_fail(err, MIST_EINVAL, "estimator spec '%.80s': empty COMMAND (%s)", spec,
+                         CMD_FORM);
+    if (strlen(cmd) >= sizeof e->command)
+        return mist_fail(err, MIST_EINVAL,
+                         "estimator spec '%.80s...': COMMAND longer than %d bytes", spec,
+                         MIST_BENCH_CMD_LEN - 1);
+    strcpy(e->command, cmd);
+    snprintf(e->label, sizeof e->label, "cmd:%.*s", (int)nlen, name);
+    return MIST_OK;
+}
+
 int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *err)
 {
     memset(e, 0, sizeof *e);
     if (!spec || !*spec)
         return mist_fail(err, MIST_EINVAL,
                          "empty estimator spec (want NAME[:OPTION...], e.g. ksg1:k=5)");
+    if (is_cmd_spec(spec)) return parse_cmd(spec, e, err);
     char buf[1024];
     if (strlen(spec) >= sizeof buf)
         return mist_fail(err, MIST_EINVAL, "estimator spec '%.60s...' is too long", spec);
@@ -177,22 +253,34 @@ int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t ca
     const char *p = list;
     size_t n = 0;
     for (;;) {
-        const char *c = strchr(p, ',');
+        /* A cmd: spec's COMMAND may hold commas: it takes the rest of the list. */
+        int cmd = is_cmd_spec(p);
+        const char *c = cmd ? NULL : strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
         char spec[1024];
-        if (len >= sizeof spec)
+        if (!cmd && len >= sizeof spec)
             return mist_fail(err, MIST_EINVAL, "estimator spec '%.60s...' is too long", p);
-        memcpy(spec, p, len);
-        spec[len] = '\0';
+        if (!cmd) {
+            memcpy(spec, p, len);
+            spec[len] = '\0';
+        }
         if (n == cap) return mist_fail(err, MIST_EINVAL, "too many estimators (at most %zu)", cap);
-        int rc = mist_bench_parse_estimator(spec, &out[n], err);
+        int rc = mist_bench_parse_estimator(cmd ? p : spec, &out[n], err);
         if (rc) return rc;
+        /* Most likely two commands in one list, which would silently become one command. */
+        const char *again = cmd ? strstr(out[n].command, ",cmd:") : NULL;
+        if (again)
+            return mist_fail(err, MIST_EINVAL,
+                             "estimator spec '%.60s...': a cmd: spec runs to the end of the list, "
+                             "so '%.40s' would be part of its command; give each command its own "
+                             "--estimators",
+                             p, again + 1);
         for (size_t i = 0; i < n; i++)
             if (!strcmp(out[i].label, out[n].label))
                 return mist_fail(err, MIST_EINVAL,
                                  "estimators '%s' and '%s' are the same (label '%s'); list each "
                                  "once",
-                                 out[i].label, spec, out[n].label);
+                                 out[i].label, cmd ? out[n].label : spec, out[n].label);
         n++;
         if (!c) break;
         p = c + 1;

@@ -100,20 +100,21 @@ int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err)
         if (rc) {
             if (strstr(err ? err->msg : "", "unknown suite"))
                 mist_fail(err, rc,
-                          "unknown suite '%s' (known: mist-imd, mist-oomd, bmi40, smoke, or a "
-                          "folder written by `mist gen --suite`)",
+                          "unknown suite '%s' (known: mist-imd-official, mist-oomd-official, "
+                          "mist-imd, mist-oomd, bmi40, smoke, or a folder written by `mist gen "
+                          "--suite`)",
                           o->suite);
             bench_suite_close(s);
             return rc;
         }
         mist_task_spec *g = realloc(s->specs, (s->count + count) * sizeof *g);
         if (!g) {
-            free(specs);
+            mist_task_specs_free(specs, count);
             bench_suite_close(s);
             return mist_fail(err, MIST_ENOMEM, "out of memory");
         }
         s->specs = g;
-        memcpy(s->specs + s->count, specs, count * sizeof *specs);
+        memcpy(s->specs + s->count, specs, count * sizeof *specs); /* moves their params */
         s->count += count;
         free(specs);
         if (seed == o->seed_hi) break;
@@ -123,7 +124,7 @@ int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err)
 
 void bench_suite_close(bench_suite *s)
 {
-    free(s->specs);
+    mist_task_specs_free(s->specs, s->count); /* NULL for a manifest suite */
     free(s->mrows);
     memset(s, 0, sizeof *s);
 }

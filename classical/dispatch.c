@@ -185,3 +185,39 @@ int mist_estimate_classical(const char *name, const double *data, size_t n, int 
     }
     return MIST_OK;
 }
+
+int mist_estimate_classical_rows(const char *name, const double *data, size_t n, int dx, int dy,
+                                 const size_t *rows, size_t m, const mist_est_opts *o, double *mi,
+                                 mist_err *err)
+{
+    int method = index_of(name);
+    if (method < 0)
+        return mist_fail(err, MIST_EINVAL, "unknown estimator '%s' (known: %s)",
+                         name ? name : "(null)", KNOWN_LIST);
+    if (!mi || !rows) return mist_fail(err, MIST_EINVAL, "%s: NULL argument", name);
+    *mi = NAN;
+    mist_est_opts opts;
+    if (o)
+        opts = *o;
+    else
+        mist_est_opts_default(&opts);
+    opts.bootstrap = 0;
+    int rc = check_opts(name, &opts, err);
+    if (!rc) rc = mist_est_check_input(name, data, n, dx, dy, 1, err);
+    if (rc) return rc;
+    if (m < 2) return mist_fail(err, MIST_EDATA, "%s needs at least 2 rows (got %zu)", name, m);
+    size_t d = (size_t)dx + (size_t)dy;
+    if (m > SIZE_MAX / 8 / d / sizeof(double))
+        return mist_fail(err, MIST_EINVAL, "%s: a resample of %zu rows is too large", name, m);
+    for (size_t i = 0; i < m; i++)
+        if (rows[i] >= n)
+            return mist_fail(err, MIST_EINVAL, "%s: resample row %zu names row %zu of %zu", name,
+                             i + 1, rows[i] + 1, n);
+    double *buf = malloc(m * d * sizeof *buf);
+    if (!buf) return mist_fail(err, MIST_ENOMEM, "%s: out of memory for a resample", name);
+    for (size_t i = 0; i < m; i++) memcpy(buf + i * d, data + rows[i] * d, d * sizeof *buf);
+    rc = mist_est_point_inplace(method, buf, rows, m, dx, dy, &opts, mi, err);
+    free(buf);
+    if (!rc && !isfinite(*mi)) rc = mist_fail(err, MIST_ENUMERIC, "%s: non-finite estimate", name);
+    return rc;
+}

@@ -43,6 +43,15 @@ const char *const *mist_est_names(size_t *count);
 int mist_estimate_classical(const char *name, const double *data, size_t n, int dx, int dy,
                             const mist_est_opts *o, mist_est_result *res, mist_err *err);
 
+/* The point estimate on a resample: m rows of data (n rows) picked by rows[0..m) (each < n,
+ * repeats allowed), as the bootstrap intervals see a resample: KSG and KDE treat the copies of
+ * one row as that row itself, gaussian and histogram weight a row by its multiplicity; the
+ * copula (when on) ranks the resample. o->bootstrap is ignored; o->seed seeds KSG's noise.
+ * The harness scores estimators the MIST paper's way with it (mean error over resamples). */
+int mist_estimate_classical_rows(const char *name, const double *data, size_t n, int dx, int dy,
+                                 const size_t *rows, size_t m, const mist_est_opts *o, double *mi,
+                                 mist_err *err);
+
 /* The estimators themselves: point estimates on the data as given (no copula, no bootstrap). */
 int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
              double *mi, mist_err *err);

@@ -10,6 +10,7 @@
 #include "mist_bench.h"
 
 #define MAX_EST 64
+#define MAX_TRANSFORMS 16
 
 static void bench_usage(FILE *f)
 {
@@ -22,7 +23,8 @@ static void bench_usage(FILE *f)
         "and DIR/plots/ (PNG via gnuplot). MI is in nats.\n"
         "\n"
         "options:\n"
-        "  --suite NAME       mist-imd | mist-oomd | bmi40 | smoke, or a folder written by\n"
+        "  --suite NAME       mist-imd-official | mist-oomd-official (the MIST paper's test\n"
+        "                     tasks) | mist-imd | mist-oomd | bmi40 | smoke, or a folder written by\n"
         "                     `mist gen --suite` (datasets read from its files, truth from its\n"
         "                     manifest.csv; write ./NAME for a folder named like a built-in\n"
         "                     suite); built-in suites are generated in memory\n"
@@ -42,6 +44,17 @@ static void bench_usage(FILE *f)
         "  -o, --out DIR      output folder (created when missing)\n"
         "  --threads T        datasets run in parallel on T threads (default 1); each estimate\n"
         "                     is single-threaded, results do not depend on T\n"
+        "                     --estimators may be given several times (the lists add up).\n"
+        "  --transform LIST   run every dataset under each MI-preserving transform of LIST\n"
+        "                     (comma-separated; a chain joins steps with '+'): none (default),\n"
+        "                     perm (columns permuted within X and within Y), rotate (random\n"
+        "                     orthogonal mixing within X and within Y), swap (X and Y\n"
+        "                     exchanged), flow (a random smooth invertible map of X and of Y);\n"
+        "                     seeded per dataset (as `mist gen --transform`), recorded per row\n"
+        "  --score MODE       single (default): a dataset's score is (estimate - MI)^2;\n"
+        "                     bootstrap:B: the MIST paper's score, the mean of (estimate - MI)^2\n"
+        "                     over B bootstrap resamples of the dataset (the same resamples for\n"
+        "                     every estimator; quantile models: their median)\n"
         "  --bootstrap B      classical estimators: percentile bootstrap interval, B resamples\n"
         "  --ci LEVEL         interval level (default 0.9): the bootstrap's, and quantile models'\n"
         "                     ((1-LEVEL)/2 and (1+LEVEL)/2 quantiles; their median is the "
@@ -195,6 +208,37 @@ static int cmd_merge(int argc, char **argv)
     return 0;
 }
 
+/* "a,b,c" into items pointing into buf; -1 on an empty item or too many. */
+static int split_transforms(const char *list, char *buf, size_t cap, const char **items,
+                            size_t *count)
+{
+    if (!list || !*list || strlen(list) >= cap) return -1;
+    strcpy(buf, list);
+    size_t k = 0;
+    for (char *p = buf;;) {
+        char *c = strchr(p, ',');
+        if (c) *c = '\0';
+        if (!*p || k == MAX_TRANSFORMS) return -1;
+        items[k++] = p;
+        if (!c) break;
+        p = c + 1;
+    }
+    *count = k;
+    return 0;
+}
+
+/* "single" -> 0, "bootstrap:B" -> B. */
+static int parse_score(const char *s, int *boot)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "single")) {
+        *boot = 0;
+        return 0;
+    }
+    if (strncmp(s, "bootstrap:", 10)) return -1;
+    return cli_parse_int(s + 10, 1, 1000000, boot);
+}
+
 static int parse_shard(const char *s, int *i, int *n)
 {
     const char *slash = s ? strchr(s, '/') : NULL;
@@ -213,7 +257,11 @@ int cmd_bench(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_merge(argc - 1, argv + 1);
     mist_bench_opts o;
     mist_bench_opts_default(&o);
-    const char *list = NULL;
+    const char *lists[MAX_EST];
+    size_t nlists = 0;
+    static const char *transforms[MAX_TRANSFORMS];
+    static char transform_buf[1024];
+    size_t ntransforms = 0;
     int quiet = 0, have_seeds = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -237,7 +285,32 @@ int cmd_bench(int argc, char **argv)
                 bad = cli_parse_range(s, &o.seed_lo, &o.seed_hi) || o.seed_lo > o.seed_hi;
             }
         } else if (!strcmp(a, "--n")) bad = cli_parse_size(VALUE, 2, (size_t)1 << 32, &o.n);
-        else if (!strcmp(a, "--estimators")) list = VALUE;
+        else if (!strcmp(a, "--estimators")) {
+            const char *l = VALUE;
+            if (!bad) {
+                if (nlists == MAX_EST) {
+                    cli_error("bench: too many --estimators options");
+                    return 2;
+                }
+                lists[nlists++] = l;
+            }
+        } else if (!strcmp(a, "--transform")) {
+            const char *l = VALUE;
+            if (!bad && ntransforms) {
+                cli_error("bench: give --transform once, with a comma-separated list");
+                return 2;
+            }
+            if (!bad && split_transforms(l, transform_buf, sizeof transform_buf, transforms,
+                                         &ntransforms)) {
+                cli_error("bench: --transform wants a comma-separated list of transforms, e.g. "
+                          "none,perm,rotate,swap,flow (got '%s')",
+                          l);
+                return 2;
+            }
+        } else if (!strcmp(a, "--score")) {
+            const char *m = VALUE;
+            if (!bad) bad = parse_score(m, &o.score_bootstrap);
+        }
         else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out_dir = VALUE;
         else if (!strcmp(a, "--threads")) bad = cli_parse_int(VALUE, 1, 256, &o.threads);
         else if (!strcmp(a, "--shard")) bad = parse_shard(VALUE, &o.shard_i, &o.shard_n);
@@ -257,19 +330,25 @@ int cmd_bench(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.suite || !list || !o.out_dir) {
+    if (!o.suite || !nlists || !o.out_dir) {
         cli_error("bench: --suite, --estimators and --out are required (run `mist bench --help`)");
         return 2;
     }
     static mist_bench_est est[MAX_EST];
     size_t nest = 0;
     mist_err err = {0};
-    if (mist_bench_parse_estimators(list, est, MAX_EST, &nest, &err)) {
-        cli_error("bench: --estimators: %s", err.msg);
-        return 2;
+    for (size_t l = 0; l < nlists; l++) {
+        size_t got = 0;
+        if (mist_bench_parse_estimators(lists[l], est + nest, MAX_EST - nest, &got, &err)) {
+            cli_error("bench: --estimators: %s", err.msg);
+            return 2;
+        }
+        nest += got;
     }
     o.est = est;
     o.nest = nest;
+    o.transforms = transforms;
+    o.ntransforms = ntransforms;
     progress_ctx pc = {
         .tty = isatty(STDERR_FILENO), .quiet = quiet, .suite = o.suite, .nest = nest};
     o.progress = on_progress;

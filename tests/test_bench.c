@@ -48,10 +48,10 @@ START_TEST(test_metrics_hand)
         q2[j] = 10 * mist_bench_tau(j); /* MI 2.05 <= q from tau 0.25 on (j >= 4) */
     }
     mist_bench_point p[4] = {
-        {1.0, 1.5, 1.2, 1.8, 10, q1},     /* interval misses the truth */
-        {2.05, 1.05, 0.5, 2.5, 40, q2},   /* holds it */
-        {0.05, 0.15, NAN, NAN, 20, NULL}, /* no interval */
-        {3.0, 3.0, 3.0, 3.5, 30, NULL},   /* truth on the boundary: covered */
+        {1.0, 1.5, 1.2, 1.8, 10, q1, 0.25},     /* interval misses the truth */
+        {2.05, 1.05, 0.5, 2.5, 40, q2, 1.0},    /* holds it */
+        {0.05, 0.15, NAN, NAN, 20, NULL, 0.01}, /* no interval */
+        {3.0, 3.0, 3.0, 3.5, 30, NULL, 0.0},    /* truth on the boundary: covered */
     };
     mist_bench_metrics m;
     mist_err err;
@@ -682,7 +682,7 @@ START_TEST(test_manifest_folder)
     snprintf(mp, sizeof mp, "%s/manifest.csv", g);
     ck_assert_int_eq(mist_manifest_write(mp, rows, count, &err), MIST_OK);
     free(rows);
-    free(specs);
+    mist_task_specs_free(specs, count);
 
     char *a = tmpdir("bench-builtin");
     run_bench(a, "smoke", 0, CLASSICAL, 20, 2, 0, 1, 0);
