@@ -63,6 +63,7 @@ extern "C" {
  * whose last line goes into the message. When the command's main process exits, whatever it
  * left running in its process group is killed. */
 #define MIST_BENCH_LABEL_LEN 256
+#define MIST_BENCH_SCORE_STREAM 0x73636f7265ULL /* "score": see mist_bench_opts.score_bootstrap */
 #define MIST_BENCH_CMD_LEN 2048         /* longest COMMAND + 1 */
 #define MIST_BENCH_CMD_NAME_MAX 32      /* longest NAME of a cmd: spec */
 #define MIST_BENCH_CMD_TIMEOUT_S 600.0 /* default per-call limit of a cmd: spec */
@@ -171,6 +172,8 @@ typedef struct mist_bench_opts {
      * (seeded per dataset, the same resamples for every estimator; quantile models score their
      * median). */
     int score_bootstrap;
+    /* (Resample b of the dataset of seed s draws its n row indices with gsl_rng_uniform_int from
+     * mist's stream seeded mist_seed_derive(mist_seed_derive(s, MIST_BENCH_SCORE_STREAM), b).) */
     /* MI-preserving transforms (mist_mipt_names: none, perm, rotate, swap, flow) each dataset
      * is run under, seeded per dataset; NULL / 0: "none" alone. */
     const char *const *transforms;

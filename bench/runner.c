@@ -15,7 +15,6 @@
 #include "bench_internal.h"
 
 #define SEED_STREAM_BENCH 0x62656e6368ULL /* "bench": the estimators' seed per dataset */
-#define SEED_STREAM_SCORE 0x73636f7265ULL /* "score": the score's resamples per dataset */
 
 static const char *const NONE_ONLY[] = {"none"};
 
@@ -108,7 +107,7 @@ static void *worker(void *arg)
         mist_err err = {0};
         int lrc = bench_suite_load(st->suite, i, &base, &proto, &err);
         uint64_t seed = mist_seed_derive(proto.seed, SEED_STREAM_BENCH);
-        uint64_t score_seed = mist_seed_derive(proto.seed, SEED_STREAM_SCORE);
+        uint64_t score_seed = mist_seed_derive(proto.seed, MIST_BENCH_SCORE_STREAM);
         uint64_t mipt_seed = mist_mipt_seed(proto.seed); /* as `mist gen --transform` */
         for (size_t t = 0; t < st->ntr; t++) {
             const unsigned char *done = st->done + (i * st->ntr + t) * st->nest;

@@ -11,9 +11,11 @@
 
 #include "io_internal.h"
 #include "mist_bench.h"
+#include "mist_classical.h"
 #include "mist_gen.h"
 #include "mist_infer.h"
 #include "mist_io.h"
+#include "mist_rng.h"
 #include "testutil.h"
 
 #define EPS 1e-12
@@ -197,9 +199,13 @@ END_TEST
 
 /* ---- results files, read back here without the library's parser ------------------------------ */
 
+/* results.csv columns */
+enum { F_SUITE, F_INDEX, F_ID, F_TASK, F_DX, F_DY, F_N, F_SEED, F_MI, F_TRANSFORM, F_EST,
+       F_ESTIMATE, F_LOWER, F_UPPER, F_SQ, F_SCORED, F_QUANT, F_QVAL, F_TIME, F_STATUS, NF };
+
 typedef struct trow {
     char line[4096];  /* the row without its time column */
-    char f[17][1024]; /* the fields */
+    char f[NF][1024]; /* the fields */
 } trow;
 
 /* Rows of a results file (header checked), in file order. */
@@ -216,8 +222,9 @@ static trow *read_rows(const char *path, size_t *count)
     int first = 1;
     for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (first) {
-            ck_assert_str_eq(line, "suite,index,id,task,dx,dy,n,seed,mi,estimator,estimate,lower,"
-                                   "upper,quantiles,quantile_values,time_us,status");
+            ck_assert_str_eq(line, "suite,index,id,task,dx,dy,n,seed,mi,transform,estimator,"
+                                   "estimate,lower,upper,sq_err,scored,quantiles,quantile_values,"
+                                   "time_us,status");
             first = 0;
             continue;
         }
@@ -226,11 +233,11 @@ static trow *read_rows(const char *path, size_t *count)
         memset(r, 0, sizeof *r);
         int k = 0;
         const char *p = line;
-        for (; k < 17; k++) {
-            const char *c = k < 16 ? strchr(p, ',') : p + strlen(p);
+        for (; k < NF; k++) {
+            const char *c = k < NF - 1 ? strchr(p, ',') : p + strlen(p);
             ck_assert_msg(c != NULL, "%s: short row '%s'", path, line);
             memcpy(r->f[k], p, (size_t)(c - p));
-            if (k != 15) {
+            if (k != F_TIME) {
                 strcat(r->line, r->f[k]);
                 strcat(r->line, "|");
             }
@@ -298,6 +305,32 @@ static mist_bench_report run_bench(const char *dir, const char *suite, size_t n,
 
 #define CLASSICAL "ksg1:k=5,gaussian,histogram"
 
+/* A run with transforms, a score mode and suite seeds. */
+static mist_bench_report run_bench_ex(const char *dir, const char *suite, const char *list,
+                                      const char *const *tr, size_t ntr, int score_bootstrap,
+                                      uint64_t seed_lo, uint64_t seed_hi, mist_err *err, int *rc)
+{
+    static mist_bench_est est[16];
+    size_t nest;
+    ck_assert_int_eq(mist_bench_parse_estimators(list, est, 16, &nest, err), MIST_OK);
+    mist_bench_opts o;
+    mist_bench_opts_default(&o);
+    o.suite = suite;
+    o.est = est;
+    o.nest = nest;
+    o.out_dir = dir;
+    o.threads = 2;
+    o.plots = 0;
+    o.transforms = tr;
+    o.ntransforms = ntr;
+    o.score_bootstrap = score_bootstrap;
+    o.seed_lo = seed_lo;
+    o.seed_hi = seed_hi;
+    mist_bench_report rep;
+    *rc = mist_bench_run(&o, &rep, err);
+    return rep;
+}
+
 /* ---- summary.json, read with the library's JSON parser ------------------------------------- */
 
 static const mist_json *jget(const mist_json *o, const char *key)
@@ -363,11 +396,11 @@ START_TEST(test_smoke_end_to_end)
     const char *labels[3] = {"ksg1:k=5", "gaussian", "histogram"};
     /* the canonical order: dataset index, then estimator order */
     for (size_t i = 0; i < n; i++) {
-        ck_assert_str_eq(rows[i].f[0], "smoke");
-        ck_assert_uint_eq(strtoul(rows[i].f[1], NULL, 10), i / 3);
-        ck_assert_str_eq(rows[i].f[9], labels[i % 3]);
-        ck_assert_str_eq(rows[i].f[16], "ok");
-        ck_assert_str_eq(rows[i].f[6], "200");
+        ck_assert_str_eq(rows[i].f[F_SUITE], "smoke");
+        ck_assert_uint_eq(strtoul(rows[i].f[F_INDEX], NULL, 10), i / 3);
+        ck_assert_str_eq(rows[i].f[F_EST], labels[i % 3]);
+        ck_assert_str_eq(rows[i].f[F_STATUS], "ok");
+        ck_assert_str_eq(rows[i].f[F_N], "200");
     }
     const mist_json *root = load_summary(d);
     const mist_json *suites = jget(root, "suites");
@@ -381,9 +414,9 @@ START_TEST(test_smoke_end_to_end)
         double sq[6];
         int m = 0;
         for (size_t i = 0; i < n; i++) {
-            if (strcmp(rows[i].f[9], labels[e])) continue;
-            double mi = strtod(rows[i].f[8], NULL), est = strtod(rows[i].f[10], NULL);
-            double lo = strtod(rows[i].f[11], NULL), hi = strtod(rows[i].f[12], NULL);
+            if (strcmp(rows[i].f[F_EST], labels[e])) continue;
+            double mi = strtod(rows[i].f[F_MI], NULL), est = strtod(rows[i].f[F_ESTIMATE], NULL);
+            double lo = strtod(rows[i].f[F_LOWER], NULL), hi = strtod(rows[i].f[F_UPPER], NULL);
             double err = est - mi;
             se += err;
             s2 += err * err;
@@ -447,19 +480,19 @@ START_TEST(test_failures_are_rows)
     ck_assert_uint_eq(n, 18);
     size_t failed = 0, ksg_failed = 0, gauss_failed = 0;
     for (size_t i = 0; i < n; i++) {
-        int ok = !strcmp(rows[i].f[16], "ok");
+        int ok = !strcmp(rows[i].f[F_STATUS], "ok");
         failed += !ok;
         if (!ok) {
-            ck_assert_str_eq(rows[i].f[10], ""); /* no estimate */
-            ck_assert(strchr(rows[i].f[16], ',') == NULL);
+            ck_assert_str_eq(rows[i].f[F_ESTIMATE], ""); /* no estimate */
+            ck_assert(strchr(rows[i].f[F_STATUS], ',') == NULL);
         }
-        if (!strcmp(rows[i].f[9], "ksg1:k=5")) {
+        if (!strcmp(rows[i].f[F_EST], "ksg1:k=5")) {
             ck_assert(!ok);
-            ck_assert_msg(strstr(rows[i].f[16], "n > k") != NULL, "%s", rows[i].f[16]);
+            ck_assert_msg(strstr(rows[i].f[F_STATUS], "n > k") != NULL, "%s", rows[i].f[F_STATUS]);
             ksg_failed++;
         }
-        if (!strcmp(rows[i].f[9], "gaussian") && !ok) {
-            int dims = atoi(rows[i].f[4]) + atoi(rows[i].f[5]);
+        if (!strcmp(rows[i].f[F_EST], "gaussian") && !ok) {
+            int dims = atoi(rows[i].f[F_DX]) + atoi(rows[i].f[F_DY]);
             ck_assert_int_ge(dims, 5);
             gauss_failed++;
         }
@@ -787,26 +820,26 @@ START_TEST(test_mist_model)
     size_t packed_failed = 0;
     for (size_t i = 0; i < n; i++) {
         trow *r = &rows[i];
-        if (!strncmp(r->f[9], "mist:", 5) && strstr(r->f[9], "qr.msgpack")) {
-            ck_assert_str_eq(r->f[16], "ok");
+        if (!strncmp(r->f[F_EST], "mist:", 5) && strstr(r->f[F_EST], "qr.msgpack")) {
+            ck_assert_str_eq(r->f[F_STATUS], "ok");
             /* 19 levels 0.05..0.95; the estimate is the median, the interval 0.05 / 0.95 */
-            ck_assert_str_eq(r->f[13], "0.05;0.1;0.15;0.2;0.25;0.3;0.35;0.4;0.45;0.5;0.55;0.6;"
+            ck_assert_str_eq(r->f[F_QUANT], "0.05;0.1;0.15;0.2;0.25;0.3;0.35;0.4;0.45;0.5;0.55;0.6;"
                                        "0.65;0.7;0.75;0.8;0.85;0.9;0.95");
             double q[19];
-            char *s = r->f[14];
+            char *s = r->f[F_QVAL];
             for (int j = 0; j < 19; j++) {
                 q[j] = strtod(s, &s);
                 if (j < 18) ck_assert_int_eq(*s++, ';');
                 if (j) ck_assert(q[j] >= q[j - 1]); /* sorted along tau */
             }
-            ck_assert_double_eq(strtod(r->f[10], NULL), q[9]);
-            ck_assert_double_eq(strtod(r->f[11], NULL), q[0]);
-            ck_assert_double_eq(strtod(r->f[12], NULL), q[18]);
-        } else if (strstr(r->f[9], "point.msgpack")) {
-            ck_assert_str_eq(r->f[11], "");
-            ck_assert_str_eq(r->f[13], "");
-            if (strcmp(r->f[16], "ok")) { /* packed: needs dx == dy */
-                ck_assert_msg(strcmp(r->f[4], r->f[5]) != 0, "%s", r->f[16]);
+            ck_assert_double_eq(strtod(r->f[F_ESTIMATE], NULL), q[9]);
+            ck_assert_double_eq(strtod(r->f[F_LOWER], NULL), q[0]);
+            ck_assert_double_eq(strtod(r->f[F_UPPER], NULL), q[18]);
+        } else if (strstr(r->f[F_EST], "point.msgpack")) {
+            ck_assert_str_eq(r->f[F_LOWER], "");
+            ck_assert_str_eq(r->f[F_QUANT], "");
+            if (strcmp(r->f[F_STATUS], "ok")) { /* packed: needs dx == dy */
+                ck_assert_msg(strcmp(r->f[F_DX], r->f[F_DY]) != 0, "%s", r->f[F_STATUS]);
                 packed_failed++;
             }
         }
@@ -845,6 +878,237 @@ START_TEST(test_mist_model)
 }
 END_TEST
 
+
+/* ---- scores, transforms, seeds ---------------------------------------------------------------- */
+
+/* The row of (dataset index, transform, estimator). */
+static const trow *find_row(const trow *rows, size_t n, size_t index, const char *tr,
+                            const char *label)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strtoul(rows[i].f[F_INDEX], NULL, 10) == index && !strcmp(rows[i].f[F_TRANSFORM], tr) &&
+            !strcmp(rows[i].f[F_EST], label))
+            return &rows[i];
+    ck_abort_msg("no row %zu %s %s", index, tr, label);
+    return NULL;
+}
+
+START_TEST(test_score_bootstrap)
+{
+    /* The paper's score recomputed here: the documented resamples drawn again, the public
+     * gaussian and histogram estimators run on each materialised resample (gaussian weights a
+     * repeated row by its multiplicity, which is what the plain copy does). */
+    char *d = tmpdir("bench-score");
+    enum { B = 7 };
+    mist_err err;
+    int rc;
+    run_bench_ex(d, "smoke", "gaussian,histogram:bins=4", NULL, 0, B, 0, 0, &err, &rc);
+    ck_assert_msg(rc == MIST_OK, "%s", err.msg);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    ck_assert_uint_eq(n, 12);
+    mist_task_spec *specs;
+    size_t count;
+    mist_suite_opts so = {0, 0};
+    ck_assert_int_eq(mist_suite_specs("smoke", &so, &specs, &count, &err), MIST_OK);
+    mist_est_opts eo;
+    mist_est_opts_default(&eo);
+    eo.bins = 4;
+    for (size_t i = 0; i < count; i++) {
+        mist_dataset *ds;
+        ck_assert_int_eq(mist_gen_dataset(&ds, &specs[i], &err), MIST_OK);
+        size_t dd = (size_t)ds->dx + (size_t)ds->dy;
+        double *buf = malloc(ds->n * dd * sizeof *buf);
+        uint64_t ss = mist_seed_derive(specs[i].seed, MIST_BENCH_SCORE_STREAM);
+        double sg = 0, sh = 0;
+        for (int b = 0; b < B; b++) {
+            gsl_rng *r = mist_rng_alloc(mist_seed_derive(ss, (uint64_t)b));
+            for (size_t k = 0; k < ds->n; k++) {
+                size_t src = (size_t)gsl_rng_uniform_int(r, (unsigned long)ds->n);
+                memcpy(buf + k * dd, ds->data + src * dd, dd * sizeof *buf);
+            }
+            gsl_rng_free(r);
+            double g, h;
+            ck_assert_int_eq(mist_gaussian_mi(buf, ds->n, ds->dx, ds->dy, &g, &err), MIST_OK);
+            ck_assert_int_eq(mist_histogram_mi(buf, ds->n, ds->dx, ds->dy, &eo, &h, &err),
+                             MIST_OK);
+            sg += (g - ds->meta.mi) * (g - ds->meta.mi);
+            sh += (h - ds->meta.mi) * (h - ds->meta.mi);
+        }
+        const trow *rg = find_row(rows, n, i, "none", "gaussian");
+        const trow *rh = find_row(rows, n, i, "none", "histogram:bins=4");
+        ck_assert_str_eq(rg->f[F_STATUS], "ok");
+        ck_assert_str_eq(rg->f[F_SCORED], "7");
+        ck_assert_double_eq_tol(strtod(rg->f[F_SQ], NULL), sg / B, 1e-12 * (1 + sg));
+        ck_assert_double_eq_tol(strtod(rh->f[F_SQ], NULL), sh / B, 1e-12 * (1 + sh));
+        /* the estimate column stays the estimate on the dataset itself */
+        double g0;
+        ck_assert_int_eq(mist_gaussian_mi(ds->data, ds->n, ds->dx, ds->dy, &g0, &err), MIST_OK);
+        ck_assert_double_eq_tol(strtod(rg->f[F_ESTIMATE], NULL), g0, 1e-12);
+        free(buf);
+        mist_dataset_free(ds);
+    }
+    mist_task_specs_free(specs, count);
+    /* summary: MSE is the mean of the scores */
+    const mist_json *root = load_summary(d);
+    const mist_json *suite = &jget(root, "suites")->items[0];
+    ck_assert_str_eq(jget(suite, "score")->str, "bootstrap:7");
+    const mist_json *ests = jget(suite, "estimators");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].f[F_EST], "gaussian")) sum += strtod(rows[i].f[F_SQ], NULL);
+    ck_assert_double_eq_tol(jnum(jget(&ests->items[0], "overall"), "mse"), sum / 6, 1e-12);
+    free_summary();
+    free(rows);
+
+    /* a rerun with another score mode is refused: rows of two metrics never mix */
+    run_bench_ex(d, "smoke", "gaussian", NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "--score bootstrap:7 vs single"), "%s", err.msg);
+    free(d);
+}
+END_TEST
+
+START_TEST(test_transform_rows)
+{
+    char *d = tmpdir("bench-transform");
+    static const char *const tr[] = {"none", "perm", "rotate", "swap"};
+    mist_err err;
+    int rc;
+    mist_bench_report rep =
+        run_bench_ex(d, "smoke", "gaussian,ksg1:noise=0", tr, 4, 0, 0, 0, &err, &rc);
+    ck_assert_msg(rc == MIST_OK, "%s", err.msg);
+    ck_assert_uint_eq(rep.total_rows, 6 * 4 * 2);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    int ksg_changed_by_rotate = 0;
+    for (size_t i = 0; i < 6; i++) {
+        const trow *g0 = find_row(rows, n, i, "none", "gaussian");
+        const trow *k0 = find_row(rows, n, i, "none", "ksg1:k=5:noise=0");
+        double g = strtod(g0->f[F_ESTIMATE], NULL), k = strtod(k0->f[F_ESTIMATE], NULL);
+        for (int t = 1; t < 4; t++) {
+            const trow *gt = find_row(rows, n, i, tr[t], "gaussian");
+            const trow *kt = find_row(rows, n, i, tr[t], "ksg1:k=5:noise=0");
+            ck_assert_str_eq(gt->f[F_MI], g0->f[F_MI]); /* the truth is unchanged */
+            double gv = strtod(gt->f[F_ESTIMATE], NULL), kv = strtod(kt->f[F_ESTIMATE], NULL);
+            /* log det is invariant under orthogonal mixing and permutation (to rounding) */
+            ck_assert_msg(fabs(gv - g) <= 1e-9 * (1 + fabs(g)), "gaussian %s: %.17g vs %.17g",
+                          tr[t], gv, g);
+            if (strcmp(tr[t], "rotate")) /* max-norm distances: exact under perm and swap */
+                ck_assert_msg(fabs(kv - k) <= 1e-12 * (1 + fabs(k)), "ksg %s: %.17g vs %.17g",
+                              tr[t], kv, k);
+            else ksg_changed_by_rotate |= fabs(kv - k) > 1e-6 && atoi(g0->f[F_DX]) > 1;
+            if (!strcmp(tr[t], "swap")) {
+                ck_assert_str_eq(gt->f[F_DX], g0->f[F_DY]);
+                ck_assert_str_eq(gt->f[F_DY], g0->f[F_DX]);
+            }
+        }
+    }
+    ck_assert(ksg_changed_by_rotate); /* rotation is no exact invariance of KSG */
+    free(rows);
+    const mist_json *root = load_summary(d);
+    const mist_json *suites = jget(root, "suites");
+    ck_assert_uint_eq(suites->n, 4);
+    for (int t = 0; t < 4; t++)
+        ck_assert_str_eq(jget(&suites->items[t], "transform")->str, tr[t]);
+    free_summary();
+    snprintf(p, sizeof p, "%s/summary.md", d);
+    size_t len;
+    char *md = (char *)tu_slurp(p, &len);
+    md = realloc(md, len + 1);
+    md[len] = '\0';
+    ck_assert(strstr(md, "## Suite smoke under MI-preserving transforms") != NULL);
+    ck_assert(strstr(md, "| estimator | none | perm | rotate | swap |") != NULL);
+    free(md);
+
+    /* adding a transform runs only its rows */
+    static const char *const tr2[] = {"none", "perm", "rotate", "swap", "flow"};
+    rep = run_bench_ex(d, "smoke", "gaussian,ksg1:noise=0", tr2, 5, 0, 0, 0, &err, &rc);
+    ck_assert_msg(rc == MIST_OK, "%s", err.msg);
+    ck_assert_uint_eq(rep.new_rows, 6 * 2);
+    /* an unknown transform is an error naming it */
+    static const char *const bad[] = {"twist"};
+    run_bench_ex(d, "smoke", "gaussian", bad, 1, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "twist"), "%s", err.msg);
+    free(d);
+}
+END_TEST
+
+START_TEST(test_seed_spread_and_groups)
+{
+    char *d = tmpdir("bench-seeds");
+    mist_err err;
+    int rc;
+    run_bench_ex(d, "smoke", "gaussian", NULL, 0, 0, 3, 5, &err, &rc);
+    ck_assert_msg(rc == MIST_OK, "%s", err.msg);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    ck_assert_uint_eq(n, 18);
+    double per_seed[3] = {0}, fam = 0;
+    int nfam = 0;
+    for (size_t i = 0; i < n; i++) {
+        double sq = strtod(rows[i].f[F_SQ], NULL);
+        double e = strtod(rows[i].f[F_ESTIMATE], NULL) - strtod(rows[i].f[F_MI], NULL);
+        ck_assert_double_eq(sq, e * e); /* single score */
+        ck_assert_str_eq(rows[i].f[F_SCORED], "1");
+        int seed = -1;
+        ck_assert_int_eq(sscanf(rows[i].f[F_ID], "smoke-s%d-", &seed), 1);
+        ck_assert(seed >= 3 && seed <= 5);
+        per_seed[seed - 3] += sq / 6;
+        if (!strcmp(rows[i].f[F_TASK], "additive-base")) {
+            fam += sq;
+            nfam++;
+        }
+    }
+    double mean = (per_seed[0] + per_seed[1] + per_seed[2]) / 3, v = 0;
+    for (int k = 0; k < 3; k++) v += (per_seed[k] - mean) * (per_seed[k] - mean);
+    const mist_json *root = load_summary(d);
+    const mist_json *suite = &jget(root, "suites")->items[0];
+    ck_assert_double_eq(jnum(suite, "suite_seeds"), 3);
+    const mist_json *es = &jget(suite, "estimators")->items[0];
+    const mist_json *all = jget(es, "overall");
+    ck_assert_double_eq(jnum(all, "seeds"), 3);
+    ck_assert_double_eq_tol(jnum(all, "seed_mse_mean"), mean, 1e-12);
+    ck_assert_double_eq_tol(jnum(all, "seed_mse_sd"), sqrt(v / 2), 1e-12);
+    const mist_json *fams = jget(es, "by_family");
+    int found = 0;
+    for (size_t i = 0; i < fams->n; i++) {
+        if (strcmp(jget(&fams->items[i], "key")->str, "additive-base")) continue;
+        found = 1;
+        ck_assert_double_eq_tol(jnum(jget(&fams->items[i], "metrics"), "mse"), fam / nfam, 1e-12);
+    }
+    ck_assert(found);
+    ck_assert_uint_ge(jget(es, "by_dim")->n, 2); /* 1x1 and 2-4 */
+    free_summary();
+    free(rows);
+    free(d);
+}
+END_TEST
+
+START_TEST(test_old_results_refused)
+{
+    char *d = tmpdir("bench-v1");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    const char *v1 = "suite,index,id,task,dx,dy,n,seed,mi,estimator,estimate,lower,upper,"
+                     "quantiles,quantile_values,time_us,status\n";
+    tu_write(p, v1, strlen(v1));
+    mist_err err;
+    int rc;
+    run_bench_ex(d, "smoke", "gaussian", NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "older mist bench"), "%s", err.msg);
+    free(d);
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -860,6 +1124,10 @@ static Suite *bench_suite(void)
     tcase_add_test(tc, test_shard_merge);
     tcase_add_test(tc, test_manifest_folder);
     tcase_add_test(tc, test_mist_model);
+    tcase_add_test(tc, test_score_bootstrap);
+    tcase_add_test(tc, test_transform_rows);
+    tcase_add_test(tc, test_seed_spread_and_groups);
+    tcase_add_test(tc, test_old_results_refused);
     suite_add_tcase(s, tc);
     return s;
 }
