@@ -88,6 +88,13 @@ typedef struct bench_runinfo {
     size_t nlabels;
     char (*transforms)[BENCH_TRANSFORM_LEN]; /* in table order */
     size_t ntransforms;
+    /* cmd: estimators: the command behind each label, so that rows of another command under
+     * the same name are never resumed or merged */
+    struct bench_command {
+        char label[MIST_BENCH_LABEL_LEN];
+        char command[MIST_BENCH_CMD_LEN];
+    } *commands;
+    size_t ncommands;
 } bench_runinfo;
 
 /* *found = 0 and an empty runinfo when dir has no run.json. */
@@ -102,6 +109,9 @@ int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
 /* "single" or "bootstrap:B": the --score setting as written. */
 void bench_score_text(char *buf, size_t cap, int score_bootstrap);
 int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *err);
+/* Records the command of a cmd: label, or checks it against the one recorded (MIST_EINVAL). */
+int bench_runinfo_add_command(bench_runinfo *ri, const char *label, const char *command,
+                              const char *where, mist_err *err);
 /* The position of a transform in table order: "none" first, then run.json's order; SIZE_MAX
  * for one not listed. */
 size_t bench_transform_order(const bench_runinfo *ri, const char *name);
@@ -198,7 +208,7 @@ int bench_suite_load(const bench_suite *s, size_t i, mist_dataset **ds, bench_ro
 #define BENCH_MAX_TAUS (MIST_BENCH_NTAU + 3)
 typedef struct bench_est_rt {
     const mist_bench_est *spec;
-    int is_mist, quantile_model;
+    int is_mist, is_cmd, quantile_model;
     double taus[BENCH_MAX_TAUS]; /* quantile models: the grid plus the interval levels */
     size_t ntaus, i_lo, i_hi, i_med;
     char taus_text[256];

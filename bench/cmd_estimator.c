@@ -273,11 +273,17 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
             siginfo_t si;
             memset(&si, 0, sizeof si);
             int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
-            if ((w == 0 && si.si_pid == pid) || (w < 0 && errno != EINTR)) {
+            if (w == 0 && si.si_pid == pid) {
                 /* what it left running would hold the pipes open and outlive the call */
                 kill(-pid, SIGKILL);
                 while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {
                 }
+                exited = 1;
+                continue;
+            }
+            if (w < 0 && errno != EINTR) {
+                /* ECHILD: the process ignores SIGCHLD, so the kernel reaped the command and its
+                 * status is lost (read as 0); its pid may be reused, so no group kill. */
                 exited = 1;
                 continue;
             }

@@ -11,7 +11,8 @@
  * estimator sees the same resamples. The learned model sees a resample as plain rows (as in the
  * paper); KSG and KDE treat the copies of a row as that row (mist_estimate_classical_rows, as in
  * our bootstrap intervals), since otherwise a copy at distance 0 is taken for a neighbour and
- * every resample's estimate is pushed up. More than half of the resamples failing fails the row
+ * every resample's estimate is pushed up. A command (cmd:) gets each resample as a file of
+ * plain rows. More than half of the resamples failing fails the row
  * (the surviving half would be a biased selection). */
 #include <math.h>
 #include <stdio.h>
@@ -41,12 +42,16 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
     memset(rt, 0, sizeof *rt);
     rt->spec = spec;
     rt->is_mist = !strcmp(spec->name, "mist");
-    if (!rt->is_mist) return MIST_OK;
-    mist_model *m = mist_model_open(spec->weights, err);
-    if (!m) return err ? err->code : MIST_EINVAL;
-    rt->quantile_model = mist_model_arch(m)->quantile_conditioned;
-    mist_model_free(m);
-    if (!rt->quantile_model) return MIST_OK;
+    rt->is_cmd = !strcmp(spec->name, "cmd");
+    if (!rt->is_mist && !rt->is_cmd) return MIST_OK;
+    if (rt->is_mist) {
+        mist_model *m = mist_model_open(spec->weights, err);
+        if (!m) return err ? err->code : MIST_EINVAL;
+        rt->quantile_model = mist_model_arch(m)->quantile_conditioned;
+        mist_model_free(m);
+        if (!rt->quantile_model) return MIST_OK;
+    }
+    /* quantile models, and commands (which may answer with quantiles at these levels) */
     size_t k = 0;
     for (int j = 0; j < MIST_BENCH_NTAU; j++) rt->taus[k++] = mist_bench_tau(j);
     double lo = (1 - ci) / 2, hi = (1 + ci) / 2;
@@ -87,7 +92,7 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     out->estimate = out->lower = out->upper = NAN;
     out->has_q = 0;
     size_t n = ds->n, d = (size_t)ds->dx + (size_t)ds->dy;
-    if (!rt->is_mist) {
+    if (!rt->is_mist && !rt->is_cmd) {
         mist_est_opts o;
         mist_est_opts_default(&o);
         o.k = e->k;
@@ -122,12 +127,23 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
         }
         return MIST_OK;
     }
-    if (!model) return mist_fail(err, MIST_EIO, "the weights file could not be opened");
     const double *data = ds->data;
     if (rows) {
-        for (size_t i = 0; i < n; i++) memcpy(scratch + i * d, ds->data + rows[i] * d, d * sizeof *scratch);
+        for (size_t i = 0; i < n; i++)
+            memcpy(scratch + i * d, ds->data + rows[i] * d, d * sizeof *scratch);
         data = scratch;
     }
+    if (rt->is_cmd) {
+        int q_ok = 0;
+        int rc = bench_cmd_estimate(e, data, n, ds->dx, ds->dy, NULL, rows ? NULL : rt->taus,
+                                    rows ? 0 : rt->ntaus, &out->estimate, &out->lower,
+                                    &out->upper, out->q, &q_ok, err);
+        if (rc) return rc;
+        out->has_q = q_ok && rt->ntaus > 0;
+        if (rows) out->lower = out->upper = NAN;
+        return MIST_OK;
+    }
+    if (!model) return mist_fail(err, MIST_EIO, "the weights file could not be opened");
     static const double MEDIAN = 0.5;
     const double *taus = !rt->quantile_model ? NULL : rows ? &MEDIAN : rt->taus;
     size_t ntaus = !rt->quantile_model ? 0 : rows ? 1 : rt->ntaus;
@@ -172,8 +188,9 @@ static int bootstrap_score(const bench_est_rt *rt, mist_model *model, const mist
 {
     size_t n = ds->n, d = (size_t)ds->dx + (size_t)ds->dy;
     size_t *rows = malloc((n ? n : 1) * sizeof *rows);
-    double *scratch = rt->is_mist ? malloc((n ? n : 1) * d * sizeof *scratch) : NULL;
-    if (!rows || (rt->is_mist && !scratch)) {
+    int copies = rt->is_mist || rt->is_cmd; /* they see the resample as plain rows */
+    double *scratch = copies ? malloc((n ? n : 1) * d * sizeof *scratch) : NULL;
+    if (!rows || (copies && !scratch)) {
         free(rows);
         free(scratch);
         return mist_fail(err, MIST_ENOMEM, "score: out of memory for a resample");

@@ -119,6 +119,9 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
             rc = bench_runinfo_add_label(&all, ri.labels[l], err);
         for (size_t t = 0; t < ri.ntransforms && !rc; t++)
             rc = bench_runinfo_add_transform(&all, ri.transforms[t], err);
+        for (size_t c = 0; c < ri.ncommands && !rc; c++)
+            rc = bench_runinfo_add_command(&all, ri.commands[c].label, ri.commands[c].command,
+                                           dirs[d], err);
         bench_runinfo_free(&ri);
         char **names = NULL;
         size_t nn = 0;

@@ -17,6 +17,7 @@ void bench_runinfo_free(bench_runinfo *ri)
     free(ri->suites);
     free(ri->labels);
     free(ri->transforms);
+    free(ri->commands);
     memset(ri, 0, sizeof *ri);
 }
 
@@ -98,6 +99,28 @@ int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *e
     return MIST_OK;
 }
 
+int bench_runinfo_add_command(bench_runinfo *ri, const char *label, const char *command,
+                              const char *where, mist_err *err)
+{
+    for (size_t i = 0; i < ri->ncommands; i++) {
+        if (strcmp(ri->commands[i].label, label)) continue;
+        if (!strcmp(ri->commands[i].command, command)) return MIST_OK;
+        return mist_fail(err, MIST_EINVAL,
+                         "%s already holds rows of estimator '%s' with another command ('%.200s'); "
+                         "give the new command another name or use another output folder",
+                         where, label, ri->commands[i].command);
+    }
+    if (strlen(label) >= MIST_BENCH_LABEL_LEN || strlen(command) >= MIST_BENCH_CMD_LEN)
+        return mist_fail(err, MIST_EINVAL, "estimator '%.100s': label or command too long", label);
+    struct bench_command *g = realloc(ri->commands, (ri->ncommands + 1) * sizeof *g);
+    if (!g) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    ri->commands = g;
+    strcpy(g[ri->ncommands].label, label);
+    strcpy(g[ri->ncommands].command, command);
+    ri->ncommands++;
+    return MIST_OK;
+}
+
 size_t bench_transform_order(const bench_runinfo *ri, const char *name)
 {
     if (!strcmp(name, "none")) return 0;
@@ -139,6 +162,14 @@ int bench_runinfo_write(const char *dir, const bench_runinfo *ri, mist_err *err)
     for (size_t i = 0; i < ri->ntransforms; i++) {
         fputs(i ? ", " : "", f);
         mist_json_put_string(f, ri->transforms[i]);
+    }
+    fprintf(f, "],\n  \"commands\": [");
+    for (size_t i = 0; i < ri->ncommands; i++) {
+        fprintf(f, "%s\n    {\"label\": ", i ? "," : "");
+        mist_json_put_string(f, ri->commands[i].label);
+        fprintf(f, ", \"command\": ");
+        mist_json_put_string(f, ri->commands[i].command);
+        fputc('}', f);
     }
     fprintf(f, "]\n}\n");
     return mist_atomic_commit(af, err);
@@ -197,6 +228,7 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
     uint64_t ver = 0;
     const mist_json *suites = member(&root, "suites"), *labels = member(&root, "estimators");
     const mist_json *transforms = member(&root, "transforms");
+    const mist_json *commands = member(&root, "commands");
     if (get_str(&root, "format", fmt, sizeof fmt) || strcmp(fmt, RUNINFO_FORMAT) ||
         get_u64(&root, "version", &ver)) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s' is not a mist bench run file", path);
@@ -210,7 +242,8 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
         goto done;
     }
     if (!suites || suites->type != MIST_JSON_ARR || !labels || labels->type != MIST_JSON_ARR ||
-        !transforms || transforms->type != MIST_JSON_ARR) {
+        !transforms || transforms->type != MIST_JSON_ARR || !commands ||
+        commands->type != MIST_JSON_ARR) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s' is not a mist bench run file (version %d)", path,
                        RUNINFO_VERSION);
         goto done;
@@ -249,6 +282,15 @@ int bench_runinfo_read(const char *dir, bench_runinfo *ri, int *found, mist_err 
             break;
         }
         rc = bench_runinfo_add_transform(ri, transforms->items[i].str, err);
+    }
+    for (size_t i = 0; i < commands->n && !rc; i++) {
+        char label[MIST_BENCH_LABEL_LEN], command[MIST_BENCH_CMD_LEN];
+        if (get_str(&commands->items[i], "label", label, sizeof label) ||
+            get_str(&commands->items[i], "command", command, sizeof command)) {
+            rc = mist_fail(err, MIST_EFORMAT, "'%s': command %zu is malformed", path, i + 1);
+            break;
+        }
+        rc = bench_runinfo_add_command(ri, label, command, path, err);
     }
 done:
     mist_json_free(&root);

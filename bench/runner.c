@@ -365,8 +365,12 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         si.datasets = suite.count;
         rc = bench_runinfo_add_suite(&ri, &si, o->out_dir, err);
     }
-    for (size_t e = 0; e < o->nest && !rc; e++)
+    for (size_t e = 0; e < o->nest && !rc; e++) {
         rc = bench_runinfo_add_label(&ri, o->est[e].label, err);
+        if (!rc && !strcmp(o->est[e].name, "cmd"))
+            rc = bench_runinfo_add_command(&ri, o->est[e].label, o->est[e].command, o->out_dir,
+                                           err);
+    }
     for (size_t t = 0; t < ntr && !rc; t++)
         if (strcmp(tr[t], "none")) rc = bench_runinfo_add_transform(&ri, tr[t], err);
     if (!rc) {

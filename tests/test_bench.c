@@ -1092,6 +1092,37 @@ START_TEST(test_seed_spread_and_groups)
 }
 END_TEST
 
+START_TEST(test_cmd_estimator_rows)
+{
+    /* a command that answers a constant c: every resample's error is c - MI, so the paper's
+     * score is (c - MI)^2 exactly, whatever the resamples */
+    char *d = tmpdir("bench-cmdrows");
+    mist_err err;
+    int rc;
+    run_bench_ex(d, "smoke", "cmd:const=echo 0.5", NULL, 0, 4, 0, 0, &err, &rc);
+    ck_assert_msg(rc == MIST_OK, "%s", err.msg);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    size_t n;
+    trow *rows = read_rows(p, &n);
+    ck_assert_uint_eq(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(rows[i].f[F_STATUS], "ok");
+        ck_assert_str_eq(rows[i].f[F_EST], "cmd:const");
+        double mi = strtod(rows[i].f[F_MI], NULL);
+        ck_assert_double_eq(strtod(rows[i].f[F_ESTIMATE], NULL), 0.5);
+        ck_assert_str_eq(rows[i].f[F_SCORED], "4");
+        ck_assert_double_eq_tol(strtod(rows[i].f[F_SQ], NULL), (0.5 - mi) * (0.5 - mi), 1e-15);
+    }
+    free(rows);
+    /* the same name with another command is refused: its rows would mix two estimators */
+    run_bench_ex(d, "smoke", "cmd:const=echo 0.7", NULL, 0, 4, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "another command"), "%s", err.msg);
+    free(d);
+}
+END_TEST
+
 START_TEST(test_old_results_refused)
 {
     char *d = tmpdir("bench-v1");
@@ -1127,6 +1158,7 @@ static Suite *bench_suite(void)
     tcase_add_test(tc, test_score_bootstrap);
     tcase_add_test(tc, test_transform_rows);
     tcase_add_test(tc, test_seed_spread_and_groups);
+    tcase_add_test(tc, test_cmd_estimator_rows);
     tcase_add_test(tc, test_old_results_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -33,6 +33,39 @@ cmp -s a.npy b.npy && ok || bad "same seed, same bytes"
 "$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 8 --param c=0.3 -o c.npy --quiet
 cmp -s a.npy c.npy && bad "different seeds gave the same bytes" || ok
 
+# --transform: recorded in the metadata, mi unchanged; perm permutes the columns within X and
+# within Y, swap exchanges the blocks; suites get it per dataset, bytes independent of threads
+"$MIST" gen normal-dense-base --dims 3x4 --n 300 --seed 5 -o tp0.npy --quiet &&
+  "$MIST" gen normal-dense-base --dims 3x4 --n 300 --seed 5 --transform perm -o tp.npy --quiet &&
+  "$MIST" gen normal-dense-base --dims 3x4 --n 300 --seed 5 --transform swap -o ts.csv --quiet &&
+  ok || bad "gen --transform"
+grep -q '"transform": "perm"' tp.json && grep -q '"transform_seed": [0-9]' tp.json &&
+  ! grep -q transform tp0.json && ok || bad "sidecar records the transform"
+head -1 ts.csv | grep -qx "x1,x2,x3,x4,y1,y2,y3" && grep -q '"dx": 4' ts.json && ok || bad "swap dims"
+/usr/bin/python3 -c '
+import json, numpy as np
+a, b = np.load("tp0.npy"), np.load("tp.npy")
+ma, mb = json.load(open("tp0.json")), json.load(open("tp.json"))
+assert mb["mi"] == ma["mi"] and (mb["dx"], mb["dy"]) == (3, 4), (ma, mb)
+src = []
+for j in range(7):
+    hits = [k for k in range(7) if np.array_equal(b[:, j], a[:, k])]
+    assert len(hits) == 1, (j, hits)
+    src.append(hits[0])
+assert sorted(src[:3]) == [0, 1, 2] and sorted(src[3:]) == [3, 4, 5, 6], src
+assert src != list(range(7)), src
+s = np.loadtxt("ts.csv", delimiter=",", skiprows=1)
+assert np.array_equal(s[:, :4], a[:, 3:]) and np.array_equal(s[:, 4:], a[:, :3])
+' && ok || bad "perm and swap columns against the untransformed file"
+"$MIST" gen --suite smoke --transform rotate+flow --threads 1 -o tr1 --quiet &&
+  "$MIST" gen --suite smoke --transform rotate+flow --threads 2 -o tr2 --quiet &&
+  "$MIST" gen --suite smoke -o tr0 --quiet && ok || bad "suite --transform"
+diff -r tr1 tr2 >/dev/null && ok || bad "suite --transform bytes depend on thread count"
+[ "$(grep -l '"transform": "rotate+flow"' tr1/*.json | wc -l)" -eq 6 ] && ok || bad "suite sidecars record the transform"
+cmp -s tr0/manifest.csv tr1/manifest.csv && ! cmp -s tr0/smoke-s0-0000.npy tr1/smoke-s0-0000.npy &&
+  ok || bad "suite --transform: same manifest (mi), other data"
+expect_fail "unknown --transform" "unknown transform 'spin'" "$MIST" gen normal-dense-base --dims 2x2 --n 10 --transform perm+spin -o e12.npy
+
 # errors: clear message, non-zero exit, nothing written
 expect_fail "unknown task" "unknown task" "$MIST" gen gaussian-dense --dims 1x1 --n 10 -o e1.npy
 expect_fail "unknown transform" "unknown transform" "$MIST" gen normal-dense-cube --dims 1x1 --n 10 -o e2.npy
@@ -57,6 +90,28 @@ diff -r t1 t2 >/dev/null && ok || bad "suite bytes depend on thread count"
 [ "$(ls imd | wc -l)" -eq $((1080 * 2 + 1)) ] && ok || bad "mist-imd file count"
 [ "$(($(wc -l < imd/manifest.csv) - 1))" -eq 1080 ] && ok || bad "mist-imd manifest rows"
 expect_fail "n for mist-imd" "fixed n grid" "$MIST" gen --suite mist-imd --n 100 -o imdn
+
+# the official MIST test tasks: built in (no file read at run time), MI as listed, the d = 32
+# additive tasks' 32 eps values in full in the manifest
+"$MIST" gen --suite mist-oomd-official --seeds 0-0 --threads 2 -o oomdoff --quiet && ok || bad "mist-oomd-official"
+[ "$(($(wc -l < oomdoff/manifest.csv) - 1))" -eq 1260 ] && [ "$(ls oomdoff | wc -l)" -eq $((1260 * 2 + 1)) ] && ok || bad "mist-oomd-official rows"
+paste -d, <(tail -n +2 "$SRC/gen/data/mist_oomd_official.csv" | cut -d, -f2,3,5) \
+  <(tail -n +2 oomdoff/manifest.csv | cut -d, -f3,5,7) | tr -d '\r' |
+  awk -F, '{d=$3-$6; if (d<0) d=-d; if ($1!=$4 || $2!=$5 || d>1e-9*$3+1e-12) {print "oomd row " NR ": " $0; bad=1}} END {exit bad}' &&
+  ok || bad "mist-oomd-official d, n and MI against the list"
+awk -F, '$2 ~ /^additive/ && $3 == 32 {n = split($9, p, ";"); if (n != 32 || p[32] !~ /^eps32=/) bad = 1; seen++}
+  END {exit bad || !seen}' oomdoff/manifest.csv && ok || bad "d = 32 additive params in the manifest"
+"$MIST" gen --suite mist-imd-official --seeds 2-2 -o imdoff --quiet && ok || bad "mist-imd-official"
+[ "$(($(wc -l < imdoff/manifest.csv) - 1))" -eq 1080 ] && head -2 imdoff/manifest.csv | grep -q "^mist-imd-official-s2-0000,normal-dense-base,8,8,10," && ok || bad "mist-imd-official manifest"
+expect_fail "n for official" "fixed n grid" "$MIST" gen --suite mist-imd-official --n 100 -o offn
+"$MIST" gen --list | grep -q "mist-oomd-official" && ok || bad "official suites listed"
+
+# --param takes any number of values: 40 eps for a 40x40 additive task, all in the sidecar
+args=(); for k in $(seq 1 40); do args+=(--param "eps$k=$(awk -v k=$k 'BEGIN {print k / 64}')"); done
+"$MIST" gen additive-base --dims 40x40 --n 100 "${args[@]}" -o add40.npy --quiet && ok || bad "gen 40 --param"
+miss=0; for k in $(seq 1 40); do grep -q "\"eps$k\": $(awk -v k=$k 'BEGIN {print k / 64}')[,}]" add40.json || miss=$((miss + 1)); done
+[ "$miss" -eq 0 ] && [ "$(grep -o '"eps[0-9]*"' add40.json | wc -l)" -eq 40 ] && ok || bad "sidecar lacks $miss of 40 eps values"
+expect_fail "41st eps" "eps41.*does not apply" "$MIST" gen additive-base --dims 40x40 --n 10 "${args[@]}" --param eps41=1 -o add41.npy
 
 # bmi40: manifest MI against the spec's table (in suite order)
 "$MIST" gen --suite bmi40 --n 200 --seeds 0-1 -o bmi --quiet && ok || bad "bmi40"
@@ -112,9 +167,34 @@ expect_fail "bench other settings" "other settings" "$MIST" bench --suite smoke 
 "$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 1/2 --quiet &&
   "$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsh --shard 0/2 --quiet &&
   "$MIST" bench merge bsh -o bm --quiet && ok || bad "bench shards + merge"
-diff <(cut -d, -f1-15,17 bsm/results.csv) <(cut -d, -f1-15,17 bm/results.csv) >/dev/null && ok || bad "merged shards differ from one run"
+diff <(cut -d, -f1-18,20 bsm/results.csv) <(cut -d, -f1-18,20 bm/results.csv) >/dev/null && ok || bad "merged shards differ from one run"
 out=$(PATH=/nonexistent "$MIST" bench merge bsm -o bnp 2>&1) && [ "$(echo "$out" | grep -c gnuplot)" -eq 1 ] &&
   [ -s bnp/summary.md ] && [ -s bnp/plots/plots.gp ] && [ ! -e bnp/plots/mse_vs_n.png ] && ok || bad "bench without gnuplot: $out"
+
+# bench: transforms, the paper's score, and a user's Python estimator end to end (Debian's
+# python3 with numpy; the test needs it rather than passing without it)
+"$MIST" bench --suite smoke --estimators gaussian --transform none,perm,swap --score bootstrap:5 \
+  --out btr --quiet --no-plots && ok || bad "bench --transform --score"
+[ "$(($(wc -l < btr/results.csv) - 1))" -eq 18 ] && ok || bad "bench rows = datasets x transforms"
+grep -q "under MI-preserving transforms" btr/summary.md && grep -q "over 5 bootstrap resamples" btr/summary.md &&
+  ok || bad "bench transform table and score line"
+expect_fail "bench unknown transform" "unknown transform 'twist'" "$MIST" bench --suite smoke --estimators gaussian --transform none,twist --out bx2
+expect_fail "bench bad score" "--score" "$MIST" bench --suite smoke --estimators gaussian --score bootstrap:0 --out bx2
+[ ! -e bx2 ] && ok || bad "bench option errors left a folder"
+PY=/usr/bin/python3
+if "$PY" -c 'import numpy' 2>/dev/null; then
+  "$MIST" bench --suite smoke --estimators gaussian \
+    --estimators "cmd:gauss-py=$PY $SRC/tools/example_estimator.py {file} {dx} {dy}" \
+    --out bpy --quiet --no-plots && ok || bad "bench cmd: python estimator"
+  # the script computes the same Gaussian MI as the library: equal estimates per dataset
+  awk -F, 'NR > 1 { e[$3 "," $11] = $12; s[$3 "," $11] = $20 }
+    END { n = 0; for (k in e) if (k ~ /,gaussian$/) { id = substr(k, 1, length(k) - 9);
+          p = id ",cmd:gauss-py"; d = e[k] - e[p]; if (d < 0) d = -d;
+          if (s[p] != "ok" || d > 1e-9) exit 1; n++ } exit n == 6 ? 0 : 1 }' bpy/results.csv &&
+    ok || bad "cmd: python estimator rows: $(cut -d, -f11,12,20 bpy/results.csv | head -3)"
+else
+  bad "bench cmd: needs $PY with numpy (Debian's python3-numpy; scripts/deps.sh installs it)"
+fi
 
 # learned model commands: errors are clear (positive paths: test_parity, test_weights)
 expect_fail "MIST_WEIGHTS missing" "cannot open '/nonexistent/m.msgpack'" env MIST_WEIGHTS=/nonexistent/m.msgpack "$MIST" estimate a.npy
