@@ -166,7 +166,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
         return mist_fail(err, MIST_EINVAL,
                          "estimator spec '%s': unknown estimator '%s' (known: %s)", spec, buf,
                          KNOWN);
-    snprintf(e->name, sizeof e->name, "%s", buf);
+    snprintf(e->name, sizeof e->name, "%.15s", buf); /* a known name: at most 9 characters */
     e->k = 5;
     e->zscore = 1;
     e->noise = 1e-10;

@@ -15,8 +15,9 @@
 static void gen_usage(FILE *f)
 {
     fputs("usage:\n"
-          "  mist gen TASK --dims DXxDY --n N [--seed S] [--param k=v ...] -o FILE\n"
-          "  mist gen --suite NAME [--n N] [--seeds A-B] [--threads T] -o DIR\n"
+          "  mist gen TASK --dims DXxDY --n N [--seed S] [--param k=v ...] [--transform T]\n"
+          "           -o FILE\n"
+          "  mist gen --suite NAME [--n N] [--seeds A-B] [--threads T] [--transform T] -o DIR\n"
           "  mist gen --list\n"
           "\n"
           "TASK is BASE-STRUCTURE[-TRANSFORM[+TRANSFORM...]], e.g. normal-sparse-wiggly,\n"
@@ -32,10 +33,17 @@ static void gen_usage(FILE *f)
           "  -o, --out PATH    output file (.npy, .csv, .msgpack) or suite folder\n"
           "  --format F        npy | csv | msgpack (default: from the extension; suites: npy)\n"
           "  --dtype T         f64 (default) | f32, for .npy\n"
-          "  --suite NAME      mist-imd | mist-oomd | bmi40 | smoke\n"
+          "  --suite NAME      mist-imd | mist-oomd | mist-imd-official |\n"
+          "                    mist-oomd-official | bmi40 | smoke\n"
           "  --seeds A-B       suite seeds (default 0-0); bmi40's protocol uses 0-9\n"
           "  --threads T       worker threads for suites (default 1); output bytes do not\n"
           "                    depend on T\n"
+          "  --transform T     apply an MI-preserving map to every dataset written: none, perm\n"
+          "                    (shuffle the X and the Y columns), rotate (random orthogonal\n"
+          "                    mixing within X and within Y), swap (exchange X and Y), flow\n"
+          "                    (random smooth invertible map of X and of Y), or a chain such\n"
+          "                    as rotate+swap. Drawn from the dataset's seed; the MI and the\n"
+          "                    metadata's mi are unchanged, the metadata records the transform\n"
           "  --quiet           no progress line\n"
           "\n"
           "npy and csv files get a JSON sidecar NAME.json with the metadata; msgpack records\n"
@@ -69,6 +77,7 @@ typedef struct suite_job {
     const char *dir;
     mist_format fmt;
     mist_dtype dtype;
+    const char *transform; /* NULL: none */
     pthread_mutex_t lock;
     size_t next, done;
     int failed;
@@ -81,6 +90,12 @@ static int gen_one(suite_job *job, size_t i, mist_err *err)
     mist_dataset *ds = NULL;
     int rc = mist_gen_dataset(&ds, sp, err);
     if (rc) return rc;
+    if (job->transform)
+        rc = mist_mipt_apply(ds, job->transform, mist_mipt_seed(sp->seed), err);
+    if (rc) {
+        mist_dataset_free(ds);
+        return rc;
+    }
     mist_manifest_row *row = &job->rows[i];
     snprintf(row->id, sizeof row->id, "%s", sp->id);
     snprintf(row->task, sizeof row->task, "%s", ds->meta.task);
@@ -92,9 +107,18 @@ static int gen_one(suite_job *job, size_t i, mist_err *err)
     snprintf(row->file, sizeof row->file, "%s.%s", sp->id, mist_format_name(job->fmt));
     size_t len = 0;
     row->params[0] = '\0';
-    for (size_t k = 0; k < ds->meta.nparams && len < sizeof row->params; k++)
-        len += (size_t)snprintf(row->params + len, sizeof row->params - len, "%s%s=%.17g",
-                                k ? ";" : "", ds->meta.params[k].name, ds->meta.params[k].value);
+    for (size_t k = 0; k < ds->meta.nparams; k++) {
+        int w = snprintf(row->params + len, sizeof row->params - len, "%s%s=%.17g", k ? ";" : "",
+                         ds->meta.params[k].name, ds->meta.params[k].value);
+        if (w < 0 || (size_t)w >= sizeof row->params - len) { /* a cut list would misstate it */
+            mist_dataset_free(ds);
+            return mist_fail(err, MIST_EINVAL,
+                             "%s: its %zu parameters exceed the manifest's params column (%zu "
+                             "characters)",
+                             sp->task, ds->meta.nparams, sizeof row->params - 1);
+        }
+        len += (size_t)w;
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", job->dir, row->file);
     rc = mist_dataset_write(ds, path, job->fmt, job->dtype, err);
@@ -131,7 +155,8 @@ static double now_s(void)
 }
 
 static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, const char *dir,
-                     mist_format fmt, mist_dtype dtype, int threads, int quiet)
+                     mist_format fmt, mist_dtype dtype, const char *transform, int threads,
+                     int quiet)
 {
     mist_err err = {0};
     /* collect every seed's specs first: errors (unknown suite, bad --n) before any writing */
@@ -142,32 +167,33 @@ static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, c
         size_t count;
         mist_suite_opts o = {.suite_seed = s, .n = n};
         if (mist_suite_specs(name, &o, &specs, &count, &err)) {
-            free(all);
+            mist_task_specs_free(all, total);
             cli_error("%s", err.msg);
             return 1;
         }
         mist_task_spec *grown = realloc(all, (total + count) * sizeof *all);
         if (!grown) {
-            free(specs);
-            free(all);
+            mist_task_specs_free(specs, count);
+            mist_task_specs_free(all, total);
             cli_error("out of memory");
             return 1;
         }
         all = grown;
-        memcpy(all + total, specs, count * sizeof *specs);
+        memcpy(all + total, specs, count * sizeof *specs); /* moves their params */
         total += count;
         free(specs);
         if (s == s_hi) break;
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         cli_error("cannot create folder '%s': %s", dir, strerror(errno));
-        free(all);
+        mist_task_specs_free(all, total);
         return 1;
     }
-    suite_job job = {.specs = all, .count = total, .dir = dir, .fmt = fmt, .dtype = dtype};
+    suite_job job = {.specs = all, .count = total, .dir = dir, .fmt = fmt, .dtype = dtype,
+                     .transform = transform};
     job.rows = calloc(total, sizeof *job.rows);
     if (!job.rows) {
-        free(all);
+        mist_task_specs_free(all, total);
         cli_error("out of memory");
         return 1;
     }
@@ -212,22 +238,21 @@ static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, c
         }
     }
     free(job.rows);
-    free(all);
+    mist_task_specs_free(all, total);
     return rc;
 }
 
 /* ---- one task ---------------------------------------------------------------------------- */
 
-int cmd_gen(int argc, char **argv)
+/* sp collects the --param values (any number) and becomes the task's spec; cmd_gen frees it. */
+static int gen_main(int argc, char **argv, mist_task_spec *sp)
 {
-    const char *task = NULL, *out = NULL, *suite = NULL;
+    const char *task = NULL, *out = NULL, *suite = NULL, *transform = NULL;
     int dx = 0, dy = 0, threads = 1, quiet = 0, have_n = 0;
     size_t n = 0;
     uint64_t seed = 0, s_lo = 0, s_hi = 0;
     mist_format fmt = MIST_FMT_AUTO;
     mist_dtype dtype = MIST_DTYPE_F64;
-    mist_param params[MIST_MAX_TASK_PARAMS + 1];
-    size_t nparams = 0;
     mist_err err = {0};
 
     for (int i = 1; i < argc; i++) {
@@ -275,14 +300,20 @@ int cmd_gen(int argc, char **argv)
         } else if (!strcmp(a, "--param")) {
             NEED_VALUE;
             const char *eq = strchr(v, '=');
+            double value;
             if (!eq || eq == v || (size_t)(eq - v) >= MIST_PARAM_NAME_LEN ||
-                nparams == sizeof params / sizeof params[0] ||
-                cli_parse_double(eq + 1, &params[nparams].value)) {
-                cli_error("gen: --param wants NAME=NUMBER, e.g. --param c=0.5 (got '%s')", v);
+                cli_parse_double(eq + 1, &value)) {
+                cli_error("gen: --param wants NAME=NUMBER with a name of at most %d characters, "
+                          "e.g. --param c=0.5 (got '%s')",
+                          MIST_PARAM_NAME_LEN - 1, v);
                 return 2;
             }
-            snprintf(params[nparams].name, MIST_PARAM_NAME_LEN, "%.*s", (int)(eq - v), v);
-            nparams++;
+            char pname[MIST_PARAM_NAME_LEN];
+            snprintf(pname, sizeof pname, "%.*s", (int)(eq - v), v);
+            if (mist_task_spec_add_param(sp, pname, value, &err)) {
+                cli_error("gen: %s", err.msg);
+                return 1;
+            }
         } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
             NEED_VALUE;
             out = v;
@@ -309,6 +340,13 @@ int cmd_gen(int argc, char **argv)
                 cli_error("gen: --threads wants 1..64 (got '%s')", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--transform")) {
+            NEED_VALUE;
+            if (mist_mipt_check(v, &err)) {
+                cli_error("gen: --transform: %s", err.msg);
+                return 2;
+            }
+            transform = v;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (a[0] == '-') {
@@ -327,12 +365,13 @@ int cmd_gen(int argc, char **argv)
         return 2;
     }
     if (suite) {
-        if (task || dx || nparams) {
+        if (task || dx || sp->nparams) {
             cli_error("gen: --suite takes no TASK, --dims or --param (its tasks are built in)");
             return 2;
         }
         if (fmt == MIST_FMT_AUTO) fmt = MIST_FMT_NPY;
-        return run_suite(suite, have_n ? n : 0, s_lo, s_hi, out, fmt, dtype, threads, quiet);
+        return run_suite(suite, have_n ? n : 0, s_lo, s_hi, out, fmt, dtype, transform, threads,
+                         quiet);
     }
     if (!task) {
         cli_error("gen: a TASK name, --suite NAME or --list is required (run `mist gen --help`)");
@@ -347,24 +386,32 @@ int cmd_gen(int argc, char **argv)
                   out);
         return 2;
     }
-    mist_task_spec sp = {.dx = dx, .dy = dy, .n = n, .seed = seed};
-    snprintf(sp.task, sizeof sp.task, "%s", task);
-    if (nparams > MIST_MAX_TASK_PARAMS) {
-        cli_error("gen: at most %d --param values", MIST_MAX_TASK_PARAMS);
-        return 2;
-    }
-    memcpy(sp.params, params, nparams * sizeof *params);
-    sp.nparams = nparams;
+    sp->dx = dx;
+    sp->dy = dy;
+    sp->n = n;
+    sp->seed = seed;
+    snprintf(sp->task, sizeof sp->task, "%s", task);
     mist_dataset *ds = NULL;
-    if (mist_gen_dataset(&ds, &sp, &err)) {
+    if (mist_gen_dataset(&ds, sp, &err) ||
+        (transform && mist_mipt_apply(ds, transform, mist_mipt_seed(seed), &err))) {
+        mist_dataset_free(ds);
         cli_error("gen: %s", err.msg);
         return 1;
     }
     int rc = mist_dataset_write(ds, out, fmt, dtype, &err);
     if (rc) cli_error("gen: %s", err.msg);
     else if (!quiet)
-        fprintf(stderr, "%s %dx%d n=%zu seed=%llu: true MI %.6f nats -> %s\n", ds->meta.task,
-                ds->dx, ds->dy, ds->n, (unsigned long long)seed, ds->meta.mi, out);
+        fprintf(stderr, "%s%s%s %dx%d n=%zu seed=%llu: true MI %.6f nats -> %s\n", ds->meta.task,
+                ds->meta.transform[0] ? " with " : "", ds->meta.transform, ds->dx, ds->dy, ds->n,
+                (unsigned long long)seed, ds->meta.mi, out);
     mist_dataset_free(ds);
     return rc ? 1 : 0;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+    mist_task_spec sp = {0};
+    int rc = gen_main(argc, argv, &sp);
+    mist_task_spec_clear(&sp);
+    return rc;
 }

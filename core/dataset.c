@@ -82,6 +82,7 @@ int mist_meta_get_param(const mist_meta *m, const char *name, double *value)
 
 int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err)
 {
+    /* the inline strings (task, generator_version, transform) and seeds come with the copy */
     *dst = *src;
     dst->params = NULL;
     if (src->nparams) {

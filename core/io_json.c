@@ -394,7 +394,7 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
         free(buf);
         return rc;
     }
-    int have_format = 0, have_dx = 0, have_dy = 0, have_n = 0;
+    int have_format = 0, have_dx = 0, have_dy = 0, have_n = 0, have_tseed = 0;
     const char *bad = NULL;
     if (root.type != JV_OBJ) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s': expected a JSON object", path);
@@ -425,6 +425,13 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
             else sc->meta.has_seed = 1;
         } else if (strcmp(k, "mi") == 0) {
             if (mist_json_double(v, 1, &sc->meta.mi)) bad = k;
+        } else if (strcmp(k, "transform") == 0) {
+            if (copy_str(v, sc->meta.transform, sizeof sc->meta.transform) ||
+                !sc->meta.transform[0])
+                bad = k;
+        } else if (strcmp(k, "transform_seed") == 0) {
+            if (mist_json_u64(v, &sc->meta.transform_seed)) bad = k;
+            have_tseed = 1;
         } else if (strcmp(k, "params") == 0) {
             if (v->type != JV_OBJ) bad = k;
             for (size_t j = 0; !bad && !rc && j < v->n; j++) {
@@ -452,6 +459,10 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
                        !have_format ? "format" : !have_dx ? "dx" : !have_dy ? "dy" : "n");
     } else if (sc->dx > INT_MAX - sc->dy) {
         rc = mist_fail(err, MIST_EFORMAT, "'%s': dx + dy is too large", path);
+    } else if (!sc->meta.transform[0] != !have_tseed) {
+        rc = mist_fail(err, MIST_EFORMAT, "'%s': \"%s\" without \"%s\"", path,
+                       have_tseed ? "transform_seed" : "transform",
+                       have_tseed ? "transform" : "transform_seed");
     }
 out:
     mist_json_free(&root);
@@ -501,6 +512,12 @@ int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_d
     else bad |= fputs("null", f) < 0;
     bad |= fputs(",\n  \"mi\": ", f) < 0;
     bad |= put_jdouble(f, m->mi);
+    if (m->transform[0]) { /* only then: untransformed sidecars keep their bytes */
+        bad |= fputs(",\n  \"transform\": ", f) < 0;
+        bad |= mist_json_put_string(f, m->transform);
+        bad |= fprintf(f, ",\n  \"transform_seed\": %llu",
+                       (unsigned long long)m->transform_seed) < 0;
+    }
     bad |= fputs(",\n  \"params\": {", f) < 0;
     for (size_t i = 0; i < m->nparams; i++) {
         bad |= fputs(i ? ", " : "", f) < 0;

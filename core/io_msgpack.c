@@ -46,7 +46,8 @@ int mist_msgpack_write(FILE *f, const char *name, const mist_dataset *ds, mist_e
     msgpack_packer pk;
     msgpack_packer_init(&pk, f, fwrite_cb);
     int bad = 0;
-    bad |= msgpack_pack_map(&pk, 11);
+    int has_tr = m->transform[0] != '\0'; /* only then: untransformed records keep their bytes */
+    bad |= msgpack_pack_map(&pk, has_tr ? 13 : 11);
     bad |= pack_cstr(&pk, "format") || pack_cstr(&pk, "mist-dataset");
     bad |= pack_cstr(&pk, "version") || msgpack_pack_int(&pk, MSGPACK_RECORD_VERSION);
     bad |= pack_cstr(&pk, "task") || pack_cstr(&pk, m->task);
@@ -60,6 +61,10 @@ int mist_msgpack_write(FILE *f, const char *name, const mist_dataset *ds, mist_e
     for (size_t i = 0; i < m->nparams && !bad; i++)
         bad |= pack_cstr(&pk, m->params[i].name) || msgpack_pack_double(&pk, m->params[i].value);
     bad |= pack_cstr(&pk, "generator_version") || pack_cstr(&pk, m->generator_version);
+    if (has_tr) {
+        bad |= pack_cstr(&pk, "transform") || pack_cstr(&pk, m->transform);
+        bad |= pack_cstr(&pk, "transform_seed") || msgpack_pack_uint64(&pk, m->transform_seed);
+    }
     bad |= pack_cstr(&pk, "data") || msgpack_pack_bin(&pk, total * 8);
     if (!bad && mist_io_host_le()) {
         bad |= msgpack_pack_bin_body(&pk, ds->data, total * 8);
@@ -207,13 +212,14 @@ static int get_double(const msgpack_object *o, int allow_nil, double *out)
     }
 }
 
+/* Keys from K_REQUIRED on are optional (written only when they say something). */
 enum {
     K_FORMAT, K_VERSION, K_TASK, K_DX, K_DY, K_N, K_SEED, K_MI, K_PARAMS, K_GENVER, K_DATA,
-    K_COUNT
+    K_REQUIRED, K_TRANSFORM = K_REQUIRED, K_TSEED, K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
     "format", "version", "task", "dx", "dy", "n", "seed", "mi", "params", "generator_version",
-    "data"};
+    "data", "transform", "transform_seed"};
 
 static int decode(const char *path, const msgpack_object *root, double **data, size_t *n_out,
                   int *dx_out, int *dy_out, mist_meta *meta, mist_err *err)
@@ -232,9 +238,13 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
         }
         /* Unknown keys are ignored: later versions may add fields. */
     }
-    for (int k = 0; k < K_COUNT; k++)
+    for (int k = 0; k < K_REQUIRED; k++)
         if (!val[k])
             return mist_fail(err, MIST_EFORMAT, "'%s': record has no \"%s\"", path, key_names[k]);
+    if (!val[K_TRANSFORM] != !val[K_TSEED])
+        return mist_fail(err, MIST_EFORMAT, "'%s': record has \"%s\" without \"%s\"", path,
+                         key_names[val[K_TSEED] ? K_TSEED : K_TRANSFORM],
+                         key_names[val[K_TSEED] ? K_TRANSFORM : K_TSEED]);
 
     const char *bad = NULL;
     char format[32];
@@ -264,6 +274,12 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
         bad = "generator_version";
     else if (val[K_DATA]->type != MSGPACK_OBJECT_BIN)
         bad = "data";
+    else if (val[K_TRANSFORM] &&
+             (get_str(val[K_TRANSFORM], meta->transform, sizeof meta->transform) ||
+              !meta->transform[0]))
+        bad = "transform";
+    else if (val[K_TSEED] && get_uint(val[K_TSEED], &meta->transform_seed))
+        bad = "transform_seed";
     if (bad) return mist_fail(err, MIST_EFORMAT, "'%s': invalid value for \"%s\"", path, bad);
     meta->has_seed = val[K_SEED]->type != MSGPACK_OBJECT_NIL;
 

@@ -64,6 +64,10 @@ typedef struct mist_meta {
     mist_param *params; /* owned, nparams entries */
     size_t nparams;
     char generator_version[32];
+    /* An MI-preserving transform applied after sampling (gen's mist_mipt_apply): the chain,
+     * e.g. "perm" or "rotate+swap", and its seed; "" when none (files then carry neither). */
+    char transform[MIST_TASK_NAME_LEN];
+    uint64_t transform_seed;
 } mist_meta;
 
 /* n rows of dx+dy float64 values, row-major, X columns first. */

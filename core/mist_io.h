@@ -46,7 +46,8 @@ void mist_atomic_abort(mist_atomic_file *af);
 
 /* Writes ds to path in fmt (AUTO: from the extension). npy and csv also write the JSON
  * sidecar with every metadata field (task, dx, dy, n, seed, params, mi, generator
- * version, dtype). dtype applies to npy only (csv is %.17g text, msgpack float64). */
+ * version, dtype; transform and transform_seed only when a transform was applied). dtype
+ * applies to npy only (csv is %.17g text, msgpack float64). */
 int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt,
                        mist_dtype dtype, mist_err *err);
 
@@ -78,7 +79,9 @@ typedef struct mist_manifest_row {
     uint64_t seed;
     double mi;
     char file[256];   /* relative to the manifest's folder */
-    char params[1024]; /* "k=v;k=v", %.17g values */
+    /* "k=v;k=v", %.17g values. 1023 characters hold the longest list of the built-in suites
+     * (additive noise at d = 32: at most 982); `mist gen` refuses a longer one, never cuts it. */
+    char params[1024];
 } mist_manifest_row;
 
 /* Columns: id,task,dx,dy,n,seed,mi,file,params. Atomic. */

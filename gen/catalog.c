@@ -41,6 +41,9 @@ static const mist_catalog_entry SUITES[] = {
     {"mist-imd", "MIST in-meta-distribution protocol: 6 families x 20 n in 10..500 x 9 datasets "
                  "(1,080), dx = dy = d ~ U{2..32} per (n, family)"},
     {"mist-oomd", "MIST out-of-meta-distribution protocol: 7 families, 1,260 datasets"},
+    {"mist-imd-official", "the official MIST IMD test tasks (seed 90 of the MIST generator): "
+                          "1,080 datasets, exact dims, n and parameters; new samples per --seeds"},
+    {"mist-oomd-official", "the official MIST OoMD test tasks: 1,260 datasets, as above"},
     {"bmi40", "the 40 tasks of the BMI benchmark (Czyz et al. 2023); --n (default 10000), "
               "--seeds"},
     {"smoke", "6 tiny tasks for tests; --n (default 200)"},

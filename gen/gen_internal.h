@@ -47,4 +47,18 @@ const char *gen_transform_name(enum gen_transform tr);
 double gen_phi(double x);
 double gen_phi_upper(double x);
 
+/* The official MIST test task lists, embedded at build time from gen/data/ (the generated
+ * mist_official_*.c in the build tree): the CSV bytes, not NUL-terminated. */
+extern const unsigned char gen_official_imd_csv[];
+extern const size_t gen_official_imd_csv_len;
+extern const unsigned char gen_official_oomd_csv[];
+extern const size_t gen_official_oomd_csv_len;
+
+/* Parses one embedded task list into specs (task, dx = dy = d, n, exact parameters; no id or
+ * seed) and the official sample seed of each row. A malformed row is an internal error
+ * (MIST_EFORMAT naming suite and line). Free with mist_task_specs_free and free. */
+int gen_official_parse(const char *suite, const unsigned char *csv, size_t len,
+                       mist_task_spec **specs, uint64_t **sample_seeds, size_t *count,
+                       mist_err *err);
+
 #endif

@@ -1,6 +1,7 @@
 /* Meta-distributions: weighted lists of task families with ranges for dims and n. Task number
  * i of a seed depends on (name, seed, i) only, so streams can be resumed or split freely. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mist_gen.h"
@@ -124,10 +125,9 @@ int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_tas
     spec->seed = mist_seed_derive(base, 5);
     if (ent->param) {
         const char *eq = strchr(ent->param, '=');
-        snprintf(spec->params[0].name, MIST_PARAM_NAME_LEN, "%.*s", (int)(eq - ent->param),
-                 ent->param);
-        sscanf(eq + 1, "%lf", &spec->params[0].value);
-        spec->nparams = 1;
+        char pname[MIST_PARAM_NAME_LEN];
+        snprintf(pname, sizeof pname, "%.*s", (int)(eq - ent->param), ent->param);
+        return mist_task_spec_add_param(spec, pname, strtod(eq + 1, NULL), err);
     }
     return MIST_OK;
 }

@@ -13,7 +13,6 @@ extern "C" {
 #endif
 
 #define MIST_GEN_VERSION "mist-gen 1"
-#define MIST_MAX_TASK_PARAMS 16
 
 typedef struct mist_task mist_task; /* opaque: a fully parameterised task */
 
@@ -48,16 +47,29 @@ int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *o
  * (length out_dx+out_dy) to out. Exposed for tests of injectivity and monotonicity. */
 int mist_task_transform_row(const mist_task *t, const double *base_row, double *out);
 
-/* A task description: what a suite or a meta-distribution hands out. */
+/* A task description: what a suite or a meta-distribution hands out. The spec owns params
+ * (any number: additive noise at d = 32 has 32 eps values); a zeroed spec is empty and valid.
+ * Copying a spec by value moves the ownership of params with it. */
 typedef struct mist_task_spec {
     char task[MIST_TASK_NAME_LEN];
     int dx, dy; /* base dims */
     size_t n;
     uint64_t seed;
-    mist_param params[MIST_MAX_TASK_PARAMS]; /* explicit parameters, the rest drawn */
+    mist_param *params; /* explicit parameters (NULL when nparams == 0), the rest drawn */
     size_t nparams;
     char id[64]; /* suite datasets: "bmi40-s0-0007"; empty otherwise */
 } mist_task_spec;
+
+/* Appends name=value to spec->params. MIST_EINVAL for an empty name or one of
+ * MIST_PARAM_NAME_LEN characters or more, MIST_ENOMEM when it cannot grow. */
+int mist_task_spec_add_param(mist_task_spec *spec, const char *name, double value,
+                             mist_err *err);
+/* Deep copy: dst gets its own params (dst is overwritten, not cleared first). */
+int mist_task_spec_copy(mist_task_spec *dst, const mist_task_spec *src, mist_err *err);
+/* Frees spec->params and leaves no parameters; the rest of the spec is kept. NULL is a no-op. */
+void mist_task_spec_clear(mist_task_spec *spec);
+/* Clears every spec of an array, then frees the array (as returned by mist_suite_specs). */
+void mist_task_specs_free(mist_task_spec *specs, size_t count);
 
 /* Creates the task of spec and samples spec->n rows into a dataset with full metadata. */
 int mist_gen_dataset(mist_dataset **out, const mist_task_spec *spec, mist_err *err);
@@ -85,7 +97,8 @@ const mist_catalog_entry *mist_gen_metadists(size_t *count);
 
 /* ---- meta-distributions ------------------------------------------------------------------ */
 /* Draws task number index of the named meta-distribution ("default", ...) from seed:
- * deterministic in (name, seed, index) alone. */
+ * deterministic in (name, seed, index) alone. spec is output only (not cleared first): clear a
+ * spec with mist_task_spec_clear before drawing into it again. */
 int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_task_spec *spec,
                        mist_err *err);
 
@@ -95,10 +108,65 @@ typedef struct mist_suite_opts {
     size_t n; /* bmi40 and smoke: rows per dataset (0: the suite's default) */
 } mist_suite_opts;
 
-/* The dataset specs of a named suite for one suite seed; *specs is malloc'ed. Each spec has
- * its id and its own seed derived from (suite, suite seed, index). */
+/* The dataset specs of a named suite for one suite seed; free them with mist_task_specs_free.
+ * Each spec has its id and its own seed derived from (suite, suite seed, index); the official
+ * suites (mist-imd-official, mist-oomd-official) derive it from (suite, suite seed, the
+ * official sample seed) instead and fix every parameter. */
 int mist_suite_specs(const char *name, const mist_suite_opts *opts, mist_task_spec **specs,
                      size_t *count, mist_err *err);
+
+/* ---- MI-preserving transforms of a dataset --------------------------------------------- */
+/* Names: "none", "perm", "rotate", "swap", "flow". Each is a fixed bijection drawn from a seed:
+ *   perm    a random permutation of the X columns and an independent one of the Y columns;
+ *   rotate  a Haar-random orthogonal matrix mixing the X columns, another mixing the Y columns
+ *           (a 1-column block gets a random sign: the Haar measure on O(1));
+ *   swap    X and Y exchanged (dx and dy swap);
+ *   flow    per block, 3 layers of h_j <- h_j + a_j tanh(b_j h_j + c_j) (a_j b_j in
+ *           [-0.7, 2.5], so strictly increasing) followed by a Haar orthogonal mixing;
+ *   none    the identity.
+ * A chain "rotate+swap" applies its steps left to right; "none" steps are dropped. */
+int mist_mipt_known(const char *name); /* 1 when name is one of them */
+const char *const *mist_mipt_names(size_t *count);
+/* 0 when chain is one name or several joined by '+', else MIST_EINVAL naming the bad part. */
+int mist_mipt_check(const char *chain, mist_err *err);
+/* The transform seed of a dataset of seed dataset_seed: what `mist gen --transform` (and the
+ * benchmark harness) pass to mist_mipt_apply, so one dataset always gets the same map. */
+uint64_t mist_mipt_seed(uint64_t dataset_seed);
+/* Applies the named transform (or chain) to ds in place. seed: the dataset's transform seed;
+ * the map depends on (name, seed, dx, dy) only (never on the data), so it is a fixed bijection
+ * and MI is unchanged by construction. "swap" exchanges X and Y (ds->dx, ds->dy swap).
+ * ds->meta.transform/transform_seed record what was done ("none" records nothing); a dataset
+ * that carries a transform already gets the new steps appended when seed is the recorded one
+ * (apply "a" then "b" == apply "a+b"), MIST_EINVAL otherwise. ds is unchanged on failure. */
+int mist_mipt_apply(mist_dataset *ds, const char *name, uint64_t seed, mist_err *err);
+
+/* The map itself, for tests and users. Step k of a chain (counting non-"none" steps from 0)
+ * draws from mist_seed_derive(seed, stream(name) + k), stream(name) the FNV-1a hash of the
+ * name, and its X and Y maps from two sub-streams of that: perm and rotate of one dataset
+ * are independent, and the Y map does not depend on dx. */
+typedef struct mist_mipt mist_mipt; /* opaque */
+int mist_mipt_create(mist_mipt **out, const char *name, int dx, int dy, uint64_t seed,
+                     mist_err *err);
+void mist_mipt_free(mist_mipt *m);
+int mist_mipt_out_dx(const mist_mipt *m);
+int mist_mipt_out_dy(const mist_mipt *m);
+/* The canonical chain ("rotate+swap"; "" when every step was "none"). */
+const char *mist_mipt_chain(const mist_mipt *m);
+/* n rows of dx+dy values in, n rows of out_dx+out_dy values out (row-major); out may equal in.
+ * The inverse takes rows of out_dx+out_dy values; flow inverts each increasing 1-D map by a
+ * bracketed Newton solve to full double precision and each mixing by its transpose. */
+int mist_mipt_forward(const mist_mipt *m, const double *in, size_t n, double *out,
+                      mist_err *err);
+int mist_mipt_inverse(const mist_mipt *m, const double *in, size_t n, double *out,
+                      mist_err *err);
+/* log |det J| of the forward map at one input row (0 for perm, rotate, swap and none). */
+int mist_mipt_log_jacobian(const mist_mipt *m, const double *row, double *logdet,
+                           mist_err *err);
+/* Introspection of a one-step map (NULL otherwise); block 0 is X, 1 is Y (of the input).
+ * perm: out column j of the block is in column p[j]. rotate (layer 0) and flow (layers 0..2):
+ * the d x d orthogonal matrix, row-major, out = Q in. */
+const int *mist_mipt_perm(const mist_mipt *m, int block);
+const double *mist_mipt_matrix(const mist_mipt *m, int block, int layer);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,7 @@ const char *gen_transform_name(enum gen_transform tr)
 typedef struct resolver {
     const mist_param *given;
     size_t ngiven;
-    unsigned char used[64];
+    unsigned char *used; /* ngiven flags: which given parameters applied */
     gsl_rng *rng;
     mist_task *t;
     mist_err *err;
@@ -60,7 +60,7 @@ static double resolve(resolver *rs, const char *name, double drawn)
     for (size_t i = 0; i < rs->ngiven; i++) {
         if (strcmp(rs->given[i].name, name) == 0) {
             v = rs->given[i].value;
-            if (i < sizeof rs->used) rs->used[i] = 1;
+            rs->used[i] = 1;
         }
     }
     if (rs->status == MIST_OK) rs->status = record(rs, name, v);
@@ -319,9 +319,14 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
                      size_t nparams, uint64_t seed, mist_err *err)
 {
     *out = NULL;
-    if (nparams > 64) return mist_fail(err, MIST_EINVAL, "too many parameters (%zu)", nparams);
+    if (nparams && !params) return mist_fail(err, MIST_EINVAL, "no parameters given (%zu)", nparams);
     mist_task *t = calloc(1, sizeof *t);
-    if (!t) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    unsigned char *used = calloc(nparams ? nparams : 1, 1);
+    if (!t || !used) {
+        free(t);
+        free(used);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
     int rc = parse_name(t, name, err);
     if (rc) goto fail;
     if (dx < 1 || dy < 1 || dx > GEN_MAX_DIM || dy > GEN_MAX_DIM) {
@@ -342,7 +347,8 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
     }
     if ((rc = check_transforms(t, err))) goto fail;
 
-    resolver rs = {.given = params, .ngiven = nparams, .t = t, .err = err, .status = MIST_OK};
+    resolver rs = {.given = params, .ngiven = nparams, .used = used, .t = t, .err = err,
+                   .status = MIST_OK};
     rs.rng = mist_rng_alloc(mist_seed_derive(seed, 1));
     if (!rs.rng) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
@@ -387,7 +393,9 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
         if (!rs.used[i]) {
             char takes[256] = "";
             size_t len = 0;
-            for (size_t k = 0; k < t->nparams && len < sizeof takes; k++)
+            if (t->base == BASE_ADDITIVE) /* one eps per coordinate: too many to list */
+                snprintf(takes, sizeof takes, "eps (all coordinates) or eps1..eps%d", t->dx);
+            for (size_t k = 0; t->base != BASE_ADDITIVE && k < t->nparams && len < sizeof takes; k++)
                 len += (size_t)snprintf(takes + len, sizeof takes - len, "%s%s", k ? ", " : "",
                                         t->params[k].name);
             rc = mist_fail(err, MIST_EINVAL, "parameter '%s' does not apply to %s (it takes: %s)",
@@ -395,9 +403,11 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
             goto fail;
         }
     }
+    free(used);
     *out = t;
     return MIST_OK;
 fail:
+    free(used);
     mist_task_free(t);
     return rc ? rc : MIST_EINVAL;
 }

@@ -32,7 +32,9 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* "k=v,k=v" -> params; returns the count. */
+#define TEST_MAX_PARAMS 16
+
+/* "k=v,k=v" -> params (at most TEST_MAX_PARAMS); returns the count. */
 static size_t parse_params(const char *text, mist_param *p)
 {
     size_t n = 0;
@@ -43,6 +45,7 @@ static size_t parse_params(const char *text, mist_param *p)
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         ck_assert_ptr_nonnull(eq);
+        ck_assert_uint_lt(n, TEST_MAX_PARAMS);
         *eq = '\0';
         memset(&p[n], 0, sizeof p[n]);
         snprintf(p[n].name, MIST_PARAM_NAME_LEN, "%s", kv);
@@ -55,7 +58,7 @@ static size_t parse_params(const char *text, mist_param *p)
 static int try_make(mist_task **t, const char *name, int dx, int dy, const char *params,
                     uint64_t seed, mist_err *err)
 {
-    mist_param p[MIST_MAX_TASK_PARAMS];
+    mist_param p[TEST_MAX_PARAMS];
     size_t np = parse_params(params, p);
     return mist_task_create(t, name, dx, dy, np ? p : NULL, np, seed, err);
 }
@@ -68,6 +71,19 @@ static mist_task *make(const char *name, int dx, int dy, const char *params, uin
     CHECKM(rc == MIST_OK && t, "creating %s %dx%d [%s] failed: %s", name, dx, dy,
            params ? params : "", err.msg);
     return t;
+}
+
+/* Specs own their params: equal when every field and every parameter is. */
+static int spec_same(const mist_task_spec *a, const mist_task_spec *b)
+{
+    if (strcmp(a->task, b->task) || a->dx != b->dx || a->dy != b->dy || a->n != b->n ||
+        a->seed != b->seed || strcmp(a->id, b->id) || a->nparams != b->nparams)
+        return 0;
+    for (size_t k = 0; k < a->nparams; k++)
+        if (strcmp(a->params[k].name, b->params[k].name) ||
+            memcmp(&a->params[k].value, &b->params[k].value, sizeof(double)))
+            return 0;
+    return 1;
 }
 
 static double param_of(const mist_task *t, const char *name)
@@ -277,7 +293,7 @@ static void mc_check(const mc_case *c, const double *S_ref, double nu, size_t n,
 /* The hand-built matrix of a normal/student case from its structure and params. */
 static double *ref_for(const char *task, int dx, int dy, const char *params)
 {
-    mist_param p[MIST_MAX_TASK_PARAMS];
+    mist_param p[TEST_MAX_PARAMS];
     size_t np = parse_params(params, p);
     double c = 0, K = 0, s = 0, alpha = 0, beta = 0, lambda = 0, eta = 0;
     for (size_t i = 0; i < np; i++) {
@@ -300,7 +316,7 @@ static double *ref_for(const char *task, int dx, int dy, const char *params)
 
 static double nu_of(const char *params)
 {
-    mist_param p[MIST_MAX_TASK_PARAMS];
+    mist_param p[TEST_MAX_PARAMS];
     size_t np = parse_params(params, p);
     for (size_t i = 0; i < np; i++)
         if (!strcmp(p[i].name, "nu")) return p[i].value;
@@ -392,12 +408,12 @@ START_TEST(test_bmi40_values)
         ck_assert_int_eq(mist_task_out_dy(t), sp->dy);
         mist_task_free(t);
     }
-    free(specs);
+    mist_task_specs_free(specs, count);
     /* n = 0 selects the suite's default; the default must be a real sample size */
     opts.n = 0;
     ck_assert_int_eq(mist_suite_specs("bmi40", &opts, &specs, &count, &err), MIST_OK);
     for (size_t i = 0; i < count; i++) ck_assert_uint_gt(specs[i].n, 0);
-    free(specs);
+    mist_task_specs_free(specs, count);
 }
 END_TEST
 
@@ -1286,7 +1302,8 @@ static void check_protocol(const char *suite, const char **families, size_t nfam
     ck_assert_uint_eq(na, 20 * nfam * 9);
     ck_assert_uint_eq(nb, na);
     ck_assert_uint_eq(nc, na);
-    CHECKM(memcmp(a, b, na * sizeof *a) == 0, "%s: specs differ between calls", suite);
+    for (size_t i = 0; i < na; i++)
+        CHECKM(spec_same(&a[i], &b[i]), "%s: spec %zu differs between calls", suite, i);
 
     /* every (n, family) pair is exactly one group of 9 consecutive specs with one d */
     int seen[20][8] = {{0}};
@@ -1337,7 +1354,7 @@ static void check_protocol(const char *suite, const char **families, size_t nfam
         mist_suite_opts oq = {.suite_seed = ss};
         ck_assert_int_eq(mist_suite_specs(suite, &oq, &q, &nq, &err), MIST_OK);
         for (size_t g = 0; g < nq / 9; g++, ngroups++) dcount[q[g * 9].dx]++;
-        free(q);
+        mist_task_specs_free(q, nq);
     }
     for (int dd = 2; dd <= 32; dd++)
         CHECKM(dcount[dd] > ngroups / 31 / 3 && dcount[dd] < 3 * ngroups / 31,
@@ -1355,9 +1372,9 @@ static void check_protocol(const char *suite, const char **families, size_t nfam
     for (size_t i = 1; i < 2 * na; i++)
         CHECKM(seeds[i] != seeds[i - 1], "%s: repeated seed", suite);
     free(seeds);
-    free(a);
-    free(b);
-    free(c);
+    mist_task_specs_free(a, na);
+    mist_task_specs_free(b, nb);
+    mist_task_specs_free(c, nc);
 }
 
 START_TEST(test_suites)
@@ -1384,8 +1401,8 @@ START_TEST(test_suites)
         CHECK(a[i].seed != b[i].seed);
         for (size_t j = 0; j < i; j++) CHECK(a[i].seed != a[j].seed);
     }
-    free(a);
-    free(b);
+    mist_task_specs_free(a, na);
+    mist_task_specs_free(b, nb);
 
     /* smoke: every task creates and samples */
     ck_assert_int_eq(mist_suite_specs("smoke", NULL, &a, &na, &err), MIST_OK);
@@ -1397,7 +1414,7 @@ START_TEST(test_suites)
         ck_assert_int_eq(mist_dataset_check_finite(ds, &err), MIST_OK);
         mist_dataset_free(ds);
     }
-    free(a);
+    mist_task_specs_free(a, na);
 }
 END_TEST
 
@@ -1423,7 +1440,7 @@ START_TEST(test_metadist_default)
         mist_task_spec s, s2, s3;
         ck_assert_int_eq(mist_metadist_draw("default", 42, (uint64_t)i, &s, &err), MIST_OK);
         ck_assert_int_eq(mist_metadist_draw("default", 42, (uint64_t)i, &s2, &err), MIST_OK);
-        CHECKM(memcmp(&s, &s2, sizeof s) == 0, "draw %d not deterministic", i);
+        CHECKM(spec_same(&s, &s2), "draw %d not deterministic", i);
         ck_assert_int_eq(mist_metadist_draw("default", 43, (uint64_t)i, &s3, &err), MIST_OK);
         differs += s3.seed != s.seed;
         mist_task *t = NULL;
@@ -1455,6 +1472,9 @@ START_TEST(test_metadist_default)
         ck_assert_int_eq(mist_task_sample(t, 3, s.seed, rows, &err), MIST_OK);
         for (int k = 0; k < 3 * od; k++) CHECK(isfinite(rows[k]));
         mist_task_free(t);
+        mist_task_spec_clear(&s);
+        mist_task_spec_clear(&s2);
+        mist_task_spec_clear(&s3);
     }
     for (int f = 0; f < 16; f++) CHECKM(fam_seen[f], "MIST family %s never drawn", mist16[f]);
     CHECKM(ne > N / 20 && x1 > N / 50 && y1 > N / 50, "dx != dy: %d, dx = 1: %d, dy = 1: %d", ne,
@@ -1479,6 +1499,7 @@ START_TEST(test_metadist_default)
                        MIST_OK,
                    "%s draw %d: %s", md[m].name, i, err.msg);
             mist_task_free(t);
+            mist_task_spec_clear(&s);
         }
 }
 END_TEST

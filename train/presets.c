@@ -188,8 +188,9 @@ int mist_train_config_validate(const mist_train_config *c, mist_err *err)
     if (c->threads < 1 || c->threads > 256)
         return mist_fail(err, MIST_EINVAL, "threads %d is outside 1..256", c->threads);
     if (!c->metadist[0]) return mist_fail(err, MIST_EINVAL, "no meta-distribution named");
-    mist_task_spec probe;
+    mist_task_spec probe = {0};
     if ((rc = mist_metadist_draw(c->metadist, 0, 0, &probe, err))) return rc;
+    mist_task_spec_clear(&probe);
     if (c->dump_steps < 0 || c->dump_steps > 1000) return mist_fail(err, MIST_EINVAL, "dump_steps out of range");
     return MIST_OK;
 }

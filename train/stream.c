@@ -52,7 +52,8 @@ struct mist_stream {
 static double unit_open(uint64_t u) { return ((double)(u >> 12) + 0.5) * 0x1.0p-52; }
 
 /* Draws spec number k (0-based among the accepted) of a stream seed: the k-th draw whose dims
- * fit. *cursor is the meta-distribution index to continue from (draws are sequential). */
+ * fit. *cursor is the meta-distribution index to continue from (draws are sequential). spec
+ * starts zeroed or cleared; the caller clears it after use (it owns its params). */
 static int draw_fitting(const stream_params *sp, uint64_t sseed, uint64_t *cursor, size_t limit,
                         mist_task_spec *spec, mist_err *err)
 {
@@ -64,7 +65,10 @@ static int draw_fitting(const stream_params *sp, uint64_t sseed, uint64_t *curso
                              sp->metadist, sp->max_dx, sp->max_dy);
         int rc = mist_metadist_draw(sp->metadist, sseed, (*cursor)++, spec, err);
         if (rc) return rc;
-        if (spec->dx < 1 || spec->dy < 1 || spec->dx > sp->max_dx || spec->dy > sp->max_dy) continue;
+        if (spec->dx < 1 || spec->dy < 1 || spec->dx > sp->max_dx || spec->dy > sp->max_dy) {
+            mist_task_spec_clear(spec);
+            continue;
+        }
         if (sp->n_max > 0) {
             uint64_t span = (uint64_t)(sp->n_max - sp->n_min + 1);
             spec->n = (size_t)sp->n_min + (size_t)(mist_mix64(spec->seed ^ TAG_N) % span);
@@ -154,6 +158,7 @@ static int build_batch(const stream_params *sp, int64_t step, mist_batch *b, mis
         b->tau[i] = it->tau;
     }
 done:
+    for (size_t k = 0; items && k < PB; k++) mist_task_spec_clear(&items[k].spec);
     free(items);
     free(perm);
     if (rc) batch_clear(b);
@@ -189,8 +194,9 @@ mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err)
         mist_fail(err, MIST_EINVAL, "batch and pool must be >= 1");
         return NULL;
     }
-    mist_task_spec probe;
+    mist_task_spec probe = {0};
     if (mist_metadist_draw(cfg->metadist, 0, 0, &probe, err)) return NULL;
+    mist_task_spec_clear(&probe);
     mist_stream *s = calloc(1, sizeof *s);
     if (!s) {
         mist_fail(err, MIST_ENOMEM, "out of memory");
@@ -258,9 +264,10 @@ int mist_stream_validation(const mist_train_config *cfg, mist_dataset ***sets, s
     uint64_t cursor = 0;
     int rc = MIST_OK;
     for (size_t i = 0; i < V && !rc; i++) {
-        mist_task_spec spec;
+        mist_task_spec spec = {0};
         rc = draw_fitting(&sp, vseed, &cursor, (size_t)MAX_REJECT_FACTOR * 16, &spec, err);
         if (!rc) rc = gen_checked(&sp, &spec, &v[i], err);
+        mist_task_spec_clear(&spec);
     }
     if (rc) {
         for (size_t i = 0; i < V; i++) mist_dataset_free(v[i]);
