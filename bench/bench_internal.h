@@ -198,6 +198,9 @@ typedef struct bench_suite {
 int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err);
 void bench_suite_close(bench_suite *s);
 const char *bench_suite_id(const bench_suite *s, size_t i);
+/* A built-in dataset id "SUITE-sSEED-INDEX" ("mist-imd-s3-0007"): 1 and its suite (when suite is
+ * not NULL; cap bytes) and suite seed (when seed is not NULL); 0 when id has another form. */
+int bench_id_parse(const char *id, char *suite, size_t cap, uint64_t *seed);
 /* Fills the dataset fields of row (suite .. mi) from the suite's description of dataset i. */
 void bench_suite_describe(const bench_suite *s, size_t i, bench_row *row);
 /* Makes (built-in) or reads (manifest) dataset i; updates row's task/dims/MI from it. */

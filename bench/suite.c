@@ -19,8 +19,7 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* "mist-imd-s0-0007" -> "mist-imd" (the part before -s<digits>-<digits>); 0 when no match. */
-static int id_suite(const char *id, char *out, size_t cap)
+int bench_id_parse(const char *id, char *suite, size_t cap, uint64_t *seed)
 {
     const char *p = strrchr(id, '-');
     if (!p || p == id || !p[1]) return 0;
@@ -30,9 +29,12 @@ static int id_suite(const char *id, char *out, size_t cap)
     while (s > id && *s >= '0' && *s <= '9') s--;
     if (s == p - 1 || *s != 's' || s == id || s[-1] != '-') return 0;
     size_t len = (size_t)(s - 1 - id);
-    if (len == 0 || len >= cap) return 0;
-    memcpy(out, id, len);
-    out[len] = '\0';
+    if (len == 0 || (suite && len >= cap)) return 0;
+    if (suite) {
+        memcpy(suite, id, len);
+        suite[len] = '\0';
+    }
+    if (seed) *seed = strtoull(s + 1, NULL, 10);
     return 1;
 }
 
@@ -52,9 +54,9 @@ static int open_manifest(const char *dir, bench_suite *s, mist_err *err)
     /* The suite's name: the common built-in suite of the ids (a folder from `mist gen --suite
      * mist-imd` is suite mist-imd, with its buckets), else the folder's name. */
     char first[BENCH_SUITE_LEN], cur[BENCH_SUITE_LEN];
-    int common = id_suite(s->mrows[0].id, first, sizeof first);
+    int common = bench_id_parse(s->mrows[0].id, first, sizeof first, NULL);
     for (size_t i = 1; common && i < s->count; i++)
-        common = id_suite(s->mrows[i].id, cur, sizeof cur) && !strcmp(cur, first);
+        common = bench_id_parse(s->mrows[i].id, cur, sizeof cur, NULL) && !strcmp(cur, first);
     if (common) {
         strcpy(s->name, first);
     } else {

@@ -60,18 +60,11 @@ static int keep_dim(const bench_row *r, const void *arg)
     return dim_class(r) == *(const size_t *)arg;
 }
 
-/* The suite seed of a built-in dataset id ("mist-imd-s3-0007" -> 3): 0 when the id has no
- * "-s<digits>-<digits>" tail (a folder's own ids: one group). */
+/* The suite seed of a built-in dataset id; 0 for a folder's own ids (one group). */
 static uint64_t id_seed(const char *id)
 {
-    const char *p = strrchr(id, '-');
-    if (!p || p == id) return 0;
-    for (const char *q = p + 1; *q; q++)
-        if (*q < '0' || *q > '9') return 0;
-    const char *s = p - 1;
-    while (s > id && *s >= '0' && *s <= '9') s--;
-    if (s == p - 1 || *s != 's' || s == id || s[-1] != '-') return 0;
-    return strtoull(s + 1, NULL, 10);
+    uint64_t seed = 0;
+    return bench_id_parse(id, NULL, 0, &seed) ? seed : 0;
 }
 
 static int keep_seed(const bench_row *r, const void *arg)
