@@ -15,6 +15,11 @@ static const mist_catalog_entry BASES[] = {
                 "MI = MI_normal(S) + c(nu, dx, dy)"},
     {"additive", "X ~ U(0,1)^d, Y = X + U(-eps_j, eps_j) per coordinate (dx = dy); eps (all) or "
                  "eps1..epsD ~ U(0.1, 2); name: additive[-TRANSFORM]"},
+    {"channel", "Y = f(X) + sigma N with non-monotone f per coupled pair (structures sine, bumps; "
+                "see families)"},
+    {"mixture", "Gaussian mixtures, MI by Monte Carlo (structures xshape, random; see families)"},
+    {"categorical", "discrete and mixed variables, values 0..K-1 (structures gauss, softmax, "
+                    "channel, binary; see families)"},
 };
 static const mist_catalog_entry STRUCTURES[] = {
     {"dense", "equicorrelation c over all coordinates; c ~ U(0, 0.5) (1x1: U(-0.9, 0.9)); "

@@ -26,6 +26,8 @@ int mist_gen_dataset(mist_dataset **out, const mist_task_spec *spec, mist_err *e
     size_t np;
     const mist_param *p = mist_task_params(t, &np);
     for (size_t i = 0; !rc && i < np; i++) rc = mist_meta_set_param(&ds->meta, p[i].name, p[i].value, err);
+    if (!rc && spec->transform[0])
+        rc = mist_mipt_apply(ds, spec->transform, mist_mipt_seed(spec->seed), err);
     mist_task_free(t);
     if (rc) {
         mist_dataset_free(ds);

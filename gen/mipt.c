@@ -13,9 +13,9 @@
 #define MIPT_FLOW_LAYERS 3
 #define MIPT_MAX_STEPS 8
 
-enum mipt_kind { MIPT_NONE, MIPT_PERM, MIPT_ROTATE, MIPT_SWAP, MIPT_FLOW };
+enum mipt_kind { MIPT_NONE, MIPT_PERM, MIPT_ROTATE, MIPT_SWAP, MIPT_FLOW, MIPT_NEGATE };
 
-static const char *const MIPT_NAMES[] = {"none", "perm", "rotate", "swap", "flow"};
+static const char *const MIPT_NAMES[] = {"none", "perm", "rotate", "swap", "flow", "negate"};
 #define MIPT_COUNT (sizeof MIPT_NAMES / sizeof MIPT_NAMES[0])
 
 /* The map of one block (X or Y) of d columns. */
@@ -24,6 +24,7 @@ typedef struct mipt_block {
     int *perm;         /* perm: d entries */
     double *Q;         /* rotate: one d x d matrix; flow: one per layer */
     double *a, *b, *c; /* flow: d per layer */
+    double *sign;      /* negate: d entries, +1 or -1 */
 } mipt_block;
 
 typedef struct mipt_step {
@@ -75,7 +76,7 @@ static int parse_chain(const char *chain, int *kinds, int *nkinds, mist_err *err
         if (k < 0)
             return mist_fail(err, MIST_EINVAL,
                              "unknown transform '%.*s' in '%s' (known: none, perm, rotate, "
-                             "swap, flow; join several with '+')",
+                             "swap, flow, negate; join several with '+')",
                              (int)(len > 64 ? 64 : len), p, chain);
         if (k != MIPT_NONE) {
             if (*nkinds == MIPT_MAX_STEPS)
@@ -135,6 +136,7 @@ static void block_free(mipt_block *b)
     free(b->a);
     free(b->b);
     free(b->c);
+    free(b->sign);
     memset(b, 0, sizeof *b);
 }
 
@@ -159,6 +161,10 @@ static int block_draw(mipt_block *b, enum mipt_kind kind, int d, uint64_t seed, 
                 b->perm[k] = t;
             }
         }
+    } else if (kind == MIPT_NEGATE) {
+        b->sign = malloc((size_t)d * sizeof *b->sign);
+        if (!b->sign) rc = MIST_ENOMEM;
+        for (int j = 0; j < d && !rc; j++) b->sign[j] = gsl_rng_uniform(r) < 0.5 ? -1.0 : 1.0;
     } else if (kind == MIPT_ROTATE) {
         b->Q = malloc(dd * sizeof *b->Q);
         rc = b->Q ? haar_orthogonal(r, d, b->Q) : MIST_ENOMEM;
@@ -257,6 +263,12 @@ const int *mist_mipt_perm(const mist_mipt *m, int block)
     return m->steps[0].blk[block].perm;
 }
 
+const double *mist_mipt_signs(const mist_mipt *m, int block)
+{
+    if (m->nsteps != 1 || m->steps[0].kind != MIPT_NEGATE || block < 0 || block > 1) return NULL;
+    return m->steps[0].blk[block].sign;
+}
+
 const double *mist_mipt_matrix(const mist_mipt *m, int block, int layer)
 {
     if (m->nsteps != 1 || block < 0 || block > 1 || layer < 0) return NULL;
@@ -319,6 +331,9 @@ static void block_apply(const mipt_block *b, enum mipt_kind kind, int inverse, d
             else tmp[j] = h[b->perm[j]];
         }
         memcpy(h, tmp, (size_t)d * sizeof *h);
+        break;
+    case MIPT_NEGATE: /* its own inverse */
+        for (int j = 0; j < d; j++) h[j] *= b->sign[j];
         break;
     case MIPT_ROTATE:
         matvec(b->Q, d, inverse, h, tmp);
@@ -404,7 +419,7 @@ int mist_mipt_log_jacobian(const mist_mipt *m, const double *row, double *logdet
     double *buf = malloc(2 * d * sizeof *buf);
     if (!buf) return mist_fail(err, MIST_ENOMEM, "out of memory");
     memcpy(buf, row, d * sizeof *buf);
-    /* orthogonal mixings, permutations and the swap have |det| = 1: only flow's
+    /* orthogonal mixings, permutations, sign flips and the swap have |det| = 1: only flow's
      * elementwise layers contribute */
     double s = 0.0;
     for (int k = 0; k < m->nsteps; k++) step_apply(&m->steps[k], 0, buf, buf + d, &s);

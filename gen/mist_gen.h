@@ -24,13 +24,20 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
 void mist_task_free(mist_task *t);
 
 double mist_task_mi(const mist_task *t);         /* exact I(X;Y) in nats */
+/* The Monte-Carlo standard error of mist_task_mi: 0 for every family whose MI is exact (closed
+ * form, finite sums or 1-D quadrature accurate to 1e-9 nats); at most 0.01 for the families
+ * certified by Monte Carlo from their exact densities (mixture-*, categorical-gauss with
+ * dy >= 2), whose draws come from a stream of the task seed (never the sample stream), and
+ * recorded with the parameters as mi_se. */
+double mist_task_mi_se(const mist_task *t);
 const char *mist_task_name(const mist_task *t);  /* canonical name, e.g. "normal-dense-base" */
 int mist_task_out_dx(const mist_task *t);        /* columns of X in a sample */
 int mist_task_out_dy(const mist_task *t);
 /* Every resolved parameter (explicit and drawn), in a stable order. */
 const mist_param *mist_task_params(const mist_task *t, size_t *nparams);
 /* For normal and student tasks: the (dx+dy)^2 correlation/dispersion matrix S, row-major, and
- * the degrees of freedom (student; 0 for normal). NULL for additive. */
+ * the degrees of freedom (student; 0 for normal). NULL for additive and the channel,
+ * mixture and categorical families. */
 const double *mist_task_matrix(const mist_task *t);
 double mist_task_nu(const mist_task *t);
 /* For additive tasks: the dx noise half-widths eps_j. NULL otherwise. */
@@ -40,7 +47,10 @@ const double *mist_task_eps(const mist_task *t);
  * seed. Single-threaded and deterministic. */
 int mist_task_sample(const mist_task *t, size_t n, uint64_t seed, double *out, mist_err *err);
 
-/* Draws the untransformed base rows (n x (dx+dy)) only: for tests and density checks. */
+/* Draws the untransformed base rows (n x (dx+dy)) only: for tests and density checks.
+ * The channel-*, mixture-* and categorical-* families (mist_gen_families) record their
+ * parameters with the pair, component or class index (sigma2, mu3_1); categorical columns
+ * hold the values 0..K-1. */
 int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *out, mist_err *err);
 
 /* Applies the task's transforms in place to one base row (length dx+dy) writing the output row
@@ -58,6 +68,10 @@ typedef struct mist_task_spec {
     mist_param *params; /* explicit parameters (NULL when nparams == 0), the rest drawn */
     size_t nparams;
     char id[64]; /* suite datasets: "bmi40-s0-0007"; empty otherwise */
+    /* An MI-preserving transform chain (mist_mipt_*, e.g. "negate+rotate+swap") that
+     * mist_gen_dataset applies after sampling with the seed mist_mipt_seed(seed); "" for none.
+     * The `broad` meta-distribution draws one for every task. */
+    char transform[MIST_TASK_NAME_LEN];
 } mist_task_spec;
 
 /* Appends name=value to spec->params. MIST_EINVAL for an empty name or one of
@@ -71,7 +85,8 @@ void mist_task_spec_clear(mist_task_spec *spec);
 /* Clears every spec of an array, then frees the array (as returned by mist_suite_specs). */
 void mist_task_specs_free(mist_task_spec *specs, size_t count);
 
-/* Creates the task of spec and samples spec->n rows into a dataset with full metadata. */
+/* Creates the task of spec and samples spec->n rows into a dataset with full metadata, then
+ * applies spec->transform (when not empty), recorded in the metadata's transform fields. */
 int mist_gen_dataset(mist_dataset **out, const mist_task_spec *spec, mist_err *err);
 
 /* ---- exact MI formulas (exposed for tests and users) ------------------------------------ */
@@ -90,6 +105,8 @@ typedef struct mist_catalog_entry {
     const char *summary; /* one line: what it is, its parameters and default ranges */
 } mist_catalog_entry;
 const mist_catalog_entry *mist_gen_bases(size_t *count);
+/* The families named BASE-STRUCTURE beyond normal, student and additive (channel-sine, ...). */
+const mist_catalog_entry *mist_gen_families(size_t *count);
 const mist_catalog_entry *mist_gen_structures(size_t *count);
 const mist_catalog_entry *mist_gen_transforms(size_t *count);
 const mist_catalog_entry *mist_gen_suites(size_t *count);
@@ -116,8 +133,10 @@ int mist_suite_specs(const char *name, const mist_suite_opts *opts, mist_task_sp
                      size_t *count, mist_err *err);
 
 /* ---- MI-preserving transforms of a dataset --------------------------------------------- */
-/* Names: "none", "perm", "rotate", "swap", "flow". Each is a fixed bijection drawn from a seed:
+/* Names: "none", "perm", "rotate", "swap", "flow", "negate". Each is a fixed bijection drawn
+ * from a seed:
  *   perm    a random permutation of the X columns and an independent one of the Y columns;
+ *   negate  an independent random sign (+1 or -1, each with probability 1/2) per column;
  *   rotate  a Haar-random orthogonal matrix mixing the X columns, another mixing the Y columns
  *           (a 1-column block gets a random sign: the Haar measure on O(1));
  *   swap    X and Y exchanged (dx and dy swap);
@@ -159,14 +178,15 @@ int mist_mipt_forward(const mist_mipt *m, const double *in, size_t n, double *ou
                       mist_err *err);
 int mist_mipt_inverse(const mist_mipt *m, const double *in, size_t n, double *out,
                       mist_err *err);
-/* log |det J| of the forward map at one input row (0 for perm, rotate, swap and none). */
+/* log |det J| of the forward map at one input row (0 for perm, rotate, swap, negate, none). */
 int mist_mipt_log_jacobian(const mist_mipt *m, const double *row, double *logdet,
                            mist_err *err);
 /* Introspection of a one-step map (NULL otherwise); block 0 is X, 1 is Y (of the input).
  * perm: out column j of the block is in column p[j]. rotate (layer 0) and flow (layers 0..2):
- * the d x d orthogonal matrix, row-major, out = Q in. */
+ * the d x d orthogonal matrix, row-major, out = Q in. negate: the d signs (+1.0 or -1.0). */
 const int *mist_mipt_perm(const mist_mipt *m, int block);
 const double *mist_mipt_matrix(const mist_mipt *m, int block, int layer);
+const double *mist_mipt_signs(const mist_mipt *m, int block);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,12 @@ int mist_task_sample_base(const mist_task *t, size_t n, uint64_t seed, double *o
 {
     int d = t->dx + t->dy;
     gsl_rng *r = sample_rng(seed);
+    if (t->family) {
+        if (!r) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        t->family->sample(t, r, n, out);
+        gsl_rng_free(r);
+        return MIST_OK;
+    }
     double *g = malloc((size_t)d * sizeof *g);
     /* L in compressed rows: sparse and 2pair factors are mostly zeros */
     size_t nnz_cap = t->L ? (size_t)d * (d + 1) / 2 : 1;

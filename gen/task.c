@@ -27,81 +27,6 @@ const char *gen_transform_name(enum gen_transform tr)
     return "?";
 }
 
-/* ---- parameter resolution ---------------------------------------------------------------- */
-
-/* Every parameter is drawn from its default range first, whether or not it was given, so
- * that giving one parameter explicitly leaves the draws of the others unchanged. */
-typedef struct resolver {
-    const mist_param *given;
-    size_t ngiven;
-    unsigned char *used; /* ngiven flags: which given parameters applied */
-    gsl_rng *rng;
-    mist_task *t;
-    mist_err *err;
-    int status;
-} resolver;
-
-static int record(resolver *rs, const char *name, double v)
-{
-    mist_param *p = realloc(rs->t->params, (rs->t->nparams + 1) * sizeof *p);
-    if (!p) return mist_fail(rs->err, MIST_ENOMEM, "out of memory");
-    rs->t->params = p;
-    memset(&p[rs->t->nparams], 0, sizeof *p);
-    snprintf(p[rs->t->nparams].name, MIST_PARAM_NAME_LEN, "%s", name);
-    p[rs->t->nparams].value = v;
-    rs->t->nparams++;
-    return MIST_OK;
-}
-
-/* The explicit value of name if given (marked used), else drawn. Recorded either way. */
-static double resolve(resolver *rs, const char *name, double drawn)
-{
-    double v = drawn;
-    for (size_t i = 0; i < rs->ngiven; i++) {
-        if (strcmp(rs->given[i].name, name) == 0) {
-            v = rs->given[i].value;
-            rs->used[i] = 1;
-        }
-    }
-    if (rs->status == MIST_OK) rs->status = record(rs, name, v);
-    return v;
-}
-
-static double draw_uniform(resolver *rs, double a, double b)
-{
-    return a + (b - a) * gsl_rng_uniform(rs->rng);
-}
-
-static int check_range(resolver *rs, const char *name, double v, double lo, double hi,
-                       int lo_open, int hi_open)
-{
-    int bad = !isfinite(v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi);
-    if (bad && rs->status == MIST_OK)
-        rs->status = mist_fail(rs->err, MIST_EINVAL, "%s: parameter %s=%g is out of range %s%g, %g%s",
-                               rs->t->name, name, v, lo_open ? "(" : "[", lo, hi,
-                               hi_open ? ")" : "]");
-    return !bad;
-}
-
-static int resolve_int(resolver *rs, const char *name, int lo, int hi, int drawn)
-{
-    double v = resolve(rs, name, drawn);
-    if (rs->status != MIST_OK) return drawn;
-    if (!isfinite(v) || v != floor(v) || v < lo || v > hi) {
-        rs->status = mist_fail(rs->err, MIST_EINVAL,
-                               "%s: parameter %s=%g must be an integer in [%d, %d] for dims %dx%d",
-                               rs->t->name, name, v, lo, hi, rs->t->dx, rs->t->dy);
-        return drawn;
-    }
-    return (int)v;
-}
-
-static int draw_int(resolver *rs, int lo, int hi) /* uniform on {lo..hi} */
-{
-    if (hi <= lo) return lo;
-    return lo + (int)gsl_rng_uniform_int(rs->rng, (unsigned long)(hi - lo + 1));
-}
-
 /* ---- structures ------------------------------------------------------------------------ */
 
 void gen_dense_matrix(double *S, int dx, int dy, double c)
@@ -139,14 +64,15 @@ void gen_lvm_matrix(double *S, int dx, int dy, int K, double alpha, double beta,
     free(sd);
 }
 
-static int resolve_structure(resolver *rs)
+static int resolve_structure(gen_resolver *rs)
 {
     mist_task *t = rs->t;
     int dx = t->dx, dy = t->dy, d = dx + dy, m = dx < dy ? dx : dy;
     switch (t->structure) {
     case STRUCT_DENSE: {
-        double c0 = (dx == 1 && dy == 1) ? draw_uniform(rs, -0.9, 0.9) : draw_uniform(rs, 0, 0.5);
-        double c = resolve(rs, "c", c0);
+        double c0 = (dx == 1 && dy == 1) ? gen_draw_uniform(rs, -0.9, 0.9)
+                                         : gen_draw_uniform(rs, 0, 0.5);
+        double c = gen_resolve(rs, "c", c0);
         double lo = d > 2 ? -1.0 / (d - 1) : -1.0;
         if (rs->status == MIST_OK && !(isfinite(c) && c > lo && c < 1.0))
             return rs->status = mist_fail(rs->err, MIST_EINVAL,
@@ -157,11 +83,11 @@ static int resolve_structure(resolver *rs)
         break;
     }
     case STRUCT_SPARSE: {
-        int K0 = draw_int(rs, 1, m);
-        double s0 = draw_uniform(rs, 0.1, 5);
-        int K = resolve_int(rs, "K", 0, m, K0);
-        double s = resolve(rs, "strength", s0);
-        check_range(rs, "strength", s, 0, 1e3, 0, 0);
+        int K0 = gen_draw_int(rs, 1, m);
+        double s0 = gen_draw_uniform(rs, 0.1, 5);
+        int K = gen_resolve_int(rs, "K", 0, m, K0);
+        double s = gen_resolve(rs, "strength", s0);
+        gen_check_range(rs, "strength", s, 0, 1e3, 0, 0);
         gen_lvm_matrix(t->S, dx, dy, K, 0, 0, s, s);
         break;
     }
@@ -170,22 +96,22 @@ static int resolve_structure(resolver *rs)
             return rs->status = mist_fail(rs->err, MIST_EINVAL,
                                           "%s: 2pair needs dx >= 2 and dy >= 2 (got %dx%d)",
                                           t->name, dx, dy);
-        double s = resolve(rs, "strength", draw_uniform(rs, 0.1, 5));
-        check_range(rs, "strength", s, 0, 1e3, 0, 0);
+        double s = gen_resolve(rs, "strength", gen_draw_uniform(rs, 0.1, 5));
+        gen_check_range(rs, "strength", s, 0, 1e3, 0, 0);
         gen_lvm_matrix(t->S, dx, dy, 2, 0, 0, s, s);
         break;
     }
     case STRUCT_LVM: {
-        int K0 = draw_int(rs, 1, m);
-        double a0 = draw_uniform(rs, 0, 1), l0 = draw_uniform(rs, 0.1, 3);
-        double b0 = draw_uniform(rs, 0, 1.5), e0 = draw_uniform(rs, 0.1, 5);
-        int K = resolve_int(rs, "K", 0, m, K0);
-        double alpha = resolve(rs, "alpha", a0), beta = resolve(rs, "beta", b0);
-        double lambda = resolve(rs, "lambda", l0), eta = resolve(rs, "eta", e0);
-        check_range(rs, "alpha", alpha, 0, 1e3, 0, 0);
-        check_range(rs, "beta", beta, 0, 1e3, 0, 0);
-        check_range(rs, "lambda", lambda, 0, 1e3, 0, 0);
-        check_range(rs, "eta", eta, 0, 1e3, 0, 0);
+        int K0 = gen_draw_int(rs, 1, m);
+        double a0 = gen_draw_uniform(rs, 0, 1), l0 = gen_draw_uniform(rs, 0.1, 3);
+        double b0 = gen_draw_uniform(rs, 0, 1.5), e0 = gen_draw_uniform(rs, 0.1, 5);
+        int K = gen_resolve_int(rs, "K", 0, m, K0);
+        double alpha = gen_resolve(rs, "alpha", a0), beta = gen_resolve(rs, "beta", b0);
+        double lambda = gen_resolve(rs, "lambda", l0), eta = gen_resolve(rs, "eta", e0);
+        gen_check_range(rs, "alpha", alpha, 0, 1e3, 0, 0);
+        gen_check_range(rs, "beta", beta, 0, 1e3, 0, 0);
+        gen_check_range(rs, "lambda", lambda, 0, 1e3, 0, 0);
+        gen_check_range(rs, "eta", eta, 0, 1e3, 0, 0);
         gen_lvm_matrix(t->S, dx, dy, K, alpha, beta, lambda, eta);
         break;
     }
@@ -238,14 +164,28 @@ static int parse_name(mist_task *t, const char *name, mist_err *err)
     }
     size_t b = 0;
     while (np > 0 && b < COUNT(BASES) && strcmp(BASES[b].name, parts[0]) != 0) b++;
-    if (np == 0 || b == COUNT(BASES))
+    int family = np > 0 && gen_family_is_base(parts[0]);
+    if (np == 0 || (b == COUNT(BASES) && !family))
         return mist_fail(err, MIST_EINVAL,
                          "unknown task '%s': the name starts with a base (normal, student, "
-                         "additive); see `mist gen --list`",
+                         "additive, channel, mixture, categorical); see `mist gen --list`",
                          name);
-    t->base = BASES[b].base;
     const char *chain = NULL;
-    if (t->base == BASE_ADDITIVE) {
+    if (family) {
+        if (np < 2 || np > 3)
+            return mist_fail(err, MIST_EINVAL,
+                             "unknown task '%s': expected %s-STRUCTURE[-TRANSFORM[+...]] with "
+                             "STRUCTURE one of: %s",
+                             name, parts[0], gen_family_structures(parts[0]));
+        t->family = gen_family_find(parts[0], parts[1]);
+        if (!t->family)
+            return mist_fail(err, MIST_EINVAL,
+                             "unknown structure '%s' in task '%s' (%s takes: %s)", parts[1], name,
+                             parts[0], gen_family_structures(parts[0]));
+        t->base = BASE_FAMILY;
+        t->structure = STRUCT_NONE;
+        chain = np == 3 ? parts[2] : "base";
+    } else if ((t->base = BASES[b].base) == BASE_ADDITIVE) {
         if (np > 2)
             return mist_fail(err, MIST_EINVAL,
                              "unknown task '%s': additive takes no structure (additive-TRANSFORM)",
@@ -271,8 +211,10 @@ static int parse_name(mist_task *t, const char *name, mist_err *err)
 
     /* canonical name */
     char canon[MIST_TASK_NAME_LEN];
-    size_t len = (size_t)snprintf(canon, sizeof canon, "%s", BASES[b].name);
-    if (t->base != BASE_ADDITIVE) {
+    size_t len = family ? (size_t)snprintf(canon, sizeof canon, "%s-%s", t->family->base,
+                                           t->family->structure)
+                        : (size_t)snprintf(canon, sizeof canon, "%s", BASES[b].name);
+    if (t->base == BASE_NORMAL || t->base == BASE_STUDENT) {
         for (size_t s = 0; s < COUNT(STRUCTS); s++)
             if (STRUCTS[s].s == t->structure)
                 len += (size_t)snprintf(canon + len, sizeof canon - len, "-%s", STRUCTS[s].name);
@@ -347,7 +289,7 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
     }
     if ((rc = check_transforms(t, err))) goto fail;
 
-    resolver rs = {.given = params, .ngiven = nparams, .used = used, .t = t, .err = err,
+    gen_resolver rs = {.given = params, .ngiven = nparams, .used = used, .t = t, .err = err,
                    .status = MIST_OK};
     rs.rng = mist_rng_alloc(mist_seed_derive(seed, 1));
     if (!rs.rng) {
@@ -355,7 +297,10 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
         goto fail;
     }
     int d = dx + dy;
-    if (t->base == BASE_ADDITIVE) {
+    rs.seed = seed;
+    if (t->base == BASE_FAMILY) {
+        t->family->create(t, &rs);
+    } else if (t->base == BASE_ADDITIVE) {
         t->eps = malloc((size_t)dx * sizeof *t->eps);
         double all = NAN;
         for (size_t i = 0; i < nparams; i++)
@@ -366,10 +311,10 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
         for (int j = 0; t->eps && j < dx; j++) {
             char pname[16];
             snprintf(pname, sizeof pname, "eps%d", j + 1);
-            double e0 = draw_uniform(&rs, 0.1, 2);
+            double e0 = gen_draw_uniform(&rs, 0.1, 2);
             if (!isnan(all)) e0 = all;
-            t->eps[j] = resolve(&rs, pname, e0);
-            check_range(&rs, pname, t->eps[j], 0, 1e6, 1, 0);
+            t->eps[j] = gen_resolve(&rs, pname, e0);
+            gen_check_range(&rs, pname, t->eps[j], 0, 1e6, 1, 0);
         }
         if (!t->eps) rs.status = mist_fail(err, MIST_ENOMEM, "out of memory");
         if (rs.status == MIST_OK) t->mi = mist_mi_additive(t->eps, dx);
@@ -378,8 +323,8 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
         t->L = malloc((size_t)d * d * sizeof *t->L);
         if (!t->S || !t->L) rs.status = mist_fail(err, MIST_ENOMEM, "out of memory");
         if (rs.status == MIST_OK && t->base == BASE_STUDENT) {
-            t->nu = resolve(&rs, "nu", draw_uniform(&rs, 1, 10));
-            check_range(&rs, "nu", t->nu, 0, 1e6, 1, 0);
+            t->nu = gen_resolve(&rs, "nu", gen_draw_uniform(&rs, 1, 10));
+            gen_check_range(&rs, "nu", t->nu, 0, 1e6, 1, 0);
         }
         if (rs.status == MIST_OK) resolve_structure(&rs);
         if (rs.status == MIST_OK) rs.status = gen_cholesky(t->S, d, t->L, NULL, err);
@@ -390,12 +335,23 @@ int mist_task_create(mist_task **out, const char *name, int dx, int dy, const mi
     gsl_rng_free(rs.rng);
     if ((rc = rs.status)) goto fail;
     for (size_t i = 0; i < nparams; i++) {
+        if (!rs.used[i] && !strcmp(params[i].name, "mi_se")) {
+            rc = mist_fail(err, MIST_EINVAL,
+                           "%s: mi_se is not a parameter: it records the Monte-Carlo standard "
+                           "error of the MI of a task",
+                           t->name);
+            goto fail;
+        }
         if (!rs.used[i]) {
             char takes[256] = "";
             size_t len = 0;
             if (t->base == BASE_ADDITIVE) /* one eps per coordinate: too many to list */
                 snprintf(takes, sizeof takes, "eps (all coordinates) or eps1..eps%d", t->dx);
-            for (size_t k = 0; t->base != BASE_ADDITIVE && k < t->nparams && len < sizeof takes; k++)
+            else if (t->base == BASE_FAMILY) /* indexed parameters: see the catalogue line */
+                snprintf(takes, sizeof takes, "%s", t->family->takes);
+            for (size_t k = 0; t->base != BASE_ADDITIVE && t->base != BASE_FAMILY &&
+                               k < t->nparams && len < sizeof takes;
+                 k++)
                 len += (size_t)snprintf(takes + len, sizeof takes - len, "%s%s", k ? ", " : "",
                                         t->params[k].name);
             rc = mist_fail(err, MIST_EINVAL, "parameter '%s' does not apply to %s (it takes: %s)",
@@ -419,10 +375,12 @@ void mist_task_free(mist_task *t)
     free(t->L);
     free(t->eps);
     free(t->params);
+    if (t->family && t->fam) t->family->free(t->fam);
     free(t);
 }
 
 double mist_task_mi(const mist_task *t) { return t->mi; }
+double mist_task_mi_se(const mist_task *t) { return t->mi_se; }
 const char *mist_task_name(const mist_task *t) { return t->name; }
 int mist_task_out_dx(const mist_task *t) { return t->out_dx; }
 int mist_task_out_dy(const mist_task *t) { return t->out_dy; }

@@ -129,8 +129,8 @@ START_TEST(test_names)
 {
     size_t count;
     const char *const *names = mist_mipt_names(&count);
-    const char *want[] = {"none", "perm", "rotate", "swap", "flow"};
-    ck_assert_uint_eq(count, 5);
+    const char *want[] = {"none", "perm", "rotate", "swap", "flow", "negate"};
+    ck_assert_uint_eq(count, 6);
     for (size_t i = 0; i < count; i++) {
         ck_assert_str_eq(names[i], want[i]);
         ck_assert(mist_mipt_known(want[i]));
