@@ -174,7 +174,7 @@ typedef struct mist_bench_opts {
     int score_bootstrap;
     /* (Resample b of the dataset of seed s draws its n row indices with gsl_rng_uniform_int from
      * mist's stream seeded mist_seed_derive(mist_seed_derive(s, MIST_BENCH_SCORE_STREAM), b).) */
-    /* MI-preserving transforms (mist_mipt_names: none, perm, rotate, swap, flow) each dataset
+    /* MI-preserving transforms (mist_mipt_names: none, perm, rotate, swap, flow, negate) each dataset
      * is run under, seeded per dataset; NULL / 0: "none" alone. */
     const char *const *transforms;
     size_t ntransforms;
