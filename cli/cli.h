@@ -32,6 +32,11 @@ void cli_blas_tune(char **argv);
  * $MIST_WEIGHTS is set, it is the path (found or not) and *env_used points to it. */
 int cli_default_model(const char *name, char *out, size_t outsz, const char **env_used);
 
+/* JSON output on stdout: a number (null when not finite, %.17g otherwise) and a string (quotes,
+ * backslashes and control bytes escaped). */
+void cli_json_num(double v);
+void cli_json_str(const char *s);
+
 /* Prints "mist: " + message to stderr. */
 void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -18,6 +18,23 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_json_num(double v)
+{
+    if (isfinite(v)) printf("%.17g", v);
+    else printf("null");
+}
+
+void cli_json_str(const char *str)
+{
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if (*c < 0x20) printf("\\u%04x", *c);
+        else putchar(*c);
+    }
+    putchar('"');
+}
+
 int cli_parse_u64(const char *s, uint64_t *out)
 {
     if (!s || !isdigit((unsigned char)*s)) return -1;

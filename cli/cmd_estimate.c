@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "estimate_guard.h"
 #include "mist_classical.h"
 #include "mist_infer.h"
 #include "mist_io.h"
@@ -50,9 +51,19 @@ static void estimate_usage(FILE *f)
           "                    are sorted along tau (monotone rearrangement, together with the\n"
           "                    median) so that they never cross\n"
           "  --threads T       OpenBLAS threads (default 1); results equal up to float rounding\n"
-          "  Data sizes outside the range the model was trained on (see `mist info`) are\n"
-          "  accepted with a note on standard error. The official models read [x, y] rows: they\n"
-          "  need dx == dy <= 32.\n"
+          "  --guard MODE      fallback (default) | warn | off. The guard checks whether the data\n"
+          "                    suit the model: n and dims inside its trained range, its estimate\n"
+          "                    inside the MI range it was trained on, no discrete columns, and\n"
+          "                    its 90% interval consistent with KSG (k = 5) and the bias-corrected\n"
+          "                    Gaussian copula (one pass each, 90% intervals from standard\n"
+          "                    errors). Each failed check prints a warning on stderr and a reason\n"
+          "                    in the JSON \"guard\" object. fallback: then answer with the\n"
+          "                    classical estimate the check points to (or, for range warnings\n"
+          "                    alone, the model's median) and a 90% interval that covers the\n"
+          "                    model's and the classical one; the model's answer is shown too.\n"
+          "                    warn: warn, keep the model's answer. off: no checks, no guard\n"
+          "                    output. --seed seeds KSG's tie-breaking noise\n"
+          "  The official models read [x, y] rows: they need dx == dy <= 32.\n"
           "\n"
           "MI is reported in nats. When the file's metadata holds the true MI, it is shown too.\n",
           f);
@@ -135,24 +146,6 @@ static mist_dataset *load(const char *path, int dx, const char *xcols, const cha
     return ds;
 }
 
-static void json_num(double v)
-{
-    if (isfinite(v)) printf("%.17g", v);
-    else printf("null");
-}
-
-/* A JSON string; paths may hold quotes, backslashes or control bytes. */
-static void json_str(const char *str)
-{
-    putchar('"');
-    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
-        if (*c == '"' || *c == '\\') printf("\\%c", *c);
-        else if (*c < 0x20) printf("\\u%04x", *c);
-        else putchar(*c);
-    }
-    putchar('"');
-}
-
 /* "0.05,0.5,0.95" -> levels in (0, 1); 0 on success. */
 static int parse_taus(const char *s, double *taus, size_t *n)
 {
@@ -171,11 +164,36 @@ static int parse_taus(const char *s, double *taus, size_t *n)
     return 0;
 }
 
-/* --method mist: the network of a weights file on the dataset. The levels are the user's
- * --quantiles, or the --ci interval and the median (taus_are_default), which a point model
- * ignores. */
+enum { GUARD_OFF, GUARD_WARN, GUARD_FALLBACK };
+
+/* The model's 5%, 50% and 95% quantiles for the guard: from the levels already computed when
+ * they are there (the default --ci 0.9), else from a second call; a point model's estimate
+ * stands for all three. */
+static int guard_quantiles(mist_model *m, const mist_dataset *ds, const double *taus,
+                           size_t nq, const double *out, double est, double q3[3], mist_err *err)
+{
+    q3[0] = q3[1] = q3[2] = est;
+    if (!mist_model_arch(m)->quantile_conditioned) return 0;
+    int i05 = -1, i95 = -1;
+    for (size_t i = 0; i < nq; i++) {
+        if (taus[i] == 0.05) i05 = (int)i;
+        if (taus[i] == 0.95) i95 = (int)i;
+    }
+    if (i05 >= 0 && i95 >= 0) {
+        q3[0] = out[i05];
+        q3[2] = out[i95];
+        return 0;
+    }
+    const double t3[3] = {0.05, 0.5, 0.95};
+    return mist_model_estimate(m, ds->data, ds->n, ds->dx, ds->dy, t3, 3, q3, err);
+}
+
+/* --method mist: the network of a weights file on the dataset, checked by the guard unless
+ * guard is GUARD_OFF. The levels are the user's --quantiles, or the --ci interval and the median
+ * (taus_are_default), which a point model ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
-                         size_t nuser, int taus_are_default, int raw, int threads, int json)
+                         size_t nuser, int taus_are_default, int raw, int threads, int json,
+                         int guard, uint64_t seed)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -221,37 +239,75 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         if (taus[i] > taus[ihi]) ihi = i;
     }
     int has_interval = nq >= 2 && taus[ilo] < 0.5 && taus[ihi] > 0.5;
-    if ((int64_t)ds->n < a->n_min || (int64_t)ds->n > a->n_max)
+    mist_guard_model gm;
+    mist_guard_result gr;
+    memset(&gm, 0, sizeof gm);
+    memset(&gr, 0, sizeof gr);
+    if (guard != GUARD_OFF) {
+        double q3[3];
+        mist_guard_opts go;
+        mist_guard_opts_default(&go);
+        go.seed = seed;
+        go.threads = threads;
+        int rc = guard_quantiles(m, ds, taus, nq, out, est, q3, &err);
+        if (!rc) {
+            mist_guard_model_init(&gm, m, q3[0], q3[1], q3[2]);
+            rc = mist_guard_run(ds->data, ds->n, ds->dx, ds->dy, &gm, &go, &gr, &err);
+        }
+        if (rc) {
+            cli_error("estimate: guard: %s (--guard off skips the checks)", err.msg);
+            mist_model_free(m);
+            return 1;
+        }
+        guard_warn(&gr, &gm, ds->n, ds->dx, ds->dy, guard == GUARD_FALLBACK);
+    } else if ((int64_t)ds->n < a->n_min || (int64_t)ds->n > a->n_max)
         fprintf(stderr,
                 "mist: note: n = %zu is outside the range this model was trained on (%lld..%lld); "
                 "the estimate may be less reliable\n",
                 ds->n, (long long)a->n_min, (long long)a->n_max);
+    /* the guard's fallback replaces the answer; the model's is still shown */
+    int fb = guard == GUARD_FALLBACK && gr.reasons;
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"mist\", \"estimate\": ");
-        json_num(est);
+        cli_json_num(fb ? gr.estimate : est);
         printf(", \"quantiles\": [");
         for (size_t i = 0; i < nq; i++) {
             printf("%s{\"tau\": %.17g, \"value\": ", i ? ", " : "", taus[i]);
-            json_num(out[i]);
+            cli_json_num(out[i]);
             printf("}");
         }
         printf("], \"lower\": ");
-        json_num(has_interval ? out[ilo] : NAN);
+        cli_json_num(fb ? gr.lower : has_interval ? out[ilo] : NAN);
         printf(", \"upper\": ");
-        json_num(has_interval ? out[ihi] : NAN);
+        cli_json_num(fb ? gr.upper : has_interval ? out[ihi] : NAN);
         printf(", \"ci\": ");
-        json_num(has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12 : NAN);
+        cli_json_num(fb             ? 0.9
+                     : has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12
+                                    : NAN);
         printf(", \"weights\": ");
-        json_str(weights);
+        cli_json_str(weights);
         printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
                "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"true_mi\": ",
                raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
                ds->dy, (long long)a->n_min, (long long)a->n_max);
-        json_num(truth);
+        cli_json_num(truth);
+        if (guard != GUARD_OFF) {
+            printf(", ");
+            guard_json(&gr, &gm, ds->dx, guard == GUARD_FALLBACK);
+        }
         printf("}\n");
     } else {
-        printf("mist: %.6f nats%s", est, a->quantile_conditioned ? " (median)" : "");
+        if (fb)
+            printf("mist: %.6f nats (guard fallback: %s)  [%.6f, %.6f] 90%% interval  (n = %zu, "
+                   "dx = %d, dy = %d)\n",
+                   gr.estimate,
+                   gr.answer == MIST_GUARD_ANSWER_KSG1              ? "ksg1"
+                   : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
+                                                                    : "model median, widened",
+                   gr.lower, gr.upper, ds->n, ds->dx, ds->dy);
+        printf("%s: %.6f nats%s", fb ? "model" : "mist", est,
+               a->quantile_conditioned ? " (median)" : "");
         if (has_interval)
             printf("  [%.6f, %.6f] %g%% interval (quantiles %g, %g)", out[ilo], out[ihi],
                    100 * (taus[ihi] - taus[ilo]), taus[ilo], taus[ihi]);
@@ -259,7 +315,8 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             printf("  quantiles%s:", raw ? " (raw)" : "");
             for (size_t i = 0; i < nq; i++) printf(" %g: %.6f", taus[i], out[i]);
         }
-        printf("  (n = %zu, dx = %d, dy = %d)\n", ds->n, ds->dx, ds->dy);
+        if (fb) printf("\n");
+        else printf("  (n = %zu, dx = %d, dy = %d)\n", ds->n, ds->dx, ds->dy);
         if (isfinite(truth)) printf("true MI (from the file's metadata): %.6f nats\n", truth);
     }
     mist_model_free(m);
@@ -270,7 +327,8 @@ int cmd_estimate(int argc, char **argv)
 {
     const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
                *quantiles = NULL;
-    int dx = 0, json = 0, raw_quantiles = 0;
+    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK;
+    const char *guard_opt = NULL;
     const char *classical_only = NULL; /* an option that the learned model has no use for */
     mist_est_opts o;
     mist_est_opts_default(&o);
@@ -300,6 +358,13 @@ int cmd_estimate(int argc, char **argv)
         else if (!strcmp(a, "--weights")) weights = VALUE;
         else if (!strcmp(a, "--quantiles")) quantiles = VALUE;
         else if (!strcmp(a, "--raw-quantiles")) raw_quantiles = 1;
+        else if (!strcmp(a, "--guard")) {
+            guard_opt = VALUE;
+            if (guard_opt && !strcmp(guard_opt, "off")) guard = GUARD_OFF;
+            else if (guard_opt && !strcmp(guard_opt, "warn")) guard = GUARD_WARN;
+            else if (guard_opt && !strcmp(guard_opt, "fallback")) guard = GUARD_FALLBACK;
+            else bad = 1;
+        }
         else if (a[0] == '-' && a[1] != '\0') {
             cli_error("estimate: unknown option '%s' (run `mist estimate --help`)", a);
             return 2;
@@ -331,8 +396,9 @@ int cmd_estimate(int argc, char **argv)
                   classical_only);
         return 2;
     }
-    if (!is_mist && (weights || quantiles || raw_quantiles)) {
-        cli_error("estimate: --weights, --quantiles and --raw-quantiles apply to --method mist");
+    if (!is_mist && (weights || quantiles || raw_quantiles || guard_opt)) {
+        cli_error("estimate: --weights, --quantiles, --raw-quantiles and --guard apply to "
+                  "--method mist");
         return 2;
     }
     double taus[MAX_TAUS];
@@ -374,7 +440,7 @@ int cmd_estimate(int argc, char **argv)
             taus[2] = nearbyint((1 + o.ci) / 2 * 1e12) / 1e12;
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
-                               raw_quantiles, o.threads, json);
+                               raw_quantiles, o.threads, json, guard, o.seed);
         mist_dataset_free(ds);
         return rc;
     }
@@ -387,17 +453,17 @@ int cmd_estimate(int argc, char **argv)
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"%s\", \"estimate\": ", method);
-        json_num(r.estimate);
+        cli_json_num(r.estimate);
         printf(", \"lower\": ");
-        json_num(r.lower);
+        cli_json_num(r.lower);
         printf(", \"upper\": ");
-        json_num(r.upper);
+        cli_json_num(r.upper);
         printf(", \"ci\": ");
-        json_num(o.bootstrap ? o.ci : NAN);
+        cli_json_num(o.bootstrap ? o.ci : NAN);
         printf(", \"bootstrap\": %d, \"n\": %zu, \"dx\": %d, \"dy\": %d, \"copula\": %s, "
                "\"true_mi\": ",
                o.bootstrap, ds->n, ds->dx, ds->dy, o.copula ? "true" : "false");
-        json_num(truth);
+        cli_json_num(truth);
         printf("}\n");
     } else {
         printf("%s%s: %.6f nats", method, o.copula ? " (copula)" : "", r.estimate);

@@ -21,7 +21,8 @@ static void gen_usage(FILE *f)
           "  mist gen --list\n"
           "\n"
           "TASK is BASE-STRUCTURE[-TRANSFORM[+TRANSFORM...]], e.g. normal-sparse-wiggly,\n"
-          "student-dense-base, additive-base, normal-2pair-normal_cdf+spiral (see --list).\n"
+          "student-dense-base, additive-base, normal-2pair-normal_cdf+spiral, channel-sine-base,\n"
+          "mixture-xshape-base, categorical-gauss-base (see --list).\n"
           "Parameters not given with --param are drawn from their default ranges using the\n"
           "seed; every value used is recorded in the file's metadata with the exact MI.\n"
           "\n"
@@ -41,9 +42,10 @@ static void gen_usage(FILE *f)
           "  --transform T     apply an MI-preserving map to every dataset written: none, perm\n"
           "                    (shuffle the X and the Y columns), rotate (random orthogonal\n"
           "                    mixing within X and within Y), swap (exchange X and Y), flow\n"
-          "                    (random smooth invertible map of X and of Y), or a chain such\n"
-          "                    as rotate+swap. Drawn from the dataset's seed; the MI and the\n"
-          "                    metadata's mi are unchanged, the metadata records the transform\n"
+          "                    (random smooth invertible map of X and of Y), negate (a random\n"
+          "                    sign per column), or a chain such as rotate+swap. Drawn from\n"
+          "                    the dataset's seed; the MI and the metadata's mi are\n"
+          "                    unchanged, the metadata records the transform\n"
           "  --quiet           no progress line\n"
           "\n"
           "npy and csv files get a JSON sidecar NAME.json with the metadata; msgpack records\n"
@@ -55,6 +57,8 @@ static void print_list(void)
 {
     struct { const char *title; const mist_catalog_entry *(*fn)(size_t *); } groups[] = {
         {"bases", mist_gen_bases},         {"structures (normal, student)", mist_gen_structures},
+        {"families (BASE-STRUCTURE; every parameter per pair/class, or one value for all)",
+         mist_gen_families},
         {"transforms", mist_gen_transforms}, {"suites", mist_gen_suites},
         {"meta-distributions (training)", mist_gen_metadists}};
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

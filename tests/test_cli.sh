@@ -19,6 +19,11 @@ expect_fail() {
 "$MIST" --help | grep -q "mist gen" && ok || bad "--help"
 "$MIST" gen --help | grep -q -- "--dims" && ok || bad "gen --help"
 "$MIST" gen --list | grep -q "swissroll" && ok || bad "gen --list"
+# the newer families: listed, generated with their MI (and Monte-Carlo error) in the sidecar
+"$MIST" gen --list | grep -q "categorical-softmax" && "$MIST" gen --list | grep -q "broad" && ok || bad "gen --list families"
+"$MIST" gen mixture-xshape-base --dims 2x2 --n 50 --seed 1 --transform negate -o mx.npy --quiet &&
+  grep -q '"mi_se"' mx.json && grep -q '"transform": "negate"' mx.json && ok || bad "gen mixture-xshape"
+expect_fail "family parameter out of range" "sigma1=-1 is out of range" "$MIST" gen channel-sine-base --dims 1x1 --n 5 --param sigma=-1 -o bad.npy
 
 # one task, three formats
 "$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.npy --quiet && ok || bad "gen npy"
@@ -213,8 +218,9 @@ expect_fail "train over a checkpoint" "holds a checkpoint already" "$MIST" train
 [ "$(tail -1 tr/train.csv | cut -d, -f1)" = 4 ] && ok || bad "train csv log"
 "$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '"metadist"' && ok || bad "train export"
 "$MIST" estimate a.npy --method mist --weights tr/model.msgpack >/dev/null && ok || bad "estimate with a trained model"
-# the default model comes from $MIST_WEIGHTS when set; a point model gives no interval
-out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json) &&
+# the default model comes from $MIST_WEIGHTS when set; a point model gives no interval (of its
+# own: the guard's fallback may give one)
+out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json --guard off) &&
   echo "$out" | grep -q '"weights": "tr/model.msgpack"' && echo "$out" | grep -q '"lower": null' && ok || bad "MIST_WEIGHTS: $out"
 "$MIST" train --help | grep -q -- "--resume" && ok || bad "train --help"
 # calibrate: a tiny quantile model; the output opens and carries its recalibration
@@ -260,6 +266,76 @@ ksg = e["ksg1:k=5"]["mse"]
 assert e["mist-point.msgpack"]["mse"] < ksg and e["mist-qr.msgpack"]["mse"] < ksg, e
 assert e["mist-qr.msgpack"]["n_ok"] == 39 and e["mist-qr.msgpack"]["coverage"] >= 28 / 39, e' &&
   ok || bad "shipped models vs ksg1 on bmi40"
+
+# the guard: y = x^2 - 1 + 0.1 N (MI 1.99, correlation 0), which the shipped model reads as ~0
+# and KSG does not. Warnings on stderr, exit 0, the KSG answer with the model's still shown;
+# --guard warn keeps the model's answer, --guard off prints it unchecked and untouched
+/usr/bin/python3 -c '
+import random
+r = random.Random(5)
+with open("square.csv", "w") as f:
+    for _ in range(500):
+        x = r.gauss(0, 1)
+        f.write("%r,%r\n" % (x, x * x - 1 + 0.1 * r.gauss(0, 1)))'
+out=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 2>guard.err) && ok || bad "guard: exit code"
+grep -q "^mist: warning: the model's 90% interval \[[-0-9.]*, [-0-9.]*\] lies below KSG's 90% interval \[[0-9.]*, [0-9.]*\]: the data may be unlike the model's training data" guard.err &&
+  grep -q "^mist: warning: answering with KSG's estimate [0-9.]* and the 90% interval" guard.err &&
+  [ "$(wc -l < guard.err)" -eq 2 ] && ok || bad "guard warnings: $(cat guard.err)"
+echo "$out" | head -1 | grep -q "^mist: [0-9.]* nats (guard fallback: ksg1)  \[.*\] 90% interval" &&
+  echo "$out" | sed -n 2p | grep -q "^model: .* nats (median)" && ok || bad "guard answer: $out"
+env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json > g-fb.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json --guard warn > g-warn.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json --guard off > g-off.json 2>g-off.err &&
+  "$MIST" estimate square.csv --dx 1 --method ksg1 --json > g-ksg.json && ok || bad "guard json runs"
+/usr/bin/python3 -c '
+import json
+fb, warn, off, ksg = (json.load(open("g-%s.json" % k)) for k in ("fb", "warn", "off", "ksg"))
+g = fb["guard"]
+assert g["mode"] == "fallback" and g["status"] == "warn" and g["reasons"] == ["below_classical"], g
+k, c = g["cross_check"]["ksg1"], g["cross_check"]["gaussian_copula"]
+assert k["ok"] and k["estimate"] == ksg["estimate"] and k["lower"] < k["estimate"] < k["upper"], k
+assert c["ok"] and c["bias_corrected"] and abs(c["estimate"]) < 0.05, c
+assert k["lower"] > g["model"]["upper"] > g["model"]["lower"], g
+f = g["fallback"]
+assert f["answer"] == "ksg1" and f["applied"] and f["estimate"] == k["estimate"] > 1.2, f
+assert (fb["estimate"], fb["lower"], fb["upper"], fb["ci"]) == (f["estimate"], f["lower"], f["upper"], 0.9), fb
+assert f["lower"] == g["model"]["lower"] and f["upper"] == k["upper"], f
+assert g["trained"]["n"] == [10, 500] and g["trained"]["metadist"] == "default" and g["discrete"] is None, g
+# warn: the model answer at the top, the same guard report, fallback not applied
+assert warn["guard"]["fallback"]["applied"] is False and warn["estimate"] == g["model"]["estimate"], warn
+# off: no guard, the model answer exactly
+assert "guard" not in off and off["quantiles"] == fb["quantiles"], off
+assert (off["estimate"], off["lower"], off["upper"]) == (g["model"]["estimate"], g["model"]["lower"], g["model"]["upper"]), off
+' && [ ! -s g-off.err ] && ok || bad "guard json fields"
+w=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --guard warn 2>g-warn.err) &&
+  o=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --guard off 2>/dev/null) &&
+  [ "$w" = "$o" ] && echo "$o" | grep -q "^mist: .* (median)  \[.*\] 90% interval (quantiles 0.05, 0.95)  (n = 500, dx = 1, dy = 1)$" &&
+  grep -q "keeping the model's answer (--guard warn)" g-warn.err && ok || bad "guard warn / off text: $w / $o"
+# in-distribution data: no warning, the model's answer untouched
+out=$(env -u MIST_WEIGHTS "$MIST" estimate a.npy --json 2>g-a.err) && [ ! -s g-a.err ] &&
+  echo "$out" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+g = r["guard"]
+assert g["status"] == "ok" and g["reasons"] == [] and g["fallback"] is None, g
+assert r["estimate"] == g["model"]["estimate"] and r["lower"] == g["model"]["lower"], r' &&
+  ok || bad "guard on in-distribution data: $out $(cat g-a.err)"
+# discrete columns and n outside the trained range are reasons too
+/usr/bin/python3 -c '
+import random
+r = random.Random(2)
+with open("binary.csv", "w") as f:
+    for _ in range(300):
+        x = r.randint(0, 1)
+        f.write("%d,%r\n" % (x, x + 0.3 * r.gauss(0, 1)))'
+env -u MIST_WEIGHTS "$MIST" estimate binary.csv --dx 1 >/dev/null 2>g-bin.err &&
+  grep -q "^mist: warning: column x1 takes only 2 distinct values" g-bin.err && ok || bad "guard discrete: $(cat g-bin.err)"
+"$MIST" gen normal-dense-base --dims 2x2 --n 600 --seed 3 -o n600.npy --quiet &&
+  env -u MIST_WEIGHTS "$MIST" estimate n600.npy >/dev/null 2>g-n.err &&
+  grep -q "^mist: warning: n = 600 is outside the range the model was trained on (10..500)" g-n.err &&
+  ok || bad "guard n range: $(cat g-n.err)"
+expect_fail "guard bad mode" "bad or missing value for --guard" "$MIST" estimate a.npy --guard maybe
+expect_fail "guard with a classical method" "--guard apply to --method mist" "$MIST" estimate a.npy --method ksg1 --guard warn
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
