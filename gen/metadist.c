@@ -59,50 +59,34 @@ typedef struct metadist {
 
 static const md_entry MD_MIST16[] = {MIST16};
 
-static const md_entry MD_DEFAULT[] = {
-    MIST16,
-    /* dx != dy */
-    E("normal-dense-base", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-sparse-wiggly", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-lvm-halfcube", 1, DIMS_INDEP_1_32, NULL),
-    E("student-dense-asinh", 1, DIMS_INDEP_1_32, NULL),
-    E("student-sparse-base", 1, DIMS_INDEP_1_32, NULL),
-    /* dx = dy = 1 */
-    E("normal-dense-base", 0.5, DIMS_1x1, NULL),
-    E("normal-dense-halfcube", 0.5, DIMS_1x1, NULL),
-    E("student-identity-base", 0.5, DIMS_1x1, NULL),
-    E("additive-wiggly", 0.5, DIMS_1x1, NULL),
-    /* zero MI */
-    E("normal-dense-base", 0.5, DIMS_INDEP_1_32, "c=0"),
-    E("normal-sparse-asinh", 0.5, DIMS_INDEP_1_32, "K=0"),
-    /* other shapes */
-    E("normal-dense-bimodal", 0.5, DIMS_INDEP_1_8, NULL),
-    E("normal-sparse-bimodal", 0.5, DIMS_INDEP_1_8, NULL),
-    E("normal-sparse-spiral", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-dense-normal_cdf+spiral", 0.5, DIMS_INDEP_1_32, NULL),
-};
+/* The default meta-distribution: the MIST training families, then wider shapes. */
+#define DEFAULT_ENTRIES                                                                            \
+    MIST16,                                                                                        \
+        /* dx != dy */                                                                             \
+        E("normal-dense-base", 1, DIMS_INDEP_1_32, NULL),                                          \
+        E("normal-sparse-wiggly", 1, DIMS_INDEP_1_32, NULL),                                       \
+        E("normal-lvm-halfcube", 1, DIMS_INDEP_1_32, NULL),                                        \
+        E("student-dense-asinh", 1, DIMS_INDEP_1_32, NULL),                                        \
+        E("student-sparse-base", 1, DIMS_INDEP_1_32, NULL), /* dx = dy = 1 */                      \
+        E("normal-dense-base", 0.5, DIMS_1x1, NULL),                                               \
+        E("normal-dense-halfcube", 0.5, DIMS_1x1, NULL),                                           \
+        E("student-identity-base", 0.5, DIMS_1x1, NULL),                                           \
+        E("additive-wiggly", 0.5, DIMS_1x1, NULL), /* zero MI */                                   \
+        E("normal-dense-base", 0.5, DIMS_INDEP_1_32, "c=0"),                                       \
+        E("normal-sparse-asinh", 0.5, DIMS_INDEP_1_32, "K=0"), /* other shapes */                  \
+        E("normal-dense-bimodal", 0.5, DIMS_INDEP_1_8, NULL),                                      \
+        E("normal-sparse-bimodal", 0.5, DIMS_INDEP_1_8, NULL),                                     \
+        E("normal-sparse-spiral", 1, DIMS_INDEP_1_32, NULL),                                       \
+        E("normal-dense-normal_cdf+spiral", 0.5, DIMS_INDEP_1_32, NULL)
+
+static const md_entry MD_DEFAULT[] = {DEFAULT_ENTRIES};
 
 static const md_entry MD_NORMAL1X1[] = {E("normal-dense-base", 1, DIMS_1x1, NULL)};
 
 /* The default entries (weight 26.5 of 66.25: 40%), then the newer families. Each group's share
  * is in the catalogue summary; tests/test_families.c checks that every entry is drawn. */
 static const md_entry MD_BROAD[] = {
-    MIST16,
-    E("normal-dense-base", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-sparse-wiggly", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-lvm-halfcube", 1, DIMS_INDEP_1_32, NULL),
-    E("student-dense-asinh", 1, DIMS_INDEP_1_32, NULL),
-    E("student-sparse-base", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-dense-base", 0.5, DIMS_1x1, NULL),
-    E("normal-dense-halfcube", 0.5, DIMS_1x1, NULL),
-    E("student-identity-base", 0.5, DIMS_1x1, NULL),
-    E("additive-wiggly", 0.5, DIMS_1x1, NULL),
-    E("normal-dense-base", 0.5, DIMS_INDEP_1_32, "c=0"),
-    E("normal-sparse-asinh", 0.5, DIMS_INDEP_1_32, "K=0"),
-    E("normal-dense-bimodal", 0.5, DIMS_INDEP_1_8, NULL),
-    E("normal-sparse-bimodal", 0.5, DIMS_INDEP_1_8, NULL),
-    E("normal-sparse-spiral", 1, DIMS_INDEP_1_32, NULL),
-    E("normal-dense-normal_cdf+spiral", 0.5, DIMS_INDEP_1_32, NULL),
+    DEFAULT_ENTRIES,
     /* non-monotone additive-noise channels (10) */
     {"channel-sine-base", 4, DIMS_INDEP_1_32, NULL, HOOK_NONE, 4},
     {"channel-bumps-base", 3.5, DIMS_INDEP_1_32, NULL, HOOK_NONE, 4},
