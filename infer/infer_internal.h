@@ -86,6 +86,32 @@ void attention_forward(float *out, int ldo, const float *q, int ldq, const float
                        size_t khs, const float *v, int ldv, size_t vhs, const uint8_t *kmask,
                        int Nq, int Nk, int D, int H, const attn_cfg *cfg, float *scratch);
 
+/* attention_bias.c
+ * Multi-head attention within each of S segments of L tokens (segment s is rows s*L ..
+ * s*L+L-1 of every array; its queries attend to its own keys only), with an additive per-head
+ * logit bias chosen by block membership: token t of a segment is in block 0 when t < B, else
+ * block 1 (0 <= B <= L), and for head h
+ *   logit(i, j) = q_i . k_j / sqrt(hd) + bias[(g(i) != g(j)) * H + h]
+ * bias [2, H]: row 0 within a block, row 1 across blocks (NULL: zero). Head h is columns
+ * h*hd .. h*hd+hd-1 of out, q, k, v (rows with leading dimensions ldo, ldq, ldk, ldv).
+ * lse[S*L, H] (lse[r * H + h]) is kept for the backward when not NULL (inference: NULL).
+ * A query whose logits are all -inf (possible only with an infinite bias) gets NaN.
+ * scratch: attention_blockbias_scratch_floats(L, D, H) floats, for forward and backward.
+ * The backward ACCUMULATES into dq, dk, dv (layouts of q, k, v with leading dimensions
+ * lddq, lddk, lddv) and dbias[2, H]; NULL skips one. dout (ld lddo), out (ld ldo) and lse are
+ * the forward's. */
+size_t attention_blockbias_scratch_floats(int L, int D, int H);
+void attention_blockbias_forward(float *out, int ldo, float *lse, const float *q, int ldq,
+                                 const float *k, int ldk, const float *v, int ldv,
+                                 const float *bias, int S, int L, int B, int D, int H,
+                                 float *scratch);
+void attention_blockbias_backward(float *dq, int lddq, float *dk, int lddk, float *dv, int lddv,
+                                  float *dbias, const float *dout, int lddo, const float *q,
+                                  int ldq, const float *k, int ldk, const float *v, int ldv,
+                                  const float *out, int ldo, const float *lse,
+                                  const float *bias, int S, int L, int B, int D, int H,
+                                  float *scratch);
+
 /* reference.c: the same maths in plain loops (double accumulators), for the tests. */
 void linear_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
                         int N, int C, int OC);
@@ -136,6 +162,14 @@ void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t 
 void attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, const float *q,
                             const float *k, const float *v, const uint8_t *kmask, int Nq, int Nk,
                             int D, int H);
+/* Packed arrays [S*L, D]; lse may be NULL; the backward's gradients may each be NULL. */
+void attention_blockbias_forward_ref(float *out, float *lse, const float *q, const float *k,
+                                     const float *v, const float *bias, int S, int L, int B,
+                                     int D, int H);
+void attention_blockbias_backward_ref(float *dq, float *dk, float *dv, float *dbias,
+                                      const float *dout, const float *q, const float *k,
+                                      const float *v, const float *bias, int S, int L, int B,
+                                      int D, int H);
 
 /* ---- parameters ------------------------------------------------------------------------ */
 

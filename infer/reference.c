@@ -203,3 +203,104 @@ void attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, 
         }
     free(p);
 }
+
+/* Block-biased attention over S segments of L tokens (attention_bias.c), packed [S*L, D]. The
+ * logits of one (segment, head, query) row in double, p[j] = exp(logit - max); returns the
+ * maximum (-inf when every logit is). */
+static double blockbias_row_ref(double *p, const float *q, const float *k, const float *bias,
+                                int s, int i, int h, int L, int B, int D, int H)
+{
+    int hd = D / H;
+    double scale = 1.0 / sqrt((double)hd), m = -INFINITY;
+    const float *qi = q + ((size_t)s * L + i) * D + (size_t)h * hd;
+    for (int j = 0; j < L; j++) {
+        const float *kj = k + ((size_t)s * L + j) * D + (size_t)h * hd;
+        double dot = 0;
+        for (int d = 0; d < hd; d++) dot += (double)qi[d] * kj[d];
+        int cross = (i < B) != (j < B);
+        p[j] = dot * scale + (bias ? bias[cross * H + h] : 0.0);
+        if (p[j] > m) m = p[j];
+    }
+    for (int j = 0; j < L; j++) p[j] = m == -INFINITY ? 0.0 : exp(p[j] - m);
+    return m;
+}
+
+void attention_blockbias_forward_ref(float *out, float *lse, const float *q, const float *k,
+                                     const float *v, const float *bias, int S, int L, int B,
+                                     int D, int H)
+{
+    int hd = D / H;
+    double *p = malloc((size_t)(L > 0 ? L : 1) * sizeof *p);
+    if (!p) { /* tests only: make the failure visible */
+        for (size_t i = 0; i < (size_t)S * L * D; i++) out[i] = NAN;
+        return;
+    }
+    for (int s = 0; s < S; s++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < L; i++) {
+                double m = blockbias_row_ref(p, q, k, bias, s, i, h, L, B, D, H), sum = 0;
+                for (int j = 0; j < L; j++) sum += p[j];
+                size_t r = (size_t)s * L + i;
+                for (int d = 0; d < hd; d++) {
+                    double o = 0;
+                    for (int j = 0; j < L; j++)
+                        o += p[j] * v[((size_t)s * L + j) * D + (size_t)h * hd + d];
+                    out[r * D + (size_t)h * hd + d] = sum > 0 ? (float)(o / sum) : NAN;
+                }
+                if (lse) lse[r * H + h] = sum > 0 ? (float)(m + log(sum)) : -INFINITY;
+            }
+    free(p);
+}
+
+void attention_blockbias_backward_ref(float *dq, float *dk, float *dv, float *dbias,
+                                      const float *dout, const float *q, const float *k,
+                                      const float *v, const float *bias, int S, int L, int B,
+                                      int D, int H)
+{
+    int hd = D / H;
+    double scale = 1.0 / sqrt((double)hd);
+    size_t n = (size_t)S * L * D;
+    double *p = malloc((size_t)(L > 0 ? L : 1) * 2 * sizeof *p);
+    double *gb = calloc((size_t)2 * H, sizeof *gb);
+    double *g = calloc(3 * n + 1, sizeof *g); /* dq, dk, dv summed in double, added once */
+    if (!p || !gb || !g) {
+        free(p), free(gb), free(g);
+        return;
+    }
+    double *gq = g, *gk = g + n, *gv = g + 2 * n;
+    double *dp = p + (L > 0 ? L : 1);
+    for (int s = 0; s < S; s++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < L; i++) {
+                double m = blockbias_row_ref(p, q, k, bias, s, i, h, L, B, D, H), sum = 0;
+                if (m == -INFINITY) continue;
+                for (int j = 0; j < L; j++) sum += p[j];
+                size_t qi = ((size_t)s * L + i) * D + (size_t)h * hd;
+                double di = 0;
+                for (int j = 0; j < L; j++) {
+                    p[j] /= sum;
+                    size_t kj = ((size_t)s * L + j) * D + (size_t)h * hd;
+                    double g = 0;
+                    for (int d = 0; d < hd; d++) g += (double)dout[qi + d] * v[kj + d];
+                    dp[j] = g;
+                    di += p[j] * g;
+                }
+                for (int j = 0; j < L; j++) {
+                    size_t kj = ((size_t)s * L + j) * D + (size_t)h * hd;
+                    double ds = p[j] * (dp[j] - di);
+                    gb[((i < B) != (j < B)) * H + h] += ds;
+                    for (int d = 0; d < hd; d++) {
+                        gv[kj + d] += p[j] * dout[qi + d];
+                        gq[qi + d] += ds * scale * k[kj + d];
+                        gk[kj + d] += ds * scale * q[qi + d];
+                    }
+                }
+            }
+    for (size_t i = 0; i < n; i++) {
+        if (dq) dq[i] += (float)gq[i];
+        if (dk) dk[i] += (float)gk[i];
+        if (dv) dv[i] += (float)gv[i];
+    }
+    for (int c = 0; dbias && c < 2 * H; c++) dbias[c] += (float)gb[c];
+    free(p), free(gb), free(g);
+}
