@@ -29,45 +29,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-#define TEST_MAX_PARAMS 32
-
-static size_t parse_params(const char *text, mist_param *p)
-{
-    size_t n = 0;
-    if (!text || !*text) return 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        ck_assert_ptr_nonnull(eq);
-        ck_assert_uint_lt(n, TEST_MAX_PARAMS);
-        *eq = '\0';
-        memset(&p[n], 0, sizeof p[n]);
-        snprintf(p[n].name, MIST_PARAM_NAME_LEN, "%s", kv);
-        p[n].value = strtod(eq + 1, NULL);
-        n++;
-    }
-    return n;
-}
-
-static int try_make(mist_task **t, const char *name, int dx, int dy, const char *params,
-                    uint64_t seed, mist_err *err)
-{
-    mist_param p[TEST_MAX_PARAMS];
-    size_t np = parse_params(params, p);
-    return mist_task_create(t, name, dx, dy, np ? p : NULL, np, seed, err);
-}
-
-static mist_task *make(const char *name, int dx, int dy, const char *params, uint64_t seed)
-{
-    mist_task *t = NULL;
-    mist_err err = {0};
-    int rc = try_make(&t, name, dx, dy, params, seed, &err);
-    CHECKM(rc == MIST_OK && t, "creating %s %dx%d [%s] failed: %s", name, dx, dy,
-           params ? params : "", err.msg);
-    return t;
-}
 
 static int has_param(const mist_task *t, const char *name, double *v)
 {
@@ -289,7 +250,7 @@ START_TEST(test_channel_quadrature)
         {"channel-bumps-base", "", 8},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mist_task *t = make(cases[i].task, 1, 1, cases[i].params, cases[i].seed);
+        mist_task *t = tu_make_task(cases[i].task, 1, 1, cases[i].params, cases[i].seed);
         tchan c = chan_of(t, 1);
         double ref = chan_brute_mi(&c);
         CHECKM(fabs(mist_task_mi(t) - ref) <= 1e-9, "%s [%s]: quadrature %.12f, Riemann %.12f",
@@ -300,7 +261,7 @@ START_TEST(test_channel_quadrature)
         mist_task_free(t);
     }
     /* pairs are independent: the MI adds up over K pairs (and not over uncoupled columns) */
-    mist_task *t = make("channel-bumps-base", 4, 3, "K=3", 11);
+    mist_task *t = tu_make_task("channel-bumps-base", 4, 3, "K=3", 11);
     double sum = 0.0;
     for (int j = 1; j <= 3; j++) {
         tchan c = chan_of(t, j);
@@ -309,7 +270,7 @@ START_TEST(test_channel_quadrature)
     CHECKM(fabs(mist_task_mi(t) - sum) <= 3e-6, "3 pairs: %.9f vs %.9f", mist_task_mi(t), sum);
     CHECK(!has_param(t, "sigma4", NULL));
     mist_task_free(t);
-    t = make("channel-sine-base", 3, 2, "K=0", 2);
+    t = tu_make_task("channel-sine-base", 3, 2, "K=0", 2);
     CHECK(mist_task_mi(t) == 0.0);
     mist_task_free(t);
 }
@@ -330,7 +291,7 @@ START_TEST(test_channel_mc)
     const size_t n = 12000;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mist_task *t =
-            make(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, cases[i].seed);
+            tu_make_task(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, cases[i].seed);
         int dx = cases[i].dx, dy = cases[i].dy, K = (int)param_of(t, "K");
         tchan c[4];
         tmarg mg[4];
@@ -487,7 +448,7 @@ START_TEST(test_mixture_mc)
         uint64_t seed;
     } xs[] = {{1, 1, "", 4}, {3, 2, "K=2,rho=0.9,w=0.4", 5}, {6, 6, "K=6,rho=0.6", 6}};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
-        mist_task *t = make("mixture-xshape-base", xs[i].dx, xs[i].dy, xs[i].params, xs[i].seed);
+        mist_task *t = tu_make_task("mixture-xshape-base", xs[i].dx, xs[i].dy, xs[i].params, xs[i].seed);
         int K = (int)param_of(t, "K");
         double rho = param_of(t, "rho"), w = param_of(t, "w");
         double *x = base_rows(t, n, 7 + i);
@@ -511,7 +472,7 @@ START_TEST(test_mixture_mc)
     } rnd[] = {{1, 1, "", 6}, {2, 1, "C=3", 7}, {3, 2, "", 8}, {8, 6, "C=4", 9}};
     for (size_t i = 0; i < sizeof rnd / sizeof rnd[0]; i++) {
         mist_task *t =
-            make("mixture-random-base", rnd[i].dx, rnd[i].dy, rnd[i].params, rnd[i].seed);
+            tu_make_task("mixture-random-base", rnd[i].dx, rnd[i].dy, rnd[i].params, rnd[i].seed);
         tmix m;
         tmix_init(&m, t);
         double *x = base_rows(t, n, 20 + i);
@@ -532,15 +493,15 @@ START_TEST(test_mixture_mc)
         mist_task_free(t);
     }
     /* closed forms: one component is a dense Gaussian; xshape with w = 1 is K correlated pairs */
-    mist_task *t = make("mixture-random-base", 3, 2, "C=1,r1=0.6,mx1=1,my1=-2", 3);
+    mist_task *t = tu_make_task("mixture-random-base", 3, 2, "C=1,r1=0.6,mx1=1,my1=-2", 3);
     double exact = mist_mi_dense(0.6, 3, 2);
     CHECKM(fabs(mist_task_mi(t) - exact) <= 4 * mist_task_mi_se(t), "C=1: %g vs %g",
            mist_task_mi(t), exact);
     mist_task_free(t);
-    t = make("mixture-xshape-base", 2, 3, "K=2,rho=0.8,w=1", 3);
+    t = tu_make_task("mixture-xshape-base", 2, 3, "K=2,rho=0.8,w=1", 3);
     CHECK(fabs(mist_task_mi(t) + log(1 - 0.64)) < 1e-12);
     mist_task_free(t);
-    t = make("mixture-xshape-base", 4, 4, "rho=0", 3);
+    t = tu_make_task("mixture-xshape-base", 4, 4, "rho=0", 3);
     CHECK(mist_task_mi(t) == 0.0);
     mist_task_free(t);
 }
@@ -558,7 +519,7 @@ START_TEST(test_categorical_gauss)
     const size_t n = 20000;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int dx = cases[i].dx, dy = cases[i].dy, m = dy < 3 ? dy : 3;
-        mist_task *t = make("categorical-gauss-base", dx, dy, cases[i].params, cases[i].seed);
+        mist_task *t = tu_make_task("categorical-gauss-base", dx, dy, cases[i].params, cases[i].seed);
         int K = (int)param_of(t, "K");
         double s = param_of(t, "s"), p[64], mu[64][3], psum = 0.0;
         for (int k = 0; k < K; k++) {
@@ -651,7 +612,7 @@ START_TEST(test_categorical_softmax)
     gsl_integration_workspace *ws = gsl_integration_workspace_alloc(1000);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int dx = cases[i].dx, dy = cases[i].dy;
-        mist_task *t = make("categorical-softmax-base", dx, dy, cases[i].params, cases[i].seed);
+        mist_task *t = tu_make_task("categorical-softmax-base", dx, dy, cases[i].params, cases[i].seed);
         tsoft s = {.K = (int)param_of(t, "K")};
         for (int k = 0; k < s.K; k++) {
             s.a[k] = param_ix(t, "a", k + 1);
@@ -731,7 +692,7 @@ START_TEST(test_categorical_discrete)
               {2, 2, "K=2,M=2,q1_1=1,q1_2=0,q2_1=0,q2_2=1", 4}};
     for (size_t i = 0; i < sizeof ch / sizeof ch[0]; i++) {
         int dx = ch[i].dx, dy = ch[i].dy;
-        mist_task *t = make("categorical-channel-base", dx, dy, ch[i].params, ch[i].seed);
+        mist_task *t = tu_make_task("categorical-channel-base", dx, dy, ch[i].params, ch[i].seed);
         int K = (int)param_of(t, "K"), M = (int)param_of(t, "M");
         double J[64 * 64], ps = 0;
         for (int k = 0; k < K; k++) ps += param_ix(t, "p", k + 1);
@@ -777,7 +738,7 @@ START_TEST(test_categorical_discrete)
     } bin[] = {{1, 1, "", 1}, {4, 3, "", 2}, {3, 3, "K=3,p=0.3,e2=0.01", 3}, {2, 2, "e=0.5", 4}};
     for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++) {
         int dx = bin[i].dx, dy = bin[i].dy;
-        mist_task *t = make("categorical-binary-base", dx, dy, bin[i].params, bin[i].seed);
+        mist_task *t = tu_make_task("categorical-binary-base", dx, dy, bin[i].params, bin[i].seed);
         int K = (int)param_of(t, "K");
         double ref = 0, p[32], e[32];
         for (int j = 0; j < K; j++) {
@@ -822,7 +783,7 @@ START_TEST(test_high_mi)
     /* bivariate normal: MI = -1/2 log(1 - c^2) = 10 */
     double c = sqrt(-expm1(-20.0));
     snprintf(prm, sizeof prm, "c=%.17g", c);
-    mist_task *t = make("normal-dense-base", 1, 1, prm, 1);
+    mist_task *t = tu_make_task("normal-dense-base", 1, 1, prm, 1);
     CHECKM(fabs(mist_task_mi(t) - 10.0) < 1e-6, "1x1 dense: %.9f", mist_task_mi(t));
     double *x = base_rows(t, 20000, 2);
     acc res = {0};
@@ -840,7 +801,7 @@ START_TEST(test_high_mi)
             hi = mid;
     }
     snprintf(prm, sizeof prm, "c=%.17g", lo);
-    t = make("normal-dense-base", 2, 2, prm, 1);
+    t = tu_make_task("normal-dense-base", 2, 2, prm, 1);
     CHECKM(fabs(mist_task_mi(t) - 10.0) < 1e-5, "2x2 dense: %.9f", mist_task_mi(t));
     mist_task_free(t);
     /* additive: eps - log(2 eps) = 10 at 1x1, 5 per coordinate at 2x2 */
@@ -854,7 +815,7 @@ START_TEST(test_high_mi)
                 b = mid;
         }
         snprintf(prm, sizeof prm, "eps=%.17g", a);
-        t = make("additive-base", d, d, prm, 1);
+        t = tu_make_task("additive-base", d, d, prm, 1);
         CHECKM(fabs(mist_task_mi(t) - 10.0) < 1e-6, "%dx%d additive: %.9f", d, d, mist_task_mi(t));
         x = base_rows(t, 1000, 3);
         for (size_t r = 0; r < 1000; r++)
@@ -888,8 +849,8 @@ static int same_params(const mist_task *a, const mist_task *b)
 START_TEST(test_determinism)
 {
     for (size_t f = 0; f < NFAM; f++) {
-        mist_task *a = make(FAMILIES[f], 3, 2, "", 17), *b = make(FAMILIES[f], 3, 2, "", 17);
-        mist_task *c = make(FAMILIES[f], 3, 2, "", 18);
+        mist_task *a = tu_make_task(FAMILIES[f], 3, 2, "", 17), *b = tu_make_task(FAMILIES[f], 3, 2, "", 17);
+        mist_task *c = tu_make_task(FAMILIES[f], 3, 2, "", 18);
         CHECKM(same_params(a, b) && mist_task_mi(a) == mist_task_mi(b) &&
                    mist_task_mi_se(a) == mist_task_mi_se(b),
                "%s: same seed, different task", FAMILIES[f]);
@@ -910,8 +871,8 @@ START_TEST(test_determinism)
         mist_task_free(c);
     }
     /* one parameter given leaves every other draw as it was */
-    mist_task *a = make("channel-sine-base", 3, 3, "K=3", 9),
-              *b = make("channel-sine-base", 3, 3, "K=3,sigma2=0.5", 9);
+    mist_task *a = tu_make_task("channel-sine-base", 3, 3, "K=3", 9),
+              *b = tu_make_task("channel-sine-base", 3, 3, "K=3,sigma2=0.5", 9);
     size_t na, nb;
     const mist_param *pa = mist_task_params(a, &na), *pb = mist_task_params(b, &nb);
     ck_assert_uint_eq(na, nb);
@@ -919,13 +880,13 @@ START_TEST(test_determinism)
         CHECKM(!strcmp(pa[i].name, "sigma2") ? pb[i].value == 0.5 : pa[i].value == pb[i].value,
                "%s changed", pa[i].name);
     mist_task_free(b);
-    b = make("channel-sine-base", 3, 3, "K=1", 9);
+    b = tu_make_task("channel-sine-base", 3, 3, "K=1", 9);
     CHECK(param_of(a, "a1") == param_of(b, "a1") && param_of(a, "sigma1") == param_of(b, "sigma1"));
     CHECK(!has_param(b, "a2", NULL));
     mist_task_free(a);
     mist_task_free(b);
     /* a shared value sets every pair; an indexed one wins over it */
-    a = make("categorical-binary-base", 3, 3, "K=3,e=0.1,e3=0.2", 1);
+    a = tu_make_task("categorical-binary-base", 3, 3, "K=3,e=0.1,e3=0.2", 1);
     CHECK(param_of(a, "e1") == 0.1 && param_of(a, "e2") == 0.1 && param_of(a, "e3") == 0.2);
     mist_task_free(a);
 }
@@ -962,7 +923,7 @@ START_TEST(test_errors)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mist_task *t = NULL;
         mist_err err = {0};
-        int rc = try_make(&t, cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 1, &err);
+        int rc = tu_try_make_task(&t, cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 1, &err);
         CHECKM(rc == MIST_EINVAL && !t, "%s [%s]: rc %d", cases[i].task, cases[i].params, rc);
         CHECKM(strstr(err.msg, cases[i].msg) != NULL, "%s [%s]: message '%s' lacks '%s'",
                cases[i].task, cases[i].params, err.msg, cases[i].msg);

@@ -32,46 +32,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-#define TEST_MAX_PARAMS 16
-
-/* "k=v,k=v" -> params (at most TEST_MAX_PARAMS); returns the count. */
-static size_t parse_params(const char *text, mist_param *p)
-{
-    size_t n = 0;
-    if (!text || !*text) return 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        ck_assert_ptr_nonnull(eq);
-        ck_assert_uint_lt(n, TEST_MAX_PARAMS);
-        *eq = '\0';
-        memset(&p[n], 0, sizeof p[n]);
-        snprintf(p[n].name, MIST_PARAM_NAME_LEN, "%s", kv);
-        p[n].value = strtod(eq + 1, NULL);
-        n++;
-    }
-    return n;
-}
-
-static int try_make(mist_task **t, const char *name, int dx, int dy, const char *params,
-                    uint64_t seed, mist_err *err)
-{
-    mist_param p[TEST_MAX_PARAMS];
-    size_t np = parse_params(params, p);
-    return mist_task_create(t, name, dx, dy, np ? p : NULL, np, seed, err);
-}
-
-static mist_task *make(const char *name, int dx, int dy, const char *params, uint64_t seed)
-{
-    mist_task *t = NULL;
-    mist_err err = {0};
-    int rc = try_make(&t, name, dx, dy, params, seed, &err);
-    CHECKM(rc == MIST_OK && t, "creating %s %dx%d [%s] failed: %s", name, dx, dy,
-           params ? params : "", err.msg);
-    return t;
-}
 
 /* Specs own their params: equal when every field and every parameter is. */
 static int spec_same(const mist_task_spec *a, const mist_task_spec *b)
@@ -241,7 +201,7 @@ typedef struct mc_case {
  * hand-built matrix (NULL for additive). */
 static void mc_check(const mc_case *c, const double *S_ref, double nu, size_t n, uint64_t seed)
 {
-    mist_task *t = make(c->task, c->dx, c->dy, c->params, seed);
+    mist_task *t = tu_make_task(c->task, c->dx, c->dy, c->params, seed);
     int dx = c->dx, dy = c->dy, d = dx + dy;
     double *rows = malloc(n * (size_t)d * sizeof *rows);
     mist_err err = {0};
@@ -293,8 +253,8 @@ static void mc_check(const mc_case *c, const double *S_ref, double nu, size_t n,
 /* The hand-built matrix of a normal/student case from its structure and params. */
 static double *ref_for(const char *task, int dx, int dy, const char *params)
 {
-    mist_param p[TEST_MAX_PARAMS];
-    size_t np = parse_params(params, p);
+    mist_param p[TU_MAX_PARAMS];
+    size_t np = tu_parse_params(params, p);
     double c = 0, K = 0, s = 0, alpha = 0, beta = 0, lambda = 0, eta = 0;
     for (size_t i = 0; i < np; i++) {
         if (!strcmp(p[i].name, "c")) c = p[i].value;
@@ -316,8 +276,8 @@ static double *ref_for(const char *task, int dx, int dy, const char *params)
 
 static double nu_of(const char *params)
 {
-    mist_param p[TEST_MAX_PARAMS];
-    size_t np = parse_params(params, p);
+    mist_param p[TU_MAX_PARAMS];
+    size_t np = tu_parse_params(params, p);
     for (size_t i = 0; i < np; i++)
         if (!strcmp(p[i].name, "nu")) return p[i].value;
     return 0;
@@ -390,7 +350,7 @@ START_TEST(test_bmi40_values)
         ck_assert_uint_eq(sp->n, 500);
         CHECKM(sp->id[0] != '\0', "spec %zu has no id", i);
         mist_param want;
-        ck_assert_uint_eq(parse_params(BMI40[i].param, &want), 1);
+        ck_assert_uint_eq(tu_parse_params(BMI40[i].param, &want), 1);
         int found = 0;
         for (size_t k = 0; k < sp->nparams; k++)
             if (!strcmp(sp->params[k].name, want.name) && sp->params[k].value == want.value)
@@ -516,7 +476,7 @@ START_TEST(test_dense_closed_form)
     /* 2pair strength 2: corr 4/5 on two pairs, MI = -log(1 - 0.64) for any dims >= 2 */
     static const int pd[][2] = {{2, 2}, {2, 3}, {3, 2}, {4, 7}, {10, 10}, {25, 25}};
     for (size_t a = 0; a < sizeof pd / sizeof pd[0]; a++) {
-        mist_task *t = make("normal-2pair-base", pd[a][0], pd[a][1], "strength=2", 1);
+        mist_task *t = tu_make_task("normal-2pair-base", pd[a][0], pd[a][1], "strength=2", 1);
         CHECKM(fabs(mist_task_mi(t) + log(1 - 0.64)) <= 1e-12, "2pair %dx%d: %.17g", pd[a][0],
                pd[a][1], mist_task_mi(t));
         mist_task_free(t);
@@ -547,7 +507,7 @@ START_TEST(test_structure_matrices)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const mc_case *c = &cases[i];
         int d = c->dx + c->dy;
-        mist_task *t = make(c->task, c->dx, c->dy, c->params, 5);
+        mist_task *t = tu_make_task(c->task, c->dx, c->dy, c->params, 5);
         double *S = ref_for(c->task, c->dx, c->dy, c->params);
         assert_matrix_eq(mist_task_matrix(t), S, d, 1e-12, c->task);
         /* sparse and 2pair by the stated correlations too */
@@ -584,7 +544,7 @@ START_TEST(test_sample_covariance)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const mc_case *c = &cases[i];
         int d = c->dx + c->dy;
-        mist_task *t = make(c->task, c->dx, c->dy, c->params, 9);
+        mist_task *t = tu_make_task(c->task, c->dx, c->dy, c->params, 9);
         const double *S = mist_task_matrix(t);
         double *rows = malloc(n * (size_t)d * sizeof *rows);
         mist_err err = {0};
@@ -643,7 +603,7 @@ START_TEST(test_student_shared_chisq)
      * w ~ chi^2_nu. Var(log chi^2_k) = psi'(k/2), so cov = psi'(nu/2)/4, var = (psi'(1/2) +
      * psi'(nu/2))/4 and corr = psi'(nu/2) / (psi'(1/2) + psi'(nu/2)) = 0.159 (0 for independent
      * per-coordinate t draws). log|.| has all moments; the SE at n = 1e5 is ~0.004, so 0.02. */
-    mist_task *t = make("student-identity-base", 1, 1, "nu=3", 1);
+    mist_task *t = tu_make_task("student-identity-base", 1, 1, "nu=3", 1);
     ck_assert_int_eq(mist_task_sample_base(t, n, 5, rows, &err), MIST_OK);
     for (size_t i = 0; i < 2 * n; i++) la[i] = log(fabs(rows[i]));
     double want = gsl_sf_psi_1(1.5) / (gsl_sf_psi_1(0.5) + gsl_sf_psi_1(1.5));
@@ -659,7 +619,7 @@ START_TEST(test_student_shared_chisq)
      * E|x||y| = (2/pi) nu/(nu-2); corr = (E|x||y| - E|x|^2) / (E x^2 - E|x|^2) = 0.122.
      * Heavier tails than above: 0.03 is several SE. */
     double nu = 8;
-    t = make("student-identity-base", 1, 1, "nu=8", 1);
+    t = tu_make_task("student-identity-base", 1, 1, "nu=8", 1);
     ck_assert_int_eq(mist_task_sample_base(t, n, 6, rows, &err), MIST_OK);
     for (size_t i = 0; i < 2 * n; i++) la[i] = fabs(rows[i]);
     double ea =
@@ -675,7 +635,7 @@ START_TEST(test_student_shared_chisq)
     /* shared by every coordinate of the row, not just the first of X and Y: 2x3, nu = 3,
      * log|x_2| against log|y_3| has the same correlation as above */
     double *r5 = malloc(n * 5 * sizeof *r5);
-    t = make("student-identity-base", 2, 3, "nu=3", 1);
+    t = tu_make_task("student-identity-base", 2, 3, "nu=3", 1);
     ck_assert_int_eq(mist_task_sample_base(t, n, 7, r5, &err), MIST_OK);
     for (size_t i = 0; i < 5 * n; i++) r5[i] = log(fabs(r5[i]));
     want = gsl_sf_psi_1(1.5) / (gsl_sf_psi_1(0.5) + gsl_sf_psi_1(1.5));
@@ -747,7 +707,7 @@ START_TEST(test_transforms_monotone)
                                   "normal-dense-asinh",      "normal-dense-wiggly",
                                   "normal-dense-bimodal",    "normal-dense-base"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        mist_task *t = make(names[i], 1, 1, "c=0.5", 1);
+        mist_task *t = tu_make_task(names[i], 1, 1, "c=0.5", 1);
         int is_cdf = strstr(names[i], "normal_cdf") != NULL;
         if (is_cdf) {
             /* Phi(x) for x > ~7 moves by less than one ulp of 1 per 1e-3 step (phi(8) * 1e-3 =
@@ -791,7 +751,7 @@ START_TEST(test_transforms_monotone)
     }
 
     /* multi-dim: every X column gets f, every Y column g; sample = transformed base rows */
-    mist_task *t = make("normal-sparse-wiggly", 2, 3, "K=2,strength=1", 4);
+    mist_task *t = tu_make_task("normal-sparse-wiggly", 2, 3, "K=2,strength=1", 4);
     const size_t n = 200;
     double *base = malloc(n * 5 * sizeof *base), *out = malloc(n * 5 * sizeof *out);
     mist_err err = {0};
@@ -830,7 +790,7 @@ START_TEST(test_spiral)
     gsl_rng_set(r, 12);
     for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++) {
         int dx = dims[a][0], dy = dims[a][1], d = dx + dy;
-        mist_task *t = make("normal-dense-spiral", dx, dy, "c=0.1", 1);
+        mist_task *t = tu_make_task("normal-dense-spiral", dx, dy, "c=0.1", 1);
         ck_assert_int_eq(mist_task_out_dx(t), dx);
         ck_assert_int_eq(mist_task_out_dy(t), dy);
         for (int k = 0; k < 500; k++) {
@@ -859,7 +819,7 @@ START_TEST(test_spiral)
         mist_task_free(t);
     }
     /* composition is left to right: normal_cdf then spiral */
-    mist_task *t = make("normal-2pair-normal_cdf+spiral", 3, 3, "strength=2", 1);
+    mist_task *t = tu_make_task("normal-2pair-normal_cdf+spiral", 3, 3, "strength=2", 1);
     for (int k = 0; k < 200; k++) {
         double in[6], out[6], want[6];
         for (int i = 0; i < 6; i++) {
@@ -878,7 +838,7 @@ END_TEST
 
 START_TEST(test_swissroll)
 {
-    mist_task *t = make("normal-dense-normal_cdf+swissroll", 1, 1, "c=0.75", 1);
+    mist_task *t = tu_make_task("normal-dense-normal_cdf+swissroll", 1, 1, "c=0.75", 1);
     ck_assert_int_eq(mist_task_out_dx(t), 2);
     ck_assert_int_eq(mist_task_out_dy(t), 1);
     double prev_r = -1;
@@ -1003,7 +963,7 @@ START_TEST(test_ksg_transformed)
     double est[NC];
     double *base0 = NULL;
     for (size_t i = 0; i < NC; i++) {
-        mist_task *t = make(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 1);
+        mist_task *t = tu_make_task(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 1);
         int odx = mist_task_out_dx(t), ody = mist_task_out_dy(t), d = cases[i].dx + cases[i].dy;
         double *rows = malloc(n * (size_t)(odx + ody) * sizeof *rows);
         double *base = malloc(n * (size_t)d * sizeof *base);
@@ -1097,7 +1057,7 @@ START_TEST(test_errors)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mist_task *t = (mist_task *)&bad; /* must be reset to NULL */
         mist_err err = {0};
-        int rc = try_make(&t, bad[i].task, bad[i].dx, bad[i].dy, bad[i].params, 1, &err);
+        int rc = tu_try_make_task(&t, bad[i].task, bad[i].dx, bad[i].dy, bad[i].params, 1, &err);
         CHECKM(rc == MIST_EINVAL, "'%s' %dx%d [%s]: status %d, expected EINVAL", bad[i].task,
                bad[i].dx, bad[i].dy, bad[i].params, rc);
         CHECKM(t == NULL, "'%s' [%s]: *out not NULL on failure", bad[i].task, bad[i].params);
@@ -1109,7 +1069,7 @@ START_TEST(test_errors)
                    err.msg, bad[i].must_mention);
         /* a NULL err is allowed and gives the same status */
         t = (mist_task *)&bad;
-        ck_assert_int_eq(try_make(&t, bad[i].task, bad[i].dx, bad[i].dy, bad[i].params, 1, NULL),
+        ck_assert_int_eq(tu_try_make_task(&t, bad[i].task, bad[i].dx, bad[i].dy, bad[i].params, 1, NULL),
                          MIST_EINVAL);
         ck_assert_ptr_null(t);
     }
@@ -1125,7 +1085,7 @@ START_TEST(test_errors)
         {"normal-dense-base+wiggly", 2, 2, ""}, /* base in a chain is the identity */
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        mist_task *t = make(good[i].task, good[i].dx, good[i].dy, good[i].params, 1);
+        mist_task *t = tu_make_task(good[i].task, good[i].dx, good[i].dy, good[i].params, 1);
         CHECK(isfinite(mist_task_mi(t)) && mist_task_mi(t) >= 0);
         mist_task_free(t);
     }
@@ -1152,7 +1112,7 @@ START_TEST(test_seed_64bit)
 {
     ck_assert_uint_eq((uint32_t)mist_seed_derive(95429, 2), (uint32_t)mist_seed_derive(118191, 2));
     ck_assert_uint_ne(mist_seed_derive(95429, 2), mist_seed_derive(118191, 2));
-    mist_task *t = make("normal-dense-base", 2, 2, "c=0.5", 1);
+    mist_task *t = tu_make_task("normal-dense-base", 2, 2, "c=0.5", 1);
     double a[40], b[40];
     mist_err err = {0};
     ck_assert_int_eq(mist_task_sample(t, 10, 95429, a, &err), MIST_OK);
@@ -1178,9 +1138,9 @@ START_TEST(test_determinism)
     };
     mist_err err = {0};
     for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
-        mist_task *a = make(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1234);
-        mist_task *b = make(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1234);
-        mist_task *c = make(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1235);
+        mist_task *a = tu_make_task(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1234);
+        mist_task *b = tu_make_task(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1234);
+        mist_task *c = tu_make_task(tasks[i].task, tasks[i].dx, tasks[i].dy, "", 1235);
         int od = mist_task_out_dx(a) + mist_task_out_dy(a);
         const size_t n = 300, small = 37;
         size_t bytes = n * (size_t)od * sizeof(double);
@@ -1259,10 +1219,10 @@ START_TEST(test_determinism)
         {"student-dense-base", 2, 2, "c=0.05"},   {"additive-base", 3, 3, "eps2=0.33"},
     };
     for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
-        mist_task *all = make(partial[i].task, partial[i].dx, partial[i].dy, "", 77);
-        mist_task *one = make(partial[i].task, partial[i].dx, partial[i].dy, partial[i].give, 77);
+        mist_task *all = tu_make_task(partial[i].task, partial[i].dx, partial[i].dy, "", 77);
+        mist_task *one = tu_make_task(partial[i].task, partial[i].dx, partial[i].dy, partial[i].give, 77);
         mist_param g;
-        parse_params(partial[i].give, &g);
+        tu_parse_params(partial[i].give, &g);
         size_t na, no;
         const mist_param *pa = mist_task_params(all, &na), *po = mist_task_params(one, &no);
         ck_assert_uint_eq(na, no);
@@ -1550,18 +1510,18 @@ START_TEST(test_default_ranges)
     int ks[5] = {0}, kl[5] = {0};
     for (int i = 0; i < N; i++) {
         uint64_t seed = 1000 + (uint64_t)i;
-        mist_task *t = make("normal-dense-base", 2, 1, "", seed);
+        mist_task *t = tu_make_task("normal-dense-base", 2, 1, "", seed);
         double c = param_of(t, "c");
         acc_add(&c3, c, "dense c (2x1)");
         CHECK(mist_task_matrix(t)[1] == c);
         CHECK(fabs(mist_task_mi(t) - mist_mi_dense(c, 2, 1)) <= 1e-12);
         mist_task_free(t);
 
-        t = make("normal-dense-base", 1, 1, "", seed);
+        t = tu_make_task("normal-dense-base", 1, 1, "", seed);
         acc_add(&c1, param_of(t, "c"), "dense c (1x1)");
         mist_task_free(t);
 
-        t = make("student-dense-base", 3, 3, "", seed);
+        t = tu_make_task("student-dense-base", 3, 3, "", seed);
         acc_add(&nu, param_of(t, "nu"), "student nu");
         CHECK(mist_task_nu(t) == param_of(t, "nu"));
         double c33 = param_of(t, "c");
@@ -1570,7 +1530,7 @@ START_TEST(test_default_ranges)
                    mist_mi_student_correction(mist_task_nu(t), 3, 3)) <= 1e-12);
         mist_task_free(t);
 
-        t = make("normal-sparse-base", 3, 5, "", seed);
+        t = tu_make_task("normal-sparse-base", 3, 5, "", seed);
         double K = param_of(t, "K");
         CHECK(K == floor(K) && K >= 1 && K <= 3);
         ks[(int)K]++;
@@ -1580,11 +1540,11 @@ START_TEST(test_default_ranges)
         free(S);
         mist_task_free(t);
 
-        t = make("normal-2pair-base", 4, 4, "", seed);
+        t = tu_make_task("normal-2pair-base", 4, 4, "", seed);
         acc_add(&s2, param_of(t, "strength"), "2pair strength");
         mist_task_free(t);
 
-        t = make("normal-lvm-base", 4, 6, "", seed);
+        t = tu_make_task("normal-lvm-base", 4, 6, "", seed);
         K = param_of(t, "K");
         CHECK(K == floor(K) && K >= 1 && K <= 4);
         kl[(int)K]++;
@@ -1594,7 +1554,7 @@ START_TEST(test_default_ranges)
         acc_add(&et, param_of(t, "eta"), "lvm eta");
         mist_task_free(t);
 
-        t = make("additive-base", 3, 3, "", seed);
+        t = tu_make_task("additive-base", 3, 3, "", seed);
         const double *eps = mist_task_eps(t);
         for (int j = 0; j < 3; j++) acc_add(&ep, eps[j], "additive eps");
         CHECK(param_of(t, "eps1") == eps[0] && param_of(t, "eps3") == eps[2]);
@@ -1624,7 +1584,7 @@ START_TEST(test_zero_mi)
         {"normal-lvm-base", 3, 3, "K=0,alpha=0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mist_task *t = make(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 3);
+        mist_task *t = tu_make_task(cases[i].task, cases[i].dx, cases[i].dy, cases[i].params, 3);
         /* identity matrices give exactly 0; the block-diagonal lvm matrix (beta != 0) gives 0
          * up to the rounding of summing the same log-pivots in another order */
         double tol = strstr(cases[i].task, "-lvm") ? 1e-14 : 0;

@@ -52,3 +52,43 @@ int tu_run(Suite *s)
     srunner_free(sr);
     return failed;
 }
+
+size_t tu_parse_params(const char *text, mist_param *p)
+{
+    size_t n = 0;
+    if (!text || !*text) return 0;
+    char buf[1024];
+    ck_assert_uint_lt(strlen(text), sizeof buf);
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        ck_assert_ptr_nonnull(eq);
+        ck_assert_uint_lt(n, TU_MAX_PARAMS);
+        *eq = '\0';
+        memset(&p[n], 0, sizeof p[n]);
+        snprintf(p[n].name, MIST_PARAM_NAME_LEN, "%s", kv);
+        p[n].value = strtod(eq + 1, NULL);
+        n++;
+    }
+    return n;
+}
+
+int tu_try_make_task(mist_task **t, const char *name, int dx, int dy, const char *params,
+                     uint64_t seed, mist_err *err)
+{
+    mist_param p[TU_MAX_PARAMS];
+    size_t np = tu_parse_params(params, p);
+    return mist_task_create(t, name, dx, dy, np ? p : NULL, np, seed, err);
+}
+
+mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, uint64_t seed)
+{
+    mist_task *t = NULL;
+    mist_err err = {0};
+    int rc = tu_try_make_task(&t, name, dx, dy, params, seed, &err);
+    if (rc != MIST_OK || !t)
+        ck_abort_msg("creating %s %dx%d [%s] failed: %s", name, dx, dy, params ? params : "",
+                     err.msg);
+    return t;
+}

@@ -4,6 +4,9 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "mist_gen.h"
 
 /* A fresh empty directory under the build tree's tests folder; returns its path (static). */
 const char *tu_tmpdir(const char *tag);
@@ -13,5 +16,13 @@ unsigned char *tu_slurp(const char *path, size_t *len);
 void tu_write(const char *path, const void *bytes, size_t len);
 /* Runs one suite; returns the number of failures. */
 int tu_run(Suite *s);
+
+/* Generator tasks from a parameter text "k=v,k=v" (at most TU_MAX_PARAMS pairs). */
+#define TU_MAX_PARAMS 32
+size_t tu_parse_params(const char *text, mist_param *p);
+int tu_try_make_task(mist_task **t, const char *name, int dx, int dy, const char *params,
+                     uint64_t seed, mist_err *err);
+/* The task, or the test fails naming it. */
+mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, uint64_t seed);
 
 #endif
