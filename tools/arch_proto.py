@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Architecture prototypes for the next learned models, measured before the C implementation.
 
-usage: tools/arch_proto.py [--minutes M] [--threads T] [--seed S] [--archs rows,cells]
+usage: tools/arch_proto.py [--minutes M] [--threads T] [--seed S] [--archs rows,cells,pairs]
 
 Trains small PyTorch versions of candidate designs for the same wall time on the same stream of
 synthetic datasets with exact MI, then scores each on held-out data as is and under
@@ -17,6 +17,10 @@ several n. Designs:
          embedding), mean pooling per block, a symmetric combination [a + b, a * b] into one
          row token, then the same ISABs and PMA. Invariant by construction to row order, to
          column order within X and within Y and to the X/Y swap.
+  pairs  one token per column pair: a learned statistic mean_i h(u_i, v_i) (symmetrised) for
+         every cross pair (x_j, y_k) and, with another network and a type embedding, every
+         within-block pair; self-attention over the pair tokens, mean pooling. Invariant by
+         construction like cells; cost O(n (dx + dy)^2 D), linear in n.
 
 Inputs are per-column normal scores (as the shipped models). Debian's python3-torch and
 python3-numpy only. This is a measurement tool, not a trainer of shipped weights.
@@ -200,6 +204,45 @@ class Cells(nn.Module):
         return self.head(rows[None])
 
 
+class Pairs(nn.Module):
+    """Pair tokens: for every column pair a learned statistic averaged over rows, then a set
+    transformer over the pair tokens. Cross pairs (x_j, y_k) use h, symmetrised in its two
+    arguments (the swap); within-block pairs (x_j, x_j') and (y_k, y_k') use g, also symmetric,
+    with a type embedding. Exactly invariant to row order, column order and the swap."""
+
+    def __init__(self, D, H):
+        super().__init__()
+        mlp = lambda: nn.Sequential(nn.Linear(4, D), nn.GELU(), nn.Linear(D, D), nn.GELU(),
+                                    nn.Linear(D, D))
+        self.h, self.g = mlp(), mlp()
+        self.typ = nn.Parameter(torch.randn(2, D) / math.sqrt(D))
+        self.norm = nn.LayerNorm(D)
+        self.sab = nn.ModuleList([MAB(D, H, 2 * D), MAB(D, H, 2 * D)])
+        self.out = nn.Sequential(nn.Linear(D + 1, D), nn.GELU(), nn.Linear(D, 1))
+
+    @staticmethod
+    def feats(u, v):  # [n, P] each -> [n, P, 4], symmetric pairs handled by the caller
+        return torch.stack([u, v, u * v, u * u + v * v], -1)
+
+    def stat(self, net, u, v):
+        return (net(self.feats(u, v)) + net(self.feats(v, u))).mean(0)  # [P, D]
+
+    def forward(self, z, dx, dy):
+        x, y = z[:, :dx], z[:, dx:]
+        ix, iy = torch.meshgrid(torch.arange(dx), torch.arange(dy), indexing="ij")
+        toks = [self.stat(self.h, x[:, ix.reshape(-1)], y[:, iy.reshape(-1)]) + self.typ[0]]
+        for blk in (x, y):
+            d = blk.shape[1]
+            if d > 1:
+                a, b = torch.triu_indices(d, d, 1)
+                toks.append(self.stat(self.g, blk[:, a], blk[:, b]) + self.typ[1])
+        t = self.norm(torch.cat(toks, 0))[None]
+        for m in self.sab:
+            t = m(t, t)
+        logn = torch.full((1, 1), math.log(z.shape[0]) / 6)
+        return self.out(torch.cat([t.mean(1), logn], 1))[:, 0]
+
+
 # ---- training and evaluation ----------------------------------------------------------------
 
 
@@ -240,7 +283,8 @@ def main():
     print("held-out: %d datasets, n 50-500, dims 1-%d; MSE ± SE (nats^2)" % (len(held), args.dmax))
     for name in args.archs.split(","):
         torch.manual_seed(args.seed)
-        model = Rows(32, 4, args.dmax) if name == "rows" else Cells(32, 4)
+        model = {"rows": lambda: Rows(32, 4, args.dmax), "cells": lambda: Cells(32, 4),
+                 "pairs": lambda: Pairs(32, 4)}[name]()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         trng = np.random.default_rng(args.seed)
         t0, steps, seen = time.time(), 0, 0
