@@ -32,30 +32,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* n rows of a generator task (one parameter or none); *mi receives the true MI. */
-static double *task_data(const char *task, int dx, int dy, const char *pname, double pval,
-                         uint64_t seed, size_t n, double *mi)
-{
-    mist_param p;
-    memset(&p, 0, sizeof p);
-    size_t np = 0;
-    if (pname) {
-        snprintf(p.name, sizeof p.name, "%s", pname);
-        p.value = pval;
-        np = 1;
-    }
-    mist_task *t = NULL;
-    mist_err err = {0};
-    int rc = mist_task_create(&t, task, dx, dy, np ? &p : NULL, np, seed, &err);
-    CHECKM(rc == MIST_OK, "task %s: %s", task, err.msg);
-    double *x = malloc(n * (size_t)(dx + dy) * sizeof *x);
-    rc = mist_task_sample(t, n, seed, x, &err);
-    CHECKM(rc == MIST_OK, "sample %s: %s", task, err.msg);
-    if (mi) *mi = mist_task_mi(t);
-    mist_task_free(t);
-    return x;
-}
-
 /* n rows of d independent standard normals. */
 static double *indep_data(size_t n, int d, uint64_t seed)
 {
@@ -220,7 +196,7 @@ START_TEST(test_gaussian_cca)
     for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
         int dx = dims[t][0], dy = dims[t][1], d = dx + dy;
         size_t n = 40 + 10 * t;
-        double *x = task_data("normal-dense-wiggly", dx, dy, "c", 0.3, 7 + t, n, NULL);
+        double *x = tu_task_data("normal-dense-wiggly", dx, dy, "c", 0.3, 7 + t, n, NULL);
         for (size_t i = 0; i < n; i++)
             for (int j = 0; j < d; j++) x[i * d + j] = 100.0 + (j + 1) * 3.0 * x[i * d + j];
         double mi, ref = cca_mi(x, n, dx, dy);
@@ -240,7 +216,7 @@ START_TEST(test_gaussian_truth)
      * tolerance 4 sqrt(dx dy / n) = 0.069 bounds both generously. */
     size_t n = 20000;
     double truth;
-    double *x = task_data("normal-dense-base", 3, 2, "c", 0.4, 11, n, &truth);
+    double *x = tu_task_data("normal-dense-base", 3, 2, "c", 0.4, 11, n, &truth);
     double mi = est("gaussian", x, n, 3, 2, NULL);
     double tol = 4 * sqrt(6.0 / (double)n);
     CHECKM(fabs(mi - truth) < tol, "gaussian %.4f vs true %.4f (tol %.4f)", mi, truth, tol);
@@ -401,7 +377,7 @@ START_TEST(test_kde_direct)
     for (size_t t = 0; t < 3; t++) {
         int dx = dims[t][0], dy = dims[t][1];
         size_t n = 7 + 6 * t;
-        double *x = task_data("normal-dense-halfcube", dx, dy, "c", 0.5, 21 + t, n, NULL);
+        double *x = tu_task_data("normal-dense-halfcube", dx, dy, "c", 0.5, 21 + t, n, NULL);
         mist_est_opts o;
         mist_est_opts_default(&o);
         double mi = est("kde", x, n, dx, dy, &o), ref = kde_direct(x, n, dx, dy, 0);
@@ -422,7 +398,7 @@ START_TEST(test_kde_origin)
      * skipped, normalised by the terms kept; origin NULL or all distinct: mist_kde_mi bit for
      * bit; threads do not matter. */
     size_t n = 40, m = 25;
-    double *src = task_data("normal-dense-base", 2, 1, "c", 0.5, 33, m, NULL);
+    double *src = tu_task_data("normal-dense-base", 2, 1, "c", 0.5, 33, m, NULL);
     double *x = malloc(n * 3 * sizeof *x);
     size_t *origin = malloc(n * sizeof *origin), *distinct = malloc(n * sizeof *distinct);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -459,7 +435,7 @@ END_TEST
 START_TEST(test_kde_threads_constant)
 {
     size_t n = 301;
-    double *x = task_data("normal-dense-base", 2, 2, "c", 0.4, 3, n, NULL);
+    double *x = tu_task_data("normal-dense-base", 2, 2, "c", 0.4, 3, n, NULL);
     mist_est_opts o;
     mist_est_opts_default(&o);
     double a = est("kde", x, n, 2, 2, &o);
@@ -558,7 +534,7 @@ START_TEST(test_copula_invariance)
      * copula value bit-identical: the ranks, hence the normal scores, are unchanged, and the
      * KSG noise is seeded, so it is the same noise. */
     size_t n = 400;
-    double *x = task_data("normal-sparse-base", 2, 2, "strength", 1.0, 5, n, NULL);
+    double *x = tu_task_data("normal-sparse-base", 2, 2, "strength", 1.0, 5, n, NULL);
     double *t = malloc(n * 4 * sizeof *t);
     for (size_t i = 0; i < n; i++) {
         t[i * 4 + 0] = exp(x[i * 4 + 0]);
@@ -604,7 +580,7 @@ static mist_est_result boot(const char *name, const double *x, size_t n, int dx,
 START_TEST(test_bootstrap_determinism)
 {
     size_t n = 200;
-    double *x = task_data("normal-dense-base", 2, 1, "c", 0.5, 8, n, NULL);
+    double *x = tu_task_data("normal-dense-base", 2, 1, "c", 0.5, 8, n, NULL);
     for (int m = 0; m < 5; m++) {
         int B = m < 2 || m == 4 ? 16 : 60;
         mist_est_result a = boot(ALL[m], x, n, 2, 1, B, 1, 1, m == 1);
@@ -659,7 +635,7 @@ START_TEST(test_bootstrap_coverage)
     int covered = 0, D = 60;
     double truth = 0;
     for (int s = 0; s < D; s++) {
-        double *x = task_data("normal-dense-base", 1, 1, "c", 0.6, 1000 + s, 300, &truth);
+        double *x = tu_task_data("normal-dense-base", 1, 1, "c", 0.6, 1000 + s, 300, &truth);
         mist_est_result r = boot("gaussian", x, 300, 1, 1, 100, 50 + s, 1, 0);
         covered += r.lower <= truth && truth <= r.upper;
         free(x);
@@ -687,7 +663,7 @@ START_TEST(test_bootstrap_coverage_ksg)
     int covered = 0, D = KSG_COVERAGE_SETS;
     double truth = 0;
     for (int s = 0; s < D; s++) {
-        double *x = task_data("normal-dense-base", 1, 1, "c", 0.6, 2000 + s, 300, &truth);
+        double *x = tu_task_data("normal-dense-base", 1, 1, "c", 0.6, 2000 + s, 300, &truth);
         mist_est_result r = boot("ksg1", x, 300, 1, 1, 60, 70 + s, 1, 0);
         covered += r.lower <= truth && truth <= r.upper;
         free(x);
@@ -704,7 +680,7 @@ START_TEST(test_ksg_dispatch)
     /* bivariate normal rho = 0.75 (true 0.413), n = 2000: both algorithms within 0.05 */
     size_t n = 2000;
     double truth;
-    double *x = task_data("normal-dense-base", 1, 1, "c", 0.75, 2, n, &truth);
+    double *x = tu_task_data("normal-dense-base", 1, 1, "c", 0.75, 2, n, &truth);
     for (int a = 0; a < 2; a++) {
         double v = est(ALL[a], x, n, 1, 1, NULL);
         CHECKM(fabs(v - truth) < 0.05, "%s %g vs %g", ALL[a], v, truth);
@@ -722,7 +698,7 @@ START_TEST(test_rows_resample)
 {
     size_t n = 300;
     double mi;
-    double *x = task_data("normal-dense-base", 2, 2, "c", 0.4, 11, n, &mi);
+    double *x = tu_task_data("normal-dense-base", 2, 2, "c", 0.4, 11, n, &mi);
     mist_est_opts o;
     mist_est_opts_default(&o);
     o.noise = 0;

@@ -30,29 +30,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* n rows of a generator task with one parameter (or none); *mi receives the true MI. */
-static double *task_data(const char *task, int dx, int dy, const char *pname, double pval,
-                         uint64_t seed, size_t n, double *mi)
-{
-    mist_param p;
-    memset(&p, 0, sizeof p);
-    size_t np = 0;
-    if (pname) {
-        snprintf(p.name, sizeof p.name, "%s", pname);
-        p.value = pval;
-        np = 1;
-    }
-    mist_task *t = NULL;
-    mist_err err = {0};
-    CHECKM(mist_task_create(&t, task, dx, dy, np ? &p : NULL, np, seed, &err) == MIST_OK,
-           "task %s: %s", task, err.msg);
-    double *x = malloc(n * (size_t)(mist_task_out_dx(t) + mist_task_out_dy(t)) * sizeof *x);
-    CHECKM(mist_task_sample(t, n, seed, x, &err) == MIST_OK, "sample %s: %s", task, err.msg);
-    if (mi) *mi = mist_task_mi(t);
-    mist_task_free(t);
-    return x;
-}
-
 /* y = x^2 - 1 + s N, x ~ N(0, 1): MI 1.99 nats at s = 0.1 (1-D quadrature), correlation 0. */
 static double *square_data(size_t n, double s, uint64_t seed)
 {
@@ -151,7 +128,7 @@ START_TEST(test_ksg_terms)
 {
     double mi;
     size_t n = 300;
-    double *d = task_data("normal-dense-base", 2, 3, "c", 0.4, 5, n, &mi);
+    double *d = tu_task_data("normal-dense-base", 2, 3, "c", 0.4, 5, n, &mi);
     mist_err err = {0};
     double v, se, ref;
     mist_est_opts o;
@@ -195,7 +172,7 @@ START_TEST(test_gaussian_copula_reference)
 {
     size_t n = 250;
     double mi;
-    double *d = task_data("normal-sparse-asinh", 3, 2, NULL, 0, 4, n, &mi);
+    double *d = tu_task_data("normal-sparse-asinh", 3, 2, NULL, 0, 4, n, &mi);
     mist_err err = {0};
     double v, bias, se, ref;
     CHECK(mist_guard_gaussian_copula(d, n, 3, 2, &v, &bias, &se, &err) == MIST_OK);
@@ -215,7 +192,7 @@ START_TEST(test_gaussian_copula_reference)
     free(z);
     free(d);
 
-    double *e = task_data("normal-dense-base", 1, 1, "c", 0.5, 1, 40, NULL);
+    double *e = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 1, 40, NULL);
     CHECK(mist_guard_gaussian_copula(e, 40, 1, 1, &v, &bias, &se, &err) == MIST_OK);
     double closed = 0.5 * (gsl_sf_psi(39.0 / 2) - gsl_sf_psi(38.0 / 2));
     CHECKM(fabs(bias - closed) < 1e-14, "1x1 bias %.17g vs %.17g", bias, closed);
@@ -226,7 +203,7 @@ START_TEST(test_gaussian_copula_reference)
     size_t m = 30;
     double s = 0, ss = 0, truth = 0, b = 0;
     for (int rep = 0; rep < R; rep++) {
-        double *x = task_data("normal-dense-base", 3, 3, "c", 0.3, 100 + rep, m, &truth);
+        double *x = tu_task_data("normal-dense-base", 3, 3, "c", 0.3, 100 + rep, m, &truth);
         double g;
         CHECK(mist_gaussian_mi(x, m, 3, 3, &g, &err) == MIST_OK);
         if (rep == 0) CHECK(mist_guard_gaussian_copula(x, m, 3, 3, &v, &b, &se, &err) == MIST_OK);
@@ -255,7 +232,7 @@ START_TEST(test_standard_errors_vs_spread)
         double sg = 0, sgg = 0, seg = 0, sk = 0, skk = 0, sek = 0;
         mist_guard_model m = model_says(0, 0.1, 0.2);
         for (int rep = 0; rep < R; rep++) {
-            double *x = task_data(cases[t].task, cases[t].d, cases[t].d, "c", cases[t].c,
+            double *x = tu_task_data(cases[t].task, cases[t].d, cases[t].d, "c", cases[t].c,
                                   500 + rep, cases[t].n, NULL);
             mist_guard_result r = run(x, cases[t].n, cases[t].d, cases[t].d, &m);
             CHECK(r.ksg1.ok && r.gaussian_copula.ok);
@@ -319,7 +296,7 @@ START_TEST(test_right_model_not_flagged)
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         double mi;
         size_t n = cases[t].n;
-        double *d = task_data(cases[t].task, cases[t].dx, cases[t].dy, NULL, 0, 20 + t, n, &mi);
+        double *d = tu_task_data(cases[t].task, cases[t].dx, cases[t].dy, NULL, 0, 20 + t, n, &mi);
         double w = 0.1 + 0.1 * mi;
         mist_guard_model m = model_says(mi - w, mi, mi + w);
         mist_guard_result r = run(d, n, cases[t].dx, cases[t].dy, &m);
@@ -346,7 +323,7 @@ END_TEST
 START_TEST(test_above)
 {
     size_t n = 500;
-    double *d = task_data("normal-dense-base", 1, 1, "c", 0.5, 3, n, NULL);
+    double *d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 3, n, NULL);
     mist_guard_model m = model_says(3.4, 4.7, 6.6);
     mist_guard_result r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons == (MIST_GUARD_ABOVE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
@@ -357,7 +334,7 @@ START_TEST(test_above)
     CHECK(r.estimate == top->estimate && r.lower == top->lower && r.upper == 6.6);
     free(d);
     double mi;
-    d = task_data("normal-dense-base", 4, 4, "c", 0.2, 3, n, &mi);
+    d = tu_task_data("normal-dense-base", 4, 4, "c", 0.2, 3, n, &mi);
     m = model_says(mi + 0.8, mi + 1.0, mi + 1.2);
     r = run(d, n, 4, 4, &m);
     CHECKM(r.reasons == 0, "4x4: reasons %#x", r.reasons);
@@ -371,7 +348,7 @@ START_TEST(test_ranges)
 {
     size_t n = 200;
     double mi;
-    double *d = task_data("normal-dense-base", 2, 2, "c", 0.3, 8, n, &mi);
+    double *d = tu_task_data("normal-dense-base", 2, 2, "c", 0.3, 8, n, &mi);
     mist_guard_model m = model_says(mi - 0.05, mi, mi + 0.05);
     CHECK(run(d, n, 2, 2, &m).reasons == 0);
     m.n_max = (int64_t)n;
@@ -506,7 +483,7 @@ END_TEST
 START_TEST(test_determinism)
 {
     size_t n = 400;
-    double *d = task_data("normal-sparse-wiggly", 6, 6, NULL, 0, 2, n, NULL);
+    double *d = tu_task_data("normal-sparse-wiggly", 6, 6, NULL, 0, 2, n, NULL);
     mist_guard_model m = model_says(0.0, 0.1, 0.2);
     mist_guard_opts o;
     mist_guard_opts_default(&o);

@@ -92,3 +92,27 @@ mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, ui
                      err.msg);
     return t;
 }
+
+double *tu_task_data(const char *task, int dx, int dy, const char *pname, double pval,
+                     uint64_t seed, size_t n, double *mi)
+{
+    mist_param p;
+    memset(&p, 0, sizeof p);
+    size_t np = 0;
+    if (pname) {
+        snprintf(p.name, sizeof p.name, "%s", pname);
+        p.value = pval;
+        np = 1;
+    }
+    mist_task *t = NULL;
+    mist_err err = {0};
+    if (mist_task_create(&t, task, dx, dy, np ? &p : NULL, np, seed, &err) != MIST_OK)
+        ck_abort_msg("task %s: %s", task, err.msg);
+    double *x = malloc(n * (size_t)(mist_task_out_dx(t) + mist_task_out_dy(t)) * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    if (mist_task_sample(t, n, seed, x, &err) != MIST_OK)
+        ck_abort_msg("sample %s: %s", task, err.msg);
+    if (mi) *mi = mist_task_mi(t);
+    mist_task_free(t);
+    return x;
+}

@@ -22,6 +22,11 @@ int tu_run(Suite *s);
 size_t tu_parse_params(const char *text, mist_param *p);
 int tu_try_make_task(mist_task **t, const char *name, int dx, int dy, const char *params,
                      uint64_t seed, mist_err *err);
+/* n rows of a task with one parameter (pname NULL: none), sampled with seed; *mi (may be
+ * NULL) receives the true MI. The test fails naming the task when it cannot be made. Caller
+ * frees. */
+double *tu_task_data(const char *task, int dx, int dy, const char *pname, double pval,
+                     uint64_t seed, size_t n, double *mi);
 /* The task, or the test fails naming it. */
 mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, uint64_t seed);
 
