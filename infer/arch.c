@@ -42,7 +42,10 @@ void mist_arch_official(mist_arch *a, int quantile_conditioned)
 
 const char *mist_layout_name(int layout)
 {
-    return layout == MIST_LAYOUT_PACKED ? "packed" : layout == MIST_LAYOUT_SPLIT ? "split" : "?";
+    return layout == MIST_LAYOUT_PACKED  ? "packed"
+           : layout == MIST_LAYOUT_SPLIT ? "split"
+           : layout == MIST_LAYOUT_PAIRS ? "pairs"
+                                         : "?";
 }
 
 const char *mist_prep_name(int prep)
@@ -72,7 +75,8 @@ static int range(mist_err *err, const char *name, long long v, long long lo, lon
 static int validate_values(const mist_arch *a, mist_err *err)
 {
     int rc;
-    if (a->input_layout != MIST_LAYOUT_PACKED && a->input_layout != MIST_LAYOUT_SPLIT)
+    if (a->input_layout != MIST_LAYOUT_PACKED && a->input_layout != MIST_LAYOUT_SPLIT &&
+        a->input_layout != MIST_LAYOUT_PAIRS)
         return mist_fail(err, MIST_EINVAL, "arch: unknown input_layout %d", a->input_layout);
     if (a->preprocess < MIST_PREP_NONE || a->preprocess > MIST_PREP_ZSCORE)
         return mist_fail(err, MIST_EINVAL, "arch: unknown preprocess %d", a->preprocess);
@@ -107,6 +111,15 @@ static int validate_values(const mist_arch *a, mist_err *err)
                          "arch: split layout needs max_dx + max_dy == max_input_dim (got %d, %d, "
                          "%d)",
                          a->max_dx, a->max_dy, a->max_input_dim);
+    if (a->input_layout == MIST_LAYOUT_PAIRS) {
+        if (a->max_dx > PAIRS_MAX_D || a->max_dy > PAIRS_MAX_D || a->max_input_dim > 1024)
+            return mist_fail(err, MIST_EINVAL,
+                             "arch: the pairs layout takes max_dx, max_dy <= %d and "
+                             "max_input_dim <= 1024 (got %d, %d, %d)",
+                             PAIRS_MAX_D, a->max_dx, a->max_dy, a->max_input_dim);
+        if (a->preprocess != MIST_PREP_COPULA)
+            return mist_fail(err, MIST_EINVAL, "arch: the pairs layout needs copula inputs");
+    }
     if (!(a->ln_eps > 0 && a->ln_eps <= 1))
         return mist_fail(err, MIST_EINVAL, "arch: ln_eps = %g is outside (0, 1]", a->ln_eps);
     if (a->n_min < 1 || a->n_max < a->n_min)
@@ -232,11 +245,24 @@ int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, siz
     const int D = a->D, P = a->max_input_dim;
     if (p) memset(p, 0, sizeof *p);
 
-    /* 2. embedding MLP: Linear(P, 2D) GELU LN(2D) Dropout Linear(2D, D) GELU LN(D) */
-    emit_linear(&b, SLOT(p, emb0), P, 2 * D, "phi.embedding_mlp.0");
-    emit_ln(&b, SLOT(p, emb2_w), SLOT(p, emb2_b), 2 * D, "phi.embedding_mlp.2");
-    emit_linear(&b, SLOT(p, emb4), 2 * D, D, "phi.embedding_mlp.4");
-    emit_ln(&b, SLOT(p, emb6_w), SLOT(p, emb6_b), D, "phi.embedding_mlp.6");
+    if (a->input_layout == MIST_LAYOUT_PAIRS) {
+        /* 2'. pair tokens (pairs.c): two statistic MLPs, the Gaussian features, a LayerNorm */
+        emit_linear(&b, SLOT(p, pc0), PAIRS_NFEAT, P, "pairs.cross.0");
+        emit_linear(&b, SLOT(p, pc1), P, P, "pairs.cross.2");
+        emit_linear(&b, SLOT(p, pc2), P, D, "pairs.cross.4");
+        emit_linear(&b, SLOT(p, pw0), PAIRS_NFEAT, P, "pairs.within.0");
+        emit_linear(&b, SLOT(p, pw1), P, P, "pairs.within.2");
+        emit_linear(&b, SLOT(p, pw2), P, D, "pairs.within.4");
+        emit2(&b, SLOT(p, pstat_w), INIT_FANIN, 1.0 / sqrt((double)PAIRS_NSTAT), D, PAIRS_NSTAT,
+              "pairs.stat", ".weight");
+        emit_ln(&b, SLOT(p, pln_w), SLOT(p, pln_b), D, "pairs.norm");
+    } else {
+        /* 2. embedding MLP: Linear(P, 2D) GELU LN(2D) Dropout Linear(2D, D) GELU LN(D) */
+        emit_linear(&b, SLOT(p, emb0), P, 2 * D, "phi.embedding_mlp.0");
+        emit_ln(&b, SLOT(p, emb2_w), SLOT(p, emb2_b), 2 * D, "phi.embedding_mlp.2");
+        emit_linear(&b, SLOT(p, emb4), 2 * D, D, "phi.embedding_mlp.4");
+        emit_ln(&b, SLOT(p, emb6_w), SLOT(p, emb6_b), D, "phi.embedding_mlp.6");
+    }
     /* 3. feature block: layers = [SAB, LN, Dropout] x n */
     for (int i = 0; i < a->n_feature_sab; i++) {
         snprintf(pre, sizeof pre, "phi.feature_interaction_block.layers.%d.mab.", 3 * i);
@@ -267,8 +293,10 @@ int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, siz
     emit_mab(&b, SLOT(p, dec_pma), D, D, pre);
     /* 7. output layer Linear(D, D) */
     emit_linear(&b, SLOT(p, out), D, D, "phi.output_layer");
-    /* 8. rho: Linear ReLU ... Linear(., 1); Sequential indices 0, 2, 4, ... */
-    int din = D + (a->quantile_conditioned ? 1 : 0);
+    /* 8. rho: Linear ReLU ... Linear(., 1); Sequential indices 0, 2, 4, ... The pairs layout
+     * reads [repr, the dataset features (, tau)]. */
+    int din = D + (a->input_layout == MIST_LAYOUT_PAIRS ? PAIRS_NGLOB : 0) +
+              (a->quantile_conditioned ? 1 : 0);
     for (int i = 0; i < a->n_rho; i++) {
         int in = i == 0 ? din : a->rho_hidden;
         int o = i == a->n_rho - 1 ? 1 : a->rho_hidden;
@@ -294,12 +322,15 @@ size_t mist_arch_param_count(const mist_arch *a)
     size_t mab_d = 4 * D * D + 4 * D + 4 * D + (D * D + D) + (D * D + D);
     size_t mab_f = 4 * D * D + 4 * D + 4 * D + (ff * D + ff) + (D * ff + D);
     size_t t = (P * 2 * D + 2 * D) + 4 * D + (2 * D * D + D) + 2 * D;
+    if (a->input_layout == MIST_LAYOUT_PAIRS) /* two pair MLPs, stat weight, LayerNorm */
+        t = 2 * ((PAIRS_NFEAT * P + P) + (P * P + P) + (P * D + D)) + D * PAIRS_NSTAT + 2 * D;
     t += (size_t)a->n_feature_sab * (mab_d + 2 * D);
     t += (size_t)a->n_isab * ((size_t)a->n_inds * D + 2 * mab_f);
     t += (size_t)a->n_seeds * D + mab_d;
     t += (size_t)a->n_dec * mab_d + D + mab_d;
     t += D * D + D;
-    size_t din = D + (a->quantile_conditioned ? 1 : 0);
+    size_t din = D + (a->input_layout == MIST_LAYOUT_PAIRS ? PAIRS_NGLOB : 0) +
+                 (a->quantile_conditioned ? 1 : 0);
     for (int i = 0; i < a->n_rho; i++) {
         size_t in = i == 0 ? din : R, o = i == a->n_rho - 1 ? 1 : R;
         t += in * o + o;

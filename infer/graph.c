@@ -75,6 +75,7 @@ typedef struct ctx {
     float *stage;         /* [stage_rows, 2D]: projections before the head-major scatter */
     int stage_rows;
     float *Qb, *Ob, *Hb, *Fb, *scratch;
+    float *In;            /* [row_block, max_input_dim]: input rows (embedding) */
 } ctx;
 
 static void activation(int act, float *x, size_t n)
@@ -267,7 +268,8 @@ static int plan(const mist_model *m, size_t N, size_t nsets, size_t nq, layout *
     keys = N > t ? N : t;
     size_t fmax = (size_t)(a->ff > a->D ? a->ff : a->D);
     if (fmax < 2 * D) fmax = 2 * D;
-    size_t rw = D + 1 > (size_t)a->rho_hidden ? D + 1 : (size_t)a->rho_hidden;
+    size_t rin = D + 1 + PAIRS_NGLOB;
+    size_t rw = rin > (size_t)a->rho_hidden ? rin : (size_t)a->rho_hidden;
     size_t x, kv, h, pooled, rows, rr;
     if (!mul_ok(N, D, &x) || !mul_ok(keys, 2 * D, &kv) ||
         !mul_ok(nsets * (size_t)a->n_inds, D, &h) ||
@@ -317,18 +319,85 @@ static int ws_reserve(infer_ws *ws, size_t floats, size_t bytes, mist_err *err)
 
 /* ---- the graph -------------------------------------------------------------------------- */
 
-int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
-                  size_t ntaus, double *out, mist_err *err)
+/* Steps 1-2: input rows -> embedding MLP into X. Only the first Pc input columns can be
+ * nonzero in this batch (packed: dx + dy; split: max_dx + dy); the product skips the zero
+ * padding. */
+static void embed_rows(const mist_model *m, const ctx *c, const mist_data_view *sets,
+                       size_t nsets, const prepared *pr, const size_t *off, float *X)
 {
     const mist_arch *a = &m->arch;
     const mist_params *p = &m->p;
     const int D = a->D, P = a->max_input_dim;
     const float eps = (float)a->ln_eps;
+    size_t N = off[nsets];
+    int Pc = 0;
+    for (size_t s = 0; s < nsets; s++) {
+        int w = a->input_layout == MIST_LAYOUT_PACKED ? sets[s].dx + sets[s].dy
+                                                      : a->max_dx + sets[s].dy;
+        if (w > Pc) Pc = w;
+    }
+    size_t cursor = 0;
+    for (size_t r0 = 0; r0 < N; r0 += (size_t)m->row_block) {
+        int b = N - r0 < (size_t)m->row_block ? (int)(N - r0) : m->row_block;
+        float *in = c->In, *h2 = c->Fb, *Xb = X + r0 * D;
+        pack_block(in, Pc, a, sets, pr, off, &cursor, r0, b);
+        linear_forward_cols(h2, in, Pc, p->emb0.w, P, p->emb0.b, b, Pc, 2 * D);
+        gelu_forward(h2, h2, (size_t)b * 2 * D);
+        layernorm_forward(h2, h2, p->emb2_w, p->emb2_b, b, 2 * D, eps);
+        linear_forward(Xb, h2, p->emb4.w, p->emb4.b, b, 2 * D, D);
+        gelu_forward(Xb, Xb, (size_t)b * D);
+        layernorm_forward(Xb, Xb, p->emb6_w, p->emb6_b, b, D, eps);
+    }
+}
+
+/* The pairs layout's tokens (pairs.c), LayerNormed, into X (rows off[s] .. of set s), and each
+ * set's dataset features into glob [nsets, PAIRS_NGLOB]. */
+static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t nsets,
+                        const size_t *off, float *X, float *glob, mist_err *err)
+{
+    const mist_arch *a = &m->arch;
+    const int D = a->D, P = a->max_input_dim;
+    size_t Tmax = 0;
+    for (size_t s = 0; s < nsets; s++)
+        if (off[s + 1] - off[s] > Tmax) Tmax = off[s + 1] - off[s];
+    float *scratch = malloc(pairs_scratch_floats(P, Tmax) * sizeof *scratch);
+    float *pooled = malloc(Tmax * (size_t)P * sizeof *pooled);
+    int rc = MIST_OK;
+    if (!scratch || !pooled) rc = mist_fail(err, MIST_ENOMEM, "out of memory for the pair tokens");
+    for (size_t s = 0; s < nsets && !rc; s++) {
+        pairs_set ps;
+        if ((rc = pairs_set_prepare(&ps, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
+            break;
+        float *Xs = X + off[s] * (size_t)D;
+        pairs_forward(Xs, pooled, &ps, &m->p, D, P, scratch);
+        layernorm_forward(Xs, Xs, m->p.pln_w, m->p.pln_b, (int)ps.T, D, (float)a->ln_eps);
+        memcpy(glob + s * PAIRS_NGLOB, ps.glob, sizeof ps.glob);
+        pairs_set_free(&ps);
+    }
+    free(scratch);
+    free(pooled);
+    return rc;
+}
+
+int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
+                  size_t ntaus, double *out, mist_err *err)
+{
+    const mist_arch *a = &m->arch;
+    const mist_params *p = &m->p;
+    const int D = a->D;
+    const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
     size_t nq = ntaus ? ntaus : 1;
     size_t *off = malloc((nsets + 1) * sizeof *off);
-    if (!off) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    float *glob = pairs ? malloc(nsets * PAIRS_NGLOB * sizeof *glob) : NULL;
+    if (!off || (pairs && !glob)) {
+        free(off);
+        free(glob);
+        return mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    /* tokens: a dataset's rows, or (pairs) its column pairs */
     off[0] = 0;
-    for (size_t s = 0; s < nsets; s++) off[s + 1] = off[s] + sets[s].n;
+    for (size_t s = 0; s < nsets; s++)
+        off[s + 1] = off[s] + (pairs ? pairs_count(sets[s].dx, sets[s].dy) : sets[s].n);
     size_t N = off[nsets];
     layout L;
     prepared pr = {0};
@@ -338,7 +407,7 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         goto done;
     }
     if ((rc = ws_reserve(&m->ws, L.total, N, err))) goto done;
-    if ((rc = prepare(a, sets, nsets, &pr, err))) goto done;
+    if (!pairs && (rc = prepare(a, sets, nsets, &pr, err))) goto done;
 
     float *W = m->ws.block;
     float *X = W + L.X;
@@ -355,27 +424,13 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
             }
     }
     ctx c = {a,        m->row_block, &m->attn, W + L.KV, W + L.stage, L.stage_rows,
-             W + L.Qb, W + L.Ob,      W + L.Hb,  W + L.Fb, W + L.scratch};
+             W + L.Qb, W + L.Ob,      W + L.Hb,  W + L.Fb, W + L.scratch, W + L.In};
 
-    /* 1-2. input rows -> embedding MLP. Only the first Pc input columns can be nonzero in this
-     * batch (packed: dx + dy; split: max_dx + dy); the product skips the zero padding. */
-    int Pc = 0;
-    for (size_t s = 0; s < nsets; s++) {
-        int w = a->input_layout == MIST_LAYOUT_PACKED ? sets[s].dx + sets[s].dy
-                                                      : a->max_dx + sets[s].dy;
-        if (w > Pc) Pc = w;
-    }
-    size_t cursor = 0;
-    for (size_t r0 = 0; r0 < N; r0 += (size_t)m->row_block) {
-        int b = N - r0 < (size_t)m->row_block ? (int)(N - r0) : m->row_block;
-        float *in = W + L.In, *h2 = c.Fb, *Xb = X + r0 * D;
-        pack_block(in, Pc, a, sets, &pr, off, &cursor, r0, b);
-        linear_forward_cols(h2, in, Pc, p->emb0.w, P, p->emb0.b, b, Pc, 2 * D);
-        gelu_forward(h2, h2, (size_t)b * 2 * D);
-        layernorm_forward(h2, h2, p->emb2_w, p->emb2_b, b, 2 * D, eps);
-        linear_forward(Xb, h2, p->emb4.w, p->emb4.b, b, 2 * D, D);
-        gelu_forward(Xb, Xb, (size_t)b * D);
-        layernorm_forward(Xb, Xb, p->emb6_w, p->emb6_b, b, D, eps);
+    /* 1-2. input rows -> embedding MLP (or the pair tokens) */
+    if (pairs) {
+        if ((rc = pairs_tokens(m, sets, nsets, off, X, glob, err))) goto done;
+    } else {
+        embed_rows(m, &c, sets, nsets, &pr, off, X);
     }
     segs rows = {nsets, off, 0};
     /* 3. feature block: SAB -> LN, keys masked by the zero-sum quirk (packed) */
@@ -405,13 +460,14 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
     linear_forward(R, Z, p->out.w, p->out.b, (int)nsets, D, D);
     /* 8. rho: [repr (, tau)] -> (Linear ReLU) x (n_rho - 1) -> Linear(., 1) */
     size_t nrows = nsets * nq;
-    int din = D + (a->quantile_conditioned ? 1 : 0);
+    int ng = pairs ? PAIRS_NGLOB : 0, din = D + ng + (a->quantile_conditioned ? 1 : 0);
     float *z0 = W + L.rho0, *z1 = W + L.rho1;
     for (size_t s = 0; s < nsets; s++)
         for (size_t i = 0; i < nq; i++) {
             float *zr = z0 + (s * nq + i) * din;
             memcpy(zr, R + s * D, (size_t)D * sizeof *zr);
-            if (a->quantile_conditioned) zr[D] = (float)(ntaus ? taus[i] : 0.5);
+            if (ng) memcpy(zr + D, glob + s * PAIRS_NGLOB, (size_t)ng * sizeof *zr);
+            if (a->quantile_conditioned) zr[D + ng] = (float)(ntaus ? taus[i] : 0.5);
         }
     for (int i = 0; i < a->n_rho; i++) {
         const lin_w *l = &p->rho[i];
@@ -427,6 +483,7 @@ done:
     free(pr.data);
     free(pr.own);
     free(off);
+    free(glob);
     return rc;
 }
 
@@ -434,6 +491,8 @@ int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nse
                      mist_err *err)
 {
     const mist_arch *a = &m->arch;
+    if (a->input_layout == MIST_LAYOUT_PAIRS)
+        return mist_fail(err, MIST_EINVAL, "the pairs layout has no input rows");
     size_t *off = malloc((nsets + 1) * sizeof *off);
     if (!off) return mist_fail(err, MIST_ENOMEM, "out of memory");
     off[0] = 0;

@@ -188,6 +188,11 @@ typedef struct lin_w {
 } lin_w;
 
 typedef struct mist_params {
+    /* pairs layout: the pair statistic of cross pairs (c) and within-block pairs (w):
+     * Linear(4, P) GELU Linear(P, P) GELU, mean over rows, Linear(P, D); the per-pair Gaussian
+     * features through Linear(PAIRS_NSTAT, D) without bias; LayerNorm(D) */
+    lin_w pc0, pc1, pc2, pw0, pw1, pw2;
+    float *pstat_w, *pln_w, *pln_b;
     lin_w emb0, emb4;                 /* Linear(P, 2D), Linear(2D, D) */
     float *emb2_w, *emb2_b, *emb6_w, *emb6_b; /* LN(2D), LN(D) */
     mab_w fsab[MIST_MAX_LAYERS];      /* feature block SABs (F = D) */
@@ -221,6 +226,52 @@ typedef struct tensor_spec {
  * set-up. p may be NULL (no slots). *out is malloc'd. a must be valid. */
 int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, size_t *count,
                       mist_err *err);
+
+/* ---- the pairs layout's front end (pairs.c) --------------------------------------------------
+ * A dataset of n rows, d = dx + dy columns becomes T = dx dy + dx (dx-1)/2 + dy (dy-1)/2 tokens,
+ * one per unordered column pair: the cross pairs (x_j, y_k) first (j-major), then the pairs
+ * within X, then within Y (each j < j'). Token t of pair (a, b):
+ *   tok_t = W2 mean_i GELU(W1 GELU(W0 f(u_i, v_i) + b0) + b1) + b2 + Ws stat_t
+ * with u, v the columns' normal scores, f(u, v) = [(u+v)/sqrt2, |u-v|/sqrt2, uv, (u^2+v^2)/2 - 1]
+ * symmetric in (u, v), (W0, W1, W2) those of the pair's type (cross / within), stat_t =
+ * [I(copula)/2, I(raw)/2, ln(n)/6] with I = -1/2 ln(1 - r^2) of the pair's correlation r (of
+ * the normal scores; of the raw values). The tokens are LayerNormed by the caller. The rho
+ * head also reads PAIRS_NGLOB dataset-level features (pairs_set.glob). Every feature is
+ * invariant to row order, to the order of the columns within X and within Y, and symmetric
+ * in X and Y; the tokens of a permuted or swapped dataset are a permutation of the tokens. */
+#define PAIRS_NFEAT 4
+#define PAIRS_NSTAT 3
+#define PAIRS_NGLOB 8
+#define PAIRS_MAX_D 256 /* max_dx, max_dy of a pairs model */
+
+typedef struct pairs_set {
+    size_t n;
+    int dx, dy;
+    size_t T, Tc;    /* tokens; cross pairs (the first Tc tokens) */
+    float *z;        /* [n, dx + dy] normal scores */
+    int *ab;         /* [T, 2] the pair's columns a < b */
+    float *stat;     /* [T, PAIRS_NSTAT] */
+    float glob[PAIRS_NGLOB];
+} pairs_set;
+
+size_t pairs_count(int dx, int dy);
+/* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
+ * values). Owns its arrays: pairs_set_free. */
+int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy, mist_err *err);
+void pairs_set_free(pairs_set *s);
+/* Scratch floats for pairs_forward and pairs_backward at pooled width P, T tokens. */
+size_t pairs_scratch_floats(int P, size_t T);
+/* tok [T, D] (before the LayerNorm) and pooled [T, P] (the row means, kept for the backward)
+ * of one dataset. */
+void pairs_forward(float *tok, float *pooled, const pairs_set *s, const mist_params *p, int D,
+                   int P, float *scratch);
+/* ACCUMULATES the gradients of every pairs tensor (grads laid out like params, the block p
+ * points into) from dtok [T, D] = d loss / d tok; pooled is the forward's. Recomputes the
+ * per-row activations instead of storing them. Returns the matrix-product flops done. */
+double pairs_backward(float *grads, const float *params, const float *dtok, const float *pooled,
+                      const pairs_set *s, const mist_params *p, int D, int P, float *scratch);
+/* The same maths in plain loops with double accumulators (tests). */
+void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int D, int P);
 
 /* ---- the model ------------------------------------------------------------------------- */
 

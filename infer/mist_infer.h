@@ -31,7 +31,9 @@ extern "C" {
 
 typedef enum mist_layout {
     MIST_LAYOUT_PACKED = 0, /* official: row [x, y] zero-padded to max_input_dim; needs dx == dy */
-    MIST_LAYOUT_SPLIT = 1   /* ours: row [pad(x, max_dx), pad(y, max_dy)]; dx != dy works */
+    MIST_LAYOUT_SPLIT = 1,  /* ours: row [pad(x, max_dx), pad(y, max_dy)]; dx != dy works */
+    MIST_LAYOUT_PAIRS = 2   /* ours: one token per column pair (pairs.c); invariant to the order of
+                             * rows, of the columns within X and within Y, and to the X/Y swap */
 } mist_layout;
 
 typedef enum mist_prep {
@@ -46,7 +48,8 @@ typedef enum mist_act { MIST_ACT_GELU = 0, MIST_ACT_RELU = 1 } mist_act;
 typedef struct mist_arch {
     int input_layout;         /* mist_layout */
     int preprocess;           /* mist_prep */
-    int max_input_dim;        /* P, the token input width; split: P == max_dx + max_dy */
+    int max_input_dim;        /* P, the token input width; split: P == max_dx + max_dy; pairs:
+                               * the width of the pooled pair statistic (its MLP's hidden width) */
     int max_dx, max_dy;       /* largest dx, dy accepted; packed: max_dx == max_dy, sum <= P */
     int D;                    /* model width */
     int H;                    /* attention heads, D % H == 0 */
@@ -73,7 +76,7 @@ void mist_arch_official(mist_arch *a, int quantile_conditioned);
 int mist_arch_validate(const mist_arch *a, mist_err *err);
 /* Number of float parameters of a valid arch (0 when invalid). */
 size_t mist_arch_param_count(const mist_arch *a);
-const char *mist_layout_name(int layout); /* "packed", "split" */
+const char *mist_layout_name(int layout); /* "packed", "split", "pairs" */
 const char *mist_prep_name(int prep);     /* "none", "copula", "zscore" */
 const char *mist_act_name(int act);       /* "gelu", "relu" */
 
@@ -82,6 +85,15 @@ typedef struct mist_model mist_model;
 /* Opens a weights file; NULL with err set on any problem (unreadable, malformed, truncated,
  * unsupported version, unknown/missing/duplicate/mis-shaped tensor, non-finite weight). */
 mist_model *mist_model_open(const char *path, mist_err *err);
+/* The shipped models by file name (name NULL: MIST_DEFAULT_MODEL), found as `mist estimate`
+ * finds its default: $MIST_WEIGHTS (a file path; only when name is NULL), then
+ * share/mist/weights of the install prefix next to libmist (or the program it is linked into),
+ * the install dir compiled in, the source tree's weights/. The path goes to out (outsz bytes);
+ * MIST_EIO with the places searched when it is in none, MIST_EINVAL for a name with a '/'. */
+#define MIST_DEFAULT_MODEL "mist-qr.msgpack"
+int mist_default_model_path(const char *name, char *out, size_t outsz, mist_err *err);
+/* mist_model_open on that path. */
+mist_model *mist_model_open_default(const char *name, mist_err *err);
 /* Same from bytes in memory (copied out; buf may be freed afterwards). name is for messages. */
 mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err);
 /* A model with the given arch and every parameter zero (fill it via mist_model_params). */

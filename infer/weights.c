@@ -453,6 +453,7 @@ static int decode_arch(const char *name, const msgpack_object *o, mist_arch *a, 
         case AT_LAYOUT:
             if (str_eq(v, "packed")) iv = MIST_LAYOUT_PACKED;
             else if (str_eq(v, "split")) iv = MIST_LAYOUT_SPLIT;
+            else if (str_eq(v, "pairs")) iv = MIST_LAYOUT_PAIRS;
             else bad = 1;
             if (!bad) memcpy(base, &iv, sizeof iv);
             break;

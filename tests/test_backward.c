@@ -356,6 +356,7 @@ END_TEST
 /* D 8, H 2, ff 12, 4 inducing points, 2 seeds, 1 feature SAB, 1 ISAB, 1 decoder SAB, rho 2
  * layers; split layout, copula inputs, dims up to 3 + 3. */
 static int edge_arch; /* 1: no feature SAB, ISAB or decoder SAB, rho 1 layer, zscore inputs */
+static int pairs_arch; /* 1: the pairs layout (pair statistic of width 6) */
 
 static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
 {
@@ -376,6 +377,7 @@ static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
     a.n_rho = 2;
     a.rho_hidden = 8;
     a.activation = act;
+    if (pairs_arch) a.input_layout = MIST_LAYOUT_PAIRS;
     if (edge_arch) {
         a.n_feature_sab = a.n_isab = a.n_dec = 0;
         a.n_rho = 1;
@@ -530,6 +532,57 @@ START_TEST(test_model_fd_mse)
 {
     check_model_fd(0, MIST_ACT_GELU, MIST_LOSS_MSE);
     check_model_fd(1, MIST_ACT_GELU, MIST_LOSS_MSE);
+}
+END_TEST
+
+/* The same for the pairs layout: the pair statistic's backward (recomputed activations, the
+ * row mean, two statistic MLPs, the Gaussian features' weight, its LayerNorm) and the dataset
+ * features appended to rho's input. */
+START_TEST(test_model_fd_pairs)
+{
+    pairs_arch = 1;
+    check_model_fd(0, MIST_ACT_GELU, MIST_LOSS_MSE);
+    check_model_fd(1, MIST_ACT_GELU, MIST_LOSS_PINBALL);
+    pairs_arch = 0;
+}
+END_TEST
+
+/* Pairs layout: batch = singles, workers = serial, training prediction = estimate. */
+START_TEST(test_pairs_batch_workers_estimate)
+{
+    pairs_arch = 1;
+    mist_model *m = tiny_train_model(1, MIST_ACT_GELU, 23);
+    mist_err err;
+    mist_train_ws *ws = mist_train_ws_alloc(m, &err);
+    ck_assert_msg(ws != NULL, "%s", err.msg);
+    size_t np = mist_model_param_count(m);
+    batch b;
+    make_batch(&b, 1);
+    float *g = zvec(np), *g1 = zvec(np), *gw = zvec(np);
+    double L, P[3], Ls = 0, p1, Lw, Pw[3];
+    ck_assert_int_eq(mist_train_grad(m, ws, b.ex, 3, MIST_LOSS_PINBALL, g, &L, P, &err), 0);
+    for (int s = 0; s < 3; s++) {
+        double l1, est;
+        ck_assert_int_eq(mist_train_grad(m, ws, &b.ex[s], 1, MIST_LOSS_PINBALL, g1, &l1, &p1,
+                                         &err), 0);
+        Ls += l1 / 3;
+        ck_assert_double_le(fabs(p1 - P[s]), 1e-5 * fmax(1, fabs(p1)));
+        ck_assert_int_eq(mist_model_estimate(m, b.ex[s].data, b.ex[s].n, b.ex[s].dx, b.ex[s].dy,
+                                             &b.ex[s].tau, 1, &est, &err), 0);
+        ck_assert_msg(fabs(est - P[s]) <= 1e-5 * fmax(1, fabs(est)), "%g vs %g", est, P[s]);
+    }
+    for (size_t i = 0; i < np; i++) g1[i] /= 3;
+    ck_assert_double_le(fabs(L - Ls), 1e-5 * fmax(1, fabs(Ls)));
+    ck_assert_double_le(rel_normf(g, g1, np), 1e-5);
+    ck_assert_int_eq(mist_train_ws_set_workers(ws, 2, &err), 0);
+    ck_assert_int_eq(mist_train_grad(m, ws, b.ex, 3, MIST_LOSS_PINBALL, gw, &Lw, Pw, &err), 0);
+    ck_assert_double_le(fabs(Lw - L), 1e-6 * fmax(1, fabs(L)));
+    ck_assert_double_le(rel_normf(gw, g, np), 1e-6);
+    free(g), free(g1), free(gw);
+    free_batch(&b);
+    mist_train_ws_free(ws);
+    mist_model_free(m);
+    pairs_arch = 0;
 }
 END_TEST
 
@@ -781,6 +834,8 @@ int main(void)
     tcase_set_timeout(g, 120);
     tcase_add_test(g, test_model_fd_mse);
     tcase_add_test(g, test_model_fd_pinball);
+    tcase_add_test(g, test_model_fd_pairs);
+    tcase_add_test(g, test_pairs_batch_workers_estimate);
     tcase_add_test(g, test_model_edge_arch);
     tcase_add_test(g, test_batch_equals_singles);
     tcase_add_test(g, test_workers_equal_serial);

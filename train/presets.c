@@ -40,9 +40,21 @@ int mist_arch_preset(const char *name, mist_arch *a, mist_err *err)
         preset_common(a, 32);
         a->D = 128, a->H = 8, a->ff = 256, a->n_inds = 32, a->n_seeds = 8;
         a->n_feature_sab = 2, a->n_isab = 2, a->n_rho = 3, a->rho_hidden = 128;
+    } else if (!strcmp(name, "pairs") || !strcmp(name, "pairs-tiny")) {
+        /* one token per column pair (weights/design-next.md); P is the pair statistic's width.
+         * Accepts up to 64 columns per side; trained on what the run's metadist gives. */
+        int tiny = name[5] == '-';
+        preset_common(a, tiny ? 4 : 64);
+        a->input_layout = MIST_LAYOUT_PAIRS;
+        a->max_input_dim = tiny ? 8 : 32;
+        a->d_max = tiny ? 4 : 32;
+        a->D = tiny ? 16 : 64, a->H = tiny ? 2 : 4, a->ff = tiny ? 32 : 128;
+        a->n_inds = tiny ? 4 : 16, a->n_seeds = tiny ? 2 : 4;
+        a->n_feature_sab = 1, a->n_isab = tiny ? 1 : 2, a->n_rho = 3;
+        a->rho_hidden = tiny ? 16 : 64;
     } else {
-        return mist_fail(err, MIST_EINVAL, "unknown arch preset '%s' (tiny, small, medium)",
-                         name);
+        return mist_fail(err, MIST_EINVAL,
+                         "unknown arch preset '%s' (tiny, small, medium, pairs, pairs-tiny)", name);
     }
     return MIST_OK;
 }
@@ -71,7 +83,10 @@ int mist_arch_override(mist_arch *a, const char *kv, mist_err *err)
     if (!strcmp(key, "input_layout") || !strcmp(key, "layout")) {
         if (!strcmp(v, "split")) a->input_layout = MIST_LAYOUT_SPLIT;
         else if (!strcmp(v, "packed")) a->input_layout = MIST_LAYOUT_PACKED;
-        else return mist_fail(err, MIST_EINVAL, "input_layout is split or packed (got '%s')", v);
+        else if (!strcmp(v, "pairs")) a->input_layout = MIST_LAYOUT_PAIRS;
+        else
+            return mist_fail(err, MIST_EINVAL, "input_layout is split, packed or pairs (got '%s')",
+                             v);
         if (a->input_layout == MIST_LAYOUT_SPLIT) a->max_input_dim = a->max_dx + a->max_dy;
         return MIST_OK;
     }

@@ -55,6 +55,9 @@ typedef struct graph {
     /* backward scratch */
     float *dXa, *dXb, *T1, *T2, *T3, *dZ;
     float *sa, *sb, *sf1, *sf2, *satt, *sq, *skv, *ascr;
+    /* pairs layout: the pre-LayerNorm tokens [N, D], the pooled statistics [N, P] and the
+     * front end's scratch (pairs.c) */
+    float *tok, *pooled, *pscr;
 } graph;
 
 struct mist_train_ws {
@@ -127,8 +130,12 @@ static void layout_graph(arena *A, graph *g, const mist_arch *a, size_t B, size_
 {
     size_t D = (size_t)a->D, P = (size_t)a->max_input_dim, m = (size_t)a->n_inds,
            k = (size_t)a->n_seeds;
+    const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
     g->B = B, g->N = N;
-    g->in = take(A, N * P);
+    g->in = take(A, pairs ? 0 : N * P);
+    g->tok = take(A, pairs ? N * D : 0);
+    g->pooled = take(A, pairs ? N * P : 0);
+    g->pscr = take(A, pairs ? pairs_scratch_floats((int)P, nmax) : 0);
     g->a0 = take(A, N * 2 * D);
     g->g0 = take(A, N * 2 * D);
     g->l0 = take(A, N * 2 * D);
@@ -153,7 +160,7 @@ static void layout_graph(arena *A, graph *g, const mist_arch *a, size_t B, size_
     g->zrep = take(A, B * D);
     mab_alloc(A, &g->dpma, a, a->D, B, B * k, 0, one, seeds);
     g->R = take(A, B * D);
-    size_t din = D + (a->quantile_conditioned ? 1 : 0);
+    size_t din = D + (pairs ? PAIRS_NGLOB : 0) + (a->quantile_conditioned ? 1 : 0);
     g->z0 = take(A, B * din);
     for (int i = 0; i < a->n_rho; i++) {
         size_t in = i == 0 ? din : (size_t)a->rho_hidden;
@@ -314,10 +321,11 @@ static void replicate(float *dst, const float *tok, size_t kD, size_t nseg)
 
 static int check_arch(const mist_arch *a, mist_err *err)
 {
-    if (a->input_layout != MIST_LAYOUT_SPLIT)
+    if (a->input_layout != MIST_LAYOUT_SPLIT && a->input_layout != MIST_LAYOUT_PAIRS)
         return mist_fail(err, MIST_EINVAL,
-                         "training supports the split input layout only (this model is %s: the "
-                         "official packed layout's zero-sum key mask is not trainable here)",
+                         "training supports the split and pairs input layouts only (this model "
+                         "is %s: the official packed layout's zero-sum key mask is not "
+                         "trainable here)",
                          mist_layout_name(a->input_layout));
     return MIST_OK;
 }
@@ -448,12 +456,20 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         ws->views_cap = ws->views ? B : 0;
         if (!ws->views) return mist_fail(err, MIST_ENOMEM, "out of memory");
     }
+    /* tokens: a dataset's rows, or (pairs) its column pairs */
+    const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
     size_t *rows = ws->offs, *inds = rows + B + 1, *seeds = inds + B + 1, *one = seeds + B + 1;
     rows[0] = 0;
+    if (pairs) nmax = 0;
     for (size_t s = 0; s <= B; s++) {
-        if (s) rows[s] = rows[s - 1] + ex[s - 1].n;
+        if (s) {
+            size_t t = pairs ? pairs_count(ex[s - 1].dx, ex[s - 1].dy) : ex[s - 1].n;
+            rows[s] = rows[s - 1] + t;
+            if (t > nmax) nmax = t;
+        }
         inds[s] = s * m_, seeds[s] = s * k_, one[s] = s;
     }
+    N = rows[B];
     for (size_t s = 0; s < B; s++) {
         mist_data_view v = {ex[s].data, ex[s].n, ex[s].dx, ex[s].dy};
         ws->views[s] = v;
@@ -480,16 +496,34 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
 #define LAP(arr, blk) (t1 = now_s(), T->arr[blk] += t1 - t0, t0 = t1)
 
     /* ---- forward ---- */
-    if ((rc = graph_input_rows(m, ws->views, B, g.in, err))) return rc;
-    LAP(fwd, MIST_TB_PREP);
     int n = (int)N;
-    linear_forward(g.a0, g.in, p->emb0.w, p->emb0.b, n, P, 2 * D);
-    gelu_forward(g.g0, g.a0, N * 2 * D);
-    layernorm_forward_train(g.l0, g.m0, g.r0, g.g0, p->emb2_w, p->emb2_b, n, 2 * D, eps);
-    linear_forward(g.a1, g.l0, p->emb4.w, p->emb4.b, n, 2 * D, D);
-    gelu_forward(g.g1, g.a1, N * D);
-    layernorm_forward_train(g.x, g.m1, g.r1, g.g1, p->emb6_w, p->emb6_b, n, D, eps);
-    c.flops += 2.0 * N * P * 2 * D + 2.0 * N * 2 * D * D;
+    pairs_set *ps = NULL;
+    if (pairs) { /* the front end of inference (pairs.c), keeping the pooled statistics */
+        if (!(ps = calloc(B, sizeof *ps))) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        for (size_t s = 0; s < B && !rc; s++)
+            rc = pairs_set_prepare(&ps[s], ex[s].data, ex[s].n, ex[s].dx, ex[s].dy, err);
+        if (rc) {
+            for (size_t s = 0; s < B; s++) pairs_set_free(&ps[s]);
+            free(ps);
+            return rc;
+        }
+        LAP(fwd, MIST_TB_PREP);
+        for (size_t s = 0; s < B; s++) {
+            pairs_forward(g.tok + rows[s] * D, g.pooled + rows[s] * P, &ps[s], p, D, P, g.pscr);
+            c.flops += 2.0 * (double)ps[s].n * ps[s].T * P * (PAIRS_NFEAT + P);
+        }
+        layernorm_forward_train(g.x, g.m1, g.r1, g.tok, p->pln_w, p->pln_b, n, D, eps);
+    } else {
+        if ((rc = graph_input_rows(m, ws->views, B, g.in, err))) return rc;
+        LAP(fwd, MIST_TB_PREP);
+        linear_forward(g.a0, g.in, p->emb0.w, p->emb0.b, n, P, 2 * D);
+        gelu_forward(g.g0, g.a0, N * 2 * D);
+        layernorm_forward_train(g.l0, g.m0, g.r0, g.g0, p->emb2_w, p->emb2_b, n, 2 * D, eps);
+        linear_forward(g.a1, g.l0, p->emb4.w, p->emb4.b, n, 2 * D, D);
+        gelu_forward(g.g1, g.a1, N * D);
+        layernorm_forward_train(g.x, g.m1, g.r1, g.g1, p->emb6_w, p->emb6_b, n, D, eps);
+        c.flops += 2.0 * N * P * 2 * D + 2.0 * N * 2 * D * D;
+    }
     LAP(fwd, MIST_TB_EMBED);
     const float *X = g.x;
     for (int i = 0; i < a->n_feature_sab; i++) {
@@ -516,11 +550,12 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     mab_fwd(&c, &p->dec_pma, &g.dpma, g.zrep, S, NULL, NULL, g.ascr, B);
     LAP(fwd, MIST_TB_DECODER);
     linear_forward(g.R, g.dpma.out, p->out.w, p->out.b, (int)B, D, D);
-    const int din = D + (a->quantile_conditioned ? 1 : 0);
+    const int ng = pairs ? PAIRS_NGLOB : 0, din = D + ng + (a->quantile_conditioned ? 1 : 0);
     for (size_t s = 0; s < B; s++) {
         memcpy(g.z0 + s * din, g.R + s * D, (size_t)D * sizeof *g.z0);
+        if (ng) memcpy(g.z0 + s * din + D, ps[s].glob, (size_t)ng * sizeof *g.z0);
         if (a->quantile_conditioned)
-            g.z0[s * din + D] = (float)(loss_kind == MIST_LOSS_PINBALL ? ex[s].tau : 0.5);
+            g.z0[s * din + D + ng] = (float)(loss_kind == MIST_LOSS_PINBALL ? ex[s].tau : 0.5);
     }
     const float *zin = g.z0;
     for (int i = 0; i < a->n_rho; i++) {
@@ -638,6 +673,19 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         tmp = dXc, dXc = dXn, dXn = tmp;
     }
     LAP(bwd, MIST_TB_FEATURE);
+    if (pairs) {
+        zero(g.sa, N * D);
+        layernorm_backward(g.sa, GR(&c, p->pln_w), GR(&c, p->pln_b), dXc, g.tok, p->pln_w, g.m1,
+                           g.r1, n, D);
+        for (size_t s = 0; s < B; s++) {
+            c.flops += pairs_backward(c.grads, c.params, g.sa + rows[s] * D,
+                                      g.pooled + rows[s] * P, &ps[s], p, D, P, g.pscr);
+            pairs_set_free(&ps[s]);
+        }
+        free(ps);
+        LAP(bwd, MIST_TB_EMBED);
+        goto finish;
+    }
     /* embedding */
     zero(g.sa, N * D);
     layernorm_backward(g.sa, GR(&c, p->emb6_w), GR(&c, p->emb6_b), dXc, g.g1, p->emb6_w, g.m1,
@@ -656,6 +704,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
                     2 * D);
     c.flops += 2.0 * N * P * 2 * D + 4.0 * N * 2 * D * D;
     LAP(bwd, MIST_TB_EMBED);
+finish:
 #undef LAP
     T->flops += c.flops;
     T->ws_bytes = (double)ws->cap * sizeof(float);
@@ -697,9 +746,13 @@ static void *wjob_run(void *p)
     return NULL;
 }
 
-static double ex_cost(const mist_train_example *e, int D)
+static double ex_cost(const mist_train_example *e, const mist_arch *a)
 {
-    return (double)e->n * ((double)e->n + 8.0 * D);
+    if (a->input_layout == MIST_LAYOUT_PAIRS) { /* the pair statistic dominates */
+        double T = (double)pairs_count(e->dx, e->dy), P = a->max_input_dim;
+        return (double)e->n * T * P * (P + PAIRS_NFEAT) + T * (T + 8.0 * a->D) * a->D;
+    }
+    return (double)e->n * ((double)e->n + 8.0 * a->D);
 }
 
 int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *ex, size_t B,
@@ -723,7 +776,7 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
         if (!ws->sub[w] && !(ws->sub[w] = mist_train_ws_alloc(m, err))) return err ? err->code : 1;
     /* contiguous chunks of about equal cost (row-wise work ~ n D, attention ~ n^2) */
     double total = 0;
-    for (size_t s = 0; s < B; s++) total += ex_cost(&ex[s], m->arch.D);
+    for (size_t s = 0; s < B; s++) total += ex_cost(&ex[s], &m->arch);
     wjob jobs[MIST_TRAIN_MAX_WORKERS];
     pthread_t th[MIST_TRAIN_MAX_WORKERS];
     size_t s0 = 0;
@@ -733,8 +786,8 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
         double target = total * (w + 1) / W;
         if (w == W - 1) s1 = B;
         /* take at least one; then while the next example's midpoint stays under the target */
-        while (s1 < B - keep && (s1 == s0 || acc + ex_cost(&ex[s1], m->arch.D) / 2 <= target))
-            acc += ex_cost(&ex[s1++], m->arch.D);
+        while (s1 < B - keep && (s1 == s0 || acc + ex_cost(&ex[s1], &m->arch) / 2 <= target))
+            acc += ex_cost(&ex[s1++], &m->arch);
         wjob j = {m, ws->sub[w], ex + s0, s1 - s0, loss_kind, ws->wgrads + (size_t)w * np, 0,
                   preds ? preds + s0 : NULL, 0, {0, ""}};
         jobs[w] = j;

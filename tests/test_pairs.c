@@ -1,0 +1,254 @@
+/* The pairs layout (infer/pairs.c): the pair list against brute force, the fast front end
+ * against its plain double reference, its Gaussian features against the classical Gaussian
+ * estimator and a direct Pearson correlation (and unchanged by scales of 1e-200 and 1e154),
+ * and the invariances the layout is built for, end to end through mist_model_estimate: every
+ * quantile unchanged (1e-5) when rows are permuted, when the columns within X or within Y are
+ * permuted, and when X and Y are swapped. The backward pass is checked against finite
+ * differences with the rest of the graph in test_backward.c. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_internal.h"
+#include "mist_classical.h"
+#include "mist_train.h"
+#include "testutil.h"
+
+static uint64_t rs = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnext(void)
+{
+    rs ^= rs >> 12;
+    rs ^= rs << 25;
+    rs ^= rs >> 27;
+    return rs * 0x2545F4914F6CDD1DULL;
+}
+static double runif(void)
+{
+    return (double)(rnext() >> 11) * 0x1.0p-53;
+}
+static double rnorm(void)
+{
+    double u = runif() + 1e-300, v = runif();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* n rows of dx + dy columns with dependence inside and across the blocks, and a non-monotone
+ * column (so that the statistic sees more than correlations). */
+static double *rdata(size_t n, int dx, int dy)
+{
+    size_t c = (size_t)(dx + dy);
+    double *x = malloc(n * c * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++) {
+        double z = rnorm();
+        for (size_t j = 0; j < c; j++) x[i * c + j] = (0.3 + 0.2 * (double)j) * z + rnorm();
+        x[i * c + c - 1] = z * z + 0.3 * rnorm();
+    }
+    return x;
+}
+
+/* A random pairs model (every parameter perturbed, so LayerNorm weights and biases are not
+ * 1 / 0). qc: quantile-conditioned. */
+static mist_model *pairs_model(int qc, uint64_t seed)
+{
+    mist_arch a;
+    mist_err err;
+    ck_assert_int_eq(mist_arch_preset("pairs-tiny", &a, &err), 0);
+    a.max_dx = a.max_dy = 6;
+    a.quantile_conditioned = qc;
+    a.max_input_dim = 6;
+    a.D = 8;
+    mist_model *m = mist_model_create_random(&a, seed, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    float *p = mist_model_params(m);
+    for (size_t i = 0; i < mist_model_param_count(m); i++) p[i] += (float)(0.1 * rnorm());
+    return m;
+}
+
+START_TEST(test_pair_list)
+{
+    for (int dx = 1; dx <= 6; dx++)
+        for (int dy = 1; dy <= 6; dy++) {
+            int d = dx + dy;
+            double *x = rdata(5, dx, dy);
+            pairs_set s;
+            mist_err err;
+            ck_assert_int_eq(pairs_set_prepare(&s, x, 5, dx, dy, &err), 0);
+            ck_assert_uint_eq(s.T, (size_t)(d * (d - 1) / 2)); /* every unordered pair */
+            ck_assert_uint_eq(s.Tc, (size_t)(dx * dy));
+            int seen[12][12] = {{0}};
+            for (size_t t = 0; t < s.T; t++) {
+                int a = s.ab[2 * t], b = s.ab[2 * t + 1];
+                ck_assert_int_lt(a, b);
+                ck_assert_int_lt(b, d);
+                ck_assert_int_eq(t < s.Tc, a < dx && b >= dx); /* cross pairs first */
+                ck_assert_int_eq(seen[a][b]++, 0);
+            }
+            pairs_set_free(&s);
+            free(x);
+        }
+}
+END_TEST
+
+START_TEST(test_forward_matches_reference)
+{
+    mist_model *m = pairs_model(0, 3);
+    const mist_arch *a = mist_model_arch(m);
+    const mist_params *p = &m->p;
+    size_t ns[4] = {3, 64, 150, 29};
+    int dxs[4] = {1, 3, 4, 6}, dys[4] = {1, 2, 4, 1};
+    for (int k = 0; k < 4; k++) {
+        double *x = rdata(ns[k], dxs[k], dys[k]);
+        pairs_set s;
+        mist_err err;
+        ck_assert_int_eq(pairs_set_prepare(&s, x, ns[k], dxs[k], dys[k], &err), 0);
+        int D = a->D, P = a->max_input_dim;
+        float *tok = malloc(s.T * D * sizeof *tok), *ref = malloc(s.T * D * sizeof *ref);
+        float *pooled = malloc(s.T * P * sizeof *pooled);
+        float *scr = malloc(pairs_scratch_floats(P, s.T) * sizeof *scr);
+        pairs_forward(tok, pooled, &s, p, D, P, scr);
+        pairs_forward_ref(ref, &s, p, D, P);
+        double worst = 0;
+        for (size_t i = 0; i < s.T * (size_t)D; i++)
+            worst = fmax(worst, fabs((double)tok[i] - ref[i]) / (1 + fabs((double)ref[i])));
+        ck_assert_msg(worst <= 2e-5, "n %zu: %g", ns[k], worst);
+        free(tok), free(ref), free(pooled), free(scr);
+        pairs_set_free(&s);
+        free(x);
+    }
+    mist_model_free(m);
+}
+END_TEST
+
+/* The Gaussian features: the whole-block MI of the raw values equals the classical Gaussian
+ * estimator (no shrinkage at n >= 2 (d + 1)); a pair's feature is -1/4 log(1 - r^2) of its
+ * Pearson r computed here directly; scaling the data by 1e-200 or 1e154 changes nothing. */
+START_TEST(test_gauss_features)
+{
+    int dx = 3, dy = 2;
+    size_t n = 400, c = 5;
+    double *x = rdata(n, dx, dy);
+    pairs_set s;
+    mist_err err;
+    ck_assert_int_eq(pairs_set_prepare(&s, x, n, dx, dy, &err), 0);
+    double g;
+    ck_assert_int_eq(mist_gaussian_mi(x, n, dx, dy, &g, &err), 0);
+    ck_assert_msg(fabs(4.0 * s.glob[3] - g) <= 1e-6 * (1 + g), "%g vs %g", 4.0 * s.glob[3], g);
+    for (size_t t = 0; t < s.T; t++) {
+        int a = s.ab[2 * t], b = s.ab[2 * t + 1];
+        double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+        for (size_t i = 0; i < n; i++) ma += x[i * c + a] / n, mb += x[i * c + b] / n;
+        for (size_t i = 0; i < n; i++) {
+            double u = x[i * c + a] - ma, v = x[i * c + b] - mb;
+            sab += u * v, saa += u * u, sbb += v * v;
+        }
+        double r = sab / sqrt(saa * sbb), want = -0.25 * log(1 - r * r);
+        ck_assert_msg(fabs(s.stat[t * PAIRS_NSTAT + 1] - want) <= 1e-6 * (1 + want), "%g vs %g",
+                      s.stat[t * PAIRS_NSTAT + 1], want);
+    }
+    for (int k = 0; k < 2; k++) {
+        double f = k ? 1e154 : 1e-200;
+        double *y = malloc(n * c * sizeof *y);
+        for (size_t i = 0; i < n * c; i++) y[i] = x[i] * f;
+        pairs_set s2;
+        ck_assert_int_eq(pairs_set_prepare(&s2, y, n, dx, dy, &err), 0);
+        for (int j = 0; j < PAIRS_NGLOB; j++)
+            ck_assert_msg(fabsf(s2.glob[j] - s.glob[j]) <= 1e-6f * (1 + fabsf(s.glob[j])),
+                          "scale %g, feature %d: %g vs %g", f, j, s2.glob[j], s.glob[j]);
+        for (size_t i = 0; i < s.T * PAIRS_NSTAT; i++)
+            ck_assert(fabsf(s2.stat[i] - s.stat[i]) <= 1e-6f * (1 + fabsf(s.stat[i])));
+        pairs_set_free(&s2);
+        free(y);
+    }
+    pairs_set_free(&s);
+    free(x);
+}
+END_TEST
+
+/* Quantiles of data rearranged by a column map: out[i][j] = in[rowmap[i]][colmap[j]]. */
+static void estimate_q(mist_model *m, const double *x, size_t n, int dx, int dy,
+                       const size_t *rowmap, const int *colmap, double *q)
+{
+    size_t c = (size_t)(dx + dy);
+    double *y = malloc(n * c * sizeof *y);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < c; j++) y[i * c + j] = x[rowmap[i] * c + (size_t)colmap[j]];
+    double taus[3] = {0.05, 0.5, 0.95};
+    mist_err err;
+    ck_assert_msg(mist_model_estimate(m, y, n, dx, dy, taus, 3, q, &err) == 0, "%s", err.msg);
+    free(y);
+}
+
+static void shuffle_sz(size_t *v, size_t n)
+{
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)(rnext() % (i + 1)), t = v[i];
+        v[i] = v[j], v[j] = t;
+    }
+}
+static void shuffle_int(int *v, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(rnext() % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j], v[j] = t;
+    }
+}
+
+START_TEST(test_invariances)
+{
+    mist_model *m = pairs_model(1, 17);
+    mist_model_set_raw_quantiles(m, 1); /* the network itself, no sorting that could hide */
+    int dims[3][2] = {{3, 4}, {1, 5}, {2, 2}};
+    size_t n = 300;
+    for (int k = 0; k < 3; k++) {
+        int dx = dims[k][0], dy = dims[k][1], d = dx + dy;
+        double *x = rdata(n, dx, dy);
+        size_t *rows = malloc(n * sizeof *rows);
+        int cols[12];
+        for (size_t i = 0; i < n; i++) rows[i] = i;
+        for (int j = 0; j < d; j++) cols[j] = j;
+        double q0[3], q[3];
+        estimate_q(m, x, n, dx, dy, rows, cols, q0);
+        for (int what = 0; what < 4; what++) {
+            for (size_t i = 0; i < n; i++) rows[i] = i;
+            for (int j = 0; j < d; j++) cols[j] = j;
+            int ndx = dx, ndy = dy;
+            if (what == 0) shuffle_sz(rows, n);
+            if (what == 1) shuffle_int(cols, dx);          /* within X */
+            if (what == 2) shuffle_int(cols + dx, dy);     /* within Y */
+            if (what == 3) {                               /* swap: [Y, X] */
+                for (int j = 0; j < dy; j++) cols[j] = dx + j;
+                for (int j = 0; j < dx; j++) cols[dy + j] = j;
+                ndx = dy, ndy = dx;
+            }
+            estimate_q(m, x, n, ndx, ndy, rows, cols, q);
+            for (int t = 0; t < 3; t++)
+                ck_assert_msg(fabs(q[t] - q0[t]) <= 1e-5, "%dx%d, transform %d, tau %d: %.9g vs %.9g",
+                              dx, dy, what, t, q[t], q0[t]);
+        }
+        /* and the model does look at the values: another dependence, another answer */
+        for (size_t i = 0; i < n * (size_t)d; i++) x[i] = i % (size_t)d < (size_t)dx ? x[i] : rnorm();
+        for (size_t i = 0; i < n; i++) rows[i] = i;
+        estimate_q(m, x, n, dx, dy, rows, cols, q);
+        ck_assert_msg(fabs(q[1] - q0[1]) > 1e-4, "estimate %g does not depend on the data", q[1]);
+        free(rows);
+        free(x);
+    }
+    mist_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pairs");
+    TCase *t = tcase_create("pairs");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, test_pair_list);
+    tcase_add_test(t, test_forward_matches_reference);
+    tcase_add_test(t, test_gauss_features);
+    tcase_add_test(t, test_invariances);
+    suite_add_tcase(s, t);
+    return tu_run(s) ? 1 : 0;
+}
