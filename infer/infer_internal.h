@@ -232,7 +232,7 @@ int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, siz
  * one per unordered column pair: the cross pairs (x_j, y_k) first (j-major), then the pairs
  * within X, then within Y (each j < j'). Token t of pair (a, b):
  *   tok_t = W2 mean_i GELU(W1 GELU(W0 f(u_i, v_i) + b0) + b1) + b2 + Ws stat_t
- * with u, v the columns' normal scores, f(u, v) = [(u+v)/sqrt2, |u-v|/sqrt2, uv, (u^2+v^2)/2 - 1]
+ * with GELU or ReLU (the arch's activation), u, v the columns' normal scores, f(u, v) = [(u+v)/sqrt2, |u-v|/sqrt2, uv, (u^2+v^2)/2 - 1]
  * symmetric in (u, v), (W0, W1, W2) those of the pair's type (cross / within), stat_t =
  * [I(copula)/2, I(raw)/2, ln(n)/6] with I = -1/2 ln(1 - r^2) of the pair's correlation r (of
  * the normal scores; of the raw values). The tokens are LayerNormed by the caller. The rho
@@ -264,14 +264,16 @@ size_t pairs_scratch_floats(int P, size_t T);
 /* tok [T, D] (before the LayerNorm) and pooled [T, P] (the row means, kept for the backward)
  * of one dataset. */
 void pairs_forward(float *tok, float *pooled, const pairs_set *s, const mist_params *p, int D,
-                   int P, float *scratch);
+                   int P, int act, float *scratch);
 /* ACCUMULATES the gradients of every pairs tensor (grads laid out like params, the block p
  * points into) from dtok [T, D] = d loss / d tok; pooled is the forward's. Recomputes the
  * per-row activations instead of storing them. Returns the matrix-product flops done. */
 double pairs_backward(float *grads, const float *params, const float *dtok, const float *pooled,
-                      const pairs_set *s, const mist_params *p, int D, int P, float *scratch);
+                      const pairs_set *s, const mist_params *p, int D, int P, int act,
+                      float *scratch);
 /* The same maths in plain loops with double accumulators (tests). */
-void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int D, int P);
+void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int D, int P,
+                       int act);
 
 /* ---- the model ------------------------------------------------------------------------- */
 

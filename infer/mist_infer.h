@@ -62,7 +62,8 @@ typedef struct mist_arch {
     int n_rho;                /* linear layers of the rho head */
     int rho_hidden;           /* width of the rho head's hidden layers */
     int quantile_conditioned; /* 1: tau is appended to the representation before rho */
-    int activation;           /* mist_act of the feed-forward inside every MAB */
+    int activation;           /* mist_act of the feed-forward inside every MAB (and of the pairs
+                               * layout's pair statistic) */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

@@ -196,6 +196,46 @@ size_t pairs_scratch_floats(int P, size_t T)
     return (size_t)PAIRS_MROWS * (PAIRS_NFEAT + 7 * (size_t)P) + T * (size_t)P + 64;
 }
 
+/* The statistic's activation: the arch's (GELU or ReLU). */
+static void act_forward(int act, float *x, size_t n)
+{
+    if (act == MIST_ACT_RELU) relu_forward(x, x, n);
+    else gelu_forward(x, x, n);
+}
+
+/* out [M, P] = f [M, 4] @ W0^T + b0: four products per output, so a plain loop over the
+ * outputs beats a K = 4 matrix product. */
+MIST_VEC_CLONES
+static void first_layer(float *out, const float *f, const float *W0, const float *b0, int M,
+                        int P)
+{
+    for (int m = 0; m < M; m++) {
+        const float *fm = f + (size_t)m * PAIRS_NFEAT;
+        float *o = out + (size_t)m * P;
+        for (int c = 0; c < P; c++) {
+            const float *w = W0 + (size_t)c * PAIRS_NFEAT;
+            o[c] = b0[c] + w[0] * fm[0] + w[1] * fm[1] + w[2] * fm[2] + w[3] * fm[3];
+        }
+    }
+}
+
+/* da [q * rb, P] = act'(a) * d, d [q, P] the same for the rb rows of each pair. */
+MIST_VEC_CLONES
+static void relu_bcast_backward(float *da, const float *a, const float *d, int q, int rb, int P)
+{
+    for (int qi = 0; qi < q; qi++)
+        for (int r = 0; r < rb; r++) {
+            size_t o = ((size_t)qi * rb + r) * P;
+            for (int c = 0; c < P; c++) da[o + c] = a[o + c] > 0.0f ? d[(size_t)qi * P + c] : 0.0f;
+        }
+}
+
+MIST_VEC_CLONES
+static void relu_mask(float *da, const float *a, const float *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) da[i] = a[i] > 0.0f ? d[i] : 0.0f;
+}
+
 /* f [q * rb, 4]: the features of pairs t0 .. t0+q-1 (pair-major) at rows r0 .. r0+rb-1. */
 static void features(float *f, const pairs_set *s, size_t t0, int q, size_t r0, int rb)
 {
@@ -223,7 +263,7 @@ static void type_weights(const mist_params *p, int within, const lin_w **w0, con
 }
 
 void pairs_forward(float *tok, float *pooled, const pairs_set *s, const mist_params *p, int D,
-                   int P, float *scratch)
+                   int P, int act, float *scratch)
 {
     blocks bs = block_shape(s->n);
     float *f = scratch, *A = f + (size_t)PAIRS_MROWS * PAIRS_NFEAT, *B = A + (size_t)PAIRS_MROWS * P;
@@ -237,10 +277,10 @@ void pairs_forward(float *tok, float *pooled, const pairs_set *s, const mist_par
             for (size_t r0 = 0; r0 < s->n; r0 += (size_t)bs.rb) {
                 int rb = s->n - r0 < (size_t)bs.rb ? (int)(s->n - r0) : bs.rb, M = q * rb;
                 features(f, s, q0, q, r0, rb);
-                linear_forward(A, f, w0->w, w0->b, M, PAIRS_NFEAT, P);
-                gelu_forward(A, A, (size_t)M * P);
+                first_layer(A, f, w0->w, w0->b, M, P);
+                act_forward(act, A, (size_t)M * P);
                 linear_forward(B, A, w1->w, w1->b, M, P, P);
-                gelu_forward(B, B, (size_t)M * P);
+                act_forward(act, B, (size_t)M * P);
                 /* per pair: the block's row sum first, then into the total (shorter chains) */
                 for (int qi = 0; qi < q; qi++) {
                     float *acc = pooled + (q0 + qi) * (size_t)P, *sum = A;
@@ -268,7 +308,8 @@ void pairs_forward(float *tok, float *pooled, const pairs_set *s, const mist_par
 }
 
 double pairs_backward(float *grads, const float *params, const float *dtok, const float *pooled,
-                      const pairs_set *s, const mist_params *p, int D, int P, float *scratch)
+                      const pairs_set *s, const mist_params *p, int D, int P, int act,
+                      float *scratch)
 {
 #define G(ptr) (grads + ((ptr) - params))
     blocks bs = block_shape(s->n);
@@ -300,19 +341,29 @@ double pairs_backward(float *grads, const float *params, const float *dtok, cons
                 int rb = s->n - r0 < (size_t)bs.rb ? (int)(s->n - r0) : bs.rb, M = q * rb;
                 size_t MPb = (size_t)M * P;
                 features(f, s, q0, q, r0, rb);
-                linear_forward(a0, f, w0->w, w0->b, M, PAIRS_NFEAT, P);
-                gelu_forward(h0, a0, MPb);
+                first_layer(a0, f, w0->w, w0->b, M, P);
+                memcpy(h0, a0, MPb * sizeof *h0);
+                act_forward(act, h0, MPb);
                 linear_forward(a1, h0, w1->w, w1->b, M, P, P);
-                for (int qi = 0; qi < q; qi++) /* d mean / d row = 1/n for every row */
-                    for (int r = 0; r < rb; r++)
-                        memcpy(dh1 + ((size_t)qi * rb + r) * P, dpool + (q0 + qi) * (size_t)P,
-                               (size_t)P * sizeof *dh1);
-                memset(da1, 0, MPb * sizeof *da1);
-                gelu_backward(da1, a1, dh1, MPb);
+                /* d mean / d row = 1/n (in dpool) for every row of a pair */
+                if (act == MIST_ACT_RELU) {
+                    relu_bcast_backward(da1, a1, dpool + q0 * (size_t)P, q, rb, P);
+                } else {
+                    for (int qi = 0; qi < q; qi++)
+                        for (int r = 0; r < rb; r++)
+                            memcpy(dh1 + ((size_t)qi * rb + r) * P,
+                                   dpool + (q0 + qi) * (size_t)P, (size_t)P * sizeof *dh1);
+                    memset(da1, 0, MPb * sizeof *da1);
+                    gelu_backward(da1, a1, dh1, MPb);
+                }
                 memset(dh0, 0, MPb * sizeof *dh0);
                 linear_backward(dh0, G(w1->w), G(w1->b), da1, h0, w1->w, M, P, P);
-                memset(da0, 0, MPb * sizeof *da0);
-                gelu_backward(da0, a0, dh0, MPb);
+                if (act == MIST_ACT_RELU) {
+                    relu_mask(da0, a0, dh0, MPb);
+                } else {
+                    memset(da0, 0, MPb * sizeof *da0);
+                    gelu_backward(da0, a0, dh0, MPb);
+                }
                 linear_backward(NULL, G(w0->w), G(w0->b), da0, f, w0->w, M, PAIRS_NFEAT, P);
                 flops += 2.0 * M * P * (2.0 * PAIRS_NFEAT + 3.0 * P);
             }
@@ -324,12 +375,13 @@ double pairs_backward(float *grads, const float *params, const float *dtok, cons
 
 /* ---- the naive reference (tests) ----------------------------------------------------------- */
 
-static double gelu_d(double x)
+static double act_d(int act, double x)
 {
-    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return act == MIST_ACT_RELU ? (x > 0 ? x : 0.0) : 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 }
 
-void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int D, int P)
+void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int D, int P,
+                       int act)
 {
     size_t d = (size_t)(s->dx + s->dy);
     double *h0 = malloc((size_t)P * sizeof *h0), *acc = malloc((size_t)P * sizeof *acc);
@@ -350,12 +402,12 @@ void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int
             for (int c = 0; c < P; c++) {
                 double x = w0->b[c];
                 for (int k = 0; k < PAIRS_NFEAT; k++) x += (double)w0->w[c * PAIRS_NFEAT + k] * fe[k];
-                h0[c] = gelu_d(x);
+                h0[c] = act_d(act, x);
             }
             for (int c = 0; c < P; c++) {
                 double x = w1->b[c];
                 for (int k = 0; k < P; k++) x += (double)w1->w[(size_t)c * P + k] * h0[k];
-                acc[c] += gelu_d(x);
+                acc[c] += act_d(act, x);
             }
         }
         for (int o = 0; o < D; o++) {

@@ -551,7 +551,7 @@ END_TEST
 START_TEST(test_pairs_batch_workers_estimate)
 {
     pairs_arch = 1;
-    mist_model *m = tiny_train_model(1, MIST_ACT_GELU, 23);
+    mist_model *m = tiny_train_model(1, _i ? MIST_ACT_RELU : MIST_ACT_GELU, 23);
     mist_err err;
     mist_train_ws *ws = mist_train_ws_alloc(m, &err);
     ck_assert_msg(ws != NULL, "%s", err.msg);
@@ -835,7 +835,7 @@ int main(void)
     tcase_add_test(g, test_model_fd_mse);
     tcase_add_test(g, test_model_fd_pinball);
     tcase_add_test(g, test_model_fd_pairs);
-    tcase_add_test(g, test_pairs_batch_workers_estimate);
+    tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 2); /* GELU, ReLU */
     tcase_add_test(g, test_model_edge_arch);
     tcase_add_test(g, test_batch_equals_singles);
     tcase_add_test(g, test_workers_equal_serial);

@@ -1,7 +1,7 @@
 /* Training throughput: forward + backward (mist_train_grad) per batch for model presets, with
  * datasets/s, achieved GFLOP/s (matrix-product flops: 2 M N K per product, forward and
  * backward) and the time split by block.
- * usage: bench_train [PRESET ...] [--batch B] [--batches K] [--threads T] [--workers W]
+ * usage: bench_train [PRESET[,key=value...] ...] [--batch B] [--batches K] [--threads T] [--workers W]
  *                    [--seed S]
  * --workers W: mist_train_ws_set_workers (the batch split over W threads inside
  * mist_train_grad); with --threads 1 the way to use several cores, since OpenBLAS threading of
@@ -53,7 +53,14 @@ static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
 {
     mist_arch a;
     mist_err err;
-    if (mist_arch_preset(preset, &a, &err)) {
+    /* PRESET[,key=value...] as `mist train --arch` */
+    char spec[256], *save = NULL;
+    snprintf(spec, sizeof spec, "%s", preset);
+    int bad = 0;
+    for (char *tok = strtok_r(spec, ",", &save); tok && !bad; tok = strtok_r(NULL, ",", &save))
+        bad = strchr(tok, '=') ? mist_arch_override(&a, tok, &err)
+                               : mist_arch_preset(tok, &a, &err);
+    if (bad) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -509,7 +509,8 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         }
         LAP(fwd, MIST_TB_PREP);
         for (size_t s = 0; s < B; s++) {
-            pairs_forward(g.tok + rows[s] * D, g.pooled + rows[s] * P, &ps[s], p, D, P, g.pscr);
+            pairs_forward(g.tok + rows[s] * D, g.pooled + rows[s] * P, &ps[s], p, D, P,
+                          a->activation, g.pscr);
             c.flops += 2.0 * (double)ps[s].n * ps[s].T * P * (PAIRS_NFEAT + P);
         }
         layernorm_forward_train(g.x, g.m1, g.r1, g.tok, p->pln_w, p->pln_b, n, D, eps);
@@ -679,7 +680,8 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
                            g.r1, n, D);
         for (size_t s = 0; s < B; s++) {
             c.flops += pairs_backward(c.grads, c.params, g.sa + rows[s] * D,
-                                      g.pooled + rows[s] * P, &ps[s], p, D, P, g.pscr);
+                                      g.pooled + rows[s] * P, &ps[s], p, D, P, a->activation,
+                                      g.pscr);
             pairs_set_free(&ps[s]);
         }
         free(ps);
