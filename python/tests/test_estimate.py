@@ -1,0 +1,232 @@
+"""mist.estimate against independent references: the Gaussian estimator against numpy's
+log-determinants and the closed-form MI, KSG against a brute-force numpy KSG, invariances, the
+learned model against the mist command on the same data, and errors with the library's message."""
+import math
+import os
+import statistics
+import unittest
+import warnings
+
+import numpy as np
+
+import mist
+from _util import Scratch, cli_json
+
+
+def gaussian_mi_numpy(x, y):
+    """1/2 (log det Sxx + log det Syy - log det S) of the sample covariance."""
+    z = np.hstack([x, y])
+    S = np.cov(z, rowvar=False)
+    dx = x.shape[1]
+    ld = lambda M: np.linalg.slogdet(np.atleast_2d(M))[1]
+    return 0.5 * (ld(S[:dx, :dx]) + ld(S[dx:, dx:]) - ld(S))
+
+
+def digamma_int(m):
+    """psi(m) for a positive integer m: -gamma + H(m-1)."""
+    return -0.5772156649015329 + sum(1.0 / i for i in range(1, m))
+
+
+def ksg1_brute(x, y, k):
+    """KSG algorithm 1 (max-norm, strict counts) on z-scored columns (population sd), O(n^2)."""
+    z = np.hstack([x, y])
+    z = (z - z.mean(0)) / z.std(0)
+    dx = x.shape[1]
+    n = len(z)
+    total = 0.0
+    for i in range(n):
+        d = np.abs(z - z[i])
+        dxi, dyi = d[:, :dx].max(1), d[:, dx:].max(1)
+        dj = np.maximum(dxi, dyi)
+        dj[i] = np.inf
+        eps = np.sort(dj)[k - 1]
+        nx = int((dxi < eps).sum()) - 1  # minus the row itself
+        ny = int((dyi < eps).sum()) - 1
+        total += digamma_int(nx + 1) + digamma_int(ny + 1)
+    return digamma_int(k) + digamma_int(n) - total / n
+
+
+class GaussianTest(unittest.TestCase):
+    def test_equals_numpy_logdets(self):
+        x, y, _ = mist.gen("normal-dense-base", 300, 3, 2, seed=4)
+        e = mist.estimate(x, y, method="gaussian")
+        self.assertAlmostEqual(e.estimate, gaussian_mi_numpy(x, y), delta=1e-10)
+        self.assertEqual((e.n, e.dx, e.dy, e.method), (300, 3, 2, "gaussian"))
+        self.assertTrue(math.isnan(e.lower) and math.isnan(e.ci))
+
+    def test_closed_form_within_se(self):
+        # 30 independent samples of a Gaussian task: their mean estimate is the closed-form MI
+        # plus the estimator's first-order bias dx dy / (2n), within 4 standard errors
+        n, dx, dy = 4000, 2, 2
+        ests, truth = [], None
+        for s in range(30):
+            x, y, mi = mist.gen("normal-dense-base", n, dx, dy, seed=100 + s, params={"c": 0.4})
+            self.assertTrue(truth is None or mi == truth)  # c fixes the task's MI
+            truth = mi
+            ests.append(mist.estimate(x, y, method="gaussian").estimate)
+        se = statistics.stdev(ests) / math.sqrt(len(ests))
+        bias = dx * dy / (2 * n)
+        self.assertGreater(truth, 0.1)
+        self.assertLess(abs(statistics.mean(ests) - bias - truth), 4 * se + 1e-4,
+                        (statistics.mean(ests), truth, se))
+
+    def test_copula_is_gaussian_of_normal_scores(self):
+        x, y, _ = mist.gen("student-dense-base", 200, 2, 2, seed=3)
+        nd = statistics.NormalDist()
+        def scores(a):
+            r = np.argsort(np.argsort(a, axis=0), axis=0) + 1.0  # no ties in continuous data
+            return np.vectorize(lambda v: nd.inv_cdf(v))(r / (len(a) + 1))
+        e = mist.estimate(x, y, method="gaussian:copula")
+        self.assertAlmostEqual(e.estimate, gaussian_mi_numpy(scores(x), scores(y)), delta=1e-9)
+        self.assertEqual(e.method, "gaussian:copula")
+
+
+class KsgTest(unittest.TestCase):
+    def setUp(self):
+        self.x, self.y, self.mi = mist.gen("normal-dense-base", 240, 2, 1, seed=9)
+
+    def test_brute_force(self):
+        for k in (3, 5):
+            e = mist.estimate(self.x, self.y, method="ksg", k=k, noise=0)
+            self.assertAlmostEqual(e.estimate, ksg1_brute(self.x, self.y, k), delta=1e-10)
+            self.assertEqual(e.method, "ksg1")
+
+    def test_row_order_and_swap(self):
+        perm = np.random.default_rng(0).permutation(len(self.x))
+        for m in ("ksg1", "ksg2", "gaussian", "kde", "histogram"):
+            a = mist.estimate(self.x, self.y, method=m, noise=0)
+            b = mist.estimate(self.x[perm], self.y[perm], method=m, noise=0)
+            self.assertAlmostEqual(a.estimate, b.estimate, delta=1e-12, msg=m)
+        for m in ("ksg1", "ksg2"):
+            a = mist.estimate(self.x, self.y, method=m, noise=0)
+            c = mist.estimate(self.y, self.x, method=m, noise=0)
+            self.assertAlmostEqual(a.estimate, c.estimate, delta=1e-12, msg=m)
+
+    def test_bootstrap_interval_matches_cli(self):
+        e = mist.estimate(self.x, self.y, method="ksg2", bootstrap=40, ci=0.8, seed=3)
+        with Scratch() as d:
+            f = os.path.join(d, "a.npy")
+            np.save(f, np.hstack([self.x, self.y]))
+            ref = cli_json("estimate", f, "--dx", 2, "--method", "ksg2", "--bootstrap", 40,
+                           "--ci", 0.8, "--seed", 3, "--json")
+        self.assertEqual((e.estimate, e.lower, e.upper), (ref["estimate"], ref["lower"],
+                                                           ref["upper"]))
+        self.assertEqual(e.ci, 0.8)
+        self.assertLessEqual(e.lower, e.upper)
+
+
+class LearnedModelTest(unittest.TestCase):
+    """Same data through the package and through `mist estimate --json`: the same numbers,
+    so every struct the package mirrors reads what the C side wrote."""
+
+    def compare(self, x, y, weights, guard, ci=0.9):
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            e = mist.estimate(x, y, weights=weights, guard=guard, ci=ci)
+        with Scratch() as d:
+            f = os.path.join(d, "a.npy")
+            np.save(f, np.hstack([x, y]))
+            args = ["estimate", f, "--dx", x.shape[1], "--guard", guard, "--ci", ci, "--json"]
+            if weights:
+                args += ["--weights", weights]
+            ref = cli_json(*args)
+        for key in ("estimate", "lower", "upper", "ci"):
+            a, b = getattr(e, key), ref[key]
+            if b is None:
+                self.assertTrue(math.isnan(a), key)
+            else:
+                self.assertAlmostEqual(a, b, delta=1e-12, msg=key)
+        self.assertEqual(sorted(e.quantiles), sorted(q["tau"] for q in ref["quantiles"]))
+        for q in ref["quantiles"]:
+            self.assertAlmostEqual(e.quantiles[q["tau"]], q["value"], delta=1e-12)
+        if guard == "off":
+            self.assertIsNone(e.guard)
+            self.assertEqual(e.warnings, [])
+        else:
+            g = ref["guard"]
+            self.assertEqual(e.guard["reasons"], g["reasons"])
+            for c in ("ksg1", "gaussian_copula"):
+                for key in ("estimate", "lower", "upper"):
+                    self.assertAlmostEqual(e.guard[c][key], g["cross_check"][c][key],
+                                           delta=1e-12)
+            self.assertEqual(e.guard["answer"],
+                             g["fallback"]["answer"] if (g["fallback"] or {}).get("applied") else "model")
+            self.assertEqual(len(e.warnings) > 0, len(g["reasons"]) > 0)
+        return e
+
+    def test_quantile_model(self):
+        x, y, mi = mist.gen("normal-2pair-base", 400, 3, 3, seed=2, params={"strength": 1.0})
+        for guard in ("fallback", "warn", "off"):
+            e = self.compare(x, y, None, guard)
+            self.assertTrue(e.lower <= e.estimate <= e.upper)
+        self.compare(x, y, None, "off", ci=0.5)
+
+    def test_point_model_and_guard_fallback(self):
+        # n above the trained range and a non-monotone dependence: the guard has reasons
+        x, y, _ = mist.gen("channel-sine-base", 700, 1, 1, seed=1,
+                           params={"a": 0, "b": 1, "c": 0, "sigma": 0.1})
+        point = mist.default_model_path("mist-point.msgpack")
+        e = self.compare(x, y, point, "fallback")
+        self.assertEqual(e.quantiles, {})
+        self.assertIn("n_range", e.guard["reasons"])
+        self.assertTrue(any("outside the range the model was trained on" in w
+                            for w in e.warnings))
+        e = self.compare(x, y, None, "fallback")
+        with self.assertWarns(mist.MistWarning):
+            mist.estimate(x, y)
+
+    def test_point_model_refuses_quantiles(self):
+        x, y, _ = mist.gen("normal-dense-base", 100, 1, 1, seed=1)
+        with self.assertRaisesRegex(mist.MistError, "point-estimate model"):
+            mist.estimate(x, y, weights=mist.default_model_path("mist-point.msgpack"),
+                          quantiles=[0.1, 0.9])
+
+
+class ErrorTest(unittest.TestCase):
+    def setUp(self):
+        self.x, self.y, _ = mist.gen("normal-dense-base", 60, 2, 2, seed=1)
+
+    def test_nan_named(self):
+        x = self.x.copy()
+        x[3, 1] = np.nan
+        for m in ("mist", "ksg", "gaussian", "gaussian:copula"):
+            with self.assertRaisesRegex(mist.MistError, r"non-finite value \(nan\) at row 4") as c:
+                mist.estimate(x, self.y, method=m)
+            self.assertEqual(c.exception.code, 5)  # MIST_EDATA
+        y = self.y.copy()
+        y[0, 0] = np.inf
+        with self.assertRaisesRegex(mist.MistError, "non-finite"):
+            mist.estimate(self.x, y, method="ksg2")
+
+    def test_shapes(self):
+        with self.assertRaisesRegex(mist.MistError, "same number of rows; got 60 and 59"):
+            mist.estimate(self.x, self.y[:59])
+        with self.assertRaisesRegex(mist.MistError, "1-D .* or 2-D"):
+            mist.estimate(self.x[:, :, None], self.y)
+        with self.assertRaisesRegex(mist.MistError, "no columns"):
+            mist.estimate(self.x[:, :0], self.y)
+        with self.assertRaisesRegex(mist.MistError, "numeric"):
+            mist.estimate([["a", "b"]] * 60, self.y)
+        with self.assertRaisesRegex(mist.MistError, "exceed this model's maxima"):
+            mist.estimate(np.random.default_rng(1).normal(size=(60, 40)), self.y)
+        with self.assertRaisesRegex(mist.MistError, "needs n > k"):
+            mist.estimate(self.x[:4], self.y[:4], method="ksg")
+
+    def test_options(self):
+        with self.assertRaisesRegex(mist.MistError, "unknown method 'ksg3'"):
+            mist.estimate(self.x, self.y, method="ksg3")
+        with self.assertRaisesRegex(mist.MistError, "ci must be in"):
+            mist.estimate(self.x, self.y, ci=1.5)
+        with self.assertRaisesRegex(mist.MistError, "guard must be"):
+            mist.estimate(self.x, self.y, guard="maybe")
+        with self.assertRaisesRegex(mist.MistError, "/nonexistent/w.msgpack"):
+            mist.estimate(self.x, self.y, weights="/nonexistent/w.msgpack")
+        # a one-dimensional x is one column
+        a = mist.estimate(self.x[:, 0], self.y, method="gaussian")
+        b = mist.estimate(self.x[:, :1], self.y, method="gaussian")
+        self.assertEqual(a.estimate, b.estimate)
+        self.assertEqual(float(a), a.estimate)
+
+
+if __name__ == "__main__":
+    unittest.main()
