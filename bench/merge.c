@@ -87,6 +87,49 @@ static int list_results(const char *dir, char ***names, size_t *count, mist_err 
     return MIST_OK;
 }
 
+/* Shard files seen so far: results-shard-i-of-N.csv as (i, N) pairs. */
+typedef struct shard_seen {
+    int *i, *n;
+    size_t count;
+} shard_seen;
+
+static int shard_note(shard_seen *s, const char *name, mist_err *err)
+{
+    int i, k, end = 0;
+    if (sscanf(name, "results-shard-%d-of-%d.csv%n", &i, &k, &end) != 2) return MIST_OK;
+    int *gi = realloc(s->i, (s->count + 1) * sizeof *gi);
+    if (gi) s->i = gi;
+    int *gn = gi ? realloc(s->n, (s->count + 1) * sizeof *gn) : NULL;
+    if (gn) s->n = gn;
+    if (!gi || !gn) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    s->i[s->count] = i;
+    s->n[s->count] = k;
+    s->count++;
+    return MIST_OK;
+}
+
+/* Every shard of every N seen must be there: merging half the shards would summarise half
+ * the datasets as if they were the suite. */
+static int shard_check(const shard_seen *s, mist_err *err)
+{
+    for (size_t a = 0; a < s->count; a++) {
+        int n = s->n[a];
+        if (n < 1 || n > 1000000)
+            return mist_fail(err, MIST_EFORMAT, "results-shard-%d-of-%d.csv: bad shard count",
+                             s->i[a], n);
+        for (int want = 0; want < n; want++) {
+            int found = 0;
+            for (size_t b = 0; b < s->count && !found; b++) found = s->n[b] == n && s->i[b] == want;
+            if (!found)
+                return mist_fail(err, MIST_EINVAL,
+                                 "shard %d of %d (results-shard-%d-of-%d.csv) is missing: run it "
+                                 "(mist bench ... --shard %d/%d) or add the folder that holds it",
+                                 want, n, want, n, want, n);
+        }
+    }
+    return MIST_OK;
+}
+
 int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir, int plots,
                      mist_bench_report *rep, mist_err *err)
 {
@@ -99,6 +142,7 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
     memset(&all, 0, sizeof all);
     bench_row *rows = NULL;
     size_t nrows = 0;
+    shard_seen seen = {NULL, NULL, 0};
     int rc = MIST_OK;
     for (size_t d = 0; d < ndirs && !rc; d++) {
         bench_runinfo ri;
@@ -128,6 +172,7 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
         if (!rc) rc = list_results(dirs[d], &names, &nn, err);
         if (!rc && nn == 0)
             rc = mist_fail(err, MIST_EINVAL, "'%s' holds no results files", dirs[d]);
+        for (size_t k = 0; k < nn && !rc; k++) rc = shard_note(&seen, names[k], err);
         for (size_t k = 0; k < nn; k++) {
             char path[BENCH_PATH_LEN + 300];
             bench_row *part = NULL;
@@ -151,6 +196,9 @@ int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir,
         }
         free(names);
     }
+    if (!rc) rc = shard_check(&seen, err);
+    free(seen.i);
+    free(seen.n);
     char path[BENCH_PATH_LEN + 32];
     if (!rc) rc = bench_mkdir(out_dir, err);
     if (!rc) {

@@ -68,9 +68,15 @@ static int append_row(run_state *st, bench_row *row)
         len = bench_row_format(row, line, sizeof line);
     }
     if (len < 0) return mist_fail(&st->err, MIST_EINVAL, "a results row is too long");
-    if (write_all(st->fd, line, (size_t)len))
+    /* A write can stop part-way (disk full, file size limit): cut the file back to its length
+     * before this row, so that it never ends in a torn line. */
+    off_t before = lseek(st->fd, 0, SEEK_END);
+    if (write_all(st->fd, line, (size_t)len)) {
+        int saved = errno;
+        if (before >= 0) (void)!ftruncate(st->fd, before);
         return mist_fail(&st->err, MIST_EIO, "cannot append to '%s': %s", st->path,
-                         strerror(errno));
+                         strerror(saved));
+    }
     return MIST_OK;
 }
 

@@ -38,13 +38,38 @@ int bench_id_parse(const char *id, char *suite, size_t cap, uint64_t *seed)
     return 1;
 }
 
+/* The files of a suite folder are read whole: a FIFO or a device named there would block or
+ * never end, so only regular files are opened. */
+static int check_regular(const char *path, const char *what, mist_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return mist_fail(err, MIST_EINVAL, "%s '%s' is not a regular file (%s)", what, path,
+                         S_ISFIFO(st.st_mode) ? "a pipe" : S_ISDIR(st.st_mode) ? "a folder"
+                                                                               : "a device");
+    return MIST_OK;
+}
+
 static int open_manifest(const char *dir, bench_suite *s, mist_err *err)
 {
     char path[BENCH_PATH_LEN + 32];
     int rc = bench_path(path, sizeof path, dir, "manifest.csv", err);
+    if (!rc) rc = check_regular(path, "manifest", err);
     if (rc) return rc;
     rc = mist_manifest_read(path, &s->mrows, &s->count, err);
     if (rc) return rc;
+    /* a manifest may leave a truth unknown (nan); a benchmark scores against every one */
+    for (size_t i = 0; i < s->count; i++)
+        if (isnan(s->mrows[i].mi)) {
+            rc = mist_fail(err, MIST_EINVAL,
+                           "'%s': line %zu (%s): the true MI is nan (unknown); a benchmark "
+                           "needs the truth of every dataset",
+                           path, i + 2, s->mrows[i].id);
+            free(s->mrows);
+            s->mrows = NULL;
+            s->count = 0;
+            return rc;
+        }
     if (s->count == 0) return mist_fail(err, MIST_EINVAL, "'%s' lists no datasets", path);
     char real[PATH_MAX];
     if (!realpath(dir, real) || strlen(real) >= sizeof s->source)
@@ -182,6 +207,7 @@ int bench_suite_load(const bench_suite *s, size_t i, mist_dataset **ds, bench_ro
     const mist_manifest_row *m = &s->mrows[i];
     char path[2 * BENCH_PATH_LEN];
     int rc = bench_path(path, sizeof path, s->source, m->file, err);
+    if (!rc) rc = check_regular(path, "data file", err);
     if (rc) return rc;
     rc = mist_dataset_read(ds, path, MIST_FMT_AUTO, m->dx, err);
     if (rc) return rc;

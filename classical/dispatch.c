@@ -172,6 +172,8 @@ int mist_estimate_classical(const char *name, const double *data, size_t n, int 
     double est;
     rc = mist_est_point(m, data, n, dx, dy, &opts, &est, err);
     if (rc) return rc;
+    if (!isfinite(est)) /* never print nan or inf as an answer */
+        return mist_fail(err, MIST_ENUMERIC, "%s: the estimate is not finite (%g)", name, est);
     res->estimate = est;
 
     if (opts.bootstrap > 0) {

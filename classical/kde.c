@@ -134,23 +134,28 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
 
     /* Which columns vary; the z-scored copy keeps only those, X first. */
     int ex = 0, ey = 0;
-    int *keep = malloc(ds * sizeof *keep);
+    int *keep = malloc(ds * sizeof *keep), *scale_exp = malloc(ds * sizeof *scale_exp);
     double *mean = malloc(ds * sizeof *mean), *inv_sd = malloc(ds * sizeof *inv_sd);
     double *z = NULL, *l = NULL;
-    if (!keep || !mean || !inv_sd) goto nomem;
+    if (!keep || !scale_exp || !mean || !inv_sd) goto nomem;
     for (size_t j = 0; j < ds; j++) {
-        double lo = data[j], hi = data[j], s = 0.0;
+        double lo = data[j], hi = data[j];
         for (size_t i = 0; i < n; i++) {
             double v = data[i * ds + j];
             if (v < lo) lo = v;
             if (v > hi) hi = v;
-            s += v;
         }
         keep[j] = 0;
         if (lo == hi) continue;
+        /* The moments are taken of the column times 2^-e, e the exponent of its largest
+         * magnitude: values of 1e-200 would square to 0 and values of 1e154 sum to inf. A
+         * power of two scales exactly, so ordinary data give the same bits as without it. */
+        int sh = ilogb(fmax(fabs(lo), fabs(hi)));
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += ldexp(data[i * ds + j], -sh);
         double m = s / (double)n, ss = 0.0, corr = 0.0;
         for (size_t i = 0; i < n; i++) {
-            double t = data[i * ds + j] - m;
+            double t = ldexp(data[i * ds + j], -sh) - m;
             ss += t * t;
             corr += t;
         }
@@ -158,6 +163,7 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
         double var = (ss - corr * corr / (double)n) / ((double)n - 1.0);
         if (!(var > 0.0) || !isfinite(var)) continue; /* numerically constant: same as constant */
         keep[j] = 1;
+        scale_exp[j] = sh;
         mean[j] = m + corr / (double)n;
         inv_sd[j] = 1.0 / sqrt(var);
         if ((int)j < dx)
@@ -172,12 +178,14 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
         for (size_t j = 0; j < ds; j++)
-            if (keep[j]) z[i * e + c++] = (data[i * ds + j] - mean[j]) * inv_sd[j];
+            if (keep[j])
+                z[i * e + c++] = (ldexp(data[i * ds + j], -scale_exp[j]) - mean[j]) * inv_sd[j];
     }
     free(keep);
+    free(scale_exp);
     free(mean);
     free(inv_sd);
-    keep = NULL;
+    keep = scale_exp = NULL;
     mean = inv_sd = NULL;
 
     if (e == 0) { /* every column constant: nothing is random, I = 0 */
@@ -190,6 +198,15 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
     double hx = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / (ex + 4.0));
     double hy = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / (ey + 4.0));
     double hxy = o->bandwidth > 0 ? o->bandwidth : pow(dn, -1.0 / ((double)e + 4.0));
+    /* 1 / (2 h^2) overflows for h below ~1e-154: exp(-0 * inf) would be nan at every row */
+    if (!isfinite(0.5 / (hx * hx)) || !isfinite(0.5 / (hy * hy)) || !isfinite(0.5 / (hxy * hxy))) {
+        free(z);
+        free(l);
+        return mist_fail(err, MIST_EINVAL,
+                         "kde: bandwidth %g is too small (1 / (2 h^2) overflows; in z-score "
+                         "units, sensible values are about 0.01 to 2)",
+                         o->bandwidth);
+    }
     kde_job base = {.z = z, .origin = origin, .n = n, .ex = ex, .ey = ey,
                     .ax = 0.5 / (hx * hx), .ay = 0.5 / (hy * hy), .axy = 0.5 / (hxy * hxy),
                     .lx = l, .ly = l + n, .lxy = l + 2 * n, .lnorm = origin ? l + 3 * n : NULL,
@@ -244,6 +261,7 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
     return MIST_OK;
 nomem:
     free(keep);
+    free(scale_exp);
     free(mean);
     free(inv_sd);
     free(z);

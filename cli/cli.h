@@ -32,6 +32,11 @@ void cli_blas_tune(char **argv);
  * $MIST_WEIGHTS is set, it is the path (found or not) and *env_used points to it. */
 int cli_default_model(const char *name, char *out, size_t outsz, const char **env_used);
 
+/* 0 when path is a regular file or does not exist; else prints "CMD: 'path' is not a regular
+ * file" and returns 1. For inputs that are read whole (weights, checkpoints): /dev/zero or a
+ * FIFO would be read forever. */
+int cli_regular_file(const char *cmd, const char *path);
+
 /* JSON output on stdout: a number (null when not finite, %.17g otherwise) and a string (quotes,
  * backslashes and control bytes escaped). */
 void cli_json_num(double v);

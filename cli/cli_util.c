@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -103,4 +104,17 @@ int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi)
     a[la] = '\0';
     if (cli_parse_u64(a, lo) || cli_parse_u64(dash + 1, hi) || *hi < *lo) return -1;
     return 0;
+}
+
+int cli_regular_file(const char *cmd, const char *path)
+{
+    struct stat st;
+    /* a missing file is left to the reader, whose message names it */
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
+    cli_error("%s: '%s' is not a regular file (%s): it must be a file of a known size", cmd, path,
+              S_ISDIR(st.st_mode)    ? "a folder"
+              : S_ISFIFO(st.st_mode) ? "a pipe"
+              : S_ISCHR(st.st_mode)  ? "a character device"
+                                     : "a device or socket");
+    return 1;
 }

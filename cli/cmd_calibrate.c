@@ -142,6 +142,7 @@ int train_calibrate(int argc, char **argv)
         if (bounds[g] >= o.n_min && bounds[g] < o.n_max) gb[G++] = bounds[g];
     G++;
     o.metadist = md;
+    if (cli_regular_file("train calibrate", in)) return 1;
     mist_err err = {0};
     mist_model *m = mist_model_open(in, &err);
     if (!m) {
@@ -297,6 +298,7 @@ int train_validate(int argc, char **argv)
         cli_error("train validate: usage: mist train validate WEIGHTS");
         return 2;
     }
+    if (cli_regular_file("train validate", in)) return 1;
     mist_err err = {0};
     mist_model *m = mist_model_open(in, &err);
     if (!m) {

@@ -67,6 +67,8 @@ int cmd_convert(int argc, char **argv)
                   !in ? "a model.safetensors file is required" : "-o OUT.msgpack is required");
         return 2;
     }
+    if (cli_regular_file("convert", in) || (config && cli_regular_file("convert: --config", config)))
+        return 1;
     mist_err err = {0};
     mist_model *m = NULL;
     if (mist_convert_official(in, config, out, &o, &m, &err)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "estimate_degenerate.h"
 #include "estimate_guard.h"
 #include "mist_classical.h"
 #include "mist_infer.h"
@@ -64,6 +65,12 @@ static void estimate_usage(FILE *f)
           "                    warn: warn, keep the model's answer. off: no checks, no guard\n"
           "                    output. --seed seeds KSG's tie-breaking noise\n"
           "  The official models read [x, y] rows: they need dx == dy <= 32.\n"
+          "  The model refuses fewer rows than the smallest n it was trained on (10 for the\n"
+          "  shipped models; 10 when the file records none) and a constant column.\n"
+          "\n"
+          "When every X column or every Y column is constant, X or Y carries no information and\n"
+          "I(X;Y) = 0 exactly: that is printed (marked exact; JSON \"exact\": true) for every\n"
+          "method, with a note on stderr, and no estimator runs.\n"
           "\n"
           "MI is reported in nats. When the file's metadata holds the true MI, it is shown too.\n",
           f);
@@ -200,12 +207,39 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         cli_error("estimate: %s", err.msg);
         return 2;
     }
+    if (cli_regular_file("estimate: --weights", weights)) return 1;
     mist_model *m = mist_model_open(weights, &err);
     if (!m) {
         cli_error("estimate: %s", err.msg);
         return 1;
     }
     const mist_arch *a = mist_model_arch(m);
+    char why[96];
+    int constant_col;
+    if (estimate_constant_side(ds, why, sizeof why, &constant_col)) {
+        estimate_print_exact_zero("mist", ds, why, json);
+        mist_model_free(m);
+        return 0;
+    }
+    /* Below the smallest n it was trained on, the model's answer has no footing (n = 2 gave
+     * 6 nats with a wide interval): refused rather than shown. */
+    int64_t min_rows = a->n_min > 0 ? a->n_min : ESTIMATE_MODEL_MIN_ROWS;
+    if ((int64_t)ds->n < min_rows) {
+        cli_error("estimate: n = %zu rows is below the %lld the model needs (the smallest n it "
+                  "was trained on); any estimate from so few rows is unreliable; a classical "
+                  "method (e.g. --method ksg1) will still answer",
+                  ds->n, (long long)min_rows);
+        mist_model_free(m);
+        return 1;
+    }
+    if (constant_col >= 0) {
+        cli_error("estimate: column %c%d is constant: it carries no information, and the model "
+                  "was never shown such a column; leave it out with --x/--y",
+                  constant_col < ds->dx ? 'x' : 'y',
+                  constant_col < ds->dx ? constant_col + 1 : constant_col - ds->dx + 1);
+        mist_model_free(m);
+        return 1;
+    }
     if (!a->quantile_conditioned && !taus_are_default) {
         cli_error("estimate: '%s' is a point-estimate model (not quantile-conditioned): it gives "
                   "no quantiles; drop --quantiles or use a MIST-QR model",
@@ -443,6 +477,12 @@ int cmd_estimate(int argc, char **argv)
                                raw_quantiles, o.threads, json, guard, o.seed);
         mist_dataset_free(ds);
         return rc;
+    }
+    char why[96];
+    if (estimate_constant_side(ds, why, sizeof why, NULL)) {
+        estimate_print_exact_zero(method, ds, why, json);
+        mist_dataset_free(ds);
+        return 0;
     }
     mist_est_result r;
     if (mist_estimate_classical(method, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err)) {

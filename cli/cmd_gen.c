@@ -151,6 +151,60 @@ static void *suite_worker(void *arg)
     }
 }
 
+/* When this process started: temporaries older than that are leftovers of killed runs. */
+static time_t gen_started;
+
+static void report_cleaned(size_t removed, const char *dir, int quiet)
+{
+    if (removed && !quiet)
+        fprintf(stderr, "removed %zu stale temporary file%s of killed runs from '%s'\n", removed,
+                removed == 1 ? "" : "s", dir);
+}
+
+/* The NAME.tmp.XXXXXX files a killed `mist gen` left for this suite's outputs (data files,
+ * sidecars, manifest). Best effort: a failure here never stops the run. */
+static void clean_suite_temps(const char *dir, const mist_task_spec *specs, size_t count,
+                              mist_format fmt, int quiet)
+{
+    int side = fmt != MIST_FMT_MSGPACK;
+    size_t nn = count * (side ? 2 : 1) + 1, k = 0;
+    char **names = calloc(nn, sizeof *names);
+    if (!names) return;
+    for (size_t i = 0; i < count; i++) {
+        size_t l = strlen(specs[i].id) + 16;
+        if ((names[k] = malloc(l)))
+            snprintf(names[k++], l, "%s.%s", specs[i].id, mist_format_name(fmt));
+        if (side && (names[k] = malloc(l))) snprintf(names[k++], l, "%s.json", specs[i].id);
+    }
+    names[k++] = "manifest.csv";
+    size_t removed = 0;
+    mist_err err = {0};
+    if (!mist_atomic_clean_stale(dir, (const char *const *)names, k, gen_started, &removed, &err))
+        report_cleaned(removed, dir, quiet);
+    for (size_t i = 0; i + 1 < k; i++) free(names[i]);
+    free(names);
+}
+
+/* The same for one output file and its sidecar. */
+static void clean_file_temps(const char *out, mist_format fmt, int quiet)
+{
+    char dir[4096], side[4096];
+    const char *base = strrchr(out, '/');
+    if (base) snprintf(dir, sizeof dir, "%.*s", (int)(base == out ? 1 : base - out), out);
+    else snprintf(dir, sizeof dir, ".");
+    base = base ? base + 1 : out;
+    const char *names[2] = {base, NULL};
+    size_t k = 1;
+    mist_err err = {0};
+    if (fmt != MIST_FMT_MSGPACK && !mist_sidecar_path(side, sizeof side, out, &err)) {
+        const char *sb = strrchr(side, '/');
+        names[k++] = sb ? sb + 1 : side;
+    }
+    size_t removed = 0;
+    if (!mist_atomic_clean_stale(dir, names, k, gen_started, &removed, &err))
+        report_cleaned(removed, dir, quiet);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -201,10 +255,15 @@ static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, c
         cli_error("out of memory");
         return 1;
     }
+    clean_suite_temps(dir, all, total, fmt, quiet);
     pthread_mutex_init(&job.lock, NULL);
     pthread_t tids[64];
-    int nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    for (int i = 0; i < nt; i++) pthread_create(&tids[i], NULL, suite_worker, &job);
+    int nt = threads < 1 ? 1 : threads > 64 ? 64 : threads, started = 0;
+    /* the workers share one queue, so any that start finish the suite; when none can, this
+     * thread does the work (the loop below then only reports) */
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&tids[started], NULL, suite_worker, &job) == 0) started++;
+    if (started == 0) suite_worker(&job);
     int tty = isatty(STDERR_FILENO);
     double t0 = now_s(), last = t0;
     for (;;) {
@@ -225,7 +284,7 @@ static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, c
         struct timespec nap = {0, 50 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
-    for (int i = 0; i < nt; i++) pthread_join(tids[i], NULL);
+    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
     pthread_mutex_destroy(&job.lock);
     int rc = 0;
     if (job.failed) {
@@ -402,6 +461,7 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
         cli_error("gen: %s", err.msg);
         return 1;
     }
+    clean_file_temps(out, fmt, quiet);
     int rc = mist_dataset_write(ds, out, fmt, dtype, &err);
     if (rc) cli_error("gen: %s", err.msg);
     else if (!quiet)
@@ -415,6 +475,7 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
 int cmd_gen(int argc, char **argv)
 {
     mist_task_spec sp = {0};
+    gen_started = time(NULL);
     int rc = gen_main(argc, argv, &sp);
     mist_task_spec_clear(&sp);
     return rc;

@@ -110,6 +110,7 @@ int cmd_info(int argc, char **argv)
         cli_error("info: a FILE is required (run `mist info --help`)");
         return 2;
     }
+    if (cli_regular_file("info", path)) return 1;
     if (ends_with(path, ".safetensors")) return info_safetensors(path);
     mist_err err = {0};
     mist_model *m = mist_model_open(path, &err);

@@ -30,6 +30,8 @@ static void train_usage(FILE *f)
           "the initial weights' validation), checkpoint.msgpack (written atomically every\n"
           "--ckpt-every seconds, at the end, and on Ctrl-C / SIGTERM) and, when done,\n"
           "model.msgpack (an inference weights file with the training facts in its meta).\n"
+          "A run stopped by Ctrl-C / SIGTERM before its last step exits 130 / 143 (128 + the\n"
+          "signal), after saving the checkpoint; --stop-after exits 0.\n"
           "--resume continues a stopped run bit for bit (same --threads): batches are a function\n"
           "of (seed, step), and the checkpoint holds the parameters and the AdamW moments.\n"
           "Weight decay applies to weight matrices only (not biases, LayerNorm parameters,\n"
@@ -71,8 +73,7 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
 }
 
 /* Ctrl-C / kill: the run writes a checkpoint at the end of the current step and stops. */
@@ -88,6 +89,7 @@ static void catch_stop_signals(void)
 
 typedef struct prog {
     int quiet, tty, open;
+    int done; /* the run reached its last step (and wrote model.msgpack) */
     double last;
     int64_t step, steps;
 } prog;
@@ -112,6 +114,7 @@ static int on_progress(const mist_train_progress *p, void *user)
     prog *g = user;
     g->step = p->step;
     g->steps = p->steps;
+    if (p->event == MIST_TRAIN_EV_DONE) g->done = 1;
     if (g->quiet || p->event == MIST_TRAIN_EV_CKPT) return interrupted;
     double t = now_s();
     if (p->event == MIST_TRAIN_EV_DONE) {
@@ -140,8 +143,18 @@ static int on_progress(const mist_train_progress *p, void *user)
     return interrupted;
 }
 
+/* 0 when the run finished or stopped where --stop-after asked; 128 + the signal (as a shell
+ * reports a command a signal killed) when Ctrl-C / SIGTERM stopped it early: a script must
+ * not take an interrupted run for a trained model. */
 static int finish(const prog *g, const char *dir)
 {
+    if (interrupted && !g->done) {
+        fprintf(stderr, "%smist: train: interrupted (%s) at step %lld of %lld; the checkpoint is "
+                        "saved, continue with: mist train --resume %s\n",
+                g->open ? "\n" : "", interrupted == SIGINT ? "SIGINT" : "SIGTERM",
+                (long long)g->step, (long long)g->steps, dir);
+        return 128 + interrupted;
+    }
     if (!g->quiet && g->step < g->steps)
         fprintf(stderr, "%sstopped at step %lld of %lld; continue with: mist train --resume %s\n",
                 g->open ? "\n" : "", (long long)g->step, (long long)g->steps, dir);

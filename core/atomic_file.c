@@ -3,6 +3,7 @@
  * sees either the old file or the complete new one, never a prefix. */
 #include "mist_io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@ struct mist_atomic_file {
     FILE *f;
     char *path; /* final name */
     char *tmp;  /* temporary name, same folder */
+    int failed; /* mist_atomic_finish reported an error: commit refuses */
 };
 
 /* Temporary names need only be unlikely to collide (O_EXCL catches the rest); a counter keeps
@@ -136,29 +138,55 @@ static void sync_parent(const char *path)
     free(dir);
 }
 
-int mist_atomic_commit(mist_atomic_file *af, mist_err *err)
+/* Flush, sync and close; 0, or the failed step's name with *saved its errno. */
+static const char *finish_steps(mist_atomic_file *af, int *saved)
 {
-    if (!af) return mist_fail(err, MIST_EINVAL, "no file to commit");
     FILE *f = af->f;
     const char *what = NULL;
-    int saved = 0;
     /* Each step is checked: fwrite errors may surface only at fflush, fsync or even fclose
      * (e.g. on NFS), and any of them means the temporary file is not the complete output. */
     if (fflush(f) != 0) {
-        saved = errno;
+        *saved = errno;
         what = "write";
     } else if (ferror(f)) {
-        saved = EIO;
+        *saved = EIO;
         what = "write";
     } else if (fsync(fileno(f)) != 0) {
-        saved = errno;
+        *saved = errno;
         what = "sync";
     }
     if (fclose(f) != 0 && !what) {
-        saved = errno;
+        *saved = errno;
         what = "close";
     }
     af->f = NULL;
+    return what;
+}
+
+int mist_atomic_finish(mist_atomic_file *af, mist_err *err)
+{
+    if (!af) return mist_fail(err, MIST_EINVAL, "no file to finish");
+    if (!af->f) return MIST_OK; /* finished already */
+    int saved = 0;
+    const char *what = finish_steps(af, &saved);
+    if (what) {
+        af->failed = 1;
+        return mist_fail(err, MIST_EIO, "cannot %s '%s': %s", what, af->path, strerror(saved));
+    }
+    return MIST_OK;
+}
+
+int mist_atomic_commit(mist_atomic_file *af, mist_err *err)
+{
+    if (!af) return mist_fail(err, MIST_EINVAL, "no file to commit");
+    const char *what = NULL;
+    int saved = 0;
+    if (af->failed) {
+        what = "write";
+        saved = EIO;
+    } else if (af->f) {
+        what = finish_steps(af, &saved);
+    }
     if (!what && rename(af->tmp, af->path) != 0) {
         saved = errno;
         what = "rename onto";
@@ -181,4 +209,65 @@ void mist_atomic_abort(mist_atomic_file *af)
     if (af->f) fclose(af->f);
     unlink(af->tmp);
     free_af(af);
+}
+
+/* "NAME.tmp.XXXXXX" with XXXXXX from random_suffix's alphabet: the length of NAME, else 0. */
+static size_t temp_stem(const char *entry)
+{
+    size_t l = strlen(entry);
+    if (l < sizeof ".tmp.XXXXXX") return 0;
+    const char *t = entry + l - (sizeof ".tmp.XXXXXX" - 1);
+    if (memcmp(t, ".tmp.", 5) != 0) return 0;
+    for (int i = 5; i < 11; i++) {
+        char c = t[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return (size_t)(t - entry);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int mist_atomic_clean_stale(const char *dir, const char *const *names, size_t count,
+                            time_t before, size_t *removed, mist_err *err)
+{
+    if (removed) *removed = 0;
+    if (!dir || (!names && count)) return mist_fail(err, MIST_EINVAL, "no folder or names");
+    if (count == 0) return MIST_OK;
+    const char **sorted = malloc(count * sizeof *sorted);
+    if (!sorted) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    memcpy(sorted, names, count * sizeof *sorted);
+    qsort(sorted, count, sizeof *sorted, cmp_name);
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(sorted);
+        return MIST_OK; /* no folder, no leftovers */
+    }
+    size_t dlen = strlen(dir), gone = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t stem = temp_stem(de->d_name);
+        if (!stem || stem >= 4096) continue;
+        char name[4096];
+        memcpy(name, de->d_name, stem);
+        name[stem] = '\0';
+        const char *key = name;
+        if (!bsearch(&key, sorted, count, sizeof *sorted, cmp_name)) continue;
+        char *full = malloc(dlen + strlen(de->d_name) + 2);
+        if (!full) break;
+        sprintf(full, "%s/%s", dir, de->d_name);
+        struct stat st;
+        /* lstat: a link of that name is not ours to follow; only plain files are removed */
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < before &&
+            unlink(full) == 0)
+            gone++;
+        free(full);
+    }
+    closedir(d);
+    free(sorted);
+    if (removed) *removed = gone;
+    return MIST_OK;
 }

@@ -1,13 +1,15 @@
 /* CSV datasets: a header x1..xdx,y1..ydy and one row per sample, values in %.17g so that text
  * round-trips every double exactly. The reader takes any numeric CSV (header optional, \r\n or
  * \n, last newline optional, lines of any length) and names the line and column of whatever
- * it rejects. */
+ * it rejects. Line 1 is a header when it holds only names (no number, no missing-value token
+ * such as NA); a line 1 mixing numbers and text is an error, not a header. */
 #include "io_internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, mist_err *err)
@@ -50,6 +52,52 @@ static int dvec_push(dvec *d, double x)
     return 0;
 }
 
+/* One line without its '\n' into *buf (grown as needed); returns its length, or -1 at end of
+ * input (or on a read error: see ferror) with nothing read. Stops at the first NUL byte with
+ * *nul = 1: a text file holds none, and an endless stream of them (/dev/zero) must not be read
+ * on. -2: out of memory. */
+static ssize_t read_line(FILE *f, char **buf, size_t *cap, int *nul)
+{
+    size_t len = 0;
+    int c = EOF;
+    *nul = 0;
+    flockfile(f);
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (c == '\0') {
+            *nul = 1;
+            break;
+        }
+        if (len + 2 > *cap) {
+            size_t ncap = *cap ? *cap * 2 : 256;
+            char *g = ncap > *cap ? realloc(*buf, ncap) : NULL;
+            if (!g) {
+                funlockfile(f);
+                return -2;
+            }
+            *buf = g;
+            *cap = ncap;
+        }
+        if (c == '\n') break;
+        (*buf)[len++] = (char)c;
+    }
+    funlockfile(f);
+    if (c == EOF && len == 0 && !*nul) return -1;
+    if (*buf) (*buf)[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* Tokens that stand for a missing value in other tools' CSV; never column names here. */
+static int is_missing_token(const char *s)
+{
+    static const char *const tok[] = {"NA", "N/A", "NULL", "None", "nil", "missing"};
+    while (*s == ' ' || *s == '\t') s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t')) l--;
+    for (size_t i = 0; i < sizeof tok / sizeof *tok; i++)
+        if (strlen(tok[i]) == l && strncasecmp(s, tok[i], l) == 0) return 1;
+    return 0;
+}
+
 /* Number of comma-separated fields (fields never contain commas: no quoting in numeric CSV). */
 static size_t count_fields(const char *line)
 {
@@ -57,6 +105,39 @@ static size_t count_fields(const char *line)
     for (const char *p = line; *p; p++)
         if (*p == ',') k++;
     return k;
+}
+
+/* Line 1 (k fields): a header (*header = 1), data (0), or neither (an error naming why). */
+static int first_line_kind(char *s, size_t k, const char *name, int *header, mist_err *err)
+{
+    size_t numbers = 0, missing_at = 0, text_at = 0;
+    char *p = s;
+    for (size_t j = 0; j < k; j++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        double v;
+        if (mist_io_parse_double(p, &v) == 0) numbers++;
+        else if (!missing_at && is_missing_token(p)) missing_at = j + 1;
+        else if (!text_at) text_at = j + 1;
+        if (comma) *comma = ',';
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    *header = numbers == 0 && !missing_at;
+    if (*header || (!missing_at && !text_at)) return MIST_OK;
+    size_t at = missing_at ? missing_at : text_at;
+    p = s;
+    for (size_t j = 1; j < at; j++) p = strchr(p, ',') + 1;
+    const char *comma = strchr(p, ',');
+    int l = (int)(comma ? (size_t)(comma - p) : strlen(p));
+    if (missing_at)
+        return mist_fail(err, MIST_EFORMAT,
+                         "%s: line 1, column %zu: '%.*s' marks a missing value: mist needs every "
+                         "value (drop or impute the row; a header holds only column names)",
+                         name, at, l > 40 ? 40 : l, p);
+    return mist_fail(err, MIST_EFORMAT,
+                     "%s: line 1 mixes numbers and text (column %zu: '%.*s'): a header holds only "
+                     "column names, a data row only numbers",
+                     name, at, l > 40 ? 40 : l, p);
 }
 
 int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, size_t *cols,
@@ -68,20 +149,25 @@ int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, si
     dvec d = {NULL, 0, 0};
     for (;;) {
         errno = 0;
-        ssize_t got = getline(&line, &cap, f);
+        int nul;
+        ssize_t got = read_line(f, &line, &cap, &nul);
+        if (got == -2) {
+            errno = ENOMEM;
+            break;
+        }
         if (got == -1) break;
         lineno++;
+        if (nul) {
+            rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu contains a NUL byte (not a text file)",
+                           name, lineno);
+            goto done;
+        }
         size_t len = (size_t)got;
-        if (len && line[len - 1] == '\n') line[--len] = '\0';
         if (len && line[len - 1] == '\r') line[--len] = '\0';
         char *s = line;
         if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 BOM */
             s += 3;
             len -= 3;
-        }
-        if (memchr(s, '\0', len)) {
-            rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu contains a NUL byte", name, lineno);
-            goto done;
         }
         if (len == 0) {
             /* Trailing blank lines are harmless; a blank line followed by more data is not. */
@@ -106,19 +192,20 @@ int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, si
                            lineno, k, ncols);
             goto done;
         }
-        /* Parse the fields; on the first line a failure just means "this is the header". */
+        /* Parse the fields. The first line is the header when none of its fields is a number
+         * and none is a missing-value token: a first row "NA,1.5" is data with a hole, which
+         * taking it for a header would silently drop. */
         char *p = s;
         int header = 0;
+        if (lineno == 1) { /* blank lines cannot precede data, so line 1 is first */
+            rc = first_line_kind(s, k, name, &header, err);
+            if (rc) goto done;
+        }
         for (size_t j = 0; j < k && !header; j++) {
             char *comma = strchr(p, ',');
             if (comma) *comma = '\0';
             double v;
             if (mist_io_parse_double(p, &v)) {
-                if (lineno == 1) { /* blank lines cannot precede data, so line 1 is first */
-                    d.len = 0;
-                    header = 1;
-                    break;
-                }
                 rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu, column %zu: '%.40s' is not a number",
                                name, lineno, j + 1, p);
                 goto done;

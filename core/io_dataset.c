@@ -222,8 +222,9 @@ int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt
     int want_side = fmt != MIST_FMT_MSGPACK;
     if (want_side && (rc = mist_sidecar_path(side, sizeof side, path, err))) return rc;
 
-    /* Both files are complete on disk before either is renamed, so the window in which a
-     * crash pairs new data with an old sidecar is just two renames. */
+    /* Both files are complete on disk (written, flushed, synced: a full disk shows here)
+     * before either is renamed, so a failed write leaves the old pair as it was and the window
+     * in which a crash mixes old and new is just two renames. */
     mist_atomic_file *af = mist_atomic_open(path, err);
     if (!af) return err ? err->code : MIST_EIO;
     rc = write_data(mist_atomic_stream(af), path, ds, fmt, dtype, err);
@@ -246,12 +247,20 @@ int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt
             return rc;
         }
     }
-    rc = mist_atomic_commit(af, err);
+    rc = mist_atomic_finish(af, err);
+    if (!rc && sf) rc = mist_atomic_finish(sf, err);
     if (rc) {
         if (sf) mist_atomic_abort(sf);
+        mist_atomic_abort(af);
         return rc;
     }
-    return sf ? mist_atomic_commit(sf, err) : MIST_OK;
+    /* the sidecar first: new metadata beside old data fails the reader's n/dx/dy check far more
+     * often than new data beside old metadata, which can pass it with a stale truth */
+    if (sf && (rc = mist_atomic_commit(sf, err))) {
+        mist_atomic_abort(af);
+        return rc;
+    }
+    return mist_atomic_commit(af, err);
 }
 
 /* ---- reading ---------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -109,7 +110,10 @@ static const char *parse_row(char **fld, mist_manifest_row *r)
     if (mist_io_parse_u64(fld[4], strlen(fld[4]), &u) || u > SIZE_MAX) return "n";
     r->n = (size_t)u;
     if (mist_io_parse_u64(fld[5], strlen(fld[5]), &r->seed)) return "seed";
-    if (mist_io_parse_double(fld[6], &r->mi)) return "mi";
+    /* the truth a benchmark scores against: nan (unknown), or finite and, as any MI, not
+     * negative: inf or -0.5 would be scored against as if true */
+    if (mist_io_parse_double(fld[6], &r->mi) || (!isnan(r->mi) && !(isfinite(r->mi) && r->mi >= 0.0)))
+        return "mi";
     if (copy_field(r->file, sizeof r->file, fld[7], 0)) return "file";
     if (copy_field(r->params, sizeof r->params, fld[8], 1) || !valid_params(r->params))
         return "params";
@@ -182,7 +186,9 @@ int mist_manifest_read(const char *path, mist_manifest_row **rows_out, size_t *n
         }
         const char *bad = parse_row(fld, &rows[nrows]);
         if (bad) {
-            rc = mist_fail(err, MIST_EFORMAT, "'%s': line %zu: invalid %s", path, lineno, bad);
+            rc = mist_fail(err, MIST_EFORMAT, "'%s': line %zu: invalid %s%s", path, lineno, bad,
+                           strcmp(bad, "mi") ? ""
+                                             : " (the true MI: a finite number >= 0 in nats, or nan)");
             break;
         }
         nrows++;

@@ -6,6 +6,7 @@
 #define MIST_IO_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "mist_core.h"
 
@@ -41,6 +42,17 @@ FILE *mist_atomic_stream(mist_atomic_file *af);
 int mist_atomic_commit(mist_atomic_file *af, mist_err *err);
 /* Closes and removes the temporary file; frees af. */
 void mist_atomic_abort(mist_atomic_file *af);
+/* The write half of commit: flushes, syncs and closes the temporary file, reporting any write
+ * error (disk full), without renaming it. af stays the caller's: commit it (just the rename
+ * then) or abort it. Lets a writer of several files see every one complete before the first
+ * rename. */
+int mist_atomic_finish(mist_atomic_file *af, mist_err *err);
+/* Removes the temporaries NAME.tmp.XXXXXX that mist_atomic_open made for the given names
+ * (plain file names) in folder dir and that were last modified before `before` (seconds since
+ * the epoch): the leftovers of killed runs, which nothing else removes. *removed (may be NULL)
+ * receives how many went. Best effort: an entry that cannot be examined is left alone. */
+int mist_atomic_clean_stale(const char *dir, const char *const *names, size_t count,
+                            time_t before, size_t *removed, mist_err *err);
 
 /* ---- datasets -------------------------------------------------------------------------- */
 

@@ -2,6 +2,8 @@
  * smoke-suite run end to end with the summary recomputed here from results.csv, failures as
  * rows, resume after a crash mid-line, shard + merge, manifest folders, and the learned model's
  * quantiles (a small random model). */
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,10 +730,17 @@ START_TEST(test_manifest_folder)
     assert_same_file_order(pa, pb);
 
     /* a built-in name is the built-in suite even beside a folder of that name; ./NAME is the
-     * folder, and --n does not apply to it */
-    unlink("smoke");
-    ck_assert_int_eq(symlink(g, "smoke"), 0);
-    char *c = tmpdir("bench-name");
+     * folder, and --n does not apply to it. The folder goes into a fresh scratch folder made
+     * the current one for this part (never ./smoke of the folder the test runs in). */
+    char g_abs[PATH_MAX + 1100], wd[PATH_MAX], *here = tmpdir("bench-cwd");
+    ck_assert_ptr_nonnull(getcwd(wd, sizeof wd));
+    snprintf(g_abs, sizeof g_abs, "%s/%s", wd, g);
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(cwd, 0);
+    ck_assert_int_eq(chdir(here), 0);
+    ck_assert_int_eq(symlink(g_abs, "smoke"), 0);
+    char *c = malloc(sizeof "out");
+    strcpy(c, "out");
     rep = run_bench(c, "smoke", 50, "gaussian", 0, 1, 0, 1, 0);
     ck_assert_uint_eq(rep.datasets, 6);
     static mist_bench_est est1[1];
@@ -746,7 +755,10 @@ START_TEST(test_manifest_folder)
     o1.n = 50;
     ck_assert_int_eq(mist_bench_run(&o1, NULL, &err), MIST_EINVAL);
     ck_assert_msg(strstr(err.msg, "apply to built-in suites"), "%s", err.msg);
-    unlink("smoke");
+    ck_assert_int_eq(unlink("smoke"), 0);
+    ck_assert_int_eq(fchdir(cwd), 0);
+    close(cwd);
+    free(here);
     free(c);
 
     /* unknown suite / missing folder */

@@ -34,12 +34,13 @@ static void fill_data(void)
         for (int j = 0; j < COLS; j++) data[i * COLS + j] = sin(0.7 * i + j) + 0.01 * i - 0.3 * j;
 }
 
-/* A scratch root made by mkdtemp in the build tree; the caller removes it with done_root(). */
+/* A fresh scratch folder (tu_tmpdir); the caller checks and removes it with done_root(). */
 static char *make_root(void)
 {
-    char *d = malloc(64);
-    snprintf(d, 64, "tmp-cmd-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
+    const char *t = tu_tmpdir("cmd");
+    ck_assert_ptr_nonnull(t);
+    char *d = malloc(strlen(t) + 1);
+    strcpy(d, t);
     return d;
 }
 

@@ -338,4 +338,6 @@ expect_fail "guard bad mode" "bad or missing value for --guard" "$MIST" estimate
 expect_fail "guard with a classical method" "--guard apply to --method mist" "$MIST" estimate a.npy --method ksg1 --guard warn
 
 echo "cli: $pass passed, $fail failed"
+# the scratch folder stays for a look when something failed
+[ "$fail" -eq 0 ] && cd / && rm -rf "$WORK"
 [ "$fail" -eq 0 ]

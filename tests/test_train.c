@@ -435,6 +435,10 @@ START_TEST(test_resume_bit_for_bit)
     mist_checkpoint a, b;
     ck_assert_int_eq(mist_checkpoint_read(two, &b, &err), 0);
     ck_assert_int_eq(b.step, 4);
+    float *mid = malloc(b.nparams * sizeof *mid); /* the parameters half-way, step 4 */
+    ck_assert_ptr_nonnull(mid);
+    memcpy(mid, b.params, b.nparams * sizeof *mid);
+    size_t mid_count = b.nparams;
     mist_checkpoint_free(&b);
     /* a row logged after the checkpoint (as by a run killed between checkpoints) is dropped */
     char csv[700];
@@ -465,7 +469,18 @@ START_TEST(test_resume_bit_for_bit)
     ck_assert_msg(!memcmp(a.params, b.params, a.nparams * 4), "parameters differ after resume");
     ck_assert(!memcmp(a.m, b.m, a.nparams * 4));
     ck_assert(!memcmp(a.v, b.v, a.nparams * 4));
-    /* the run moved the parameters, and the export opens as a model with the facts in meta */
+    /* the run moved the parameters: steps 5..8 changed most of them (AdamW moves every
+     * parameter with a gradient, and weight decay the matrices), all finite */
+    ck_assert_uint_eq(mid_count, b.nparams);
+    size_t moved = 0;
+    for (size_t i = 0; i < b.nparams; i++) {
+        ck_assert(isfinite(b.params[i]));
+        moved += b.params[i] != mid[i];
+    }
+    ck_assert_msg(moved > b.nparams / 2, "only %zu of %zu parameters moved in steps 5..8", moved,
+                  b.nparams);
+    free(mid);
+    /* and the export opens as a model with the facts in meta */
     char path[700];
     snprintf(path, sizeof path, "%s/model.msgpack", two);
     mist_model *m = mist_model_open(path, &err);

@@ -1,21 +1,60 @@
+/* nftw */
+#define _XOPEN_SOURCE 700
+
 #include "testutil.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Every scratch folder of a test program lives in one root, tmp-XXXXXX (mkdtemp) in the
+ * current folder, which ctest sets to the build tree's tests folder. tu_run makes it before the
+ * forked test cases start (so they all see it) and removes it, whatever they left, when they
+ * are done; atexit covers a program that never calls tu_run. */
+static char tu_root[64];
+static pid_t tu_root_owner;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void tu_root_remove(void)
+{
+    /* forked test cases inherit the handler; only the process that made the root removes it */
+    if (!tu_root[0] || getpid() != tu_root_owner) return;
+    (void)nftw(tu_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_root[0] = '\0';
+}
+
+static const char *tu_root_dir(void)
+{
+    if (tu_root[0]) return tu_root;
+    snprintf(tu_root, sizeof tu_root, "tmp-XXXXXX");
+    if (!mkdtemp(tu_root)) {
+        tu_root[0] = '\0';
+        return NULL;
+    }
+    static int registered;
+    tu_root_owner = getpid();
+    if (!registered++) atexit(tu_root_remove);
+    return tu_root;
+}
+
 const char *tu_tmpdir(const char *tag)
 {
     static char path[512];
-    snprintf(path, sizeof path, "tmp-%s-%ld", tag, (long)getpid());
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) return NULL;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return NULL;
-    return path;
+    const char *root = tu_root_dir();
+    if (!root) return NULL;
+    snprintf(path, sizeof path, "%s/%s-XXXXXX", root, tag);
+    return mkdtemp(path);
 }
 
 unsigned char *tu_slurp(const char *path, size_t *len)
@@ -46,10 +85,15 @@ void tu_write(const char *path, const void *bytes, size_t len)
 
 int tu_run(Suite *s)
 {
+    if (!tu_root_dir()) {
+        fprintf(stderr, "cannot create a scratch folder here: %s\n", strerror(errno));
+        return 1;
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    tu_root_remove();
     return failed;
 }
 

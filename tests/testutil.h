@@ -8,7 +8,9 @@
 
 #include "mist_gen.h"
 
-/* A fresh empty directory under the build tree's tests folder; returns its path (static). */
+/* A fresh empty folder (mkdtemp) under this program's scratch root in the build tree's tests
+ * folder; returns its path (static: copy it to keep it). tu_run removes the root with all its
+ * folders at the end. */
 const char *tu_tmpdir(const char *tag);
 /* Reads a whole file; *len receives its size. NULL when it cannot be read. Caller frees. */
 unsigned char *tu_slurp(const char *path, size_t *len);

@@ -1,0 +1,63 @@
+/* Constant sides: the one case where the MI is known exactly from the data alone. A constant
+ * column carries no information, so when all of X (or all of Y) is constant, X and Y are
+ * independent and I(X;Y) = 0. The answer is printed as such, marked exact, instead of an
+ * estimator's number: the learned model extrapolates wildly there (it never saw such data) and
+ * KSG gives noise around 0. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "estimate_degenerate.h"
+
+static int column_constant(const mist_dataset *ds, int j)
+{
+    size_t cols = (size_t)ds->dx + (size_t)ds->dy;
+    double first = ds->data[j];
+    for (size_t i = 1; i < ds->n; i++)
+        if (ds->data[i * cols + (size_t)j] != first) return 0;
+    return 1;
+}
+
+int estimate_constant_side(const mist_dataset *ds, char *why, size_t whysz, int *constant_col)
+{
+    int cx = 0, cy = 0, first = -1;
+    for (int j = 0; j < ds->dx + ds->dy; j++) {
+        if (!column_constant(ds, j)) continue;
+        if (first < 0) first = j;
+        if (j < ds->dx) cx++;
+        else cy++;
+    }
+    if (constant_col) *constant_col = first;
+    int all_x = cx == ds->dx, all_y = cy == ds->dy;
+    if (!all_x && !all_y) return 0;
+    int d = all_x ? ds->dx : ds->dy;
+    snprintf(why, whysz, "%s%s is constant", all_x && all_y ? "every column" : d > 1 ? "every " : "",
+             all_x && all_y ? "" : all_x ? (d > 1 ? "X column" : "X") : (d > 1 ? "Y column" : "Y"));
+    return 1;
+}
+
+void estimate_print_exact_zero(const char *method, const mist_dataset *ds, const char *why,
+                               int json)
+{
+    fprintf(stderr, "mist: note: %s: a constant carries no information, so I(X;Y) = 0 exactly; "
+                    "no estimator was run\n",
+            why);
+    if (json) {
+        printf("{\"method\": ");
+        cli_json_str(method);
+        printf(", \"estimate\": 0, \"lower\": 0, \"upper\": 0, \"ci\": null, \"exact\": true, "
+               "\"note\": ");
+        char note[160];
+        snprintf(note, sizeof note, "%s: I(X;Y) = 0 exactly", why);
+        cli_json_str(note);
+        printf(", \"n\": %zu, \"dx\": %d, \"dy\": %d, \"true_mi\": ", ds->n, ds->dx, ds->dy);
+        cli_json_num(ds->meta.mi);
+        printf("}\n");
+        return;
+    }
+    printf("%s: 0 nats (exact: %s)  (n = %zu, dx = %d, dy = %d)\n", method, why, ds->n, ds->dx,
+           ds->dy);
+    if (isfinite(ds->meta.mi))
+        printf("true MI (from the file's metadata): %.6f nats\n", ds->meta.mi);
+}

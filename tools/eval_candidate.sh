@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The honest benchmark of a candidate model, added to the runs of tools/bench_honest.sh (the
+# harness computes only the estimators new to a run folder, so the shipped models' and the
+# classical estimators' rows are reused, same datasets, same options):
+#  1. official MIST test tasks, --score bootstrap:50 (skip with QUICK=1);
+#  2. robustness: mist-imd, suite seeds 1-2, transforms none, perm, rotate, swap, flow;
+#  3. sign flips: mist-imd, suite seed 1, none vs negate (tools/transform_residual.py).
+# usage: tools/eval_candidate.sh MODEL.msgpack [MIST] [OUTDIR] [THREADS]
+# The candidate is copied to OUTDIR/candidates/ under its own name, so that its label never
+# collides with a shipped model's cached rows.
+set -euo pipefail
+MODEL=$1
+MIST=${2:-build/mist}
+OUT=${3:-out/honest}
+T=${4:-2}
+mkdir -p "$OUT/candidates"
+C="$OUT/candidates/$(basename "$MODEL")"
+cp "$MODEL" "$C"
+E=mist:weights/mist-qr.msgpack,mist:weights/mist-point.msgpack,ksg1,gaussian,gaussian:copula
+"$MIST" bench --suite mist-imd --seeds 1-2 --estimators "$E" --estimators "mist:$C" \
+  --transform none,perm,rotate,swap,flow --bootstrap 100 --out "$OUT/robust" --threads "$T" \
+  --quiet
+"$MIST" bench --suite mist-imd --seeds 1-1 --estimators "mist:weights/mist-qr.msgpack,mist:$C" \
+  --transform none,negate --out "$OUT/negate" --threads "$T" --no-plots --quiet
+python3 tools/transform_residual.py "$OUT/negate/results.csv" negate
+if [ "${QUICK:-0}" != 1 ]; then
+  for s in imd oomd; do
+    "$MIST" bench --suite "mist-$s-official" --seeds 0-0 --estimators "$E" \
+      --estimators "mist:$C" --score bootstrap:50 --out "$OUT/official-$s" --threads "$T" \
+      --no-plots --quiet
+  done
+fi
+python3 tools/honest_tables.py "$OUT"
