@@ -128,8 +128,8 @@ int bench_suite_open(const mist_bench_opts *o, bench_suite *s, mist_err *err)
             if (strstr(err ? err->msg : "", "unknown suite"))
                 mist_fail(err, rc,
                           "unknown suite '%s' (known: mist-imd-official, mist-oomd-official, "
-                          "mist-imd, mist-oomd, bmi40, smoke, or a folder written by `mist gen "
-                          "--suite`)",
+                          "mist-imd, mist-oomd, new-families, bmi40, smoke, or a folder written "
+                          "by `mist gen --suite`)",
                           o->suite);
             bench_suite_close(s);
             return rc;

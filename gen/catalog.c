@@ -49,6 +49,9 @@ static const mist_catalog_entry SUITES[] = {
     {"mist-imd-official", "the official MIST IMD test tasks (seed 90 of the MIST generator): "
                           "1,080 datasets, exact dims, n and parameters; new samples per --seeds"},
     {"mist-oomd-official", "the official MIST OoMD test tasks: 1,260 datasets, as above"},
+    {"new-families", "held out: the families `broad` added (non-monotone channels, Gaussian "
+                     "mixtures, discrete/mixed, high MI 4-9 nats), 18 tasks x n 100, 500, 2000 x "
+                     "10 datasets (540)"},
     {"bmi40", "the 40 tasks of the BMI benchmark (Czyz et al. 2023); --n (default 10000), "
               "--seeds"},
     {"smoke", "6 tiny tasks for tests; --n (default 200)"},

@@ -66,6 +66,33 @@ static const fixed_task SMOKE[] = {
     {"normal-2pair-halfcube", 3, 3, "strength=1"},
 };
 
+/* The families the `broad` training meta-distribution added (non-monotone channels, Gaussian
+ * mixtures, discrete and mixed variables, high MI), at fixed dims; parameters a family draws
+ * for itself come from each dataset's seed, so every suite seed is held out from training
+ * (whose tasks derive from the metadist's own stream). */
+static const fixed_task NEW_FAMILIES[] = {
+    {"channel-sine-base", 1, 1, ""},
+    {"channel-sine-base", 3, 3, ""},
+    {"channel-bumps-base", 1, 1, ""},
+    {"channel-bumps-base", 2, 4, ""},
+    {"mixture-xshape-base", 1, 1, ""},
+    {"mixture-xshape-base", 4, 4, ""},
+    {"mixture-random-base", 1, 1, ""},
+    {"mixture-random-base", 3, 2, ""},
+    {"categorical-gauss-base", 1, 1, ""},
+    {"categorical-gauss-base", 1, 3, ""},
+    {"categorical-softmax-base", 1, 1, ""},
+    {"categorical-channel-base", 1, 1, ""},
+    {"categorical-binary-base", 3, 3, ""},
+    {"normal-dense-base", 1, 1, "c=0.9999"},      /* MI 4.26 */
+    {"normal-dense-base", 1, 1, "c=0.999999"},    /* MI 6.56 */
+    {"normal-dense-base", 1, 1, "c=0.99999999"},  /* MI 8.86 */
+    {"additive-base", 1, 1, "eps=0.001"},         /* MI 6.22 */
+    {"channel-sine-base", 1, 1, "sigma=0.01"},
+};
+static const size_t NEW_FAMILIES_N[] = {100, 500, 2000};
+#define NEW_FAMILIES_REPS 10
+
 static const char *IMD_FAMILIES[] = {"normal-dense-base",   "normal-lvm-wiggly",
                                      "normal-dense-halfcube", "student-dense-base",
                                      "student-sparse-base", "student-sparse-asinh"};
@@ -86,6 +113,7 @@ static uint64_t name_hash(const char *s) /* FNV-1a: a stable stream id per suite
 
 static int parse_params(mist_task_spec *sp, const char *text, mist_err *err)
 {
+    if (!*text) return MIST_OK;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     char *save = NULL;
@@ -125,6 +153,35 @@ static int fixed_suite(const char *suite, const fixed_task *list, size_t count, 
         }
         set_identity(&out[i], suite, suite_seed, i, i);
     }
+    *specs = out;
+    *nspecs = count;
+    return MIST_OK;
+}
+
+/* new-families: every task of NEW_FAMILIES at every n of NEW_FAMILIES_N, NEW_FAMILIES_REPS
+ * datasets each (task-major). */
+static int new_families(const char *suite, uint64_t suite_seed, mist_task_spec **specs,
+                        size_t *nspecs, mist_err *err)
+{
+    size_t count = COUNT(NEW_FAMILIES) * COUNT(NEW_FAMILIES_N) * NEW_FAMILIES_REPS;
+    mist_task_spec *out = calloc(count, sizeof *out);
+    if (!out) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    size_t idx = 0;
+    for (size_t t = 0; t < COUNT(NEW_FAMILIES); t++)
+        for (size_t g = 0; g < COUNT(NEW_FAMILIES_N); g++)
+            for (int r = 0; r < NEW_FAMILIES_REPS; r++, idx++) {
+                mist_task_spec *sp = &out[idx];
+                snprintf(sp->task, sizeof sp->task, "%s", NEW_FAMILIES[t].task);
+                sp->dx = NEW_FAMILIES[t].dx;
+                sp->dy = NEW_FAMILIES[t].dy;
+                sp->n = NEW_FAMILIES_N[g];
+                int rc = parse_params(sp, NEW_FAMILIES[t].params, err);
+                if (rc) {
+                    mist_task_specs_free(out, count);
+                    return rc;
+                }
+                set_identity(sp, suite, suite_seed, idx, idx);
+            }
     *specs = out;
     *nspecs = count;
     return MIST_OK;
@@ -190,6 +247,13 @@ int mist_suite_specs(const char *name, const mist_suite_opts *opts, mist_task_sp
         return fixed_suite(name, BMI40, COUNT(BMI40), n ? n : 10000, seed, specs, count, err);
     if (strcmp(name, "smoke") == 0)
         return fixed_suite(name, SMOKE, COUNT(SMOKE), n ? n : 200, seed, specs, count, err);
+    if (strcmp(name, "new-families") == 0) {
+        if (n)
+            return mist_fail(err, MIST_EINVAL,
+                             "new-families has a fixed n grid (100, 500, 2000); --n does not "
+                             "apply");
+        return new_families(name, seed, specs, count, err);
+    }
     int imd = strcmp(name, "mist-imd") == 0, oomd = strcmp(name, "mist-oomd") == 0;
     int imd_off = strcmp(name, "mist-imd-official") == 0;
     int oomd_off = strcmp(name, "mist-oomd-official") == 0;
@@ -207,6 +271,6 @@ int mist_suite_specs(const char *name, const mist_suite_opts *opts, mist_task_sp
                               count, err);
     return mist_fail(err, MIST_EINVAL,
                      "unknown suite '%s' (known: mist-imd, mist-oomd, mist-imd-official, "
-                     "mist-oomd-official, bmi40, smoke)",
+                     "mist-oomd-official, new-families, bmi40, smoke)",
                      name);
 }

@@ -1002,6 +1002,55 @@ static int count_steps(const char *chain, const char *step)
     return n;
 }
 
+/* The held-out suite of the new families: 540 specs, 18 tasks x n {100, 500, 2000} x 10, ids
+ * unique, every task makes with a finite MI >= 0; the fixed high-MI Gaussians have the closed
+ * form -1/2 log(1 - c^2) and the additive one eps - log(2 eps) (eps <= 1/2); the suite seed
+ * moves the seeds, not the tasks; --n is refused. */
+START_TEST(test_new_families_suite)
+{
+    mist_suite_opts o;
+    memset(&o, 0, sizeof o);
+    o.suite_seed = 1;
+    mist_task_spec *sp = NULL, *sp2 = NULL;
+    size_t count = 0, count2 = 0;
+    mist_err err;
+    ck_assert_msg(mist_suite_specs("new-families", &o, &sp, &count, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(count, 540);
+    o.suite_seed = 2;
+    ck_assert_int_eq(mist_suite_specs("new-families", &o, &sp2, &count2, &err), 0);
+    ck_assert_uint_eq(count2, count);
+    int closed = 0;
+    for (size_t i = 0; i < count; i++) {
+        ck_assert_str_eq(sp[i].task, sp2[i].task);
+        ck_assert_uint_ne(sp[i].seed, sp2[i].seed);
+        for (size_t j = 0; j < i; j += 37) ck_assert_str_ne(sp[i].id, sp[j].id);
+        ck_assert(sp[i].n == 100 || sp[i].n == 500 || sp[i].n == 2000);
+        mist_task *t = NULL;
+        ck_assert_msg(mist_task_create(&t, sp[i].task, sp[i].dx, sp[i].dy, sp[i].params,
+                                       sp[i].nparams, sp[i].seed, &err) == 0,
+                      "%s: %s", sp[i].task, err.msg);
+        double mi = mist_task_mi(t);
+        ck_assert_msg(isfinite(mi) && mi >= 0, "%s: MI %g", sp[i].task, mi);
+        if (sp[i].nparams == 1 && !strcmp(sp[i].params[0].name, "c")) {
+            double c = sp[i].params[0].value, want = -0.5 * log(1 - c * c);
+            ck_assert_msg(fabs(mi - want) <= 1e-9 * want, "%g vs %g", mi, want);
+            closed++;
+        }
+        if (sp[i].nparams == 1 && !strcmp(sp[i].params[0].name, "eps")) {
+            double e = sp[i].params[0].value, want = e - log(2 * e);
+            ck_assert_msg(fabs(mi - want) <= 1e-9 * want, "%g vs %g", mi, want);
+            closed++;
+        }
+        mist_task_free(t);
+    }
+    ck_assert_int_eq(closed, 4 * 3 * 10);
+    mist_task_specs_free(sp, count);
+    mist_task_specs_free(sp2, count2);
+    o.n = 300;
+    ck_assert_int_ne(mist_suite_specs("new-families", &o, &sp, &count, &err), 0);
+}
+END_TEST
+
 START_TEST(test_broad)
 {
     const int N = 2500;
@@ -1144,6 +1193,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_negate);
     tcase_add_test(tc, test_broad);
+    tcase_add_test(tc, test_new_families_suite);
     suite_add_tcase(s, tc);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
