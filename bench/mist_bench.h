@@ -42,7 +42,11 @@ extern "C" {
  * classical OPTIONs: k=K, bins=B, bandwidth=H, noise=S, copula, mm (Miller-Madow), no-zscore
  *   (flags also take =0/=1: copula=1, mm=0, zscore=0).
  * mist OPTIONs: weights=PATH (or a bare PATH: `mist:weights/mist-qr.msgpack`), raw (report the
- *   network's quantiles unsorted). Paths cannot contain ',' or ':'.
+ *   network's quantiles unsorted). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
+ *   a shipped file name such as `mist:mist-qr.msgpack`, when no such file is in the working
+ *   folder) are the shipped models and bare `mist` the default one, found wherever they are
+ *   installed (mist_model_resolve); the label keeps the name as given, an absolute path by its
+ *   file name only.
  * Each spec gets a canonical label used in results and tables: the name, then the options that
  * matter in a fixed order, defaults left out except k for KSG: "ksg1:k=5", "gaussian:copula",
  * "histogram:bins=8:mm", "mist:weights/mist-qr.msgpack". Two specs with one label are an error.
@@ -54,7 +58,7 @@ extern "C" {
  * included, so a cmd: spec runs to the END of the LIST: put it last, or give one list per
  * command (`cmd:a=x,cmd:b=y` is refused rather than read as one command "x,cmd:b=y").
  * In COMMAND, {file} becomes the dataset's path (shell-quoted: write {file}, not '{file}'), a
- * float64 .npy of n rows of dx+dy columns, X first (numpy.load reads it; data.json beside it
+ * float64 .npy of n rows of dx+dy columns, X first (numpy.load reads it; data.npy.json beside it
  * has dx, dy, n); {dx}, {dy}, {n} the integers; {taus} the quantile levels wanted, as
  * "0.05,0.1,...". Other braces are left alone. The command prints on stdout either one number
  * or one JSON object {"estimate": E, "lower": L, "upper": U, "quantiles": {"0.05": Q, ...}}

@@ -8,6 +8,7 @@
 
 #include "mist_bench.h"
 #include "mist_classical.h"
+#include "mist_infer.h"
 
 static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, mist, cmd:NAME=COMMAND";
 static const char *const CMD_FORM =
@@ -54,7 +55,7 @@ static int make_label(mist_bench_est *e, mist_err *err)
     len += (size_t)snprintf(buf + len, len < sizeof buf ? sizeof buf - len : 0, __VA_ARGS__)
     ADD("%s", e->name);
     if (!strcmp(e->name, "mist")) {
-        ADD(":%s", e->weights);
+        if (e->weights[0]) ADD(":%s", e->weights);
         if (e->raw_quantiles) ADD(":raw");
     } else {
         int ksg = !strcmp(e->name, "ksg1") || !strcmp(e->name, "ksg2");
@@ -72,6 +73,30 @@ static int make_label(mist_bench_est *e, mist_err *err)
                          e->name, MIST_BENCH_LABEL_LEN - 1);
     memcpy(e->label, buf, len + 1);
     return MIST_OK;
+}
+
+/* The label keeps the model as it was named ("mist:qr", a relative path; an absolute path by
+ * its file name only, so that results do not carry one machine's folders), then the weights
+ * become a path: bare "mist" is the default model, "qr" / "point" / a shipped file name the
+ * shipped ones (mist_model_resolve). */
+static int resolve_mist(mist_bench_est *e, const char *spec, mist_err *err)
+{
+    char given[sizeof e->weights];
+    snprintf(given, sizeof given, "%s", e->weights);
+    if (given[0] == '/') {
+        const char *base = strrchr(given, '/') + 1;
+        memmove(e->weights, base, strlen(base) + 1);
+    }
+    int rc = make_label(e, err);
+    if (rc) return rc;
+    rc = given[0] ? mist_model_resolve(given, e->weights, sizeof e->weights, err)
+                  : mist_default_model_path(NULL, e->weights, sizeof e->weights, err);
+    if (rc && err) {
+        char msg[MIST_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        mist_fail(err, rc, "estimator spec '%s': %s", spec, msg);
+    }
+    return rc;
 }
 
 static int is_cmd_spec(const char *s)
@@ -236,11 +261,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
                              o, v ? ": " : " (missing value)", v ? v : "");
         o = next;
     }
-    if (is_mist && !e->weights[0])
-        return mist_fail(err, MIST_EINVAL,
-                         "estimator spec '%s': mist needs a weights file: mist:PATH or "
-                         "mist:weights=PATH (e.g. mist:weights/mist-qr.msgpack)",
-                         spec);
+    if (is_mist) return resolve_mist(e, spec, err);
     return make_label(e, err);
 }
 

@@ -53,6 +53,7 @@ typedef struct {
     int B, T, t;
     double *val;
     int *status; /* per resample: MIST_OK or the estimator's code */
+    int *done;   /* resamples finished, all workers (for opts.progress) */
     /* worker results */
     int fatal;         /* ENOMEM (or rng allocation failure): abort everything */
     int first_bad;     /* lowest failed resample of this worker, -1 none */
@@ -104,6 +105,8 @@ static void boot_run(boot_job *J)
         }
         J->status[b] = rc;
         J->val[b] = v;
+        int d = __atomic_add_fetch(J->done, 1, __ATOMIC_RELAXED);
+        if (J->opts.progress) J->opts.progress(J->opts.progress_ctx, d, J->B);
         if (rc && J->first_bad < 0) {
             J->first_bad = b;
             J->first_err = e;
@@ -155,7 +158,7 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
     boot_job *jobs = malloc((size_t)T * sizeof *jobs);
     pthread_t *tid = malloc((size_t)T * sizeof *tid);
     int *started = calloc((size_t)T, sizeof *started);
-    int rc = MIST_OK;
+    int rc = MIST_OK, done_count = 0;
     if (!val || !status || !jobs || !tid || !started) {
         rc = mist_fail(err, MIST_ENOMEM, "%s bootstrap: out of memory for %d resamples", name, B);
         goto done;
@@ -177,6 +180,7 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
         jobs[t].t = t;
         jobs[t].val = val;
         jobs[t].status = status;
+        jobs[t].done = &done_count;
     }
     for (int t = 1; t < T; t++)
         started[t] = pthread_create(&tid[t], NULL, boot_worker, &jobs[t]) == 0;

@@ -23,6 +23,10 @@ typedef struct mist_est_opts {
     /* intervals */
     int bootstrap;      /* B resamples (0: no interval) */
     double ci;          /* interval level, e.g. 0.9 */
+    /* Called after each bootstrap resample with how many are done of B, from the worker
+     * threads (so it must be thread-safe); NULL: none. For a progress display only. */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
 } mist_est_opts;
 
 /* The defaults above. */

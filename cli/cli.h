@@ -28,10 +28,6 @@ int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi);
  * kernels on a CPU it does not know (blas_env.c). Returns when nothing is to be done. */
 void cli_blas_tune(char **argv);
 
-/* The shipped model NAME (e.g. "mist-qr.msgpack"): its path into out; 1 when found. When
- * $MIST_WEIGHTS is set, it is the path (found or not) and *env_used points to it. */
-int cli_default_model(const char *name, char *out, size_t outsz, const char **env_used);
-
 /* 0 when path is a regular file or does not exist; else prints "CMD: 'path' is not a regular
  * file" and returns 1. For inputs that are read whole (weights, checkpoints): /dev/zero or a
  * FIFO would be read forever. */
@@ -41,6 +37,12 @@ int cli_regular_file(const char *cmd, const char *path);
  * backslashes and control bytes escaped). */
 void cli_json_num(double v);
 void cli_json_str(const char *s);
+
+/* The unit MI is printed in: nats (the default, what the library computes) or bits. cli_mi
+ * converts a value in nats (NaN stays NaN). */
+void cli_set_unit_bits(int bits);
+double cli_mi(double nats);
+const char *cli_unit(void); /* "nats" or "bits" */
 
 /* Prints "mist: " + message to stderr. */
 void cli_error(const char *fmt, ...)

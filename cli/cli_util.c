@@ -9,6 +9,14 @@
 
 #include "cli.h"
 
+static int unit_bits;
+
+void cli_set_unit_bits(int bits) { unit_bits = bits; }
+
+double cli_mi(double nats) { return unit_bits ? nats / 0.69314718055994530942 : nats; }
+
+const char *cli_unit(void) { return unit_bits ? "bits" : "nats"; }
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "mist_bench.h"
+#include "opts.h"
 
 #define MAX_EST 64
 #define MAX_TRANSFORMS 16
@@ -36,11 +37,14 @@ static void bench_usage(FILE *f)
         "                       gaussian     copula\n"
         "                       histogram    bins=B, mm (Miller-Madow), copula\n"
         "                       kde          bandwidth=H, copula\n"
-        "                       mist         PATH or weights=PATH (a mist weights file), raw\n"
+        "                       mist         PATH or weights=PATH (a mist weights file), raw;\n"
+        "                                    mist:qr, mist:point: the shipped models (bare mist:\n"
+        "                                    the default, as in `mist estimate`)\n"
         "                     e.g. ksg1:k=5,ksg2,gaussian,gaussian:copula,histogram,\n"
-        "                          mist:weights/mist-qr.msgpack\n"
+        "                          mist:qr\n"
         "                     Each gets a canonical label (ksg1:k=5, gaussian:copula, ...) used\n"
-        "                     in results and tables. Paths cannot contain ',' or ':'.\n"
+        "                     in results and tables (an absolute path by its file name). Paths\n"
+        "                     cannot contain ',' or ':'.\n"
         "  -o, --out DIR      output folder (created when missing)\n"
         "  --threads T        datasets run in parallel on T threads (default 1); each estimate\n"
         "                     is single-threaded, results do not depend on T\n"
@@ -168,26 +172,23 @@ static int cmd_merge(int argc, char **argv)
         cli_error("out of memory");
         return 1;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            bench_usage(stdout);
-            free(dirs);
-            return 0;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            if (i + 1 >= argc) {
-                cli_error("bench merge: %s needs a folder", a);
-                free(dirs);
-                return 2;
-            }
-            out = argv[++i];
-        } else if (!strcmp(a, "--no-plots")) plots = 0;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (a[0] == '-' && a[1]) {
-            cli_error("bench merge: unknown option '%s' (run `mist bench --help`)", a);
-            free(dirs);
-            return 2;
-        } else dirs[nd++] = a;
+    enum { O_OUT = 1, O_NOPLOTS, O_QUIET };
+    static const cli_opt opts[] = {{O_OUT, "--out", "-o", 1},
+                                   {O_NOPLOTS, "--no-plots", NULL, 0},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {0, NULL, NULL, 0}};
+    cli_parser p;
+    cli_opts_init(&p, "bench merge", opts, argc, argv);
+    const char *v;
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_ERROR: free(dirs); return 2;
+        case CLI_OPT_HELP: bench_usage(stdout); free(dirs); return 0;
+        case O_OUT: out = v; break;
+        case O_NOPLOTS: plots = 0; break;
+        case O_QUIET: quiet = 1; break;
+        default: dirs[nd++] = v;
+        }
     }
     if (nd == 0) {
         cli_error("bench merge: give the folders to join: mist bench merge DIR... [-o OUT]");
@@ -264,71 +265,90 @@ int cmd_bench(int argc, char **argv)
     static char transform_buf[1024];
     size_t ntransforms = 0;
     int quiet = 0, have_seeds = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-#define VALUE (v ? (i++, v) : (bad = 1, (const char *)NULL))
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            bench_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--suite")) o.suite = VALUE;
-        else if (!strcmp(a, "--seeds") || !strcmp(a, "--suite-seed")) {
-            const char *s = VALUE;
-            if (!bad && have_seeds) {
+    enum {
+        O_SUITE = 1, O_SEEDS, O_SUITE_SEED, O_N, O_EST, O_TRANSFORM, O_SCORE, O_OUT, O_THREADS,
+        O_SHARD, O_CI, O_BOOT, O_NOPLOTS, O_QUIET
+    };
+    static const cli_opt opts[] = {{O_SUITE, "--suite", NULL, 1},
+                                   {O_SEEDS, "--seeds", NULL, 1},
+                                   {O_SUITE_SEED, "--suite-seed", NULL, 1},
+                                   {O_N, "--n", NULL, 1},
+                                   {O_EST, "--estimators", NULL, 1},
+                                   {O_TRANSFORM, "--transform", NULL, 1},
+                                   {O_SCORE, "--score", NULL, 1},
+                                   {O_OUT, "--out", "-o", 1},
+                                   {O_THREADS, "--threads", NULL, 1},
+                                   {O_SHARD, "--shard", NULL, 1},
+                                   {O_CI, "--ci", NULL, 1},
+                                   {O_BOOT, "--bootstrap", NULL, 1},
+                                   {O_NOPLOTS, "--no-plots", NULL, 0},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {0, NULL, NULL, 0}};
+    cli_parser p;
+    cli_opts_init(&p, "bench", opts, argc, argv);
+    const char *v;
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: bench_usage(stdout); return 0;
+        case O_SUITE: o.suite = v; break;
+        case O_SEEDS:
+        case O_SUITE_SEED:
+            if (have_seeds) {
                 cli_error("bench: give the suite seeds once (--seeds A-B or --suite-seed S)");
                 return 2;
             }
             have_seeds = 1;
-            if (!bad && !strcmp(a, "--suite-seed")) {
-                bad = cli_parse_u64(s, &o.seed_lo);
+            if (id == O_SUITE_SEED) {
+                if (cli_parse_u64(v, &o.seed_lo)) return cli_opts_bad(&p, v, "a seed");
                 o.seed_hi = o.seed_lo;
-            } else if (!bad) {
-                bad = cli_parse_range(s, &o.seed_lo, &o.seed_hi) || o.seed_lo > o.seed_hi;
+            } else if (cli_parse_range(v, &o.seed_lo, &o.seed_hi) || o.seed_lo > o.seed_hi)
+                return cli_opts_bad(&p, v, "A-B with A <= B");
+            break;
+        case O_N:
+            if (cli_parse_size(v, 2, (size_t)1 << 32, &o.n)) return cli_opts_bad(&p, v, ">= 2");
+            break;
+        case O_EST:
+            if (nlists == MAX_EST) {
+                cli_error("bench: too many --estimators options");
+                return 2;
             }
-        } else if (!strcmp(a, "--n")) bad = cli_parse_size(VALUE, 2, (size_t)1 << 32, &o.n);
-        else if (!strcmp(a, "--estimators")) {
-            const char *l = VALUE;
-            if (!bad) {
-                if (nlists == MAX_EST) {
-                    cli_error("bench: too many --estimators options");
-                    return 2;
-                }
-                lists[nlists++] = l;
-            }
-        } else if (!strcmp(a, "--transform")) {
-            const char *l = VALUE;
-            if (!bad && ntransforms) {
+            lists[nlists++] = v;
+            break;
+        case O_TRANSFORM:
+            if (ntransforms) {
                 cli_error("bench: give --transform once, with a comma-separated list");
                 return 2;
             }
-            if (!bad && split_transforms(l, transform_buf, sizeof transform_buf, transforms,
-                                         &ntransforms)) {
+            if (split_transforms(v, transform_buf, sizeof transform_buf, transforms,
+                                 &ntransforms)) {
                 cli_error("bench: --transform wants a comma-separated list of transforms, e.g. "
                           "none,perm,rotate,swap,flow (got '%s')",
-                          l);
+                          v);
                 return 2;
             }
-        } else if (!strcmp(a, "--score")) {
-            const char *m = VALUE;
-            if (!bad) bad = parse_score(m, &o.score_bootstrap);
-        }
-        else if (!strcmp(a, "--out") || !strcmp(a, "-o")) o.out_dir = VALUE;
-        else if (!strcmp(a, "--threads")) bad = cli_parse_int(VALUE, 1, 256, &o.threads);
-        else if (!strcmp(a, "--shard")) bad = parse_shard(VALUE, &o.shard_i, &o.shard_n);
-        else if (!strcmp(a, "--ci"))
-            bad = cli_parse_double(VALUE, &o.ci) || !(o.ci > 0 && o.ci < 1);
-        else if (!strcmp(a, "--bootstrap")) bad = cli_parse_int(VALUE, 1, 1000000, &o.bootstrap);
-        else if (!strcmp(a, "--no-plots")) o.plots = 0;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else {
-            cli_error("bench: %s '%s' (run `mist bench --help`)",
-                      a[0] == '-' ? "unknown option" : "unexpected argument", a);
-            return 2;
-        }
-#undef VALUE
-        if (bad) {
-            cli_error("bench: bad or missing value for %s (run `mist bench --help`)", a);
-            return 2;
+            break;
+        case O_SCORE:
+            if (parse_score(v, &o.score_bootstrap))
+                return cli_opts_bad(&p, v, "single or bootstrap:B");
+            break;
+        case O_OUT: o.out_dir = v; break;
+        case O_THREADS:
+            if (cli_parse_int(v, 1, 256, &o.threads)) return cli_opts_bad(&p, v, "1..256");
+            break;
+        case O_SHARD:
+            if (parse_shard(v, &o.shard_i, &o.shard_n)) return cli_opts_bad(&p, v, "i/N, 0 <= i < N");
+            break;
+        case O_CI:
+            if (cli_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1))
+                return cli_opts_bad(&p, v, "a level in (0, 1)");
+            break;
+        case O_BOOT:
+            if (cli_parse_int(v, 1, 1000000, &o.bootstrap)) return cli_opts_bad(&p, v, "1..1000000");
+            break;
+        case O_NOPLOTS: o.plots = 0; break;
+        case O_QUIET: quiet = 1; break;
+        default: return cli_opts_extra(&p, v);
         }
     }
     if (!o.suite || !nlists || !o.out_dir) {

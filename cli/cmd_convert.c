@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "mist_infer.h"
+#include "opts.h"
 
 static void convert_usage(FILE *f)
 {
@@ -19,7 +20,7 @@ static void convert_usage(FILE *f)
           "options:\n"
           "  --config FILE     the checkpoint's config.json (default: config.json next to the\n"
           "                    safetensors file, when there is one)\n"
-          "  -o, --output FILE the weights file to write (atomically)\n"
+          "  -o, --out FILE    the weights file to write (atomically; --output is the same)\n"
           "  --heads H         without any config.json: the number of attention heads (the one\n"
           "                    setting that cannot be read off the tensor shapes)\n"
           "  --activation A    without config.json: gelu (default) or relu\n"
@@ -29,37 +30,37 @@ static void convert_usage(FILE *f)
 
 int cmd_convert(int argc, char **argv)
 {
-    const char *in = NULL, *config = NULL, *out = NULL;
+    enum { O_CONFIG = 1, O_OUT, O_HEADS, O_ACT, O_QUIET };
+    static const cli_opt opts[] = {{O_CONFIG, "--config", NULL, 1},
+                                   {O_OUT, "--out", "-o", 1},
+                                   {O_OUT, "--output", NULL, 1},
+                                   {O_HEADS, "--heads", NULL, 1},
+                                   {O_ACT, "--activation", NULL, 1},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {0, NULL, NULL, 0}};
+    const char *in = NULL, *config = NULL, *out = NULL, *v;
     int quiet = 0;
     mist_convert_opts o = {0, MIST_ACT_GELU};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-#define VALUE (v ? (i++, v) : (bad = 1, (const char *)NULL))
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            convert_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--config")) config = VALUE;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = VALUE;
-        else if (!strcmp(a, "--heads")) bad = cli_parse_int(VALUE, 1, 8192, &o.heads);
-        else if (!strcmp(a, "--activation")) {
-            const char *s = VALUE;
-            if (s && !strcmp(s, "gelu")) o.activation = MIST_ACT_GELU;
-            else if (s && !strcmp(s, "relu")) o.activation = MIST_ACT_RELU;
-            else bad = 1;
-        } else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (a[0] == '-' && a[1] != '\0') {
-            cli_error("convert: unknown option '%s' (run `mist convert --help`)", a);
-            return 2;
-        } else if (!in) in = a;
-        else {
-            cli_error("convert: unexpected argument '%s'", a);
-            return 2;
-        }
-#undef VALUE
-        if (bad) {
-            cli_error("convert: bad or missing value for %s (run `mist convert --help`)", a);
-            return 2;
+    cli_parser p;
+    cli_opts_init(&p, "convert", opts, argc, argv);
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: convert_usage(stdout); return 0;
+        case O_CONFIG: config = v; break;
+        case O_OUT: out = v; break;
+        case O_HEADS:
+            if (cli_parse_int(v, 1, 8192, &o.heads)) return cli_opts_bad(&p, v, "1..8192");
+            break;
+        case O_ACT:
+            if (!strcmp(v, "gelu")) o.activation = MIST_ACT_GELU;
+            else if (!strcmp(v, "relu")) o.activation = MIST_ACT_RELU;
+            else return cli_opts_bad(&p, v, "gelu or relu");
+            break;
+        case O_QUIET: quiet = 1; break;
+        default:
+            if (in) return cli_opts_extra(&p, v);
+            in = v;
         }
     }
     if (!in || !out) {

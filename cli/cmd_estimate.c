@@ -10,6 +10,8 @@
 #include "mist_classical.h"
 #include "mist_infer.h"
 #include "mist_io.h"
+#include "opts.h"
+#include "progress.h"
 
 #define MAX_TAUS 256
 
@@ -20,9 +22,13 @@ static void estimate_usage(FILE *f)
           "By default the shipped quantile model (weights/mist-qr.msgpack) gives the estimate (its\n"
           "median) and a 90% interval (its 5% and 95% quantiles) in one forward pass.\n"
           "\n"
-          "FILE is .npy, .csv or .msgpack; '-' reads CSV from standard input. dx comes from the\n"
-          "file's metadata (sidecar or record) when present; otherwise give --dx N (the first N\n"
-          "columns are X, the rest Y) or pick columns with --x/--y (1-based, e.g. 1-3,5).\n"
+          "FILE is .npy (float, integer or bool, C or Fortran order), .npz (numpy.savez: arrays\n"
+          "x and y, or the first two, are X and Y; one array is the matrix), .csv or .tsv, or\n"
+          ".msgpack; '-' reads CSV from standard input. dx comes from the file's metadata\n"
+          "(sidecar FILE.json, or record) when present; otherwise give --dx N (the first N\n"
+          "columns are X, the rest Y) or pick columns with --x/--y: 1-based numbers and ranges\n"
+          "or names from the CSV header, e.g. --x 1-3,5 --y 6 or --x age,height --y weight.\n"
+          "A CSV whose column 1 is 0, 1, 2, ... (pandas' index) gets a warning.\n"
           "\n"
           "options:\n"
           "  --method NAME     mist (default) | ksg1 | ksg2 | gaussian | histogram | kde\n"
@@ -40,10 +46,18 @@ static void estimate_usage(FILE *f)
           "  --no-zscore       KSG: skip z-scoring the columns\n"
           "  --noise S         KSG: std of the tie-breaking noise (default 1e-10; 0 turns it off)\n"
           "  --json            print one JSON object instead of text\n"
+          "  --unit U          nats (default) | bits: the unit of every MI printed\n"
+          "  --delimiter C     CSV field delimiter: one character, tab or space (default ',';\n"
+          "                    tab for .tsv/.tab files and for a first line with tabs and no\n"
+          "                    comma). Quoted fields (\"1.5\") are read\n"
+          "  --format F        npy | npz | csv | msgpack when the extension does not tell\n"
+          "  --quiet           no progress line (shown on stderr for a bootstrap past 2 s)\n"
           "\n"
           "the meta-learned estimator (--method mist):\n"
-          "  --weights FILE    the model (a mist weights file: weights/mist-point.msgpack, or an\n"
-          "                    official MIST / MIST-QR checkpoint converted with `mist convert`).\n"
+          "  --weights FILE    the model: mist:qr or mist:point (the shipped models, wherever\n"
+          "                    installed; plain qr and point too when no such file is here), a\n"
+          "                    mist weights file, or an official MIST / MIST-QR checkpoint\n"
+          "                    converted with `mist convert`.\n"
           "                    Default: $MIST_WEIGHTS if set, else the shipped mist-qr.msgpack\n"
           "                    (installed under share/mist/weights, or the source tree's weights/)\n"
           "  --quantiles LIST  quantile levels of a quantile-conditioned model (MIST-QR), e.g.\n"
@@ -72,21 +86,28 @@ static void estimate_usage(FILE *f)
           "I(X;Y) = 0 exactly: that is printed (marked exact; JSON \"exact\": true) for every\n"
           "method, with a note on stderr, and no estimator runs.\n"
           "\n"
-          "MI is reported in nats. When the file's metadata holds the true MI, it is shown too.\n",
+          "MI is reported in nats (--unit bits: in bits). When the file's metadata holds the true\n"
+          "MI of the X/Y split used (the file's own), it is shown too.\n",
           f);
 }
 
-/* "1-3,5" -> 0-based column indices; 0 on success. */
-static int parse_cols(const char *s, size_t ncols, int **out, int *count)
+/* "1-3,5", "a,b" (header names) or a mix -> 0-based column indices; 0 on success, else -1
+ * with the item that failed in bad. */
+static int parse_cols(const char *s, const mist_table *t, int **out, int *count, char *bad,
+                      size_t badsz)
 {
     int *idx = NULL, cnt = 0;
-    char buf[1024];
-    if (!s || strlen(s) >= sizeof buf) return -1;
+    char buf[4096];
+    snprintf(bad, badsz, "%s", s ? s : "");
+    if (!s || !*s || strlen(s) >= sizeof buf) return -1;
     strcpy(buf, s);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         uint64_t lo, hi;
-        if (cli_parse_range(tok, &lo, &hi) || lo < 1 || hi > ncols) {
+        int named = mist_table_column(t, tok);
+        if (named >= 0) lo = hi = (uint64_t)named + 1;
+        else if (cli_parse_range(tok, &lo, &hi) || lo < 1 || hi > t->cols) {
+            snprintf(bad, badsz, "%s", tok);
             free(idx);
             return -1;
         }
@@ -100,54 +121,87 @@ static int parse_cols(const char *s, size_t ncols, int **out, int *count)
             idx[cnt++] = (int)(c - 1);
         }
     }
-    if (cnt == 0) return -1;
+    if (cnt == 0) {
+        free(idx);
+        return -1;
+    }
     *out = idx;
     *count = cnt;
     return 0;
 }
 
-/* Reads FILE, then selects the X and Y columns when --x/--y are given. */
-static mist_dataset *load(const char *path, int dx, const char *xcols, const char *ycols,
-                          mist_err *err)
+/* A column selection error: what was asked, and what the file offers. */
+static void cols_error(const mist_table *t, const char *opt, const char *item, mist_err *err)
 {
-    mist_dataset *ds = NULL;
-    if (!xcols && !ycols) {
-        if (mist_dataset_read(&ds, path, MIST_FMT_AUTO, dx, err)) return NULL;
-        return ds;
-    }
-    if (!xcols || !ycols) {
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t j = 0; t->names && j < t->cols && len + 4 < sizeof names; j++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", j ? "," : "",
+                                t->names[j]);
+    if (len >= sizeof names) strcpy(names + sizeof names - 4, "...");
+    mist_fail(err, MIST_EINVAL,
+              "%s: '%s' is no column: give 1-based numbers or ranges within 1..%zu (e.g. 1-3,5)%s%s",
+              opt, item, t->cols, t->names ? " or header names: " : "", t->names ? names : "");
+}
+
+/* Reads FILE, splits it into X and Y (--x/--y, --dx or the file's metadata) and keeps the
+ * file's true MI only where the split is the file's own: the MI of other columns is another
+ * quantity. */
+static mist_dataset *load(const char *path, const mist_read_opts *ro, int dx, const char *xcols,
+                          const char *ycols, mist_err *err)
+{
+    if ((xcols != NULL) != (ycols != NULL)) {
         mist_fail(err, MIST_EINVAL, "--x and --y go together");
         return NULL;
     }
-    double *m = NULL;
-    size_t n = 0, cols = 0;
-    mist_meta meta = {0};
-    int mdx = 0, mdy = 0, has_meta = 0;
-    if (mist_matrix_read(path, MIST_FMT_AUTO, &m, &n, &cols, &meta, &mdx, &mdy, &has_meta, err))
-        return NULL;
+    mist_table t;
+    if (mist_table_read(path, ro, &t, err)) return NULL;
+    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    if (t.index_column)
+        fprintf(stderr,
+                "mist: warning: column 1 of %s holds %s in order: the row index pandas' to_csv "
+                "writes, not data? it is read as data; leave it out with --x/--y (columns "
+                "2-%zu) or write the file with index=False\n",
+                name, t.data[0] == 0 ? "0, 1, 2, ..." : "1, 2, 3, ...", t.cols);
     int *xi = NULL, *yi = NULL, nx = 0, ny = 0;
-    if (parse_cols(xcols, cols, &xi, &nx) || parse_cols(ycols, cols, &yi, &ny)) {
-        mist_fail(err, MIST_EINVAL, "--x/--y want 1-based column lists like 1-3,5 within 1..%zu",
-                  cols);
-    } else if ((ds = mist_dataset_alloc(n, nx, ny, err)) != NULL) {
-        for (size_t i = 0; i < n; i++) {
+    char bad[256];
+    mist_dataset *ds = NULL;
+    if (xcols) {
+        if (parse_cols(xcols, &t, &xi, &nx, bad, sizeof bad)) cols_error(&t, "--x", bad, err);
+        else if (parse_cols(ycols, &t, &yi, &ny, bad, sizeof bad)) cols_error(&t, "--y", bad, err);
+    } else if (dx > 0 && (size_t)dx >= t.cols) {
+        mist_fail(err, MIST_EINVAL, "dx = %d leaves no Y columns: '%s' has %zu columns", dx, name,
+                  t.cols);
+    } else if (!dx && !t.has_meta) {
+        mist_fail(err, MIST_EINVAL,
+                  "'%s' has no metadata giving dx: pass the number of X columns (--dx N) or the "
+                  "columns (--x COLS --y COLS)",
+                  name);
+    } else {
+        nx = dx ? dx : t.meta_dx;
+        ny = (int)t.cols - nx;
+    }
+    if ((nx && ny) && (ds = mist_dataset_alloc(t.n, nx, ny, err)) != NULL) {
+        for (size_t i = 0; i < t.n; i++) {
             double *o = ds->data + i * (size_t)(nx + ny);
-            for (int j = 0; j < nx; j++) o[j] = m[i * cols + (size_t)xi[j]];
-            for (int j = 0; j < ny; j++) o[nx + j] = m[i * cols + (size_t)yi[j]];
+            const double *r = t.data + i * t.cols;
+            for (int j = 0; j < nx; j++) o[j] = r[xi ? xi[j] : j];
+            for (int j = 0; j < ny; j++) o[nx + j] = r[yi ? yi[j] : nx + j];
         }
-        /* the file's true MI holds only for its own X/Y split */
-        int same = has_meta && nx == mdx && ny == mdy;
-        for (int j = 0; same && j < nx + ny; j++) same = (j < nx ? xi[j] : yi[j - nx]) == j;
-        ds->meta = meta;
-        meta.params = NULL;
+        int same = t.has_meta && nx == t.meta_dx && ny == t.meta_dy;
+        for (int j = 0; same && xi && j < nx + ny; j++) same = (j < nx ? xi[j] : yi[j - nx]) == j;
+        ds->meta = t.meta;
+        memset(&t.meta, 0, sizeof t.meta);
         if (!same) ds->meta.mi = NAN;
         if (mist_dataset_check_finite(ds, err)) {
+            char msg[MIST_ERRMSG_LEN];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            mist_fail(err, MIST_EDATA, "'%s': %s", name, msg);
             mist_dataset_free(ds);
             ds = NULL;
         }
     }
-    mist_meta_clear(&meta);
-    free(m);
+    mist_table_free(&t);
     free(xi);
     free(yi);
     return ds;
@@ -304,17 +358,17 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"mist\", \"estimate\": ");
-        cli_json_num(fb ? gr.estimate : est);
+        cli_json_num(cli_mi(fb ? gr.estimate : est));
         printf(", \"quantiles\": [");
         for (size_t i = 0; i < nq; i++) {
             printf("%s{\"tau\": %.17g, \"value\": ", i ? ", " : "", taus[i]);
-            cli_json_num(out[i]);
+            cli_json_num(cli_mi(out[i]));
             printf("}");
         }
         printf("], \"lower\": ");
-        cli_json_num(fb ? gr.lower : has_interval ? out[ilo] : NAN);
+        cli_json_num(cli_mi(fb ? gr.lower : has_interval ? out[ilo] : NAN));
         printf(", \"upper\": ");
-        cli_json_num(fb ? gr.upper : has_interval ? out[ihi] : NAN);
+        cli_json_num(cli_mi(fb ? gr.upper : has_interval ? out[ihi] : NAN));
         printf(", \"ci\": ");
         cli_json_num(fb             ? 0.9
                      : has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12
@@ -322,10 +376,10 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         printf(", \"weights\": ");
         cli_json_str(weights);
         printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
-               "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"true_mi\": ",
+               "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": \"%s\", \"true_mi\": ",
                raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
-               ds->dy, (long long)a->n_min, (long long)a->n_max);
-        cli_json_num(truth);
+               ds->dy, (long long)a->n_min, (long long)a->n_max, cli_unit());
+        cli_json_num(cli_mi(truth));
         if (guard != GUARD_OFF) {
             printf(", ");
             guard_json(&gr, &gm, ds->dx, guard == GUARD_FALLBACK);
@@ -333,85 +387,146 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         printf("}\n");
     } else {
         if (fb)
-            printf("mist: %.6f nats (guard fallback: %s)  [%.6f, %.6f] 90%% interval  (n = %zu, "
+            printf("mist: %.6f %s (guard fallback: %s)  [%.6f, %.6f] 90%% interval  (n = %zu, "
                    "dx = %d, dy = %d)\n",
-                   gr.estimate,
+                   cli_mi(gr.estimate), cli_unit(),
                    gr.answer == MIST_GUARD_ANSWER_KSG1              ? "ksg1"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
                                                                     : "model median, widened",
-                   gr.lower, gr.upper, ds->n, ds->dx, ds->dy);
-        printf("%s: %.6f nats%s", fb ? "model" : "mist", est,
+                   cli_mi(gr.lower), cli_mi(gr.upper), ds->n, ds->dx, ds->dy);
+        printf("%s: %.6f %s%s", fb ? "model" : "mist", cli_mi(est), cli_unit(),
                a->quantile_conditioned ? " (median)" : "");
         if (has_interval)
-            printf("  [%.6f, %.6f] %g%% interval (quantiles %g, %g)", out[ilo], out[ihi],
+            printf("  [%.6f, %.6f] %g%% interval (quantiles %g, %g)", cli_mi(out[ilo]),
+                   cli_mi(out[ihi]),
                    100 * (taus[ihi] - taus[ilo]), taus[ilo], taus[ihi]);
         else if (nq) {
             printf("  quantiles%s:", raw ? " (raw)" : "");
-            for (size_t i = 0; i < nq; i++) printf(" %g: %.6f", taus[i], out[i]);
+            for (size_t i = 0; i < nq; i++) printf(" %g: %.6f", taus[i], cli_mi(out[i]));
         }
         if (fb) printf("\n");
         else printf("  (n = %zu, dx = %d, dy = %d)\n", ds->n, ds->dx, ds->dy);
-        if (isfinite(truth)) printf("true MI (from the file's metadata): %.6f nats\n", truth);
+        if (isfinite(truth))
+            printf("true MI (from the file's metadata): %.6f %s\n", cli_mi(truth), cli_unit());
     }
     mist_model_free(m);
     return 0;
 }
 
+static void on_boot_progress(void *ctx, int done, int total)
+{
+    cli_progress_count(ctx, (size_t)done, (size_t)total);
+}
+
 int cmd_estimate(int argc, char **argv)
 {
+    enum {
+        O_DX = 1, O_X, O_Y, O_METHOD, O_K, O_COPULA, O_CI, O_BOOT, O_SEED, O_THREADS, O_BINS,
+        O_MM, O_BW, O_NOZ, O_NOISE, O_JSON, O_WEIGHTS, O_QUANTILES, O_RAW, O_GUARD, O_UNIT,
+        O_DELIM, O_FORMAT, O_QUIET
+    };
+    static const cli_opt opts[] = {{O_DX, "--dx", NULL, 1},
+                                   {O_X, "--x", NULL, 1},
+                                   {O_Y, "--y", NULL, 1},
+                                   {O_METHOD, "--method", NULL, 1},
+                                   {O_K, "--k", NULL, 1},
+                                   {O_COPULA, "--copula", NULL, 0},
+                                   {O_CI, "--ci", NULL, 1},
+                                   {O_BOOT, "--bootstrap", NULL, 1},
+                                   {O_SEED, "--seed", NULL, 1},
+                                   {O_THREADS, "--threads", NULL, 1},
+                                   {O_BINS, "--bins", NULL, 1},
+                                   {O_MM, "--miller-madow", NULL, 0},
+                                   {O_BW, "--bandwidth", NULL, 1},
+                                   {O_NOZ, "--no-zscore", NULL, 0},
+                                   {O_NOISE, "--noise", NULL, 1},
+                                   {O_JSON, "--json", NULL, 0},
+                                   {O_WEIGHTS, "--weights", NULL, 1},
+                                   {O_QUANTILES, "--quantiles", NULL, 1},
+                                   {O_RAW, "--raw-quantiles", NULL, 0},
+                                   {O_GUARD, "--guard", NULL, 1},
+                                   {O_UNIT, "--unit", NULL, 1},
+                                   {O_DELIM, "--delimiter", NULL, 1},
+                                   {O_FORMAT, "--format", NULL, 1},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {0, NULL, NULL, 0}};
     const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
-               *quantiles = NULL;
-    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK;
+               *quantiles = NULL, *v;
+    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0;
     const char *guard_opt = NULL;
     const char *classical_only = NULL; /* an option that the learned model has no use for */
+    mist_read_opts ro = {MIST_FMT_AUTO, 0};
     mist_est_opts o;
     mist_est_opts_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    cli_parser p;
+    cli_opts_init(&p, "estimate", opts, argc, argv);
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
         int bad = 0;
-#define VALUE (v ? (i++, v) : (bad = 1, (const char *)NULL))
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            estimate_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--dx")) bad = cli_parse_int(VALUE, 1, 1 << 20, &dx);
-        else if (!strcmp(a, "--x")) xcols = VALUE;
-        else if (!strcmp(a, "--y")) ycols = VALUE;
-        else if (!strcmp(a, "--method")) method = VALUE;
-        else if (!strcmp(a, "--k")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1 << 20, &o.k);
-        else if (!strcmp(a, "--copula")) classical_only = a, o.copula = 1;
-        else if (!strcmp(a, "--ci")) bad = cli_parse_double(VALUE, &o.ci) || !(o.ci > 0 && o.ci < 1);
-        else if (!strcmp(a, "--bootstrap")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1000000, &o.bootstrap);
-        else if (!strcmp(a, "--seed")) bad = cli_parse_u64(VALUE, &o.seed);
-        else if (!strcmp(a, "--threads")) bad = cli_parse_int(VALUE, 1, 256, &o.threads);
-        else if (!strcmp(a, "--bins")) classical_only = a, bad = cli_parse_int(VALUE, 1, 1 << 20, &o.bins);
-        else if (!strcmp(a, "--miller-madow")) classical_only = a, o.miller_madow = 1;
-        else if (!strcmp(a, "--bandwidth")) classical_only = a, bad = cli_parse_double(VALUE, &o.bandwidth) || !(o.bandwidth > 0);
-        else if (!strcmp(a, "--no-zscore")) classical_only = a, o.zscore = 0;
-        else if (!strcmp(a, "--noise")) classical_only = a, bad = cli_parse_double(VALUE, &o.noise) || o.noise < 0;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--weights")) weights = VALUE;
-        else if (!strcmp(a, "--quantiles")) quantiles = VALUE;
-        else if (!strcmp(a, "--raw-quantiles")) raw_quantiles = 1;
-        else if (!strcmp(a, "--guard")) {
-            guard_opt = VALUE;
-            if (guard_opt && !strcmp(guard_opt, "off")) guard = GUARD_OFF;
-            else if (guard_opt && !strcmp(guard_opt, "warn")) guard = GUARD_WARN;
-            else if (guard_opt && !strcmp(guard_opt, "fallback")) guard = GUARD_FALLBACK;
-            else bad = 1;
+        const char *want = NULL;
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: estimate_usage(stdout); return 0;
+        case O_DX: bad = cli_parse_int(v, 1, 1 << 20, &dx), want = "a positive integer"; break;
+        case O_X: xcols = v; break;
+        case O_Y: ycols = v; break;
+        case O_METHOD: method = v; break;
+        case O_K: classical_only = p.opt, bad = cli_parse_int(v, 1, 1 << 20, &o.k); break;
+        case O_COPULA: classical_only = p.opt, o.copula = 1; break;
+        case O_CI:
+            bad = cli_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1), want = "a level in (0, 1)";
+            break;
+        case O_BOOT:
+            classical_only = p.opt, bad = cli_parse_int(v, 1, 1000000, &o.bootstrap);
+            want = "1..1000000";
+            break;
+        case O_SEED: bad = cli_parse_u64(v, &o.seed), want = "a 64-bit seed"; break;
+        case O_THREADS: bad = cli_parse_int(v, 1, 256, &o.threads), want = "1..256"; break;
+        case O_BINS: classical_only = p.opt, bad = cli_parse_int(v, 1, 1 << 20, &o.bins); break;
+        case O_MM: classical_only = p.opt, o.miller_madow = 1; break;
+        case O_BW:
+            classical_only = p.opt;
+            bad = cli_parse_double(v, &o.bandwidth) || !(o.bandwidth > 0), want = "h > 0";
+            break;
+        case O_NOZ: classical_only = p.opt, o.zscore = 0; break;
+        case O_NOISE:
+            classical_only = p.opt, bad = cli_parse_double(v, &o.noise) || o.noise < 0;
+            want = "s >= 0";
+            break;
+        case O_JSON: json = 1; break;
+        case O_WEIGHTS: weights = v; break;
+        case O_QUANTILES: quantiles = v; break;
+        case O_RAW: raw_quantiles = 1; break;
+        case O_GUARD:
+            guard_opt = v;
+            if (!strcmp(v, "off")) guard = GUARD_OFF;
+            else if (!strcmp(v, "warn")) guard = GUARD_WARN;
+            else if (!strcmp(v, "fallback")) guard = GUARD_FALLBACK;
+            else bad = 1, want = "fallback, warn or off";
+            break;
+        case O_UNIT:
+            if (!strcmp(v, "bits")) cli_set_unit_bits(1);
+            else if (!strcmp(v, "nats")) cli_set_unit_bits(0);
+            else bad = 1, want = "bits or nats";
+            break;
+        case O_DELIM:
+            if (!strcmp(v, "tab") || !strcmp(v, "\\t")) ro.delimiter = '\t';
+            else if (!strcmp(v, "space")) ro.delimiter = ' ';
+            else if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n' && v[0] != '\r')
+                ro.delimiter = v[0];
+            else bad = 1, want = "one character, tab or space";
+            break;
+        case O_FORMAT: {
+            mist_err ferr = {0};
+            if (mist_format_parse(v, &ro.fmt, &ferr))
+                bad = 1, want = "npy, npz, csv or msgpack";
+            break;
         }
-        else if (a[0] == '-' && a[1] != '\0') {
-            cli_error("estimate: unknown option '%s' (run `mist estimate --help`)", a);
-            return 2;
-        } else if (!path) path = a;
-        else {
-            cli_error("estimate: unexpected argument '%s'", a);
-            return 2;
+        case O_QUIET: quiet = 1; break;
+        default:
+            if (path) return cli_opts_extra(&p, v);
+            path = v;
         }
-#undef VALUE
-        if (bad) {
-            cli_error("estimate: bad or missing value for %s (run `mist estimate --help`)", a);
-            return 2;
-        }
+        if (bad) return cli_opts_bad(&p, v, want);
     }
     if (!path) {
         cli_error("estimate: a data FILE is required (run `mist estimate --help`)");
@@ -447,24 +562,28 @@ int cmd_estimate(int argc, char **argv)
         cli_error("estimate: give either --dx or --x/--y, not both");
         return 2;
     }
-    char default_path[4096];
+    if (ro.delimiter && ro.fmt != MIST_FMT_AUTO && ro.fmt != MIST_FMT_CSV) {
+        cli_error("estimate: --delimiter applies to CSV files");
+        return 2;
+    }
+    char model_path[4096];
     mist_err err = {0};
-    mist_dataset *ds = load(path, dx, xcols, ycols, &err);
+    mist_dataset *ds = load(path, &ro, dx, xcols, ycols, &err);
     if (!ds) {
         cli_error("estimate: %s", err.msg);
         return 1;
     }
-    if (is_mist && !weights) {
-        const char *env = NULL;
-        if (!cli_default_model("mist-qr.msgpack", default_path, sizeof default_path, &env)) {
-            cli_error("estimate: the shipped model mist-qr.msgpack was not found (looked in "
-                      "$MIST_WEIGHTS, <prefix>/share/mist/weights and the source tree's "
-                      "weights/); give one with --weights FILE, or a classical method, e.g. "
-                      "--method ksg1");
+    if (is_mist) {
+        int rc = weights ? mist_model_resolve(weights, model_path, sizeof model_path, &err)
+                         : mist_default_model_path(NULL, model_path, sizeof model_path, &err);
+        if (rc) {
+            cli_error("estimate: %s; give a model with --weights FILE (or mist:qr, mist:point), "
+                      "or a classical method, e.g. --method ksg1",
+                      err.msg);
             mist_dataset_free(ds);
             return 1;
         }
-        weights = default_path;
+        weights = model_path;
     }
     if (is_mist) {
         if (!quantiles) { /* the interval of --ci (0.9: the 5% and 95% quantiles) */
@@ -485,7 +604,14 @@ int cmd_estimate(int argc, char **argv)
         return 0;
     }
     mist_est_result r;
-    if (mist_estimate_classical(method, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err)) {
+    char what[64];
+    snprintf(what, sizeof what, "estimate: %s bootstrap", method);
+    cli_progress *prog = o.bootstrap ? cli_progress_start(what, quiet) : NULL;
+    o.progress = prog ? on_boot_progress : NULL;
+    o.progress_ctx = prog;
+    int erc = mist_estimate_classical(method, ds->data, ds->n, ds->dx, ds->dy, &o, &r, &err);
+    cli_progress_stop(prog);
+    if (erc) {
         cli_error("estimate: %s: %s", method, err.msg);
         mist_dataset_free(ds);
         return 1;
@@ -493,25 +619,27 @@ int cmd_estimate(int argc, char **argv)
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"%s\", \"estimate\": ", method);
-        cli_json_num(r.estimate);
+        cli_json_num(cli_mi(r.estimate));
         printf(", \"lower\": ");
-        cli_json_num(r.lower);
+        cli_json_num(cli_mi(r.lower));
         printf(", \"upper\": ");
-        cli_json_num(r.upper);
+        cli_json_num(cli_mi(r.upper));
         printf(", \"ci\": ");
         cli_json_num(o.bootstrap ? o.ci : NAN);
         printf(", \"bootstrap\": %d, \"n\": %zu, \"dx\": %d, \"dy\": %d, \"copula\": %s, "
-               "\"true_mi\": ",
-               o.bootstrap, ds->n, ds->dx, ds->dy, o.copula ? "true" : "false");
-        cli_json_num(truth);
+               "\"unit\": \"%s\", \"true_mi\": ",
+               o.bootstrap, ds->n, ds->dx, ds->dy, o.copula ? "true" : "false", cli_unit());
+        cli_json_num(cli_mi(truth));
         printf("}\n");
     } else {
-        printf("%s%s: %.6f nats", method, o.copula ? " (copula)" : "", r.estimate);
+        printf("%s%s: %.6f %s", method, o.copula ? " (copula)" : "", cli_mi(r.estimate),
+               cli_unit());
         if (o.bootstrap)
-            printf("  [%.6f, %.6f] %g%% bootstrap interval, B = %d", r.lower, r.upper,
-                   100 * o.ci, o.bootstrap);
+            printf("  [%.6f, %.6f] %g%% bootstrap interval, B = %d", cli_mi(r.lower),
+                   cli_mi(r.upper), 100 * o.ci, o.bootstrap);
         printf("  (n = %zu, dx = %d, dy = %d)\n", ds->n, ds->dx, ds->dy);
-        if (isfinite(truth)) printf("true MI (from the file's metadata): %.6f nats\n", truth);
+        if (isfinite(truth))
+            printf("true MI (from the file's metadata): %.6f %s\n", cli_mi(truth), cli_unit());
     }
     mist_dataset_free(ds);
     return 0;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "mist_gen.h"
 #include "mist_io.h"
+#include "opts.h"
 
 static void gen_usage(FILE *f)
 {
@@ -48,7 +49,8 @@ static void gen_usage(FILE *f)
           "                    unchanged, the metadata records the transform\n"
           "  --quiet           no progress line\n"
           "\n"
-          "npy and csv files get a JSON sidecar NAME.json with the metadata; msgpack records\n"
+          "npy and csv files get a JSON sidecar FILE.json (data.npy: data.npy.json; mist 0.1\n"
+          "wrote data.json, still read) with the metadata; msgpack records\n"
           "hold it inline; a suite folder gets manifest.csv (id,task,dx,dy,n,seed,mi,file,params).\n",
           f);
 }
@@ -174,7 +176,8 @@ static void clean_suite_temps(const char *dir, const mist_task_spec *specs, size
         size_t l = strlen(specs[i].id) + 16;
         if ((names[k] = malloc(l)))
             snprintf(names[k++], l, "%s.%s", specs[i].id, mist_format_name(fmt));
-        if (side && (names[k] = malloc(l))) snprintf(names[k++], l, "%s.json", specs[i].id);
+        if (side && (names[k] = malloc(l)))
+            snprintf(names[k++], l, "%s.%s.json", specs[i].id, mist_format_name(fmt));
     }
     names[k++] = "manifest.csv";
     size_t removed = 0;
@@ -318,50 +321,58 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
     mist_dtype dtype = MIST_DTYPE_F64;
     mist_err err = {0};
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                                               \
-    do {                                                                                         \
-        if (!v) {                                                                                \
-            cli_error("gen: %s needs a value", a);                                               \
-            return 2;                                                                            \
-        }                                                                                        \
-        i++;                                                                                     \
-    } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            gen_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--list")) {
-            print_list();
-            return 0;
-        } else if (!strcmp(a, "--dims")) {
-            NEED_VALUE;
+    enum {
+        O_LIST = 1, O_DIMS, O_N, O_SEED, O_SEEDS, O_PARAM, O_OUT, O_FORMAT, O_DTYPE, O_SUITE,
+        O_THREADS, O_TRANSFORM, O_QUIET
+    };
+    static const cli_opt opts[] = {{O_LIST, "--list", NULL, 0},
+                                   {O_DIMS, "--dims", NULL, 1},
+                                   {O_N, "--n", NULL, 1},
+                                   {O_SEED, "--seed", NULL, 1},
+                                   {O_SEEDS, "--seeds", NULL, 1},
+                                   {O_PARAM, "--param", NULL, 1},
+                                   {O_OUT, "--out", "-o", 1},
+                                   {O_FORMAT, "--format", NULL, 1},
+                                   {O_DTYPE, "--dtype", NULL, 1},
+                                   {O_SUITE, "--suite", NULL, 1},
+                                   {O_THREADS, "--threads", NULL, 1},
+                                   {O_TRANSFORM, "--transform", NULL, 1},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {0, NULL, NULL, 0}};
+    cli_parser p;
+    cli_opts_init(&p, "gen", opts, argc, argv);
+    const char *v;
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: gen_usage(stdout); return 0;
+        case O_LIST: print_list(); return 0;
+        case O_DIMS:
             if (cli_parse_dims(v, &dx, &dy)) {
                 cli_error("gen: --dims wants DXxDY with positive integers, e.g. 5x5 (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--n")) {
-            NEED_VALUE;
+            break;
+        case O_N:
             if (cli_parse_size(v, 1, (size_t)1 << 32, &n)) {
                 cli_error("gen: --n wants a positive integer (got '%s')", v);
                 return 2;
             }
             have_n = 1;
-        } else if (!strcmp(a, "--seed")) {
-            NEED_VALUE;
+            break;
+        case O_SEED:
             if (cli_parse_u64(v, &seed)) {
                 cli_error("gen: --seed wants a non-negative 64-bit integer (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--seeds")) {
-            NEED_VALUE;
+            break;
+        case O_SEEDS:
             if (cli_parse_range(v, &s_lo, &s_hi) || s_hi - s_lo >= 100000) {
                 cli_error("gen: --seeds wants A-B with A <= B (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--param")) {
-            NEED_VALUE;
+            break;
+        case O_PARAM: {
             const char *eq = strchr(v, '=');
             double value;
             if (!eq || eq == v || (size_t)(eq - v) >= MIST_PARAM_NAME_LEN ||
@@ -377,51 +388,42 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
                 cli_error("gen: %s", err.msg);
                 return 1;
             }
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            NEED_VALUE;
-            out = v;
-        } else if (!strcmp(a, "--format")) {
-            NEED_VALUE;
-            if (mist_format_parse(v, &fmt, &err)) {
-                cli_error("gen: %s", err.msg);
+            break;
+        }
+        case O_OUT: out = v; break;
+        case O_FORMAT:
+            if (mist_format_parse(v, &fmt, &err) || fmt == MIST_FMT_NPZ) {
+                cli_error("gen: --format is npy, csv or msgpack (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--dtype")) {
-            NEED_VALUE;
+            break;
+        case O_DTYPE:
             if (!strcmp(v, "f64")) dtype = MIST_DTYPE_F64;
             else if (!strcmp(v, "f32")) dtype = MIST_DTYPE_F32;
             else {
                 cli_error("gen: --dtype is f64 or f32 (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--suite")) {
-            NEED_VALUE;
-            suite = v;
-        } else if (!strcmp(a, "--threads")) {
-            NEED_VALUE;
+            break;
+        case O_SUITE: suite = v; break;
+        case O_THREADS:
             if (cli_parse_int(v, 1, 64, &threads)) {
                 cli_error("gen: --threads wants 1..64 (got '%s')", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--transform")) {
-            NEED_VALUE;
+            break;
+        case O_TRANSFORM:
             if (mist_mipt_check(v, &err)) {
                 cli_error("gen: --transform: %s", err.msg);
                 return 2;
             }
             transform = v;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (a[0] == '-') {
-            cli_error("gen: unknown option '%s' (run `mist gen --help`)", a);
-            return 2;
-        } else if (!task) {
-            task = a;
-        } else {
-            cli_error("gen: unexpected argument '%s'", a);
-            return 2;
+            break;
+        case O_QUIET: quiet = 1; break;
+        default:
+            if (task) return cli_opts_extra(&p, v);
+            task = v;
         }
-#undef NEED_VALUE
     }
     if (!out) {
         cli_error("gen: -o FILE (or -o DIR with --suite) is required (run `mist gen --help`)");

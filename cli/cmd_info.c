@@ -5,18 +5,63 @@
 
 #include "cli.h"
 #include "mist_infer.h"
+#include "opts.h"
 
 static void info_usage(FILE *f)
 {
-    fputs("usage: mist info FILE [--tensors]\n"
+    fputs("usage: mist info FILE [--tensors] [--meta]\n"
           "\n"
-          "FILE is a mist weights file (.msgpack): prints its architecture, parameter and tensor\n"
-          "counts and its metadata, after validating it completely. A .safetensors file is\n"
-          "listed tensor by tensor instead (name, dtype, shape).\n"
+          "FILE is a mist weights file (.msgpack): after validating it completely, prints a short\n"
+          "summary: the kind of model, its architecture (as key=value, the keys `mist train\n"
+          "--arch` takes), parameter and tensor counts, the range it was trained on, its\n"
+          "quantile recalibration and the keys of its metadata. A .safetensors file is listed\n"
+          "tensor by tensor instead (name, dtype, shape).\n"
           "\n"
           "options:\n"
-          "  --tensors   also list every tensor of a weights file (name, shape)\n",
+          "  --tensors   also list every tensor (name, shape)\n"
+          "  --meta      also print the whole metadata (JSON)\n",
           f);
+}
+
+/* The top-level keys of a JSON object, with the value when it is short: a summary of the meta
+ * that stays a few lines long whatever the meta holds (training curves, calibration tables). */
+static void print_meta_keys(const char *js)
+{
+    const char *p = js;
+    while (*p && *p != '{') p++;
+    if (!*p) return;
+    p++;
+    int depth = 1, count = 0;
+    while (*p && depth > 0) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == ',') p++;
+        if (*p != '"') break;
+        const char *k = ++p;
+        while (*p && *p != '"') p += p[0] == '\\' && p[1] ? 2 : 1;
+        int klen = (int)(p - k);
+        if (*p) p++;
+        while (*p == ' ' || *p == ':') p++;
+        /* the value: to the next ',' or '}' at this depth, outside strings */
+        const char *v = p;
+        int d = 0, instr = 0;
+        for (; *p; p++) {
+            if (instr) {
+                if (*p == '\\' && p[1]) p++;
+                else if (*p == '"') instr = 0;
+            } else if (*p == '"') instr = 1;
+            else if (*p == '{' || *p == '[') d++;
+            else if (*p == '}' || *p == ']') {
+                if (d == 0) break;
+                d--;
+            } else if (*p == ',' && d == 0) break;
+        }
+        size_t vlen = (size_t)(p - v);
+        printf("  %.*s: ", klen, k);
+        if (vlen <= 60) printf("%.*s\n", (int)vlen, v);
+        else printf("(%zu bytes; --meta shows it)\n", vlen);
+        count++;
+        if (*p == '}') depth = 0;
+    }
+    if (!count) printf("  (none)\n");
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -88,22 +133,22 @@ static int info_safetensors(const char *path)
 
 int cmd_info(int argc, char **argv)
 {
-    const char *path = NULL;
-    int tensors = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            info_usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--tensors")) {
-            tensors = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            cli_error("info: unknown option '%s' (run `mist info --help`)", argv[i]);
-            return 2;
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            cli_error("info: unexpected argument '%s'", argv[i]);
-            return 2;
+    enum { O_TENSORS = 1, O_META };
+    static const cli_opt opts[] = {
+        {O_TENSORS, "--tensors", NULL, 0}, {O_META, "--meta", NULL, 0}, {0, NULL, NULL, 0}};
+    const char *path = NULL, *v;
+    int tensors = 0, meta = 0;
+    cli_parser p;
+    cli_opts_init(&p, "info", opts, argc, argv);
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: info_usage(stdout); return 0;
+        case O_TENSORS: tensors = 1; break;
+        case O_META: meta = 1; break;
+        default:
+            if (path) return cli_opts_extra(&p, v);
+            path = v;
         }
     }
     if (!path) {
@@ -119,26 +164,18 @@ int cmd_info(int argc, char **argv)
         return 1;
     }
     const mist_arch *a = mist_model_arch(m);
-    printf("file: %s\n", path);
-    printf("format: %s version %d\n", MIST_WEIGHTS_FORMAT, MIST_WEIGHTS_VERSION);
-    printf("model: %s\n", a->quantile_conditioned ? "quantile-conditioned (gives quantiles)"
-                                                  : "point estimate");
-    printf("parameters: %zu\n", mist_model_param_count(m));
-    printf("tensors: %zu\n", mist_model_tensor_count(m));
-    printf("arch:\n");
-    printf("  input_layout: %s\n", mist_layout_name(a->input_layout));
-    printf("  preprocess: %s\n", mist_prep_name(a->preprocess));
-    printf("  max_input_dim: %d\n", a->max_input_dim);
-    printf("  max_dx: %d\n  max_dy: %d\n", a->max_dx, a->max_dy);
-    printf("  D: %d\n  H: %d\n  ff: %d\n", a->D, a->H, a->ff);
-    printf("  n_inds: %d\n  n_seeds: %d\n", a->n_inds, a->n_seeds);
-    printf("  n_feature_sab: %d\n  n_isab: %d\n  n_dec: %d\n", a->n_feature_sab, a->n_isab,
-           a->n_dec);
-    printf("  n_rho: %d\n  rho_hidden: %d\n", a->n_rho, a->rho_hidden);
-    printf("  quantile_conditioned: %s\n", a->quantile_conditioned ? "true" : "false");
-    printf("  activation: %s\n", mist_act_name(a->activation));
-    printf("  ln_eps: %g\n", a->ln_eps);
-    printf("  trained n: %lld..%lld\n  trained d: %lld..%lld\n", (long long)a->n_min,
+    printf("%s: %s model, %zu parameters in %zu tensors (%s version %d)\n", path,
+           a->quantile_conditioned ? "quantile (MIST-QR style)" : "point-estimate",
+           mist_model_param_count(m), mist_model_tensor_count(m), MIST_WEIGHTS_FORMAT,
+           MIST_WEIGHTS_VERSION);
+    printf("arch:"); /* every field of the one arch table, as --arch takes them */
+    for (size_t i = 0; i < mist_arch_field_count(); i++) {
+        char v[64];
+        mist_arch_field_text(a, i, v, sizeof v);
+        printf(" %s=%s", mist_arch_field_name(i), v);
+    }
+    printf("\n");
+    printf("trained on: n %lld..%lld, dims %lld..%lld\n", (long long)a->n_min,
            (long long)a->n_max, (long long)a->d_min, (long long)a->d_max);
     mist_qresid qr;
     if (mist_model_quantile_map(m, NULL, NULL))
@@ -152,7 +189,9 @@ int cmd_info(int argc, char **argv)
         printf(" %s\n", qr.ngroups > 1 ? "larger n" : "all n");
     } else if (a->quantile_conditioned)
         printf("quantile recalibration: none (the network's own quantiles)\n");
-    printf("meta: %s\n", mist_model_meta_json(m));
+    printf("meta:\n");
+    print_meta_keys(mist_model_meta_json(m));
+    if (meta) printf("meta (JSON): %s\n", mist_model_meta_json(m));
     printf("runtime: OpenBLAS %s kernels\n", mist_infer_blas_core());
     if (tensors) {
         for (size_t i = 0; i < mist_model_tensor_count(m); i++) {

@@ -12,6 +12,7 @@
 #include "mist_infer.h"
 #include "mist_train.h"
 #include "mist_train_grad.h"
+#include "opts.h"
 
 static void train_usage(FILE *f)
 {
@@ -22,7 +23,7 @@ static void train_usage(FILE *f)
           "  mist train export CKPT_OR_DIR [CKPT...] -o weights/NAME.msgpack\n"
           "        (several checkpoints of one run: their weights are averaged)\n"
           "  mist train calibrate WEIGHTS -o OUT   (quantile models: see --help there)\n"
-          "  mist train validate WEIGHTS [--count N] [--seed S]\n"
+          "  mist train validate WEIGHTS [--count N] [--seed S] [--quiet]\n"
           "\n"
           "Trains a Set Transformer MI estimator on a fresh stream of datasets with known MI from\n"
           "a meta-distribution (see `mist gen --list`). DIR receives train.csv (step, elapsed_s,\n"
@@ -34,6 +35,8 @@ static void train_usage(FILE *f)
           "signal), after saving the checkpoint; --stop-after exits 0.\n"
           "--resume continues a stopped run bit for bit (same --threads): batches are a function\n"
           "of (seed, step), and the checkpoint holds the parameters and the AdamW moments.\n"
+          "Resuming with another --threads or --steps works but gives another model; it says\n"
+          "so on stderr. A checkpoint whose checksum does not match is refused.\n"
           "Weight decay applies to weight matrices only (not biases, LayerNorm parameters,\n"
           "inducing points or PMA seeds). Validation: MSE of the point (tau 0.5 for a quantile\n"
           "model) and mean pinball over tau 0.05, 0.25, 0.5, 0.75, 0.95.\n"
@@ -171,16 +174,18 @@ static int train_export(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    static const cli_opt opts[] = {{1, "--out", "-o", 1}, {0, NULL, NULL, 0}};
+    cli_parser p;
+    cli_opts_init(&p, "train export", opts, argc, argv);
+    const char *v;
+    for (int id; !rc && (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+        if (id == CLI_OPT_ERROR) rc = 2;
+        else if (id == CLI_OPT_HELP) {
             train_usage(stdout);
             free(in);
             return 0;
-        } else if (argv[i][0] == '-') {
-            cli_error("train export: unknown option '%s'", argv[i]);
-            rc = 2;
-        } else in[nin++] = argv[i];
+        } else if (id == 1) out = v;
+        else in[nin++] = v;
     }
     if (!rc && (!nin || !out)) {
         cli_error("train export: usage: mist train export CKPT_OR_DIR [CKPT...] -o OUT.msgpack");
@@ -221,125 +226,138 @@ int cmd_train(int argc, char **argv)
     int have_arch = 0, have_loss = 0, have_steps = 0, have_threads = 0, have_ckpt = 0,
         other_cfg = 0, quiet = 0, have_warmup = 0;
     mist_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                                               \
-    do {                                                                                         \
-        if (!v) {                                                                                \
-            cli_error("train: %s needs a value", a);                                             \
-            return 2;                                                                            \
-        }                                                                                        \
-        i++;                                                                                     \
-    } while (0)
-#define BAD(what)                                                                                \
-    do {                                                                                         \
-        cli_error("train: %s wants %s (got '%s')", a, what, v);                                  \
-        return 2;                                                                                \
-    } while (0)
+    enum {
+        O_ARCH = 1, O_LOSS, O_BATCH, O_STEPS, O_STOP, O_LR, O_LRF, O_WD, O_CLIP, O_CKPT, O_WARMUP,
+        O_VALEVERY, O_METADIST, O_NRANGE, O_POOL, O_SEED, O_VALSEED, O_VALCOUNT, O_THREADS,
+        O_DUMP, O_DUMPSTEPS, O_NOPREFETCH, O_QUIET, O_OUT, O_RESUME
+    };
+    static const cli_opt opts[] = {{O_ARCH, "--arch", NULL, 1},
+                                   {O_LOSS, "--loss", NULL, 1},
+                                   {O_BATCH, "--batch", NULL, 1},
+                                   {O_STEPS, "--steps", NULL, 1},
+                                   {O_STOP, "--stop-after", NULL, 1},
+                                   {O_LR, "--lr", NULL, 1},
+                                   {O_LRF, "--lr-floor", NULL, 1},
+                                   {O_WD, "--wd", NULL, 1},
+                                   {O_CLIP, "--clip", NULL, 1},
+                                   {O_CKPT, "--ckpt-every", NULL, 1},
+                                   {O_WARMUP, "--warmup", NULL, 1},
+                                   {O_VALEVERY, "--val-every", NULL, 1},
+                                   {O_METADIST, "--metadist", NULL, 1},
+                                   {O_NRANGE, "--n-range", NULL, 1},
+                                   {O_POOL, "--pool", NULL, 1},
+                                   {O_SEED, "--seed", NULL, 1},
+                                   {O_VALSEED, "--val-seed", NULL, 1},
+                                   {O_VALCOUNT, "--val-count", NULL, 1},
+                                   {O_THREADS, "--threads", NULL, 1},
+                                   {O_DUMP, "--dump-batches", NULL, 1},
+                                   {O_DUMPSTEPS, "--dump-steps", NULL, 1},
+                                   {O_NOPREFETCH, "--no-prefetch", NULL, 0},
+                                   {O_QUIET, "--quiet", NULL, 0},
+                                   {O_OUT, "--out", "-o", 1},
+                                   {O_RESUME, "--resume", NULL, 1},
+                                   {0, NULL, NULL, 0}};
+    cli_parser p;
+    cli_opts_init(&p, "train", opts, argc, argv);
+    const char *v;
+    for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
+#define BAD(what) return cli_opts_bad(&p, v, what)
         double d;
         uint64_t u, u2;
         int iv;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            train_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--arch")) {
-            NEED_VALUE;
+        switch (id) {
+        case CLI_OPT_ERROR: return 2;
+        case CLI_OPT_HELP: train_usage(stdout); return 0;
+        case CLI_OPT_ARG: return cli_opts_extra(&p, v);
+        case O_ARCH:
             if (apply_arch(&c.arch, c.arch_spec, sizeof c.arch_spec, v, &err)) {
                 cli_error("train: --arch: %s", err.msg);
                 return 2;
             }
             have_arch = 1;
             other_cfg = 1;
-        } else if (!strcmp(a, "--loss")) {
-            NEED_VALUE;
+            break;
+        case O_LOSS:
             if (!strcmp(v, "mse")) c.loss = MIST_LOSS_MSE;
             else if (!strcmp(v, "pinball")) c.loss = MIST_LOSS_PINBALL;
             else BAD("mse or pinball");
             have_loss = 1;
             other_cfg = 1;
-        } else if (!strcmp(a, "--batch")) {
-            NEED_VALUE;
+            break;
+        case O_BATCH:
             if (cli_parse_int(v, 1, 65536, &c.batch)) BAD("1..65536");
             other_cfg = 1;
-        } else if (!strcmp(a, "--steps")) {
-            NEED_VALUE;
+            break;
+        case O_STEPS:
+        case O_STOP:
             if (cli_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
-            c.steps = (int64_t)u;
-            have_steps = 1;
-        } else if (!strcmp(a, "--stop-after")) {
-            NEED_VALUE;
-            if (cli_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
-            c.stop_after = (int64_t)u;
-        } else if (!strcmp(a, "--lr") || !strcmp(a, "--lr-floor") || !strcmp(a, "--wd") ||
-                   !strcmp(a, "--clip") || !strcmp(a, "--ckpt-every")) {
-            NEED_VALUE;
+            if (id == O_STEPS) c.steps = (int64_t)u, have_steps = 1;
+            else c.stop_after = (int64_t)u;
+            break;
+        case O_LR:
+        case O_LRF:
+        case O_WD:
+        case O_CLIP:
+        case O_CKPT:
             if (cli_parse_double(v, &d) || !isfinite(d) || d < 0) BAD("a non-negative number");
-            if (!strcmp(a, "--lr")) c.lr = d;
-            else if (!strcmp(a, "--lr-floor")) c.lr_floor = d;
-            else if (!strcmp(a, "--wd")) c.wd = d;
-            else if (!strcmp(a, "--clip")) c.clip = d;
+            if (id == O_LR) c.lr = d;
+            else if (id == O_LRF) c.lr_floor = d;
+            else if (id == O_WD) c.wd = d;
+            else if (id == O_CLIP) c.clip = d;
             else c.ckpt_every_s = d, have_ckpt = 1;
-            if (strcmp(a, "--ckpt-every")) other_cfg = 1;
-        } else if (!strcmp(a, "--warmup") || !strcmp(a, "--val-every")) {
-            NEED_VALUE;
+            if (id != O_CKPT) other_cfg = 1;
+            break;
+        case O_WARMUP:
+        case O_VALEVERY:
             if (cli_parse_u64(v, &u) || u > (uint64_t)1 << 40) BAD("a non-negative integer");
-            if (!strcmp(a, "--warmup")) c.warmup = (int64_t)u, have_warmup = 1;
+            if (id == O_WARMUP) c.warmup = (int64_t)u, have_warmup = 1;
             else c.val_every = (int64_t)u;
             other_cfg = 1;
-        } else if (!strcmp(a, "--metadist")) {
-            NEED_VALUE;
+            break;
+        case O_METADIST:
             if (strlen(v) >= sizeof c.metadist) BAD("a meta-distribution name");
             snprintf(c.metadist, sizeof c.metadist, "%s", v);
             other_cfg = 1;
-        } else if (!strcmp(a, "--n-range")) {
-            NEED_VALUE;
+            break;
+        case O_NRANGE:
             if (cli_parse_range(v, &u, &u2) || u < 2 || u2 > 1000000) BAD("A-B with 2 <= A <= B");
             c.n_min = (int64_t)u;
             c.n_max = (int64_t)u2;
             other_cfg = 1;
-        } else if (!strcmp(a, "--pool")) {
-            NEED_VALUE;
+            break;
+        case O_POOL:
             if (cli_parse_int(v, 1, 4096, &c.pool)) BAD("1..4096");
             other_cfg = 1;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--val-seed")) {
-            NEED_VALUE;
+            break;
+        case O_SEED:
+        case O_VALSEED:
             if (cli_parse_u64(v, &u)) BAD("a non-negative 64-bit integer");
-            if (!strcmp(a, "--seed")) c.seed = u;
+            if (id == O_SEED) c.seed = u;
             else c.val_seed = u;
             other_cfg = 1;
-        } else if (!strcmp(a, "--val-count")) {
-            NEED_VALUE;
+            break;
+        case O_VALCOUNT:
             if (cli_parse_int(v, 0, 100000, &c.val_count)) BAD("0..100000");
             other_cfg = 1;
-        } else if (!strcmp(a, "--threads")) {
-            NEED_VALUE;
+            break;
+        case O_THREADS:
             if (cli_parse_int(v, 1, 256, &c.threads)) BAD("1..256");
             have_threads = 1;
-        } else if (!strcmp(a, "--dump-batches")) {
-            NEED_VALUE;
+            break;
+        case O_DUMP:
             if (strlen(v) >= sizeof c.dump_dir) BAD("a shorter path");
             snprintf(c.dump_dir, sizeof c.dump_dir, "%s", v);
             if (!c.dump_steps) c.dump_steps = 10;
-        } else if (!strcmp(a, "--dump-steps")) {
-            NEED_VALUE;
+            break;
+        case O_DUMPSTEPS:
             if (cli_parse_int(v, 1, 1000, &iv)) BAD("1..1000");
             c.dump_steps = iv;
-        } else if (!strcmp(a, "--no-prefetch")) {
-            c.prefetch = 0;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            NEED_VALUE;
-            out = v;
-        } else if (!strcmp(a, "--resume")) {
-            NEED_VALUE;
-            resume = v;
-        } else {
-            cli_error("train: unknown argument '%s' (run `mist train --help`)", a);
-            return 2;
+            break;
+        case O_NOPREFETCH: c.prefetch = 0; break;
+        case O_QUIET: quiet = 1; break;
+        case O_OUT: out = v; break;
+        case O_RESUME: resume = v; break;
         }
-#undef NEED_VALUE
 #undef BAD
     }
     prog g = {.quiet = quiet, .tty = isatty(STDERR_FILENO)};
@@ -359,6 +377,10 @@ int cmd_train(int argc, char **argv)
         if (have_ckpt) rc.ckpt_every_s = c.ckpt_every_s;
         rc.stop_after = c.stop_after;
         rc.prefetch = c.prefetch;
+        char why[400];
+        if (mist_train_resume_changes(&ck.cfg, &rc, why, sizeof why))
+            fprintf(stderr, "mist: train: warning: resuming with %s: the result will differ "
+                            "from the uninterrupted run\n", why);
         if (!quiet)
             fprintf(stderr, "resuming %s at step %lld of %lld\n", resume, (long long)ck.step,
                     (long long)rc.steps);

@@ -51,13 +51,14 @@ void estimate_print_exact_zero(const char *method, const mist_dataset *ds, const
         char note[160];
         snprintf(note, sizeof note, "%s: I(X;Y) = 0 exactly", why);
         cli_json_str(note);
-        printf(", \"n\": %zu, \"dx\": %d, \"dy\": %d, \"true_mi\": ", ds->n, ds->dx, ds->dy);
-        cli_json_num(ds->meta.mi);
+        printf(", \"n\": %zu, \"dx\": %d, \"dy\": %d, \"unit\": \"%s\", \"true_mi\": ", ds->n,
+               ds->dx, ds->dy, cli_unit());
+        cli_json_num(cli_mi(ds->meta.mi));
         printf("}\n");
         return;
     }
-    printf("%s: 0 nats (exact: %s)  (n = %zu, dx = %d, dy = %d)\n", method, why, ds->n, ds->dx,
-           ds->dy);
+    printf("%s: 0 %s (exact: %s)  (n = %zu, dx = %d, dy = %d)\n", method, cli_unit(), why, ds->n,
+           ds->dx, ds->dy);
     if (isfinite(ds->meta.mi))
-        printf("true MI (from the file's metadata): %.6f nats\n", ds->meta.mi);
+        printf("true MI (from the file's metadata): %.6f %s\n", cli_mi(ds->meta.mi), cli_unit());
 }

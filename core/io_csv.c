@@ -2,7 +2,9 @@
  * round-trips every double exactly. The reader takes any numeric CSV (header optional, \r\n or
  * \n, last newline optional, lines of any length) and names the line and column of whatever
  * it rejects. Line 1 is a header when it holds only names (no number, no missing-value token
- * such as NA); a line 1 mixing numbers and text is an error, not a header. */
+ * such as NA); a line 1 mixing numbers and text is an error, not a header. Fields are split at
+ * a delimiter (',' by default, tab for TSV, any byte on request) and may be quoted, as
+ * spreadsheets and pandas quote numbers and names. */
 #include "io_internal.h"
 
 #include <errno.h>
@@ -12,11 +14,13 @@
 #include <strings.h>
 #include <sys/types.h>
 
-int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, mist_err *err)
+int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, char delim,
+                   mist_err *err)
 {
     int cols = ds->dx + ds->dy;
+    const char sep[2] = {delim, '\0'};
     for (int j = 0; j < cols; j++) {
-        if (fprintf(f, "%s%c%d", j ? "," : "", j < ds->dx ? 'x' : 'y',
+        if (fprintf(f, "%s%c%d", j ? sep : "", j < ds->dx ? 'x' : 'y',
                     j < ds->dx ? j + 1 : j - ds->dx + 1) < 0)
             goto fail;
     }
@@ -24,7 +28,7 @@ int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, mist_err *
     for (size_t i = 0; i < ds->n; i++) {
         const double *row = ds->data + i * (size_t)cols;
         for (int j = 0; j < cols; j++)
-            if (fprintf(f, j ? ",%.17g" : "%.17g", row[j]) < 0) goto fail;
+            if ((j && fputc(delim, f) == EOF) || fprintf(f, "%.17g", row[j]) < 0) goto fail;
         if (fputc('\n', f) == EOF) goto fail;
     }
     return MIST_OK;
@@ -98,55 +102,111 @@ static int is_missing_token(const char *s)
     return 0;
 }
 
-/* Number of comma-separated fields (fields never contain commas: no quoting in numeric CSV). */
-static size_t count_fields(const char *line)
+/* Splits line s in place at delim into fields (pointers into s, grown as needed). A field
+ * may be quoted ("1.5", "a,b", "say ""x"""): the quotes go, a doubled quote is one quote.
+ * Returns the field count, 0 for an unterminated or ill-placed quote (*bad_col: its field),
+ * (size_t)-1 when out of memory. */
+static size_t split_fields(char *s, char delim, char ***fields, size_t *cap, size_t *bad_col)
 {
-    size_t k = 1;
-    for (const char *p = line; *p; p++)
-        if (*p == ',') k++;
-    return k;
+    size_t k = 0;
+    char *p = s;
+    for (;;) {
+        if (k == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            char **g = nc > *cap && nc < SIZE_MAX / sizeof *g ? realloc(*fields, nc * sizeof *g)
+                                                              : NULL;
+            if (!g) return (size_t)-1;
+            *fields = g;
+            *cap = nc;
+        }
+        char *q = p;
+        while (*q == ' ' || (*q == '\t' && delim != '\t')) q++;
+        if (*q == '"') {
+            char *w = p, *r = q + 1;
+            (*fields)[k++] = w;
+            for (;;) {
+                if (!*r) {
+                    *bad_col = k;
+                    return 0;
+                }
+                if (*r == '"') {
+                    if (r[1] == '"') {
+                        *w++ = '"';
+                        r += 2;
+                        continue;
+                    }
+                    r++;
+                    break;
+                }
+                *w++ = *r++;
+            }
+            while (*r == ' ' || (*r == '\t' && delim != '\t')) r++;
+            if (*r && *r != delim) {
+                *bad_col = k;
+                return 0;
+            }
+            int more = *r == delim;
+            *w = '\0';
+            if (!more) return k;
+            p = r + 1;
+        } else {
+            (*fields)[k++] = p;
+            char *d = strchr(p, delim);
+            if (!d) return k;
+            *d = '\0';
+            p = d + 1;
+        }
+    }
 }
 
 /* Line 1 (k fields): a header (*header = 1), data (0), or neither (an error naming why). */
-static int first_line_kind(char *s, size_t k, const char *name, int *header, mist_err *err)
+static int first_line_kind(char **f, size_t k, const char *name, int *header, mist_err *err)
 {
     size_t numbers = 0, missing_at = 0, text_at = 0;
-    char *p = s;
     for (size_t j = 0; j < k; j++) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
         double v;
-        if (mist_io_parse_double(p, &v) == 0) numbers++;
-        else if (!missing_at && is_missing_token(p)) missing_at = j + 1;
+        if (mist_io_parse_double(f[j], &v) == 0) numbers++;
+        else if (!missing_at && is_missing_token(f[j])) missing_at = j + 1;
         else if (!text_at) text_at = j + 1;
-        if (comma) *comma = ',';
-        p = comma ? comma + 1 : p + strlen(p);
     }
+    /* an empty first name is pandas' index column: a header still */
     *header = numbers == 0 && !missing_at;
     if (*header || (!missing_at && !text_at)) return MIST_OK;
     size_t at = missing_at ? missing_at : text_at;
-    p = s;
-    for (size_t j = 1; j < at; j++) p = strchr(p, ',') + 1;
-    const char *comma = strchr(p, ',');
-    int l = (int)(comma ? (size_t)(comma - p) : strlen(p));
+    const char *p = f[at - 1];
     if (missing_at)
         return mist_fail(err, MIST_EFORMAT,
-                         "%s: line 1, column %zu: '%.*s' marks a missing value: mist needs every "
+                         "%s: line 1, column %zu: '%.40s' marks a missing value: mist needs every "
                          "value (drop or impute the row; a header holds only column names)",
-                         name, at, l > 40 ? 40 : l, p);
+                         name, at, p);
     return mist_fail(err, MIST_EFORMAT,
-                     "%s: line 1 mixes numbers and text (column %zu: '%.*s'): a header holds only "
+                     "%s: line 1 mixes numbers and text (column %zu: '%.40s'): a header holds only "
                      "column names, a data row only numbers",
-                     name, at, l > 40 ? 40 : l, p);
+                     name, at, p);
 }
 
-int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, size_t *cols,
-                         mist_err *err)
+/* The delimiter of a file whose caller left it open (0): a first line with a tab and no comma
+ * is tab-separated, anything else comma-separated. */
+static char sniff_delimiter(const char *line)
 {
-    char *line = NULL;
-    size_t cap = 0, lineno = 0, ncols = 0, rows = 0, blank_at = 0;
+    return strchr(line, '\t') && !strchr(line, ',') ? '\t' : ',';
+}
+
+static void free_names(char **names, size_t k)
+{
+    if (!names) return;
+    for (size_t j = 0; j < k; j++) free(names[j]);
+    free(names);
+}
+
+int mist_csv_read_opts(FILE *f, const char *name, char delim, double **data, size_t *n,
+                       size_t *cols, char ***names_out, mist_err *err)
+{
+    char *line = NULL, **fields = NULL, **names = NULL;
+    size_t cap = 0, fcap = 0, lineno = 0, ncols = 0, rows = 0, blank_at = 0;
     int seen_first = 0, rc = MIST_OK;
     dvec d = {NULL, 0, 0};
+    if (names_out) *names_out = NULL;
     for (;;) {
         errno = 0;
         int nul;
@@ -179,7 +239,21 @@ int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, si
                            blank_at);
             goto done;
         }
-        size_t k = count_fields(s);
+        if (!delim) delim = sniff_delimiter(s);
+        size_t bad_col = 0;
+        size_t k = split_fields(s, delim, &fields, &fcap, &bad_col);
+        if (k == (size_t)-1) {
+            errno = ENOMEM;
+            break;
+        }
+        if (k == 0) {
+            rc = mist_fail(err, MIST_EFORMAT,
+                           "%s: line %zu, column %zu: a quote that does not close the field (a "
+                           "quoted field ends with '\"' before the next delimiter; fields never "
+                           "span lines)",
+                           name, lineno, bad_col);
+            goto done;
+        }
         if (!seen_first) {
             seen_first = 1;
             if (k > (size_t)INT_MAX) {
@@ -188,35 +262,53 @@ int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, si
             }
             ncols = k;
         } else if (k != ncols) {
-            rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu has %zu fields, expected %zu", name,
-                           lineno, k, ncols);
+            rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu has %zu fields, expected %zu%s", name,
+                           lineno, k, ncols,
+                           ncols == 1 && delim == ',' ? " (another delimiter? see --delimiter)"
+                                                      : "");
             goto done;
         }
-        /* Parse the fields. The first line is the header when none of its fields is a number
-         * and none is a missing-value token: a first row "NA,1.5" is data with a hole, which
-         * taking it for a header would silently drop. */
-        char *p = s;
+        /* The first line is the header when none of its fields is a number and none is a
+         * missing-value token: a first row "NA,1.5" is data with a hole, which taking it for a
+         * header would silently drop. */
         int header = 0;
         if (lineno == 1) { /* blank lines cannot precede data, so line 1 is first */
-            rc = first_line_kind(s, k, name, &header, err);
+            rc = first_line_kind(fields, k, name, &header, err);
             if (rc) goto done;
         }
-        for (size_t j = 0; j < k && !header; j++) {
-            char *comma = strchr(p, ',');
-            if (comma) *comma = '\0';
+        if (header) {
+            if (names_out && !(names = calloc(k, sizeof *names))) {
+                errno = ENOMEM;
+                break;
+            }
+            for (size_t j = 0; names && j < k; j++) {
+                const char *a = fields[j];
+                while (*a == ' ' || *a == '\t') a++;
+                size_t l = strlen(a);
+                while (l && (a[l - 1] == ' ' || a[l - 1] == '\t')) l--;
+                if (!(names[j] = malloc(l + 1))) {
+                    errno = ENOMEM;
+                    break;
+                }
+                memcpy(names[j], a, l);
+                names[j][l] = '\0';
+            }
+            if (errno == ENOMEM) break;
+            continue;
+        }
+        for (size_t j = 0; j < k; j++) {
             double v;
-            if (mist_io_parse_double(p, &v)) {
+            if (mist_io_parse_double(fields[j], &v)) {
                 rc = mist_fail(err, MIST_EFORMAT, "%s: line %zu, column %zu: '%.40s' is not a number",
-                               name, lineno, j + 1, p);
+                               name, lineno, j + 1, fields[j]);
                 goto done;
             }
             if (dvec_push(&d, v)) {
                 rc = mist_fail(err, MIST_ENOMEM, "out of memory reading %s", name);
                 goto done;
             }
-            p = comma ? comma + 1 : p + strlen(p);
         }
-        if (!header) rows++;
+        rows++;
     }
     if (errno == ENOMEM) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory reading %s", name);
@@ -236,12 +328,21 @@ int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, si
     }
 done:
     free(line);
+    free(fields);
     if (rc) {
         free(d.v);
+        free_names(names, ncols);
         return rc;
     }
     *data = d.v;
     *n = rows;
     *cols = ncols;
+    if (names_out) *names_out = names;
     return MIST_OK;
+}
+
+int mist_csv_read_stream(FILE *f, const char *name, double **data, size_t *n, size_t *cols,
+                         mist_err *err)
+{
+    return mist_csv_read_opts(f, name, 0, data, n, cols, NULL, err);
 }

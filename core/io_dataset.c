@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 /* ---- shared helpers ------------------------------------------------------------------- */
@@ -129,7 +130,9 @@ mist_format mist_format_from_path(const char *path)
 {
     if (!path) return MIST_FMT_AUTO;
     if (has_ext(path, ".npy")) return MIST_FMT_NPY;
-    if (has_ext(path, ".csv")) return MIST_FMT_CSV;
+    if (has_ext(path, ".csv") || has_ext(path, ".tsv") || has_ext(path, ".tab"))
+        return MIST_FMT_CSV;
+    if (has_ext(path, ".npz")) return MIST_FMT_NPZ;
     if (has_ext(path, ".msgpack") || has_ext(path, ".mpk")) return MIST_FMT_MSGPACK;
     return MIST_FMT_AUTO;
 }
@@ -140,6 +143,7 @@ const char *mist_format_name(mist_format f)
     case MIST_FMT_NPY: return "npy";
     case MIST_FMT_CSV: return "csv";
     case MIST_FMT_MSGPACK: return "msgpack";
+    case MIST_FMT_NPZ: return "npz";
     case MIST_FMT_AUTO: return "auto";
     }
     return "unknown";
@@ -150,31 +154,43 @@ int mist_format_parse(const char *s, mist_format *out, mist_err *err)
     if (s && strcmp(s, "npy") == 0) *out = MIST_FMT_NPY;
     else if (s && strcmp(s, "csv") == 0) *out = MIST_FMT_CSV;
     else if (s && strcmp(s, "msgpack") == 0) *out = MIST_FMT_MSGPACK;
+    else if (s && strcmp(s, "npz") == 0) *out = MIST_FMT_NPZ;
     else
-        return mist_fail(err, MIST_EINVAL, "unknown format '%s' (expected npy, csv or msgpack)",
+        return mist_fail(err, MIST_EINVAL, "unknown format '%s' (expected npy, csv, msgpack or npz)",
                          s ? s : "(null)");
     return MIST_OK;
 }
 
 int mist_sidecar_path(char *buf, size_t bufsz, const char *path, mist_err *err)
 {
+    size_t len = strlen(path);
+    if (len > bufsz || bufsz - len < sizeof ".json")
+        return mist_fail(err, MIST_EINVAL, "path '%s' is too long", path);
+    memcpy(buf, path, len);
+    memcpy(buf + len, ".json", sizeof ".json");
+    return MIST_OK;
+}
+
+/* The sidecar name of mist before 0.2: the data file's name with its extension replaced, which
+ * data.npy and data.csv shared. */
+static int legacy_sidecar_path(char *buf, size_t bufsz, const char *path)
+{
     const char *base = mist_io_basename(path);
     const char *dot = strrchr(base, '.');
     /* A leading dot (".hidden") is part of the name, not an extension. */
     size_t stem = (dot && dot != base) ? (size_t)(dot - path) : strlen(path);
-    if (strcmp(path + stem, ".json") == 0)
-        return mist_fail(err, MIST_EINVAL, "'%s' would be its own sidecar", path);
-    if (stem > bufsz || bufsz - stem < sizeof ".json")
-        return mist_fail(err, MIST_EINVAL, "path '%s' is too long", path);
+    if (strcmp(path + stem, ".json") == 0 || stem > bufsz || bufsz - stem < sizeof ".json")
+        return -1;
     memcpy(buf, path, stem);
     memcpy(buf + stem, ".json", sizeof ".json");
-    return MIST_OK;
+    return 0;
 }
 
 /* AUTO -> from the extension, with a message pointing at the way out. */
 static int resolve_format(const char *path, mist_format fmt, mist_format *out, mist_err *err)
 {
-    if (fmt == MIST_FMT_NPY || fmt == MIST_FMT_CSV || fmt == MIST_FMT_MSGPACK) {
+    if (fmt == MIST_FMT_NPY || fmt == MIST_FMT_CSV || fmt == MIST_FMT_MSGPACK ||
+        fmt == MIST_FMT_NPZ) {
         *out = fmt;
         return MIST_OK;
     }
@@ -182,8 +198,8 @@ static int resolve_format(const char *path, mist_format fmt, mist_format *out, m
     *out = mist_format_from_path(path);
     if (*out == MIST_FMT_AUTO)
         return mist_fail(err, MIST_EINVAL,
-                         "cannot tell the format of '%s' from its extension (use .npy, .csv or "
-                         ".msgpack, or name the format)",
+                         "cannot tell the format of '%s' from its extension (use .npy, .npz, "
+                         ".csv, .tsv or .msgpack, or name the format)",
                          path);
     return MIST_OK;
 }
@@ -197,7 +213,9 @@ static int write_data(FILE *f, const char *path, const mist_dataset *ds, mist_fo
     case MIST_FMT_NPY:
         return mist_npy_write(f, path, ds->data, ds->n, (size_t)ds->dx + (size_t)ds->dy, dtype,
                               err);
-    case MIST_FMT_CSV: return mist_csv_write(f, path, ds, err);
+    case MIST_FMT_CSV: /* a .tsv is what its name says */
+        return mist_csv_write(f, path, ds,
+                              has_ext(path, ".tsv") || has_ext(path, ".tab") ? '\t' : ',', err);
     default: return mist_msgpack_write(f, path, ds, err);
     }
 }
@@ -216,6 +234,9 @@ int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt
         return mist_fail(err, MIST_EINVAL, "writing a dataset to standard output is not supported");
     int rc = resolve_format(path, fmt, &fmt, err);
     if (rc) return rc;
+    if (fmt == MIST_FMT_NPZ)
+        return mist_fail(err, MIST_EINVAL, "'%s': mist reads .npz archives but does not write "
+                         "them (use .npy, .csv or .msgpack)", path);
     if (fmt != MIST_FMT_NPY) dtype = MIST_DTYPE_F64; /* csv text and msgpack are float64 */
 
     char side[4096];
@@ -265,18 +286,22 @@ int mist_dataset_write(const mist_dataset *ds, const char *path, mist_format fmt
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int read_text_csv(const char *path, double **data, size_t *n, size_t *cols,
-                         mist_err *err)
+static int read_text_csv(const char *path, char delim, double **data, size_t *n, size_t *cols,
+                         char ***names, mist_err *err)
 {
-    if (strcmp(path, "-") == 0) return mist_csv_read_stream(stdin, "<stdin>", data, n, cols, err);
+    if (strcmp(path, "-") == 0)
+        return mist_csv_read_opts(stdin, "<stdin>", delim, data, n, cols, names, err);
+    if (!delim && (has_ext(path, ".tsv") || has_ext(path, ".tab"))) delim = '\t';
     FILE *f = fopen(path, "rb");
     if (!f) return mist_fail(err, MIST_EIO, "cannot open '%s': %s", path, strerror(errno));
-    int rc = mist_csv_read_stream(f, path, data, n, cols, err);
+    int rc = mist_csv_read_opts(f, path, delim, data, n, cols, names, err);
     fclose(f);
     return rc;
 }
 
-/* The sidecar of an npy/csv file, checked against the matrix it describes. */
+/* The sidecar of an npy/csv file, checked against the matrix it describes: NAME.EXT.json, or
+ * else the legacy NAME.json when it names this file in its "file" key (or names none, as a
+ * hand-written one may): another data file's sidecar is never taken for this one's. */
 static int read_sidecar(const char *path, size_t n, size_t cols, mist_meta *meta, int *dx,
                         int *dy, int *has_meta, mist_err *err)
 {
@@ -286,7 +311,16 @@ static int read_sidecar(const char *path, size_t n, size_t cols, mist_meta *meta
     mist_sidecar sc;
     int found = 0;
     rc = mist_sidecar_read(side, &sc, &found, err);
-    if (rc || !found) return rc;
+    if (rc) return rc;
+    if (!found) {
+        if (legacy_sidecar_path(side, sizeof side, path)) return MIST_OK;
+        rc = mist_sidecar_read(side, &sc, &found, err);
+        if (rc || !found) return rc;
+        if (sc.file[0] && strcmp(sc.file, mist_io_basename(path)) != 0) {
+            mist_meta_clear(&sc.meta);
+            return MIST_OK;
+        }
+    }
     if (sc.n != (uint64_t)n || (size_t)sc.dx + (size_t)sc.dy != cols) {
         mist_meta_clear(&sc.meta);
         return mist_fail(err, MIST_EFORMAT,
@@ -301,52 +335,109 @@ static int read_sidecar(const char *path, size_t n, size_t cols, mist_meta *meta
     return MIST_OK;
 }
 
+/* Column 1 is 0, 1, 2, ... or 1, 2, 3, ...: what pandas' to_csv puts first by default. */
+static int looks_like_index(const double *d, size_t n, size_t cols)
+{
+    if (n < 3 || cols < 2) return 0;
+    double first = d[0];
+    if (first != 0.0 && first != 1.0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (d[i * cols] != first + (double)i) return 0;
+    return 1;
+}
+
+void mist_table_free(mist_table *t)
+{
+    if (!t) return;
+    free(t->data);
+    if (t->names)
+        for (size_t j = 0; j < t->cols; j++) free(t->names[j]);
+    free(t->names);
+    mist_meta_clear(&t->meta);
+    memset(t, 0, sizeof *t);
+    t->meta.mi = NAN;
+}
+
+int mist_table_column(const mist_table *t, const char *name)
+{
+    if (!t || !t->names || !name) return -1;
+    for (size_t j = 0; j < t->cols; j++)
+        if (t->names[j] && !strcmp(t->names[j], name)) return (int)j;
+    for (size_t j = 0; j < t->cols; j++)
+        if (t->names[j] && !strcasecmp(t->names[j], name)) return (int)j;
+    return -1;
+}
+
+int mist_table_read(const char *path, const mist_read_opts *o, mist_table *t, mist_err *err)
+{
+    if (!path || !t) return mist_fail(err, MIST_EINVAL, "mist_table_read: missing argument");
+    memset(t, 0, sizeof *t);
+    t->meta.mi = NAN;
+    mist_format fmt = o ? o->fmt : MIST_FMT_AUTO;
+    char delim = o ? o->delimiter : 0;
+    int rc, is_csv = 0;
+    if (strcmp(path, "-") == 0) {
+        if (fmt != MIST_FMT_AUTO && fmt != MIST_FMT_CSV)
+            return mist_fail(err, MIST_EINVAL, "standard input can only be read as CSV");
+        rc = read_text_csv(path, delim, &t->data, &t->n, &t->cols, &t->names, err);
+        is_csv = 1;
+    } else if ((rc = resolve_format(path, fmt, &fmt, err)) == MIST_OK) {
+        if (fmt == MIST_FMT_MSGPACK) {
+            rc = mist_msgpack_read(path, &t->data, &t->n, &t->meta_dx, &t->meta_dy, &t->meta, err);
+            if (!rc) {
+                t->cols = (size_t)t->meta_dx + (size_t)t->meta_dy;
+                t->has_meta = 1;
+            }
+        } else if (fmt == MIST_FMT_NPZ) {
+            rc = mist_npz_read(path, &t->data, &t->n, &t->cols, &t->meta_dx, &t->meta_dy,
+                               &t->has_meta, err);
+        } else {
+            if (fmt == MIST_FMT_NPY) {
+                mist_dtype dt;
+                rc = mist_npy_read(path, &t->data, &t->n, &t->cols, &dt, err);
+            } else {
+                rc = read_text_csv(path, delim, &t->data, &t->n, &t->cols, &t->names, err);
+                is_csv = 1;
+            }
+            if (!rc)
+                rc = read_sidecar(path, t->n, t->cols, &t->meta, &t->meta_dx, &t->meta_dy,
+                                  &t->has_meta, err);
+        }
+    }
+    if (rc) {
+        mist_table_free(t);
+        return rc;
+    }
+    /* pandas writes its index under an empty name (or "Unnamed: 0" once read and written
+     * again); without a header, a ramp in column 1 of a 2-column file is too plausibly data */
+    const char *first = t->names ? t->names[0] : NULL;
+    int index_name = first && (!first[0] || !strcmp(first, "Unnamed: 0") || !strcmp(first, "index"));
+    t->index_column = is_csv && looks_like_index(t->data, t->n, t->cols) &&
+                      (index_name || (!t->names && t->cols >= 3));
+    return MIST_OK;
+}
+
 int mist_matrix_read(const char *path, mist_format fmt, double **data, size_t *n, size_t *cols,
                      mist_meta *meta, int *meta_dx, int *meta_dy, int *has_meta, mist_err *err)
 {
     if (!path || !data || !n || !cols)
         return mist_fail(err, MIST_EINVAL, "mist_matrix_read: missing argument");
-    mist_meta m;
-    memset(&m, 0, sizeof m);
-    m.mi = NAN;
-    int dx = 0, dy = 0, hm = 0, rc;
-    double *d = NULL;
-    size_t rows = 0, ncol = 0;
-
-    if (strcmp(path, "-") == 0) {
-        if (fmt != MIST_FMT_AUTO && fmt != MIST_FMT_CSV)
-            return mist_fail(err, MIST_EINVAL, "standard input can only be read as CSV");
-        rc = read_text_csv(path, &d, &rows, &ncol, err);
-    } else if ((rc = resolve_format(path, fmt, &fmt, err)) == MIST_OK) {
-        if (fmt == MIST_FMT_MSGPACK) {
-            rc = mist_msgpack_read(path, &d, &rows, &dx, &dy, &m, err);
-            if (!rc) {
-                ncol = (size_t)dx + (size_t)dy;
-                hm = 1;
-            }
-        } else {
-            if (fmt == MIST_FMT_NPY) {
-                mist_dtype dt;
-                rc = mist_npy_read(path, &d, &rows, &ncol, &dt, err);
-            } else {
-                rc = read_text_csv(path, &d, &rows, &ncol, err);
-            }
-            if (!rc) rc = read_sidecar(path, rows, ncol, &m, &dx, &dy, &hm, err);
-        }
+    mist_read_opts o = {fmt, 0};
+    mist_table t;
+    int rc = mist_table_read(path, &o, &t, err);
+    if (rc) return rc;
+    *data = t.data;
+    *n = t.n;
+    *cols = t.cols;
+    t.data = NULL;
+    if (meta) {
+        *meta = t.meta;
+        memset(&t.meta, 0, sizeof t.meta);
     }
-    if (rc) {
-        free(d);
-        mist_meta_clear(&m);
-        return rc;
-    }
-    *data = d;
-    *n = rows;
-    *cols = ncol;
-    if (meta) *meta = m;
-    else mist_meta_clear(&m);
-    if (meta_dx) *meta_dx = dx;
-    if (meta_dy) *meta_dy = dy;
-    if (has_meta) *has_meta = hm;
+    if (meta_dx) *meta_dx = t.meta_dx;
+    if (meta_dy) *meta_dy = t.meta_dy;
+    if (has_meta) *has_meta = t.has_meta;
+    mist_table_free(&t);
     return MIST_OK;
 }
 
@@ -369,6 +460,8 @@ int mist_dataset_read(mist_dataset **out, const char *path, mist_format fmt, int
     } else if (dx_override > 0) {
         /* An explicit --dx wins over the metadata: it is how a user re-splits a file. */
         dx = dx_override;
+        /* the file's true MI is that of its own split only */
+        if (!has_meta || dx != mdx) meta.mi = NAN;
         if ((size_t)dx >= cols)
             rc = mist_fail(err, MIST_EINVAL,
                            "dx=%d leaves no Y columns: '%s' has %zu columns", dx, name, cols);

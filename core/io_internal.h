@@ -121,9 +121,23 @@ int mist_npy_write(FILE *f, const char *name, const double *data, size_t n, size
 /* *data is malloc'd (at least one element even when n == 0). */
 int mist_npy_read(const char *path, double **data, size_t *n, size_t *cols, mist_dtype *dtype,
                   mist_err *err);
+/* The same from a buffer (a member of an .npz archive); name is for messages. */
+int mist_npy_read_mem(const unsigned char *buf, size_t len, const char *name, double **data,
+                      size_t *n, size_t *cols, mist_dtype *dtype, mist_err *err);
+/* io_npz.c: an .npz archive (numpy.savez: a zip of .npy members, stored uncompressed). One
+ * member: the matrix, *split 0. Members "x" and "y", or else the first two: X and Y side by
+ * side (rows must match), *dx and *dy their widths, *split 1. */
+int mist_npz_read(const char *path, double **data, size_t *n, size_t *cols, int *dx, int *dy,
+                  int *split, mist_err *err);
 
-/* io_csv.c: header x1..xdx,y1..ydy then %.17g rows. */
-int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, mist_err *err);
+/* io_csv.c: CSV with a delimiter (0: tab when line 1 has tabs and no comma, else ','); the
+ * header's names (trimmed) into *names when names is not NULL and there is a header (else
+ * *names = NULL; free each and the array). */
+int mist_csv_read_opts(FILE *f, const char *name, char delim, double **data, size_t *n,
+                       size_t *cols, char ***names, mist_err *err);
+/* io_csv.c: header x1..xdx,y1..ydy then %.17g rows, fields separated by delim. */
+int mist_csv_write(FILE *f, const char *name, const mist_dataset *ds, char delim,
+                   mist_err *err);
 
 /* io_msgpack.c: one self-contained record. meta is overwritten (not freed first). */
 int mist_msgpack_write(FILE *f, const char *name, const mist_dataset *ds, mist_err *err);
@@ -136,6 +150,7 @@ typedef struct mist_sidecar {
     int dx, dy;
     uint64_t n;
     mist_dtype dtype;
+    char file[256]; /* its "file" key: the data file it describes ("" when absent) */
 } mist_sidecar;
 
 int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_dtype dtype,

@@ -488,7 +488,8 @@ int mist_sidecar_read(const char *path, mist_sidecar *sc, int *found, mist_err *
             else if (v->type == JV_STR && strcmp(v->str, "f32") == 0) sc->dtype = MIST_DTYPE_F32;
             else bad = k;
         } else if (strcmp(k, "file") == 0) {
-            if (v->type != JV_STR) bad = k;
+            /* a name too long to keep is no name this reader could match */
+            if (v->type != JV_STR || copy_str(v, sc->file, sizeof sc->file)) bad = k;
         }
         /* Unknown keys are ignored: later versions may add fields. */
     }

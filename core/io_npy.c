@@ -1,8 +1,8 @@
 /* NumPy .npy files: a magic string, a version, a little-endian header length, a Python dict
  * literal describing dtype/order/shape, then the raw array. We write exactly what
  * numpy.save writes for a C-order '<f8'/'<f4' matrix (v1.0, data aligned to 64 bytes) and read
- * v1/v2/v3 files of those dtypes, trusting nothing the header says until it is checked
- * against the real file size. */
+ * v1/v2/v3 files of float, integer and bool dtypes in either byte order and either memory
+ * order, trusting nothing the header says until it is checked against the real file size. */
 #include "io_internal.h"
 
 #include <errno.h>
@@ -164,8 +164,29 @@ static int hp_shape(hparse *p, uint64_t dims[2], int *ndim)
     }
 }
 
-static int parse_header(const char *path, const char *s, size_t len, mist_dtype *dtype,
-                        uint64_t *n, uint64_t *cols, mist_err *err)
+/* An element type of the array: kind 'f' (float), 'i', 'u' (integers) or 'b' (bool), its size
+ * in bytes and whether it is stored big-endian. */
+typedef struct npy_type {
+    char kind;
+    int size, big;
+} npy_type;
+
+/* "<f8", ">i4", "|u1", "|b1", "=f4" -> t; -1 for anything else (complex, strings, objects). */
+static int parse_descr(const char *d, npy_type *t)
+{
+    if (strlen(d) != 3 || !strchr("<>|=", d[0]) || d[2] < '1' || d[2] > '8') return -1;
+    t->kind = d[1];
+    t->size = d[2] - '0';
+    t->big = d[0] == '>' || (d[0] == '=' && !mist_io_host_le());
+    if (t->kind == 'f') return t->size == 4 || t->size == 8 ? 0 : -1;
+    if (t->kind == 'i' || t->kind == 'u')
+        return t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8 ? 0 : -1;
+    if (t->kind == 'b') return t->size == 1 ? 0 : -1;
+    return -1;
+}
+
+static int parse_header(const char *path, const char *s, size_t len, npy_type *type,
+                        int *fortran_out, uint64_t *n, uint64_t *cols, mist_err *err)
 {
     hparse p = {s, len, 0};
     int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, ndim = 0;
@@ -180,8 +201,8 @@ static int parse_header(const char *path, const char *s, size_t len, mist_dtype 
             hp_ws(&p);
             if (p.pos < p.len && p.s[p.pos] == '[')
                 return mist_fail(err, MIST_EFORMAT,
-                                 "'%s': structured dtypes are not supported (need '<f8' or "
-                                 "'<f4')",
+                                 "'%s': structured dtypes are not supported (save a plain "
+                                 "2-D array of numbers)",
                                  path);
             if (hp_string(&p, descr, sizeof descr)) goto syntax;
             have_descr = 1;
@@ -213,19 +234,12 @@ static int parse_header(const char *path, const char *s, size_t len, mist_dtype 
     if (!have_descr || !have_order || !have_shape)
         return mist_fail(err, MIST_EFORMAT, "'%s': .npy header lacks '%s'", path,
                          !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
-    if (strcmp(descr, "<f8") == 0) *dtype = MIST_DTYPE_F64;
-    else if (strcmp(descr, "<f4") == 0) *dtype = MIST_DTYPE_F32;
-    else if (descr[0] == '>')
+    if (parse_descr(descr, type))
         return mist_fail(err, MIST_EFORMAT,
-                         "'%s': big-endian data (dtype '%s') is not supported; save it as '<f8'",
+                         "'%s': unsupported dtype '%s' (mist reads floats f4/f8, integers "
+                         "i1-i8/u1-u8 and bools, either byte order)",
                          path, descr);
-    else
-        return mist_fail(err, MIST_EFORMAT,
-                         "'%s': unsupported dtype '%s' (only '<f8' and '<f4')", path, descr);
-    if (fortran)
-        return mist_fail(err, MIST_EFORMAT,
-                         "'%s': Fortran-order arrays are not supported; save a C-order array",
-                         path);
+    *fortran_out = fortran;
     if (ndim == 1) {
         dims[1] = 1; /* a vector is one column */
     } else if (ndim != 2) {
@@ -247,8 +261,38 @@ static int read_exact(FILE *f, void *buf, size_t len)
     return fread(buf, 1, len, f) == len ? 0 : -1;
 }
 
-static int read_open(FILE *f, const char *path, double **out, size_t *n_out, size_t *cols_out,
-                     mist_dtype *dtype_out, mist_err *err)
+/* One element as a double (integers beyond 2^53 round, as numpy's astype(float) does). */
+static double npy_value(const unsigned char *p, const npy_type *t)
+{
+    unsigned char b[8];
+    for (int i = 0; i < t->size; i++) b[i] = t->big ? p[t->size - 1 - i] : p[i];
+    uint64_t u = 0;
+    for (int i = t->size - 1; i >= 0; i--) u = (u << 8) | b[i];
+    switch (t->kind) {
+    case 'f':
+        if (t->size == 8) {
+            double d;
+            memcpy(&d, &u, 8);
+            return d;
+        } else {
+            uint32_t u32 = (uint32_t)u;
+            float fv;
+            memcpy(&fv, &u32, 4);
+            return (double)fv;
+        }
+    case 'u': return (double)u;
+    case 'b': return u != 0;
+    default: { /* two's complement of size bytes */
+        int shift = 64 - 8 * t->size;
+        return (double)((int64_t)(u << shift) >> shift);
+    }
+    }
+}
+
+/* avail: the bytes after the prefix when known (a regular file, a member of an .npz), else
+ * UINT64_MAX; checked against the header before anything is allocated. */
+static int read_open(FILE *f, const char *path, uint64_t avail, double **out, size_t *n_out,
+                     size_t *cols_out, mist_dtype *dtype_out, mist_err *err)
 {
     unsigned char pre[12];
     size_t got = fread(pre, 1, 10, f);
@@ -287,13 +331,14 @@ static int read_open(FILE *f, const char *path, double **out, size_t *n_out, siz
         free(hdr);
         return mist_fail(err, MIST_EFORMAT, "'%s': NUL byte in the .npy header", path);
     }
-    mist_dtype dtype = MIST_DTYPE_F64;
+    npy_type type;
+    int fortran = 0;
     uint64_t n = 0, cols = 0;
-    int rc = parse_header(path, hdr, hlen, &dtype, &n, &cols, err);
+    int rc = parse_header(path, hdr, hlen, &type, &fortran, &n, &cols, err);
     free(hdr);
     if (rc) return rc;
 
-    size_t item = dtype == MIST_DTYPE_F32 ? 4 : 8;
+    size_t item = (size_t)type.size;
     if (cols == 0) return mist_fail(err, MIST_EFORMAT, "'%s': array has no columns", path);
     if (cols > INT_MAX || n > SIZE_MAX || n > SIZE_MAX / sizeof(double) / cols)
         return mist_fail(err, MIST_EFORMAT, "'%s': shape (%llu, %llu) is too large", path,
@@ -304,9 +349,10 @@ static int read_open(FILE *f, const char *path, double **out, size_t *n_out, siz
     /* Compare with the real size before allocating, so a lying header cannot make us allocate
      * terabytes. Pipes and the like are checked while reading instead. */
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-        uint64_t have = (uint64_t)st.st_size > prelen + hlen ? (uint64_t)st.st_size - prelen - hlen
-                                                             : 0;
+    if (avail == UINT64_MAX && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+        avail = (uint64_t)st.st_size;
+    if (avail != UINT64_MAX) {
+        uint64_t have = avail > prelen + hlen ? avail - prelen - hlen : 0;
         if (have < bytes)
             return mist_fail(err, MIST_EFORMAT,
                              "'%s': truncated data: shape (%zu, %zu) needs %zu bytes, file has "
@@ -321,25 +367,14 @@ static int read_open(FILE *f, const char *path, double **out, size_t *n_out, siz
     double *data = malloc(total ? total * sizeof(double) : sizeof(double));
     if (!data) return mist_fail(err, MIST_ENOMEM, "out of memory reading '%s' (%zu values)", path,
                                 total);
-    if (item == 8) {
+    if (type.kind == 'f' && item == 8 && !type.big && mist_io_host_le()) {
         if (read_exact(f, data, bytes)) goto truncated;
-        if (!mist_io_host_le())
-            for (size_t i = 0; i < total; i++) {
-                unsigned char b[8];
-                memcpy(b, &data[i], 8);
-                data[i] = mist_io_get_f64(b);
-            }
     } else {
-        unsigned char buf[CHUNK * 4];
+        unsigned char buf[CHUNK * 8];
         for (size_t off = 0; off < total; off += CHUNK) {
             size_t m = total - off < CHUNK ? total - off : CHUNK;
-            if (read_exact(f, buf, m * 4)) goto truncated;
-            for (size_t i = 0; i < m; i++) {
-                uint32_t u = mist_io_get_le32(buf + 4 * i);
-                float fv;
-                memcpy(&fv, &u, 4);
-                data[off + i] = (double)fv;
-            }
+            if (read_exact(f, buf, m * item)) goto truncated;
+            for (size_t i = 0; i < m; i++) data[off + i] = npy_value(buf + item * i, &type);
         }
     }
     if (fgetc(f) != EOF) {
@@ -350,10 +385,22 @@ static int read_open(FILE *f, const char *path, double **out, size_t *n_out, siz
         free(data);
         return mist_fail(err, MIST_EIO, "error reading '%s'", path);
     }
+    if (fortran && n > 1 && cols > 1) { /* column-major on disk: to the row-major of mist */
+        double *t = malloc(total * sizeof *t);
+        if (!t) {
+            free(data);
+            return mist_fail(err, MIST_ENOMEM, "out of memory reading '%s' (%zu values)", path,
+                             total);
+        }
+        for (size_t j = 0; j < (size_t)cols; j++)
+            for (size_t i = 0; i < (size_t)n; i++) t[i * cols + j] = data[j * n + i];
+        free(data);
+        data = t;
+    }
     *out = data;
     *n_out = (size_t)n;
     *cols_out = (size_t)cols;
-    *dtype_out = dtype;
+    *dtype_out = type.kind == 'f' && item == 4 ? MIST_DTYPE_F32 : MIST_DTYPE_F64;
     return MIST_OK;
 truncated:
     free(data);
@@ -366,7 +413,18 @@ int mist_npy_read(const char *path, double **data, size_t *n, size_t *cols, mist
 {
     FILE *f = fopen(path, "rb");
     if (!f) return mist_fail(err, MIST_EIO, "cannot open '%s': %s", path, strerror(errno));
-    int rc = read_open(f, path, data, n, cols, dtype, err);
+    int rc = read_open(f, path, UINT64_MAX, data, n, cols, dtype, err);
+    fclose(f);
+    return rc;
+}
+
+int mist_npy_read_mem(const unsigned char *buf, size_t len, const char *name, double **data,
+                      size_t *n, size_t *cols, mist_dtype *dtype, mist_err *err)
+{
+    if (len == 0) return mist_fail(err, MIST_EFORMAT, "'%s' is empty", name);
+    FILE *f = fmemopen((void *)buf, len, "rb");
+    if (!f) return mist_fail(err, MIST_ENOMEM, "out of memory reading '%s'", name);
+    int rc = read_open(f, name, (uint64_t)len, data, n, cols, dtype, err);
     fclose(f);
     return rc;
 }

@@ -18,18 +18,22 @@ typedef enum mist_format {
     MIST_FMT_AUTO = 0, /* from the file name's extension */
     MIST_FMT_NPY,
     MIST_FMT_CSV,
-    MIST_FMT_MSGPACK
+    MIST_FMT_MSGPACK,
+    MIST_FMT_NPZ /* numpy.savez archives: read only */
 } mist_format;
 
 typedef enum mist_dtype { MIST_DTYPE_F64 = 0, MIST_DTYPE_F32 } mist_dtype;
 
-/* ".npy" -> NPY, ".csv" -> CSV, ".msgpack"/".mpk" -> MSGPACK, else AUTO (unknown). */
+/* ".npy" -> NPY, ".csv"/".tsv"/".tab" -> CSV, ".msgpack"/".mpk" -> MSGPACK, ".npz" -> NPZ,
+ * else AUTO (unknown). */
 mist_format mist_format_from_path(const char *path);
-const char *mist_format_name(mist_format f); /* "npy", "csv", "msgpack" */
-/* Parses "npy"/"csv"/"msgpack"; returns MIST_EINVAL on anything else. */
+const char *mist_format_name(mist_format f); /* "npy", "csv", "msgpack", "npz" */
+/* Parses "npy"/"csv"/"msgpack"/"npz"; returns MIST_EINVAL on anything else. */
 int mist_format_parse(const char *s, mist_format *out, mist_err *err);
 
-/* The sidecar of data.npy / data.csv is data.json. Writes into buf (size bufsz). */
+/* The sidecar of data.npy is data.npy.json (of data.csv data.csv.json: two data files never
+ * share one). Writes into buf (size bufsz). Readers also take the name of mist 0.1, data.json,
+ * when its "file" key names the data file (or it has none). */
 int mist_sidecar_path(char *buf, size_t bufsz, const char *path, mist_err *err);
 
 /* ---- atomic files ---------------------------------------------------------------------- */
@@ -75,6 +79,37 @@ int mist_dataset_read(mist_dataset **out, const char *path, mist_format fmt, int
  * Used for column selection (--x / --y). */
 int mist_matrix_read(const char *path, mist_format fmt, double **data, size_t *n, size_t *cols,
                      mist_meta *meta, int *meta_dx, int *meta_dy, int *has_meta, mist_err *err);
+
+/* A data file as a table: every format, with the options a user may need for files mist did
+ * not write. */
+typedef struct mist_read_opts {
+    mist_format fmt; /* MIST_FMT_AUTO: from the extension */
+    /* CSV: the field delimiter; 0: tab for .tsv/.tab files and for a first line with tabs and
+     * no comma, else ','. Fields may be quoted ("1.5"). */
+    char delimiter;
+} mist_read_opts;
+
+typedef struct mist_table {
+    double *data; /* n x cols, row-major */
+    size_t n, cols;
+    char **names; /* cols names from a CSV header; NULL without one */
+    /* has_meta: metadata of a sidecar or record (meta, meta_dx, meta_dy), or the X/Y split of an
+     * .npz (meta_dx, meta_dy; meta.mi NaN) */
+    mist_meta meta;
+    int has_meta, meta_dx, meta_dy;
+    /* CSV: column 1 holds 0, 1, 2, ... (or 1, 2, 3, ...) in order, n >= 3, under an empty
+     * header name ("Unnamed: 0", "index"), or without a header in a file of 3 or more columns:
+     * most likely the index pandas' to_csv writes, not data. The caller decides what to say. */
+    int index_column;
+} mist_table;
+
+/* Reads path ("-": CSV from standard input) into t (zeroed first). .npz: an archive of
+ * numpy.savez with one array (the matrix) or several (arrays x and y, else the first two, side
+ * by side). .npy: float, integer or bool, C or Fortran order. */
+int mist_table_read(const char *path, const mist_read_opts *o, mist_table *t, mist_err *err);
+void mist_table_free(mist_table *t);
+/* The 0-based column whose name is name (exact, then case-insensitive); -1 when none. */
+int mist_table_column(const mist_table *t, const char *name);
 
 /* CSV from an open stream (header optional: a first line that does not parse as numbers is
  * taken as the header). name is used in messages. */

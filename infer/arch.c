@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch_fields.h"
 #include "infer_internal.h"
 
 void mist_arch_official(mist_arch *a, int quantile_conditioned)
@@ -63,40 +64,25 @@ const char *mist_act_name(int act)
     return act == MIST_ACT_GELU ? "gelu" : act == MIST_ACT_RELU ? "relu" : "?";
 }
 
-static int range(mist_err *err, const char *name, long long v, long long lo, long long hi)
-{
-    if (v < lo || v > hi)
-        return mist_fail(err, MIST_EINVAL, "arch: %s = %lld is outside %lld..%lld", name, v, lo,
-                         hi);
-    return 0;
-}
-
-/* Values only; the parameter total is checked by mist_arch_validate. */
+/* Values only; the parameter total is checked by mist_arch_validate. Each field's own range
+ * comes from the field table (arch_fields.c); the rules between fields are here. */
 static int validate_values(const mist_arch *a, mist_err *err)
 {
-    int rc;
-    if (a->input_layout != MIST_LAYOUT_PACKED && a->input_layout != MIST_LAYOUT_SPLIT &&
-        a->input_layout != MIST_LAYOUT_PAIRS)
-        return mist_fail(err, MIST_EINVAL, "arch: unknown input_layout %d", a->input_layout);
-    if (a->preprocess < MIST_PREP_NONE || a->preprocess > MIST_PREP_ZSCORE)
-        return mist_fail(err, MIST_EINVAL, "arch: unknown preprocess %d", a->preprocess);
-    if (a->activation != MIST_ACT_GELU && a->activation != MIST_ACT_RELU)
-        return mist_fail(err, MIST_EINVAL, "arch: unknown activation %d", a->activation);
-    if ((rc = range(err, "max_input_dim", a->max_input_dim, 1, MIST_MAX_INPUT)) ||
-        (rc = range(err, "max_dx", a->max_dx, 1, MIST_MAX_INPUT)) ||
-        (rc = range(err, "max_dy", a->max_dy, 1, MIST_MAX_INPUT)) ||
-        (rc = range(err, "D", a->D, 1, MIST_MAX_WIDTH)) ||
-        (rc = range(err, "H", a->H, 1, a->D)) ||
-        (rc = range(err, "ff", a->ff, 1, MIST_MAX_WIDTH)) ||
-        (rc = range(err, "n_inds", a->n_inds, 1, MIST_MAX_TOKENS)) ||
-        (rc = range(err, "n_seeds", a->n_seeds, 1, MIST_MAX_TOKENS)) ||
-        (rc = range(err, "n_feature_sab", a->n_feature_sab, 0, MIST_MAX_LAYERS)) ||
-        (rc = range(err, "n_isab", a->n_isab, 0, MIST_MAX_LAYERS)) ||
-        (rc = range(err, "n_dec", a->n_dec, 0, MIST_MAX_LAYERS)) ||
-        (rc = range(err, "n_rho", a->n_rho, 1, MIST_MAX_LAYERS)) ||
-        (rc = range(err, "rho_hidden", a->rho_hidden, 1, MIST_MAX_WIDTH)) ||
-        (rc = range(err, "quantile_conditioned", a->quantile_conditioned, 0, 1)))
-        return rc;
+    for (size_t i = 0; i < arch_field_n; i++) {
+        const arch_field *f = &arch_field_tab[i];
+        double v = arch_field_value(f, a);
+        if (f->type == AF_LAYOUT || f->type == AF_PREP || f->type == AF_ACT) {
+            if (!(v >= f->lo && v <= f->hi))
+                return mist_fail(err, MIST_EINVAL, "arch: unknown %s %d", f->name, (int)v);
+        } else if (f->type == AF_F64) {
+            if (!(v > f->lo && v <= f->hi))
+                return mist_fail(err, MIST_EINVAL, "arch: %s = %g is outside (%g, %g]", f->name,
+                                 v, f->lo, f->hi);
+        } else if (!f->trained && !(v >= f->lo && v <= f->hi)) {
+            return mist_fail(err, MIST_EINVAL, "arch: %s = %.0f is outside %.0f..%.0f", f->name,
+                             v, f->lo, f->hi);
+        }
+    }
     if (a->D % a->H != 0)
         return mist_fail(err, MIST_EINVAL, "arch: D = %d is not a multiple of H = %d", a->D,
                          a->H);
@@ -120,8 +106,6 @@ static int validate_values(const mist_arch *a, mist_err *err)
         if (a->preprocess != MIST_PREP_COPULA)
             return mist_fail(err, MIST_EINVAL, "arch: the pairs layout needs copula inputs");
     }
-    if (!(a->ln_eps > 0 && a->ln_eps <= 1))
-        return mist_fail(err, MIST_EINVAL, "arch: ln_eps = %g is outside (0, 1]", a->ln_eps);
     if (a->n_min < 1 || a->n_max < a->n_min)
         return mist_fail(err, MIST_EINVAL, "arch: trained n range %lld..%lld is invalid",
                          (long long)a->n_min, (long long)a->n_max);

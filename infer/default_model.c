@@ -97,3 +97,34 @@ mist_model *mist_model_open_default(const char *name, mist_err *err)
     if (mist_default_model_path(name, path, sizeof path, err)) return NULL;
     return mist_model_open(path, err);
 }
+
+/* "qr" -> "mist-qr.msgpack", "mist-point" -> "mist-point.msgpack", "x.msgpack" as it is. */
+static int shipped_name(const char *s, char *out, size_t outsz)
+{
+    size_t l = strlen(s), ext = sizeof ".msgpack" - 1;
+    int has_ext = l > ext && !strcmp(s + l - ext, ".msgpack");
+    int n = has_ext ? snprintf(out, outsz, "%s", s)
+                    : snprintf(out, outsz, "%s%s.msgpack", strncmp(s, "mist-", 5) ? "mist-" : "", s);
+    return l > 0 && !strchr(s, '/') && n > 0 && (size_t)n < outsz;
+}
+
+int mist_model_resolve(const char *spec, char *out, size_t outsz, mist_err *err)
+{
+    if (!spec || !out || outsz == 0) return mist_fail(err, MIST_EINVAL, "model: no name or no buffer");
+    char name[256];
+    if (!strncmp(spec, "mist:", 5)) {
+        if (!shipped_name(spec + 5, name, sizeof name))
+            return mist_fail(err, MIST_EINVAL,
+                             "'%s' names no shipped model (mist:qr, mist:point, mist:FILE.msgpack)",
+                             spec);
+        return mist_default_model_path(name, out, outsz, err);
+    }
+    /* a file of that name here wins: a user's own "qr" is never shadowed */
+    if (!strchr(spec, '/') && access(spec, F_OK) != 0 && shipped_name(spec, name, sizeof name)) {
+        mist_err quiet = {0};
+        if (!mist_default_model_path(name, out, outsz, &quiet)) return MIST_OK;
+    }
+    if ((size_t)snprintf(out, outsz, "%s", spec) >= outsz)
+        return mist_fail(err, MIST_EINVAL, "model path '%.60s...' is too long", spec);
+    return MIST_OK;
+}

@@ -77,6 +77,17 @@ void mist_arch_official(mist_arch *a, int quantile_conditioned);
 int mist_arch_validate(const mist_arch *a, mist_err *err);
 /* Number of float parameters of a valid arch (0 when invalid). */
 size_t mist_arch_param_count(const mist_arch *a);
+/* The architecture's fields, from the one table that weights files, checkpoints, `mist info`
+ * and overrides share: how many, the name of field i (NULL past the end), its value as text
+ * (enums by name, booleans true/false). */
+size_t mist_arch_field_count(void);
+const char *mist_arch_field_name(size_t i);
+int mist_arch_field_text(const mist_arch *a, size_t i, char *buf, size_t bufsz);
+/* Sets one field by name (or alias: "layout", "heads") from text, range-checked; no other
+ * field changes (mist_arch_override of mist_train.h also keeps the maxima consistent). */
+int mist_arch_field_set(mist_arch *a, const char *key, const char *value, mist_err *err);
+/* 1 when a and b build the same graph: every field equal but the trained ranges. */
+int mist_arch_same_graph(const mist_arch *a, const mist_arch *b);
 const char *mist_layout_name(int layout); /* "packed", "split", "pairs" */
 const char *mist_prep_name(int prep);     /* "none", "copula", "zscore" */
 const char *mist_act_name(int act);       /* "gelu", "relu" */
@@ -84,7 +95,9 @@ const char *mist_act_name(int act);       /* "gelu", "relu" */
 typedef struct mist_model mist_model;
 
 /* Opens a weights file; NULL with err set on any problem (unreadable, malformed, truncated,
- * unsupported version, unknown/missing/duplicate/mis-shaped tensor, non-finite weight). */
+ * unsupported version, unknown/missing/duplicate/mis-shaped tensor, non-finite weight, a meta
+ * that contradicts the arch, an absurd recalibration table, a checksum that does not match:
+ * mist_model_save writes one; files without it load unchecked). */
 mist_model *mist_model_open(const char *path, mist_err *err);
 /* The shipped models by file name (name NULL: MIST_DEFAULT_MODEL), found as `mist estimate`
  * finds its default: $MIST_WEIGHTS (a file path; only when name is NULL), then
@@ -95,6 +108,11 @@ mist_model *mist_model_open(const char *path, mist_err *err);
 int mist_default_model_path(const char *name, char *out, size_t outsz, mist_err *err);
 /* mist_model_open on that path. */
 mist_model *mist_model_open_default(const char *name, mist_err *err);
+/* A model as a user names it, to a path in out: "mist:qr" / "mist:point" (the shipped
+ * mist-qr.msgpack / mist-point.msgpack; "mist:NAME" is mist-NAME.msgpack, "mist:FILE.msgpack"
+ * that file), a bare "qr", "point" or shipped file name when no file of that name is in the
+ * working folder, else the path as given. MIST_EIO when a "mist:" name is not shipped. */
+int mist_model_resolve(const char *spec, char *out, size_t outsz, mist_err *err);
 /* Same from bytes in memory (copied out; buf may be freed afterwards). name is for messages. */
 mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err);
 /* A model with the given arch and every parameter zero (fill it via mist_model_params). */
@@ -115,6 +133,8 @@ int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int
                            const int64_t **shape, size_t *offset);
 /* The file's meta map as JSON text (owned by the model; "{}" when empty). */
 const char *mist_model_meta_json(mist_model *m);
+/* The meta entry key when it is a string shorter than bufsz: copied to buf, returns 1; else 0. */
+int mist_model_meta_get_str(const mist_model *m, const char *key, char *buf, size_t bufsz);
 /* Adds or replaces a meta entry (written by mist_model_save). */
 int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err);
 int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_err *err);

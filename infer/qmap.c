@@ -187,6 +187,7 @@ double qmap_apply(const mist_model *m, double tau)
  * group g holding n <= B_g (the last group the rest). */
 
 #define QRES_MAX_GROUPS 64
+#define QRES_MAX_ABS 1e6
 
 static int qres_check(const mist_qresid *r, mist_err *err)
 {
@@ -217,9 +218,12 @@ static int qres_check(const mist_qresid *r, mist_err *err)
     for (size_t g = 0; g < r->ngroups; g++)
         for (size_t i = 0; i < r->k; i++) {
             double v = r->values[g * r->k + i];
-            if (!isfinite(v))
-                return mist_fail(err, MIST_EINVAL, "residual value (group %zu, knot %zu) is not finite",
-                                 g + 1, i + 1);
+            /* residuals are in units of the spread: beyond 1e6 spreads is no calibration */
+            if (!(fabs(v) <= QRES_MAX_ABS))
+                return mist_fail(err, MIST_EINVAL,
+                                 "residual value (group %zu, knot %zu) is %g: not finite or beyond "
+                                 "+-%g",
+                                 g + 1, i + 1, v, QRES_MAX_ABS);
             if (i && v < r->values[g * r->k + i - 1])
                 return mist_fail(err, MIST_EINVAL,
                                  "residual values must not decrease (group %zu, knot %zu)", g + 1,

@@ -1,13 +1,15 @@
 /* The weights file (model.md): one msgpack map
  *   {format: "mist-weights", version: 1, arch: {...every graph setting...},
- *    tensors: [{name, dtype: "f32", shape: [..], data: bin (little-endian)}, ...], meta: {...}}
+ *    tensors: [{name, dtype: "f32", shape: [..], data: bin (little-endian)}, ...], meta: {...},
+ *    checksum: FNV-1a 64 of every byte before it (core/checksum.h; absent in older files)}
  * The writer goes through an atomic temporary file. The loader is strict: it proves the bytes
  * are one sane msgpack object before msgpack-c allocates anything (mist_msgpack_check: declared
  * counts must fit in the bytes that remain), builds the graph from arch (every value range-
  * checked, the parameter total bounded by the file size before any allocation), then looks
  * every tensor up in the tensor table by name and checks dtype, shape and byte length; unknown,
  * missing, duplicated and mis-shaped tensors, non-finite weights and newer versions are
- * rejected with a message naming the tensor or the problem. Tensor bytes are memcpy'd out of
+ * rejected with a message naming the tensor or the problem; so is a meta that contradicts the
+ * arch, and last a checksum that does not match. Tensor bytes are memcpy'd out of
  * the bin (it is not aligned). */
 #include <math.h>
 #include <msgpack.h>
@@ -16,94 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch_fields.h"
+#include "checksum.h"
 #include "infer_internal.h"
 #include "io_internal.h"
 
 /* A bin holds at most 4 GiB; so does the parameter block (MIST_MAX_PARAMS floats). */
 #define WEIGHTS_MAX_BYTES (((size_t)1 << 32) + ((size_t)1 << 24))
 
-/* ---- arch keys -------------------------------------------------------------------------- */
-
-enum { AT_INT, AT_I64, AT_BOOL, AT_DOUBLE, AT_LAYOUT, AT_PREP, AT_ACT };
-
-typedef struct arch_key {
-    const char *name;
-    int type;
-    size_t off;
-} arch_key;
-
-static const arch_key arch_keys[] = {
-    {"input_layout", AT_LAYOUT, offsetof(mist_arch, input_layout)},
-    {"preprocess", AT_PREP, offsetof(mist_arch, preprocess)},
-    {"max_input_dim", AT_INT, offsetof(mist_arch, max_input_dim)},
-    {"max_dx", AT_INT, offsetof(mist_arch, max_dx)},
-    {"max_dy", AT_INT, offsetof(mist_arch, max_dy)},
-    {"D", AT_INT, offsetof(mist_arch, D)},
-    {"H", AT_INT, offsetof(mist_arch, H)},
-    {"ff", AT_INT, offsetof(mist_arch, ff)},
-    {"n_inds", AT_INT, offsetof(mist_arch, n_inds)},
-    {"n_seeds", AT_INT, offsetof(mist_arch, n_seeds)},
-    {"n_feature_sab", AT_INT, offsetof(mist_arch, n_feature_sab)},
-    {"n_isab", AT_INT, offsetof(mist_arch, n_isab)},
-    {"n_dec", AT_INT, offsetof(mist_arch, n_dec)},
-    {"n_rho", AT_INT, offsetof(mist_arch, n_rho)},
-    {"rho_hidden", AT_INT, offsetof(mist_arch, rho_hidden)},
-    {"quantile_conditioned", AT_BOOL, offsetof(mist_arch, quantile_conditioned)},
-    {"activation", AT_ACT, offsetof(mist_arch, activation)},
-    {"ln_eps", AT_DOUBLE, offsetof(mist_arch, ln_eps)},
-    {"n_min", AT_I64, offsetof(mist_arch, n_min)},
-    {"n_max", AT_I64, offsetof(mist_arch, n_max)},
-    {"d_min", AT_I64, offsetof(mist_arch, d_min)},
-    {"d_max", AT_I64, offsetof(mist_arch, d_max)},
-};
-#define N_ARCH_KEYS (sizeof arch_keys / sizeof *arch_keys)
-
 /* ---- writing ---------------------------------------------------------------------------- */
-
-static int fwrite_cb(void *data, const char *buf, size_t len)
-{
-    return fwrite(buf, 1, len, (FILE *)data) == len ? 0 : -1;
-}
 
 static int pack_cstr(msgpack_packer *pk, const char *s)
 {
     size_t l = strlen(s);
     return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
-}
-
-static int pack_arch(msgpack_packer *pk, const mist_arch *a)
-{
-    int bad = msgpack_pack_map(pk, N_ARCH_KEYS);
-    for (size_t i = 0; i < N_ARCH_KEYS && !bad; i++) {
-        const arch_key *k = &arch_keys[i];
-        const char *base = (const char *)a + k->off;
-        int iv;
-        int64_t lv;
-        double dv;
-        bad |= pack_cstr(pk, k->name);
-        switch (k->type) {
-        case AT_INT: memcpy(&iv, base, sizeof iv); bad |= msgpack_pack_int(pk, iv); break;
-        case AT_I64: memcpy(&lv, base, sizeof lv); bad |= msgpack_pack_int64(pk, lv); break;
-        case AT_BOOL:
-            memcpy(&iv, base, sizeof iv);
-            bad |= iv ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-            break;
-        case AT_DOUBLE: memcpy(&dv, base, sizeof dv); bad |= msgpack_pack_double(pk, dv); break;
-        case AT_LAYOUT:
-            memcpy(&iv, base, sizeof iv);
-            bad |= pack_cstr(pk, mist_layout_name(iv));
-            break;
-        case AT_PREP:
-            memcpy(&iv, base, sizeof iv);
-            bad |= pack_cstr(pk, mist_prep_name(iv));
-            break;
-        case AT_ACT:
-            memcpy(&iv, base, sizeof iv);
-            bad |= pack_cstr(pk, mist_act_name(iv));
-            break;
-        }
-    }
-    return bad;
 }
 
 int weights_write(const mist_model *m, const char *path, mist_err *err)
@@ -114,14 +42,14 @@ int weights_write(const mist_model *m, const char *path, mist_err *err)
                              m->table[t].name);
     mist_atomic_file *af = mist_atomic_open(path, err);
     if (!af) return err ? err->code : MIST_EIO;
-    FILE *f = mist_atomic_stream(af);
+    mist_hashed_file hf = {mist_atomic_stream(af), MIST_FNV1A64_INIT};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, f, fwrite_cb);
+    msgpack_packer_init(&pk, &hf, mist_hashed_write);
     int bad = 0;
-    bad |= msgpack_pack_map(&pk, 5);
+    bad |= msgpack_pack_map(&pk, 6);
     bad |= pack_cstr(&pk, "format") || pack_cstr(&pk, MIST_WEIGHTS_FORMAT);
     bad |= pack_cstr(&pk, "version") || msgpack_pack_int(&pk, MIST_WEIGHTS_VERSION);
-    bad |= pack_cstr(&pk, "arch") || pack_arch(&pk, &m->arch);
+    bad |= pack_cstr(&pk, "arch") || arch_pack(&pk, &m->arch);
     bad |= pack_cstr(&pk, "tensors") || msgpack_pack_array(&pk, m->ntensors);
     for (size_t t = 0; t < m->ntensors && !bad; t++) {
         const tensor_spec *s = &m->table[t];
@@ -148,8 +76,9 @@ int weights_write(const mist_model *m, const char *path, mist_err *err)
         }
     }
     bad |= pack_cstr(&pk, "meta");
-    if (m->meta_mp) bad |= fwrite(m->meta_mp, 1, m->meta_len, f) != m->meta_len;
+    if (m->meta_mp) bad |= mist_hashed_write(&hf, (const char *)m->meta_mp, m->meta_len);
     else bad |= msgpack_pack_map(&pk, 0);
+    bad |= mist_hashed_write_tail(&hf); /* the last entry: it covers every byte before it */
     if (bad) {
         mist_atomic_abort(af);
         return mist_fail(err, MIST_EIO, "cannot write '%s'", path);
@@ -344,6 +273,30 @@ static int meta_set(mist_model *m, const char *key, const char *str, double num,
     return MIST_OK;
 }
 
+int mist_model_meta_get_str(const mist_model *m, const char *key, char *buf, size_t bufsz)
+{
+    if (!m || !key || !buf || !bufsz || !m->meta_mp) return 0;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0, kl = strlen(key);
+    int found = 0;
+    if (msgpack_unpack_next(&up, (const char *)m->meta_mp, m->meta_len, &off) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        up.data.type == MSGPACK_OBJECT_MAP)
+        for (uint32_t i = 0; i < up.data.via.map.size && !found; i++) {
+            const msgpack_object *k = &up.data.via.map.ptr[i].key, *v = &up.data.via.map.ptr[i].val;
+            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != kl ||
+                memcmp(k->via.str.ptr, key, kl) || v->type != MSGPACK_OBJECT_STR ||
+                v->via.str.size >= bufsz || memchr(v->via.str.ptr, 0, v->via.str.size))
+                continue;
+            memcpy(buf, v->via.str.ptr, v->via.str.size);
+            buf[v->via.str.size] = '\0';
+            found = 1;
+        }
+    msgpack_unpacked_destroy(&up);
+    return found;
+}
+
 int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err)
 {
     return meta_set(m, key, value ? value : "", 0, err);
@@ -402,83 +355,8 @@ static int get_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *out
 
 static int decode_arch(const char *name, const msgpack_object *o, mist_arch *a, mist_err *err)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return mist_fail(err, MIST_EFORMAT, "'%s': \"arch\" is not a map", name);
-    memset(a, 0, sizeof *a);
-    int seen[N_ARCH_KEYS] = {0};
-    const msgpack_object_map *map = &o->via.map;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
-        size_t j = 0;
-        while (j < N_ARCH_KEYS && !key_is(k, arch_keys[j].name)) j++;
-        char kn[64];
-        show_str(k, kn, sizeof kn);
-        if (j == N_ARCH_KEYS)
-            return mist_fail(err, MIST_EFORMAT,
-                             "'%s': unknown arch setting \"%s\" (written by a newer mist?)", name,
-                             kn);
-        if (seen[j])
-            return mist_fail(err, MIST_EFORMAT, "'%s': arch setting \"%s\" appears twice", name,
-                             kn);
-        seen[j] = 1;
-        const arch_key *ak = &arch_keys[j];
-        char *base = (char *)a + ak->off;
-        int64_t lv;
-        int iv = -1, bad = 0;
-        switch (ak->type) {
-        case AT_INT:
-            if (get_int(v, INT32_MIN, INT32_MAX, &lv)) bad = 1;
-            else iv = (int)lv, memcpy(base, &iv, sizeof iv);
-            break;
-        case AT_I64:
-            if (get_int(v, INT64_MIN, INT64_MAX, &lv)) bad = 1;
-            else memcpy(base, &lv, sizeof lv);
-            break;
-        case AT_BOOL:
-            if (v->type != MSGPACK_OBJECT_BOOLEAN) bad = 1;
-            else iv = v->via.boolean ? 1 : 0, memcpy(base, &iv, sizeof iv);
-            break;
-        case AT_DOUBLE: {
-            double d;
-            if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
-                d = v->via.f64;
-            else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) d = (double)v->via.u64;
-            else {
-                bad = 1;
-                break;
-            }
-            memcpy(base, &d, sizeof d);
-            break;
-        }
-        case AT_LAYOUT:
-            if (str_eq(v, "packed")) iv = MIST_LAYOUT_PACKED;
-            else if (str_eq(v, "split")) iv = MIST_LAYOUT_SPLIT;
-            else if (str_eq(v, "pairs")) iv = MIST_LAYOUT_PAIRS;
-            else bad = 1;
-            if (!bad) memcpy(base, &iv, sizeof iv);
-            break;
-        case AT_PREP:
-            if (str_eq(v, "none")) iv = MIST_PREP_NONE;
-            else if (str_eq(v, "copula")) iv = MIST_PREP_COPULA;
-            else if (str_eq(v, "zscore")) iv = MIST_PREP_ZSCORE;
-            else bad = 1;
-            if (!bad) memcpy(base, &iv, sizeof iv);
-            break;
-        case AT_ACT:
-            if (str_eq(v, "gelu")) iv = MIST_ACT_GELU;
-            else if (str_eq(v, "relu")) iv = MIST_ACT_RELU;
-            else bad = 1;
-            if (!bad) memcpy(base, &iv, sizeof iv);
-            break;
-        }
-        if (bad)
-            return mist_fail(err, MIST_EFORMAT, "'%s': invalid value for arch setting \"%s\"",
-                             name, ak->name);
-    }
-    for (size_t j = 0; j < N_ARCH_KEYS; j++)
-        if (!seen[j])
-            return mist_fail(err, MIST_EFORMAT, "'%s': arch setting \"%s\" is missing", name,
-                             arch_keys[j].name);
+    int rc = arch_unpack(o, a, name, err);
+    if (rc) return rc;
     mist_err e2;
     if (mist_arch_validate(a, &e2))
         return mist_fail(err, MIST_EFORMAT, "'%s': %s", name, e2.msg);
@@ -572,16 +450,119 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
     return MIST_OK;
 }
 
-static mist_model *decode(const char *name, const msgpack_object *root, size_t file_len,
-                          mist_err *err)
+/* ---- meta cross-check --------------------------------------------------------------------
+ * A meta that describes the architecture must describe this one: "loss" and "model" (written
+ * by the trainer and the converter), a key named like an arch field or its alias ("heads",
+ * "layout", ...), and the key=value overrides recorded in "arch_spec" (its preset names are not
+ * compared: a preset may change between versions; the overrides stated were applied last). Not
+ * compared: the trained ranges (informational; the export sets them to what training saw) and,
+ * in arch_spec, quantile_conditioned (`mist train` sets it from --loss after the overrides). */
+
+static int meta_contradicts(const char *name, const char *key, const char *says,
+                            const arch_field *f, const mist_arch *a, mist_err *err)
+{
+    char has[64];
+    arch_field_text(f, a, has, sizeof has);
+    return mist_fail(err, MIST_EFORMAT,
+                     "'%s': meta \"%s\" says %s but the arch has %s = %s (the file was altered "
+                     "or assembled from two models)",
+                     name, key, says, f->name, has);
+}
+
+static int spec_check(const char *name, const msgpack_object *o, const mist_arch *a,
+                      mist_err *err)
+{
+    char spec[512];
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= sizeof spec) return MIST_OK;
+    memcpy(spec, o->via.str.ptr, o->via.str.size);
+    spec[o->via.str.size] = '\0';
+    mist_arch b = *a;
+    mist_err ignored;
+    for (char *save = NULL, *t = strtok_r(spec, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (strchr(t, '=')) (void)arch_override(&b, t, &ignored); /* unknown keys: recorded only */
+    for (size_t i = 0; i < arch_field_n; i++) {
+        const arch_field *f = &arch_field_tab[i];
+        if (f->trained || !strcmp(f->name, "quantile_conditioned")) continue;
+        if (arch_field_value(f, &b) != arch_field_value(f, a)) {
+            char says[96];
+            arch_field_text(f, &b, says + snprintf(says, sizeof says, "%s=", f->name),
+                            sizeof says - strlen(f->name) - 1);
+            return meta_contradicts(name, "arch_spec", says, f, a, err);
+        }
+    }
+    return MIST_OK;
+}
+
+static int meta_crosscheck(const char *name, const msgpack_object_map *meta, const mist_arch *a,
+                           mist_err *err)
+{
+    const arch_field *qc = arch_field_find("quantile_conditioned", 20),
+                     *lay = arch_field_find("input_layout", 12);
+    for (uint32_t i = 0; i < meta->size; i++) {
+        const msgpack_object *k = &meta->ptr[i].key, *v = &meta->ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) continue;
+        int rc = MIST_OK;
+        if (key_is(k, "arch_spec")) {
+            rc = spec_check(name, v, a, err);
+        } else if (key_is(k, "loss") && (str_eq(v, "pinball") || str_eq(v, "mse"))) {
+            int q = str_eq(v, "pinball");
+            if (q != a->quantile_conditioned)
+                rc = meta_contradicts(name, "loss", q ? "pinball" : "mse", qc, a, err);
+        } else if (key_is(k, "model") && (str_eq(v, "MIST-QR") || str_eq(v, "MIST"))) {
+            int q = str_eq(v, "MIST-QR");
+            const char *says = q ? "MIST-QR" : "MIST";
+            if (q != a->quantile_conditioned)
+                rc = meta_contradicts(name, "model", says, qc, a, err);
+            else if (a->input_layout != MIST_LAYOUT_PACKED)
+                rc = meta_contradicts(name, "model", says, lay, a, err);
+        } else {
+            const arch_field *f = arch_field_find(k->via.str.ptr, k->via.str.size);
+            if (!f || f->trained) continue;
+            mist_arch b = *a;
+            char says[96];
+            mist_err e2;
+            if (v->type == MSGPACK_OBJECT_STR) {
+                show_str(v, says, sizeof says);
+                if (arch_field_parse(f, &b, says, &e2))
+                    return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\": %s", name, f->name,
+                                     e2.msg);
+            } else {
+                double d = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER   ? (double)v->via.u64
+                           : v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)v->via.i64
+                           : v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64
+                               ? v->via.f64
+                           : v->type == MSGPACK_OBJECT_BOOLEAN ? (double)v->via.boolean
+                                                               : NAN;
+                snprintf(says, sizeof says, "%g", d);
+                if (d != arch_field_value(f, a)) {
+                    char kn[64];
+                    show_str(k, kn, sizeof kn);
+                    return meta_contradicts(name, kn, says, f, a, err);
+                }
+                continue;
+            }
+            if (arch_field_value(f, &b) != arch_field_value(f, a)) {
+                char kn[64];
+                show_str(k, kn, sizeof kn);
+                rc = meta_contradicts(name, kn, says, f, a, err);
+            }
+        }
+        if (rc) return rc;
+    }
+    return MIST_OK;
+}
+
+static mist_model *decode(const char *name, const msgpack_object *root, const void *buf,
+                          size_t file_len, mist_err *err)
 {
     if (root->type != MSGPACK_OBJECT_MAP) {
         mist_fail(err, MIST_EFORMAT, "'%s': not a mist weights file (the top level is not a map)",
                   name);
         return NULL;
     }
-    enum { K_FORMAT, K_VERSION, K_ARCH, K_TENSORS, K_META, K_COUNT };
-    static const char *const keys[K_COUNT] = {"format", "version", "arch", "tensors", "meta"};
+    enum { K_FORMAT, K_VERSION, K_ARCH, K_TENSORS, K_META, K_CHECKSUM, K_COUNT };
+    static const char *const keys[K_COUNT] = {"format",  "version", "arch",
+                                              "tensors", "meta",    MIST_CHECKSUM_KEY};
     const msgpack_object *v[K_COUNT] = {NULL};
     const msgpack_object_map *map = &root->via.map;
     for (uint32_t i = 0; i < map->size; i++)
@@ -693,6 +674,16 @@ static mist_model *decode(const char *name, const msgpack_object *root, size_t f
                       name, QMAP_META_KEY, QRES_META_KEY);
             goto fail;
         }
+        if (meta_crosscheck(name, meta, &m->arch, err)) goto fail;
+    }
+    /* last: a file that decodes cleanly but was changed since it was written is caught here;
+     * files without a checksum (older writers) load as before */
+    if (v[K_CHECKSUM]) {
+        if (&map->ptr[map->size - 1].val != v[K_CHECKSUM]) {
+            mist_fail(err, MIST_EFORMAT, "'%s': the checksum is not the file's last entry", name);
+            goto fail;
+        }
+        if (mist_checksum_verify(buf, file_len, name, "weights file", err)) goto fail;
     }
     free(seen);
     return m;
@@ -730,7 +721,7 @@ mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, m
     else if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
         mist_fail(err, MIST_EFORMAT, "'%s': not a valid weights file", name);
     else
-        m = decode(name, &up.data, len, err);
+        m = decode(name, &up.data, buf, len, err);
     msgpack_unpacked_destroy(&up);
     return m;
 }

@@ -46,7 +46,7 @@ def check(path, dtype, n, cols, seed):
         npformat.read_array_header_1_0(f)
         if f.tell() % 64 != 0:
             fail("data starts at byte %d, not a multiple of 64" % f.tell())
-    side = os.path.splitext(path)[0] + ".json"
+    side = path + ".json"
     with open(side) as f:
         meta = json.load(f)
     if meta.get("format") != "mist-dataset":
@@ -70,6 +70,16 @@ def write(d):
     np.save(os.path.join(d, "ref_fortran.npy"), np.asfortranarray(pattern(3, 2, "f8")))
     np.save(os.path.join(d, "ref_big.npy"), pattern(3, 2, ">f8"))
     np.save(os.path.join(d, "ref_i8.npy"), np.arange(6, dtype="<i8").reshape(3, 2))
+    np.save(os.path.join(d, "ref_u1.npy"), np.arange(6, dtype="u1").reshape(3, 2))
+    np.save(os.path.join(d, "ref_i4_fortran.npy"),
+            np.asfortranarray(np.arange(6, dtype="<i4").reshape(3, 2) - 3))
+    # .npz: named x and y (stored last, to show the names win over the order), two unnamed
+    # arrays, one array, and a compressed archive (refused)
+    y, x = pattern(4, 1, "f8"), pattern(4, 2, "f8")
+    np.savez(os.path.join(d, "ref_xy.npz"), y=y, other=pattern(4, 3, "f8"), x=x)
+    np.savez(os.path.join(d, "ref_ab.npz"), x, y)
+    np.savez(os.path.join(d, "ref_one.npz"), pattern(5, 3, "f8"))
+    np.savez_compressed(os.path.join(d, "ref_comp.npz"), x=x, y=y)
 
 
 def main(argv):

@@ -185,7 +185,6 @@ START_TEST(test_specs)
                {"histogram:bandwidth=1", "does not apply"},
                {"ksg1:frobnicate", "unknown option 'frobnicate'"},
                {"ksg1,ksg1:k=5", "are the same"},
-               {"mist", "mist needs a weights file"},
                {"mist:a.msgpack:b.msgpack", "unknown mist option"},
                {"ksg1:", "empty option"},
                {"ksg1,,gaussian", "empty estimator spec"},
@@ -196,6 +195,28 @@ START_TEST(test_specs)
         ck_assert_msg(strstr(err.msg, bad[i].msg) != NULL, "'%s': message '%s' lacks '%s'",
                       bad[i].list, err.msg, bad[i].msg);
     }
+
+    /* The shipped models by short name, found wherever they are (here: the source tree), and
+     * labels that keep the name as given, an absolute path by its file name. */
+    unsetenv("MIST_WEIGHTS");
+    char qr[4096], pt[4096];
+    ck_assert_int_eq(mist_default_model_path("mist-qr.msgpack", qr, sizeof qr, &err), MIST_OK);
+    ck_assert_int_eq(mist_default_model_path("mist-point.msgpack", pt, sizeof pt, &err), MIST_OK);
+    ck_assert_int_eq(mist_bench_parse_estimators("mist,mist:point,mist:/abs/dir/m.msgpack:raw", e,
+                                                 16, &n, &err),
+                     MIST_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(e[0].label, "mist");
+    ck_assert_str_eq(e[0].weights, qr); /* the default model */
+    ck_assert_str_eq(e[1].label, "mist:point");
+    ck_assert_str_eq(e[1].weights, pt);
+    ck_assert_str_eq(e[2].label, "mist:m.msgpack:raw");
+    ck_assert_str_eq(e[2].weights, "/abs/dir/m.msgpack");
+    ck_assert_int_eq(mist_bench_parse_estimators("mist:qr,mist:mist-qr.msgpack", e, 16, &n, &err),
+                     MIST_OK);
+    ck_assert_str_eq(e[0].label, "mist:qr");
+    ck_assert_str_eq(e[0].weights, qr);
+    ck_assert_str_eq(e[1].weights, qr);
 }
 END_TEST
 

@@ -323,7 +323,7 @@ START_TEST(test_cmd_reads_file)
     ck_assert_msg(r.rc == 0, "%s", r.err.msg);
     ck_assert_double_eq_tol(r.est, data[N * COLS - 1], 1e-15 * fabs(data[N * COLS - 1]));
     /* the sidecar beside it, and a scratch root whose name needs quoting */
-    r = run("cmd:f=grep -q '\"dx\": *2' \"$(dirname {file})/data.json\" && echo 7", root);
+    r = run("cmd:f=grep -q '\"dx\": *2' \"$(dirname {file})/data.npy.json\" && echo 7", root);
     ck_assert_msg(r.rc == 0 && r.est == 7, "%s", r.err.msg);
     char odd[128];
     snprintf(odd, sizeof odd, "%s/it's a $dir", root);

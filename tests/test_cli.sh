@@ -22,13 +22,13 @@ expect_fail() {
 # the newer families: listed, generated with their MI (and Monte-Carlo error) in the sidecar
 "$MIST" gen --list | grep -q "categorical-softmax" && "$MIST" gen --list | grep -q "broad" && ok || bad "gen --list families"
 "$MIST" gen mixture-xshape-base --dims 2x2 --n 50 --seed 1 --transform negate -o mx.npy --quiet &&
-  grep -q '"mi_se"' mx.json && grep -q '"transform": "negate"' mx.json && ok || bad "gen mixture-xshape"
+  grep -q '"mi_se"' mx.npy.json && grep -q '"transform": "negate"' mx.npy.json && ok || bad "gen mixture-xshape"
 expect_fail "family parameter out of range" "sigma1=-1 is out of range" "$MIST" gen channel-sine-base --dims 1x1 --n 5 --param sigma=-1 -o bad.npy
 
 # one task, three formats
 "$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.npy --quiet && ok || bad "gen npy"
-[ -s a.npy ] && [ -s a.json ] && ok || bad "npy + sidecar written"
-grep -q '"task": *"normal-dense-base"' a.json && grep -q '"c"' a.json && ok || bad "sidecar content"
+[ -s a.npy ] && [ -s a.npy.json ] && ok || bad "npy + sidecar written"
+grep -q '"task": *"normal-dense-base"' a.npy.json && grep -q '"c"' a.npy.json && ok || bad "sidecar content"
 "$MIST" gen normal-dense-base --dims 2x3 --n 500 --seed 7 --param c=0.3 -o a.csv --quiet && ok || bad "gen csv"
 head -1 a.csv | grep -qx "x1,x2,y1,y2,y3" && ok || bad "csv header"
 [ "$(wc -l < a.csv)" -eq 501 ] && ok || bad "csv rows"
@@ -44,13 +44,13 @@ cmp -s a.npy c.npy && bad "different seeds gave the same bytes" || ok
   "$MIST" gen normal-dense-base --dims 3x4 --n 300 --seed 5 --transform perm -o tp.npy --quiet &&
   "$MIST" gen normal-dense-base --dims 3x4 --n 300 --seed 5 --transform swap -o ts.csv --quiet &&
   ok || bad "gen --transform"
-grep -q '"transform": "perm"' tp.json && grep -q '"transform_seed": [0-9]' tp.json &&
-  ! grep -q transform tp0.json && ok || bad "sidecar records the transform"
-head -1 ts.csv | grep -qx "x1,x2,x3,x4,y1,y2,y3" && grep -q '"dx": 4' ts.json && ok || bad "swap dims"
+grep -q '"transform": "perm"' tp.npy.json && grep -q '"transform_seed": [0-9]' tp.npy.json &&
+  ! grep -q transform tp0.npy.json && ok || bad "sidecar records the transform"
+head -1 ts.csv | grep -qx "x1,x2,x3,x4,y1,y2,y3" && grep -q '"dx": 4' ts.csv.json && ok || bad "swap dims"
 /usr/bin/python3 -c '
 import json, numpy as np
 a, b = np.load("tp0.npy"), np.load("tp.npy")
-ma, mb = json.load(open("tp0.json")), json.load(open("tp.json"))
+ma, mb = json.load(open("tp0.npy.json")), json.load(open("tp.npy.json"))
 assert mb["mi"] == ma["mi"] and (mb["dx"], mb["dy"]) == (3, 4), (ma, mb)
 src = []
 for j in range(7):
@@ -114,8 +114,8 @@ expect_fail "n for official" "fixed n grid" "$MIST" gen --suite mist-imd-officia
 # --param takes any number of values: 40 eps for a 40x40 additive task, all in the sidecar
 args=(); for k in $(seq 1 40); do args+=(--param "eps$k=$(awk -v k=$k 'BEGIN {print k / 64}')"); done
 "$MIST" gen additive-base --dims 40x40 --n 100 "${args[@]}" -o add40.npy --quiet && ok || bad "gen 40 --param"
-miss=0; for k in $(seq 1 40); do grep -q "\"eps$k\": $(awk -v k=$k 'BEGIN {print k / 64}')[,}]" add40.json || miss=$((miss + 1)); done
-[ "$miss" -eq 0 ] && [ "$(grep -o '"eps[0-9]*"' add40.json | wc -l)" -eq 40 ] && ok || bad "sidecar lacks $miss of 40 eps values"
+miss=0; for k in $(seq 1 40); do grep -q "\"eps$k\": $(awk -v k=$k 'BEGIN {print k / 64}')[,}]" add40.npy.json || miss=$((miss + 1)); done
+[ "$miss" -eq 0 ] && [ "$(grep -o '"eps[0-9]*"' add40.npy.json | wc -l)" -eq 40 ] && ok || bad "sidecar lacks $miss of 40 eps values"
 expect_fail "41st eps" "eps41.*does not apply" "$MIST" gen additive-base --dims 40x40 --n 10 "${args[@]}" --param eps41=1 -o add41.npy
 
 # bmi40: manifest MI against the spec's table (in suite order)
@@ -149,6 +149,106 @@ expect_fail "estimate no dx" "--dx" "$MIST" estimate few.csv
 expect_fail "estimate unknown method" "unknown method" "$MIST" estimate a.npy --method nope
 expect_fail "estimate missing file" "nofile" "$MIST" estimate nofile.npy --dx 1
 
+# ---- the rough edges of issue 14, one row each: NAME EXPECT PATTERN cmd... (EXPECT: 0 or nz; the
+# pattern must match stdout + stderr). Inputs first.
+"$MIST" gen normal-dense-base --dims 3x3 --n 400 --seed 3 -o data.npy --quiet &&
+  "$MIST" gen normal-dense-base --dims 2x2 --n 300 --seed 4 -o data.csv --quiet && ok || bad "rough-edge inputs"
+/usr/bin/python3 -c '
+import numpy as np
+r = np.random.default_rng(5)
+x = r.normal(size=(300, 2)); y = x @ [[1.0], [0.5]] + r.normal(size=(300, 1))
+xy = np.hstack([x, y])
+np.save("fort.npy", np.asfortranarray(xy))
+np.save("ints.npy", np.round(xy * 1000).astype("<i4"))
+np.savez("xy.npz", y=y, x=x)
+np.savez_compressed("comp.npz", x=x, y=y)
+with open("pandas.csv", "w") as f:  # DataFrame.to_csv with its index
+    f.write(",a,b,c\n" + "".join("%d,%r,%r,%r\n" % (i, *row) for i, row in enumerate(xy)))
+with open("quoted.csv", "w") as f:
+    f.write("\"a\",\"b\",\"c\"\n" + "".join("\"%r\",\"%r\",\"%r\"\n" % tuple(row) for row in xy))
+with open("t.tsv", "w") as f:
+    f.write("a\tb\tc\n" + "".join("%r\t%r\t%r\n" % tuple(row) for row in xy))
+with open("semi.csv", "w") as f:
+    f.write("a;b;c\n" + "".join("%r;%r;%r\n" % tuple(row) for row in xy))
+' && ok || bad "rough-edge files"
+# the reference: KSG on the columns of x and y, read from the quoted CSV
+ref=$("$MIST" estimate quoted.csv --x 1-2 --y 3 --method ksg1 2>&1 | head -1 | cut -d' ' -f1-2)
+row() {
+  local name=$1 expect=$2 pat=$3; shift 3
+  local out rc; out=$("$@" 2>&1); rc=$?
+  if [ "$expect" = 0 ] && [ "$rc" -ne 0 ]; then bad "$name: exit $rc: $out"; return; fi
+  if [ "$expect" = nz ] && [ "$rc" -eq 0 ]; then bad "$name: exit 0: $out"; return; fi
+  echo "$out" | grep -qE -- "$pat" && ok || bad "$name: output lacks /$pat/: $out"
+}
+# one option parser: --opt=value, named unknown options, missing values, -o/--out everywhere
+row "--opt=value" 0 "^ksg1: .* \(n = 400, dx = 2, dy = 4\)" "$MIST" estimate data.npy --method=ksg1 --dx=2
+row "unknown option named" nz "estimate: unknown option '--frobnicate'" "$MIST" estimate data.npy --frobnicate
+row "near miss suggested" nz "unknown option '--thread' \(did you mean --threads\?\)" "$MIST" estimate data.npy --thread 2
+row "missing value at the end" nz "estimate: --dx needs a value" "$MIST" estimate data.npy --dx
+row "missing value before an option" nz "gen: --out needs a value" "$MIST" gen normal-dense-base --dims 1x1 --n 10 --out --quiet
+row "value given to a flag" nz "estimate: --json takes no value" "$MIST" estimate data.npy --json=yes
+row "bad value named" nz "estimate: bad value for --unit: 'furlongs' \(want bits or nats\)" "$MIST" estimate data.npy --unit furlongs
+row "convert --out" nz "convert: '/dev/zero' is not a regular file" "$MIST" convert /dev/zero --out=c.msgpack
+row "convert --output kept" nz "convert: '/dev/zero' is not a regular file" "$MIST" convert /dev/zero --output c.msgpack
+row "train export --out=" nz "train export: .*nothere" "$MIST" train export nothere --out=x.msgpack
+row "bench merge --out=" nz "bench merge: " "$MIST" bench merge nothere --out=m
+row "calibrate unknown option" nz "train calibrate: unknown option '--bogus'" "$MIST" train calibrate x.msgpack -o y --bogus
+row "validate missing value" nz "train validate: --count needs a value" "$MIST" train validate x.msgpack --count
+# sidecars that cannot collide: data.npy (3x3) and data.csv (2x2) in one folder
+row "npy keeps its sidecar" 0 "dx = 3, dy = 3" "$MIST" estimate data.npy --method gaussian
+row "csv keeps its own" 0 "dx = 2, dy = 2" "$MIST" estimate data.csv --method gaussian
+[ -s data.npy.json ] && [ -s data.csv.json ] && [ ! -e data.json ] && ok || bad "sidecar names"
+cp data.npy.json legacy.json && cp data.npy legacy.npy &&
+  sed -i 's/"file": "data.npy"/"file": "legacy.npy"/' legacy.json && ok || bad "legacy copy"
+row "legacy NAME.json read" 0 "true MI" "$MIST" estimate legacy.npy --method gaussian
+cp data.csv legacy.csv
+row "legacy NAME.json of another file ignored" nz "no metadata giving dx" "$MIST" estimate legacy.csv --method gaussian
+# the truth only for the file's own split
+"$MIST" estimate data.npy --dx 2 --method gaussian | grep -q "true MI" && bad "truth shown for --dx 2 on a 3x3 file" || ok
+row "truth for the file's own split" 0 "true MI" "$MIST" estimate data.npy --dx 3 --method gaussian
+"$MIST" estimate data.npy --dx 2 --method gaussian --json | grep -q '"true_mi": null' && ok || bad "JSON truth for --dx 2"
+# shipped models by short name, from a folder that is not the source tree; labels without paths
+row "--weights mist:qr" 0 '"weights": "[^"]*/mist-qr.msgpack"' env -u MIST_WEIGHTS "$MIST" estimate data.npy --weights mist:qr --guard off --json
+row "--weights point" 0 "^mist: [0-9.-]+ nats  \(n = 400" env -u MIST_WEIGHTS "$MIST" estimate data.npy --weights point --guard off
+row "--weights mist:nosuch" nz "mist-nosuch.msgpack was not found" "$MIST" estimate data.npy --weights mist:nosuch
+"$MIST" bench --suite smoke --n 60 --estimators "mist:qr,mist:$SRC/weights/mist-point.msgpack" --out bqr --quiet --no-plots 2>/dev/null &&
+  [ "$(cut -d, -f11 bqr/results.csv | sort -u | tr '\n' ' ')" = "estimator mist:mist-point.msgpack mist:qr " ] && ok ||
+  bad "bench short names and labels: $(cut -d, -f11 bqr/results.csv 2>&1 | sort -u | tr '\n' ' ')"
+! grep -q "$SRC" bqr/results.csv && ok || bad "an absolute path in results.csv"
+# CSV from elsewhere: pandas' index, TSV, a delimiter, quoted numbers, column names
+row "pandas index warned" 0 "warning: column 1 of pandas.csv holds 0, 1, 2, ... in order" "$MIST" estimate pandas.csv --dx 2 --method ksg1
+row "pandas index left out by name" 0 "^$ref" "$MIST" estimate pandas.csv --x a,b --y c --method ksg1
+row "quoted numbers" 0 "^$ref" "$MIST" estimate quoted.csv --dx 2 --method ksg1
+row "TSV" 0 "^$ref" "$MIST" estimate t.tsv --dx 2 --method ksg1
+row "--delimiter ;" 0 "^$ref" "$MIST" estimate semi.csv --dx 2 --method ksg1 --delimiter ';'
+row "--x with an unknown name" nz "--x: 'd' is no column.*header names: a,b,c" "$MIST" estimate quoted.csv --x a,d --y c
+# .npy in Fortran order and of integers; .npz
+row "Fortran-order npy" 0 "^$ref" "$MIST" estimate fort.npy --dx 2 --method ksg1
+row "integer npy" 0 "^ksg1: [0-9.]+ nats  \(n = 300, dx = 2, dy = 1\)" "$MIST" estimate ints.npy --dx 2 --method ksg1
+row ".npz x and y" 0 "^$ref" "$MIST" estimate xy.npz --method ksg1
+row "compressed .npz" nz "savez_compressed" "$MIST" estimate comp.npz --method ksg1
+# --unit bits: the same estimate divided by ln 2, the truth too
+nats=$("$MIST" estimate data.npy --method gaussian --json) && bits=$("$MIST" estimate data.npy --method gaussian --json --unit bits) &&
+  /usr/bin/python3 -c '
+import json, math, sys
+n, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert b["unit"] == "bits" and n["unit"] == "nats"
+for k in ("estimate", "true_mi"):
+    assert abs(b[k] * math.log(2) - n[k]) < 1e-12, (k, n[k], b[k])
+' "$nats" "$bits" && ok || bad "--unit bits: $nats / $bits"
+row "--unit bits text" 0 "^gaussian: [0-9.-]+ bits .*true MI \(from the file's metadata\): [0-9.]+ bits" sh -c "\"$MIST\" estimate data.npy --method gaussian --unit bits | tr '\n' ' '"
+# progress: shown on stderr (here from the start), a count of resamples; --quiet: nothing
+row "bootstrap progress" 0 "estimate: ksg1 bootstrap: .*done in" env MIST_PROGRESS_AFTER=0 "$MIST" estimate data.npy --method ksg1 --bootstrap 30
+"$MIST" estimate data.npy --method ksg1 --bootstrap 30 --quiet 2>q.err >/dev/null && [ ! -s q.err ] && ok || bad "--quiet still printed: $(cat q.err)"
+MIST_PROGRESS_AFTER=0 "$MIST" estimate data.npy --method ksg1 --bootstrap 30 --json 2>/dev/null | /usr/bin/python3 -c 'import json, sys; json.load(sys.stdin)' && ok || bad "progress leaked into stdout"
+row "validate progress" 0 "train validate, drawing 4 datasets: .*train validate: done in" sh -c "MIST_PROGRESS_AFTER=0 \"$MIST\" train validate \"$SRC/weights/mist-point.msgpack\" --count 4 2>&1 >/dev/null | tr '\r\n' '  '"
+# a short mist info by default; --tensors and --meta for the rest
+info=$("$MIST" info "$SRC/weights/mist-qr.msgpack") && [ "$(echo "$info" | wc -l)" -le 40 ] &&
+  echo "$info" | grep -q "parameters in" && echo "$info" | grep -q "^trained on: n 10..500" &&
+  echo "$info" | grep -q "^arch: .*D=" && ok || bad "short info: $(echo "$info" | head -5)"
+[ "$("$MIST" info "$SRC/weights/mist-qr.msgpack" --tensors | wc -l)" -gt 60 ] && ok || bad "info --tensors"
+"$MIST" info "$SRC/weights/mist-qr.msgpack" --meta | grep -q '^meta (JSON): {' && ok || bad "info --meta"
+
 # bench: help, a smoke run, resume, errors, shards + merge, no gnuplot
 B="ksg1:k=5,gaussian,histogram"
 "$MIST" bench --help | grep -q -- "--estimators LIST" && ok || bad "bench --help"
@@ -161,7 +261,7 @@ out=$("$MIST" bench --suite smoke --estimators "$B" --bootstrap 20 --out bsm 2>&
 expect_fail "bench unknown estimator" "unknown estimator 'ksg3'" "$MIST" bench --suite smoke --estimators ksg1,ksg3 --out bx
 expect_fail "bench option of another estimator" "does not apply to gaussian" "$MIST" bench --suite smoke --estimators gaussian:k=3 --out bx
 expect_fail "bench bad option value" "bad value for 'k'" "$MIST" bench --suite smoke --estimators ksg1:k=zero --out bx
-expect_fail "bench mist without weights" "weights" "$MIST" bench --suite smoke --estimators mist --out bx
+expect_fail "bench mist with two paths" "unknown mist option" "$MIST" bench --suite smoke --estimators mist:a.msgpack:b.msgpack --out bx
 expect_fail "bench unknown suite" "unknown suite 'nosuch'" "$MIST" bench --suite nosuch --estimators ksg1 --out bx
 expect_fail "bench no --out" "required" "$MIST" bench --suite smoke --estimators ksg1
 expect_fail "bench bad shard" "--shard" "$MIST" bench --suite smoke --estimators ksg1 --out bx --shard 2/2
@@ -216,7 +316,7 @@ expect_fail "info truncated" "truncat|malformed|weights" "$MIST" info trunc.msgp
 expect_fail "train over a checkpoint" "holds a checkpoint already" "$MIST" train --arch tiny --loss mse --steps 4 --out tr
 "$MIST" train --resume tr --quiet && [ -s tr/model.msgpack ] && ok || bad "train --resume"
 [ "$(tail -1 tr/train.csv | cut -d, -f1)" = 4 ] && ok || bad "train csv log"
-"$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '"metadist"' && ok || bad "train export"
+"$MIST" train export tr -o tr-export.msgpack 2>/dev/null && "$MIST" info tr-export.msgpack | grep -q '^  metadist: ' && ok || bad "train export"
 "$MIST" estimate a.npy --method mist --weights tr/model.msgpack >/dev/null && ok || bad "estimate with a trained model"
 # the default model comes from $MIST_WEIGHTS when set; a point model gives no interval (of its
 # own: the guard's fallback may give one)
@@ -226,7 +326,7 @@ out=$(MIST_WEIGHTS=tr/model.msgpack "$MIST" estimate a.npy --json --guard off) &
 # calibrate: a tiny quantile model; the output opens and carries its recalibration
 "$MIST" train --arch tiny --loss pinball --batch 2 --steps 2 --val-count 2 --out trq --quiet &&
   out=$("$MIST" train calibrate trq/model.msgpack -o trq-cal.msgpack --count 16 --n-range 20-40 2>&1) &&
-  echo "$out" | grep -q "^kept: " && "$MIST" info trq-cal.msgpack | grep -q '"quantile_calibration"' &&
+  echo "$out" | grep -q "^kept: " && "$MIST" info trq-cal.msgpack | grep -q '^  quantile_calibration: ' &&
   MIST_WEIGHTS=trq-cal.msgpack "$MIST" estimate a.npy --json | grep -q '"ci": 0.9' && ok || bad "train calibrate: $out"
 "$MIST" train validate tr/model.msgpack --count 4 | grep -q "4 datasets of 'default'.*mse [0-9]" && ok || bad "train validate"
 expect_fail "validate missing" "nofile" "$MIST" train validate nofile.msgpack
@@ -257,14 +357,14 @@ done
 # on bmi40 at n = 100 (suite seed 0) both shipped models beat ksg1 by MSE, and the QR model's
 # 90% intervals cover at least 28 of the 39 tasks it takes (its 50x50 task is beyond 32 dims)
 "$MIST" bench --suite bmi40 --n 100 --seeds 0-0 --quiet --no-plots --out shipped \
-  --estimators "mist:$SRC/weights/mist-point.msgpack,mist:$SRC/weights/mist-qr.msgpack,ksg1" &&
+  --estimators "mist:point,mist:qr,ksg1" &&
   /usr/bin/python3 -c '
 import json
 s = json.load(open("shipped/summary.json"))["suites"][0]
-e = {x["label"].split("/")[-1]: x["overall"] for x in s["estimators"]}
+e = {x["label"]: x["overall"] for x in s["estimators"]}
 ksg = e["ksg1:k=5"]["mse"]
-assert e["mist-point.msgpack"]["mse"] < ksg and e["mist-qr.msgpack"]["mse"] < ksg, e
-assert e["mist-qr.msgpack"]["n_ok"] == 39 and e["mist-qr.msgpack"]["coverage"] >= 28 / 39, e' &&
+assert e["mist:point"]["mse"] < ksg and e["mist:qr"]["mse"] < ksg, e
+assert e["mist:qr"]["n_ok"] == 39 and e["mist:qr"]["coverage"] >= 28 / 39, e' &&
   ok || bad "shipped models vs ksg1 on bmi40"
 
 # the guard: y = x^2 - 1 + 0.1 N (MI 1.99, correlation 0), which the shipped model reads as ~0
@@ -334,7 +434,7 @@ env -u MIST_WEIGHTS "$MIST" estimate binary.csv --dx 1 >/dev/null 2>g-bin.err &&
   env -u MIST_WEIGHTS "$MIST" estimate n600.npy >/dev/null 2>g-n.err &&
   grep -q "^mist: warning: n = 600 is outside the range the model was trained on (10..500)" g-n.err &&
   ok || bad "guard n range: $(cat g-n.err)"
-expect_fail "guard bad mode" "bad or missing value for --guard" "$MIST" estimate a.npy --guard maybe
+expect_fail "guard bad mode" "bad value for --guard: 'maybe' \\(want fallback, warn or off\\)" "$MIST" estimate a.npy --guard maybe
 expect_fail "guard with a classical method" "--guard apply to --method mist" "$MIST" estimate a.npy --method ksg1 --guard warn
 
 echo "cli: $pass passed, $fail failed"

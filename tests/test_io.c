@@ -189,7 +189,7 @@ START_TEST(test_npy_f64_roundtrip)
     fill_awkward(ds);
     ck_assert_int_eq(mist_dataset_write(ds, PATH(p, "d.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
                      MIST_OK);
-    ck_assert(exists(PATH(side, "d.json")));
+    ck_assert(exists(PATH(side, "d.npy.json")));
     ck_assert_int_eq(count_tmp(dir), 0);
     ck_assert_msg(mist_dataset_read(&back, p, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
     assert_bits_eq(ds, back);
@@ -292,7 +292,7 @@ START_TEST(test_msgpack_roundtrip)
     ck_assert_int_eq(mist_dataset_write(ds, PATH(p, "d.msgpack"), MIST_FMT_AUTO, MIST_DTYPE_F32,
                                         &err),
                      MIST_OK);
-    ck_assert(!exists(PATH(p, "d.json"))); /* self-contained: no sidecar */
+    ck_assert(!exists(PATH(p, "d.msgpack.json")) && !exists(PATH(p, "d.json"))); /* no sidecar */
     ck_assert_msg(mist_dataset_read(&back, PATH(p, "d.msgpack"), MIST_FMT_AUTO, 0, &err) == MIST_OK,
                   "%s", err.msg);
     assert_bits_eq(ds, back);
@@ -328,7 +328,7 @@ START_TEST(test_sidecar_meta)
     ck_assert_int_eq(mist_dataset_write(ds, PATH(p, "d.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
                      MIST_OK);
     size_t len;
-    char *text = (char *)tu_slurp(PATH(side, "d.json"), &len);
+    char *text = (char *)tu_slurp(PATH(side, "d.npy.json"), &len);
     ck_assert_ptr_nonnull(text);
     text = realloc(text, len + 1);
     text[len] = '\0';
@@ -383,6 +383,12 @@ START_TEST(test_dx_override)
     ck_assert_int_eq(mist_dataset_read(&back, p, MIST_FMT_AUTO, 1, &err), MIST_OK);
     ck_assert_int_eq(back->dx, 1); /* the override wins over the sidecar */
     ck_assert_int_eq(back->dy, 2);
+    /* the file's MI is that of its own 2+1 split, not of this one */
+    ck_assert(isnan(back->meta.mi));
+    ck_assert_str_eq(back->meta.task, ds->meta.task);
+    mist_dataset_free(back);
+    ck_assert_int_eq(mist_dataset_read(&back, p, MIST_FMT_AUTO, 2, &err), MIST_OK);
+    ck_assert(back->meta.mi == ds->meta.mi); /* the same split given explicitly keeps it */
     mist_dataset_free(back);
     expect_read_fails(p, MIST_FMT_AUTO, 3, MIST_EINVAL, "no Y columns");
     mist_dataset_free(ds);
@@ -458,9 +464,48 @@ START_TEST(test_numpy_interop)
         for (size_t i = 0; i < n * cols; i++) ck_assert(m[i] == (double)i * 0.5 - 3.25);
         free(m);
     }
-    expect_read_fails(PATH(p, "ref_fortran.npy"), MIST_FMT_AUTO, 1, MIST_EFORMAT, "Fortran");
-    expect_read_fails(PATH(p, "ref_big.npy"), MIST_FMT_AUTO, 1, MIST_EFORMAT, "big-endian");
-    expect_read_fails(PATH(p, "ref_i8.npy"), MIST_FMT_AUTO, 1, MIST_EFORMAT, "<i8");
+    /* Fortran order, big-endian and integer arrays: numpy's own values, in mist's row order. */
+    const struct { const char *name; double first, step; } conv[] = {
+        {"ref_fortran.npy", -3.25, 0.5}, {"ref_big.npy", -3.25, 0.5}, {"ref_i8.npy", 0, 1},
+        {"ref_u1.npy", 0, 1}, {"ref_i4_fortran.npy", -3, 1}};
+    for (int c = 0; c < 5; c++) {
+        double *m = NULL;
+        size_t n, cols;
+        ck_assert_msg(mist_matrix_read(PATH(p, conv[c].name), MIST_FMT_AUTO, &m, &n, &cols, NULL,
+                                       NULL, NULL, NULL, &err) == MIST_OK,
+                      "%s", err.msg);
+        ck_assert(n == 3 && cols == 2);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_msg(m[i] == conv[c].first + conv[c].step * (double)i, "%s[%zu] = %g",
+                          conv[c].name, i, m[i]);
+        free(m);
+    }
+    /* .npz: x and y by name, else the first two arrays side by side; one array: the matrix */
+    const struct { const char *name; size_t cols; int split, dx; } npz[] = {
+        {"ref_xy.npz", 3, 1, 2}, {"ref_ab.npz", 3, 1, 2}, {"ref_one.npz", 3, 0, 0}};
+    for (int c = 0; c < 3; c++) {
+        mist_table t;
+        ck_assert_msg(mist_table_read(PATH(p, npz[c].name), NULL, &t, &err) == MIST_OK, "%s",
+                      err.msg);
+        ck_assert_uint_eq(t.cols, npz[c].cols);
+        ck_assert_int_eq(t.has_meta, npz[c].split);
+        ck_assert_int_eq(t.meta_dx, npz[c].dx);
+        ck_assert(isnan(t.meta.mi));
+        for (size_t i = 0; i < t.n; i++)
+            for (size_t j = 0; j < t.cols; j++) {
+                /* x = pattern(4, 2), y = pattern(4, 1): element k of each is k * 0.5 - 3.25 */
+                double want = npz[c].split ? (j < 2 ? (double)(i * 2 + j) : (double)i) * 0.5 - 3.25
+                                           : (double)(i * 3 + j) * 0.5 - 3.25;
+                ck_assert_msg(t.data[i * t.cols + j] == want, "%s (%zu, %zu)", npz[c].name, i, j);
+            }
+        mist_table_free(&t);
+    }
+    mist_dataset *xy = NULL;
+    ck_assert_int_eq(mist_dataset_read(&xy, PATH(p, "ref_xy.npz"), MIST_FMT_AUTO, 0, &err),
+                     MIST_OK);
+    ck_assert(xy->dx == 2 && xy->dy == 1 && xy->n == 4);
+    mist_dataset_free(xy);
+    expect_read_fails(PATH(p, "ref_comp.npz"), MIST_FMT_AUTO, 0, MIST_EFORMAT, "savez_compressed");
 }
 END_TEST
 #endif
@@ -527,10 +572,12 @@ START_TEST(test_npy_malformed)
     free(raw);
 
     const struct { const char *dict; size_t ndata; const char *needle; } bad[] = {
-        {"{'descr': '>f8', 'fortran_order': False, 'shape': (4, 2), }", 64, "big-endian"},
-        {"{'descr': '<f8', 'fortran_order': True, 'shape': (4, 2), }", 64, "Fortran"},
-        {"{'descr': '<i8', 'fortran_order': False, 'shape': (4, 2), }", 64, "dtype"},
-        {"{'descr': '|u1', 'fortran_order': False, 'shape': (4, 2), }", 8, "dtype"},
+        {"{'descr': '<c16', 'fortran_order': False, 'shape': (4, 2), }", 128, "dtype"},
+        {"{'descr': '<f2', 'fortran_order': False, 'shape': (4, 2), }", 16, "dtype"},
+        {"{'descr': '|S8', 'fortran_order': False, 'shape': (4, 2), }", 64, "dtype"},
+        {"{'descr': '<M8', 'fortran_order': False, 'shape': (4, 2), }", 64, "dtype"},
+        {"{'descr': '<i8', 'fortran_order': False, 'shape': (4, 2), }", 63, "truncated"},
+        {"{'descr': '|u1', 'fortran_order': True, 'shape': (4, 2), }", 9, "after"},
         {"{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (4,), }", 32, "structured"},
         {"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }", 64, "dimensions"},
         {"{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8, "dimensions"},
@@ -826,7 +873,7 @@ START_TEST(test_sidecar_mismatch)
     fill_pattern(ds);
     ck_assert_int_eq(mist_dataset_write(ds, PATH(p, "d.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
                      MIST_OK);
-    PATH(side, "d.json");
+    PATH(side, "d.npy.json");
     const struct { const char *json; const char *needle; } bad[] = {
         {"{\"format\":\"mist-dataset\",\"dx\":2,\"dy\":2,\"n\":7}", "7 rows"},
         {"{\"format\":\"mist-dataset\",\"dx\":2,\"dy\":3,\"n\":6}", "2+3"},
@@ -1080,6 +1127,314 @@ END_TEST
 
 /* ---- names and paths -------------------------------------------------------------------------- */
 
+/* ---- table reading: sidecars that cannot collide, npy variants, npz, CSV dialects ----------- */
+
+START_TEST(test_sidecar_collision)
+{
+    const char *dir = fresh_dir("sidecol");
+    char p[600], q[600], side[600];
+    mist_err err;
+    mist_dataset *a = make_ds(8, 1, 1), *b = make_ds(5, 2, 1), *back = NULL;
+    fill_pattern(a);
+    fill_pattern(b);
+    a->meta.mi = 0.25;
+    b->meta.mi = 1.5;
+    /* data.npy and data.csv side by side: each keeps its own metadata */
+    ck_assert_int_eq(mist_dataset_write(a, PATH(p, "data.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64,
+                                        &err), MIST_OK);
+    ck_assert_int_eq(mist_dataset_write(b, PATH(q, "data.csv"), MIST_FMT_AUTO, MIST_DTYPE_F64,
+                                        &err), MIST_OK);
+    ck_assert(exists(PATH(side, "data.npy.json")) && exists(PATH(side, "data.csv.json")));
+    ck_assert(!exists(PATH(side, "data.json")));
+    ck_assert_msg(mist_dataset_read(&back, p, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(back->dx == 1 && back->meta.mi == 0.25);
+    mist_dataset_free(back);
+    ck_assert_msg(mist_dataset_read(&back, q, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(back->dx == 2 && back->meta.mi == 1.5);
+    mist_dataset_free(back);
+
+    /* mist 0.1's data.json is still read for the file it names, and only for that one */
+    ck_assert_int_eq(rename(PATH(side, "data.npy.json"), PATH(q, "data.json")), 0);
+    unlink(PATH(side, "data.csv.json"));
+    ck_assert_msg(mist_dataset_read(&back, p, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(back->dx == 1 && back->meta.mi == 0.25);
+    mist_dataset_free(back);
+    expect_read_fails(PATH(q, "data.csv"), MIST_FMT_AUTO, 0, MIST_EINVAL, "--dx");
+    /* a hand-written one that names no file is taken as it is */
+    write_text(PATH(side, "data.json"), "{\"format\":\"mist-dataset\",\"dx\":2,\"dy\":1,\"n\":5}");
+    ck_assert_msg(mist_dataset_read(&back, PATH(q, "data.csv"), MIST_FMT_AUTO, 0, &err) == MIST_OK,
+                  "%s", err.msg);
+    ck_assert(back->dx == 2 && isnan(back->meta.mi));
+    mist_dataset_free(back);
+    mist_dataset_free(a);
+    mist_dataset_free(b);
+}
+END_TEST
+
+/* A .npy of the given header with the given payload. */
+static void write_npy_payload(const char *path, const char *dict, const void *data, size_t len)
+{
+    size_t dl = strlen(dict), hl = dl + 1;
+    while ((10 + hl) % 64) hl++;
+    unsigned char *buf = calloc(1, 10 + hl + len);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)(hl & 0xff);
+    buf[9] = (unsigned char)(hl >> 8);
+    memcpy(buf + 10, dict, dl);
+    memset(buf + 10 + dl, ' ', hl - dl - 1);
+    buf[10 + hl - 1] = '\n';
+    memcpy(buf + 10 + hl, data, len);
+    tu_write(path, buf, 10 + hl + len);
+    free(buf);
+}
+
+START_TEST(test_npy_dtypes)
+{
+    const char *dir = fresh_dir("npydt");
+    char p[600];
+    mist_err err;
+    double *m;
+    size_t n, cols;
+    /* int16 big-endian, 2 x 3 in Fortran order: column-major on disk */
+    const unsigned char be16[] = {0xff, 0xfe, 0x00, 0x03, 0x00, 0x01, 0x7f, 0xff,
+                                  0x80, 0x00, 0x00, 0x00};
+    write_npy_payload(PATH(p, "a.npy"), "{'descr': '>i2', 'fortran_order': True, 'shape': (2, 3), }",
+                      be16, sizeof be16);
+    ck_assert_msg(mist_matrix_read(p, MIST_FMT_AUTO, &m, &n, &cols, NULL, NULL, NULL, NULL, &err) ==
+                      MIST_OK, "%s", err.msg);
+    ck_assert(n == 2 && cols == 3);
+    /* columns (-2, 3), (1, 32767), (-32768, 0) -> rows (-2, 1, -32768), (3, 32767, 0) */
+    const double want[] = {-2, 1, -32768, 3, 32767, 0};
+    for (int i = 0; i < 6; i++) ck_assert_msg(m[i] == want[i], "[%d] = %g", i, m[i]);
+    free(m);
+    /* uint32 and bool little-endian, and int64 beyond int32 */
+    const unsigned char u32[] = {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    write_npy_payload(PATH(p, "u.npy"), "{'descr': '<u4', 'fortran_order': False, 'shape': (2,), }",
+                      u32, sizeof u32);
+    ck_assert_int_eq(mist_matrix_read(p, MIST_FMT_AUTO, &m, &n, &cols, NULL, NULL, NULL, NULL, &err),
+                     MIST_OK);
+    ck_assert(n == 2 && cols == 1 && m[0] == 1 && m[1] == 4294967295.0);
+    free(m);
+    const unsigned char b1[] = {0, 1, 2, 0};
+    write_npy_payload(PATH(p, "b.npy"), "{'descr': '|b1', 'fortran_order': False, 'shape': (2, 2), }",
+                      b1, sizeof b1);
+    ck_assert_int_eq(mist_matrix_read(p, MIST_FMT_AUTO, &m, &n, &cols, NULL, NULL, NULL, NULL, &err),
+                     MIST_OK);
+    ck_assert(m[0] == 0 && m[1] == 1 && m[2] == 1 && m[3] == 0);
+    free(m);
+    const unsigned char i64[] = {0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x80};
+    write_npy_payload(PATH(p, "i.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }",
+                      i64, sizeof i64);
+    ck_assert_int_eq(mist_matrix_read(p, MIST_FMT_AUTO, &m, &n, &cols, NULL, NULL, NULL, NULL, &err),
+                     MIST_OK);
+    ck_assert(m[0] == -9223372032559808512.0); /* 0x8000000100000000 as int64 */
+    free(m);
+}
+END_TEST
+
+/* ---- a zip written here, independently of the reader: stored members, zip64 optional ---- */
+
+static uint32_t ref_crc32(const unsigned char *p, size_t len)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+static size_t put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); return 2; }
+static size_t put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); return 4; }
+
+/* members: name and .npy bytes; method 8 marks a (fake) deflated member */
+static size_t build_zip(unsigned char *z, const char *const *names, unsigned char *const *data,
+                        const size_t *lens, int count, int method)
+{
+    size_t off = 0, offs[8];
+    for (int k = 0; k < count; k++) {
+        offs[k] = off;
+        size_t nl = strlen(names[k]);
+        off += put32(z + off, 0x04034b50u);
+        off += put16(z + off, 20);
+        off += put16(z + off, 0);
+        off += put16(z + off, (unsigned)method);
+        off += put32(z + off, 0);
+        off += put32(z + off, ref_crc32(data[k], lens[k]));
+        off += put32(z + off, (uint32_t)lens[k]);
+        off += put32(z + off, (uint32_t)lens[k]);
+        off += put16(z + off, (unsigned)nl);
+        off += put16(z + off, 0);
+        memcpy(z + off, names[k], nl);
+        off += nl;
+        memcpy(z + off, data[k], lens[k]);
+        off += lens[k];
+    }
+    size_t cd = off;
+    for (int k = 0; k < count; k++) {
+        size_t nl = strlen(names[k]);
+        off += put32(z + off, 0x02014b50u);
+        off += put16(z + off, 20);
+        off += put16(z + off, 20);
+        off += put16(z + off, 0);
+        off += put16(z + off, (unsigned)method);
+        off += put32(z + off, 0);
+        off += put32(z + off, ref_crc32(data[k], lens[k]));
+        off += put32(z + off, (uint32_t)lens[k]);
+        off += put32(z + off, (uint32_t)lens[k]);
+        off += put16(z + off, (unsigned)nl);
+        off += put16(z + off, 0);
+        off += put16(z + off, 0);
+        off += put16(z + off, 0);
+        off += put16(z + off, 0);
+        off += put32(z + off, 0);
+        off += put32(z + off, (uint32_t)offs[k]);
+        memcpy(z + off, names[k], nl);
+        off += nl;
+    }
+    size_t cdlen = off - cd;
+    off += put32(z + off, 0x06054b50u);
+    off += put16(z + off, 0);
+    off += put16(z + off, 0);
+    off += put16(z + off, (unsigned)count);
+    off += put16(z + off, (unsigned)count);
+    off += put32(z + off, (uint32_t)cdlen);
+    off += put32(z + off, (uint32_t)cd);
+    off += put16(z + off, 0);
+    return off;
+}
+
+START_TEST(test_npz)
+{
+    const char *dir = fresh_dir("npz");
+    char p[600], q[600];
+    mist_err err;
+    /* two .npy members made by mist's own writer: a (3 x 2) and b (3 x 1) */
+    mist_dataset *a = make_ds(3, 1, 1), *b = make_ds(3, 1, 1);
+    fill_pattern(a);
+    for (size_t i = 0; i < 6; i++) b->data[i] = 100.0 + (double)i;
+    ck_assert_int_eq(mist_dataset_write(a, PATH(p, "a.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
+                     MIST_OK);
+    ck_assert_int_eq(mist_dataset_write(b, PATH(q, "b.npy"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
+                     MIST_OK);
+    size_t la, lb;
+    unsigned char *da = tu_slurp(p, &la), *db = tu_slurp(q, &lb);
+    unsigned char *zip = malloc(la + lb + 1024);
+    const char *names[] = {"y.npy", "x.npy"};
+    unsigned char *data[] = {da, db};
+    size_t lens[] = {la, lb};
+    size_t zl = build_zip(zip, names, data, lens, 2, 0);
+    tu_write(PATH(p, "d.npz"), zip, zl);
+    mist_dataset *ds = NULL;
+    ck_assert_msg(mist_dataset_read(&ds, p, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
+    /* x (b) first, though stored second */
+    ck_assert(ds->dx == 2 && ds->dy == 2 && ds->n == 3);
+    for (size_t i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            ck_assert(ds->data[i * 4 + (size_t)j] ==
+                      (j < 2 ? b->data[i * 2 + (size_t)j] : a->data[i * 2 + (size_t)(j - 2)]));
+    mist_dataset_free(ds);
+    /* damaged: a flipped data byte (CRC), a cut archive, a deflated member, not a zip */
+    zip[100] ^= 1;
+    tu_write(PATH(p, "crc.npz"), zip, zl);
+    expect_read_fails(p, MIST_FMT_AUTO, 0, MIST_EFORMAT, "CRC");
+    zip[100] ^= 1;
+    for (size_t cut = 0; cut < zl; cut += 37) {
+        tu_write(PATH(p, "cut.npz"), zip, cut);
+        expect_read_fails(p, MIST_FMT_AUTO, 0, MIST_EFORMAT, NULL);
+    }
+    zl = build_zip(zip, names, data, lens, 2, 8);
+    tu_write(PATH(p, "deflated.npz"), zip, zl);
+    expect_read_fails(p, MIST_FMT_AUTO, 0, MIST_EFORMAT, "savez_compressed");
+    expect_read_fails(PATH(p, "a.npy.json"), MIST_FMT_NPZ, 0, MIST_EFORMAT, "zip");
+    /* writing one is refused, naming what to use */
+    ck_assert_int_eq(mist_dataset_write(a, PATH(p, "w.npz"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
+                     MIST_EINVAL);
+    ck_assert(!exists(p));
+    free(zip);
+    free(da);
+    free(db);
+    mist_dataset_free(a);
+    mist_dataset_free(b);
+}
+END_TEST
+
+START_TEST(test_csv_dialects)
+{
+    const char *dir = fresh_dir("csvdial");
+    char p[600];
+    mist_err err;
+    mist_table t;
+    /* quoted numbers and names, a quoted delimiter and quote inside a name */
+    write_text(PATH(p, "q.csv"), "\"a\",\"b, c\",\"say \"\"hi\"\"\"\n\"1.5\", 2 ,\"-3\"\n4,\"5e1\",6\n");
+    ck_assert_msg(mist_table_read(p, NULL, &t, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(t.n == 2 && t.cols == 3 && t.names);
+    ck_assert_str_eq(t.names[1], "b, c");
+    ck_assert_str_eq(t.names[2], "say \"hi\"");
+    ck_assert(t.data[0] == 1.5 && t.data[2] == -3 && t.data[4] == 50);
+    ck_assert_int_eq(mist_table_column(&t, "B, C"), 1);
+    ck_assert_int_eq(mist_table_column(&t, "d"), -1);
+    ck_assert_int_eq(t.index_column, 0);
+    mist_table_free(&t);
+    /* TSV by extension and by content; ';' on request */
+    write_text(PATH(p, "t.tsv"), "x\ty\n1\t2\n3\t4\n");
+    ck_assert_msg(mist_table_read(p, NULL, &t, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(t.cols == 2 && t.data[3] == 4);
+    mist_table_free(&t);
+    write_text(PATH(p, "t.csv"), "1\t2\n3\t4\n");
+    ck_assert_msg(mist_table_read(p, NULL, &t, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(t.cols == 2 && t.data[3] == 4);
+    mist_table_free(&t);
+    write_text(PATH(p, "s.csv"), "a;b\n1;2\n3;4\n");
+    mist_read_opts o = {MIST_FMT_AUTO, ';'};
+    ck_assert_msg(mist_table_read(p, &o, &t, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(t.cols == 2 && t.data[2] == 3);
+    mist_table_free(&t);
+    /* without the delimiter: one column 'a;b' whose values are not numbers */
+    ck_assert_int_eq(mist_table_read(p, NULL, &t, &err), MIST_EFORMAT);
+    /* pandas' index column: 0, 1, 2, ... under an empty name; 1, 2, 3 works too; 0, 1, 3 not */
+    write_text(PATH(p, "pd.csv"), ",a,b\n0,0.5,1\n1,0.25,2\n2,0.125,3\n");
+    ck_assert_msg(mist_table_read(p, NULL, &t, &err) == MIST_OK, "%s", err.msg);
+    ck_assert_int_eq(t.index_column, 1);
+    mist_table_free(&t);
+    write_text(PATH(p, "pd1.csv"), "1,0.5,7\n2,0.25,8\n3,0.125,9\n");
+    ck_assert_int_eq(mist_table_read(p, NULL, &t, &err), MIST_OK);
+    ck_assert_int_eq(t.index_column, 1);
+    mist_table_free(&t);
+    /* a ramp as X of a 2-column file, or under a real name, is data */
+    write_text(PATH(p, "ramp.csv"), "1,0.5\n2,0.25\n3,0.125\n");
+    ck_assert_int_eq(mist_table_read(p, NULL, &t, &err), MIST_OK);
+    ck_assert_int_eq(t.index_column, 0);
+    mist_table_free(&t);
+    write_text(PATH(p, "dose.csv"), "dose,y\n0,0.5\n1,0.25\n2,0.125\n");
+    ck_assert_int_eq(mist_table_read(p, NULL, &t, &err), MIST_OK);
+    ck_assert_int_eq(t.index_column, 0);
+    mist_table_free(&t);
+    write_text(PATH(p, "pd2.csv"), "0,0.5\n1,0.25\n3,0.125\n");
+    ck_assert_int_eq(mist_table_read(p, NULL, &t, &err), MIST_OK);
+    ck_assert_int_eq(t.index_column, 0);
+    mist_table_free(&t);
+    /* quotes that do not close, or text after a closing quote */
+    write_text(PATH(p, "bad1.csv"), "1,\"2\n3,4\n");
+    expect_read_fails(p, MIST_FMT_AUTO, 1, MIST_EFORMAT, "line 1, column 2: a quote");
+    write_text(PATH(p, "bad2.csv"), "1,\"2\"x\n3,4\n");
+    expect_read_fails(p, MIST_FMT_AUTO, 1, MIST_EFORMAT, "line 1, column 2");
+    /* a written .tsv is tab-separated and reads back */
+    mist_dataset *ds = make_ds(4, 1, 2), *back = NULL;
+    fill_pattern(ds);
+    ck_assert_int_eq(mist_dataset_write(ds, PATH(p, "w.tsv"), MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
+                     MIST_OK);
+    size_t len;
+    char *text = (char *)tu_slurp(p, &len);
+    ck_assert(text && !memchr(text, ',', len) && memchr(text, '\t', len));
+    free(text);
+    ck_assert_msg(mist_dataset_read(&back, p, MIST_FMT_AUTO, 0, &err) == MIST_OK, "%s", err.msg);
+    ck_assert(back->dx == 1 && back->dy == 2 && memcmp(back->data, ds->data, 12 * sizeof(double)) == 0);
+    mist_dataset_free(back);
+    mist_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(test_format_helpers)
 {
     ck_assert_int_eq(mist_format_from_path("a/b.npy"), MIST_FMT_NPY);
@@ -1101,18 +1456,22 @@ START_TEST(test_format_helpers)
     ck_assert_int_eq(mist_format_parse("NPY", &f, &err), MIST_EINVAL);
     ck_assert(strstr(err.msg, "NPY") != NULL);
 
+    ck_assert_int_eq(mist_format_parse("npz", &f, &err), MIST_OK);
+    ck_assert_int_eq(f, MIST_FMT_NPZ);
+    ck_assert_int_eq(mist_format_from_path("a.NPZ"), MIST_FMT_NPZ);
+    ck_assert_int_eq(mist_format_from_path("a.tsv"), MIST_FMT_CSV);
+
+    /* every data file its own sidecar: the full name plus .json */
     char buf[64];
     ck_assert_int_eq(mist_sidecar_path(buf, sizeof buf, "dir/data.npy", &err), MIST_OK);
-    ck_assert_str_eq(buf, "dir/data.json");
+    ck_assert_str_eq(buf, "dir/data.npy.json");
     ck_assert_int_eq(mist_sidecar_path(buf, sizeof buf, "d.v2/data", &err), MIST_OK);
     ck_assert_str_eq(buf, "d.v2/data.json");
     ck_assert_int_eq(mist_sidecar_path(buf, sizeof buf, "x.csv", &err), MIST_OK);
-    ck_assert_str_eq(buf, "x.json");
-    ck_assert_int_eq(mist_sidecar_path(buf, sizeof buf, "x.json", &err), MIST_EINVAL);
-    ck_assert_int_eq(mist_sidecar_path(buf, 8, "abcdef.npy", &err), MIST_EINVAL);
-    ck_assert_int_eq(mist_sidecar_path(buf, 11, "abcdef.npy", &err), MIST_EINVAL);
-    ck_assert_int_eq(mist_sidecar_path(buf, 12, "abcdef.npy", &err), MIST_OK);
-    ck_assert_str_eq(buf, "abcdef.json");
+    ck_assert_str_eq(buf, "x.csv.json");
+    ck_assert_int_eq(mist_sidecar_path(buf, 15, "abcdef.npy", &err), MIST_EINVAL);
+    ck_assert_int_eq(mist_sidecar_path(buf, 16, "abcdef.npy", &err), MIST_OK);
+    ck_assert_str_eq(buf, "abcdef.npy.json");
 }
 END_TEST
 
@@ -1142,6 +1501,10 @@ static Suite *io_suite(void)
     tcase_add_test(tc, test_manifest_roundtrip);
     tcase_add_test(tc, test_manifest_malformed);
     tcase_add_test(tc, test_format_helpers);
+    tcase_add_test(tc, test_sidecar_collision);
+    tcase_add_test(tc, test_npy_dtypes);
+    tcase_add_test(tc, test_npz);
+    tcase_add_test(tc, test_csv_dialects);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -604,7 +604,7 @@ START_TEST(test_files)
         snprintf(path, sizeof path, "%s/plain.%s", base_dir, exts[e]);
         ck_assert_int_eq(mist_dataset_write(ds, path, MIST_FMT_AUTO, MIST_DTYPE_F64, &err),
                          MIST_OK);
-        snprintf(side, sizeof side, "%s/plain.%s", base_dir, e == 2 ? "msgpack" : "json");
+        snprintf(side, sizeof side, "%s/plain.%s%s", base_dir, exts[e], e == 2 ? "" : ".json");
         size_t len;
         unsigned char *buf = tu_slurp(side, &len);
         ck_assert_ptr_nonnull(buf);
@@ -639,7 +639,7 @@ START_TEST(test_files)
         mist_dataset_free(t);
 
         /* a transform without its seed (the key renamed to an unknown one) is rejected */
-        snprintf(side, sizeof side, "%s/t.%s", base_dir, e == 2 ? "msgpack" : "json");
+        snprintf(side, sizeof side, "%s/t.%s%s", base_dir, exts[e], e == 2 ? "" : ".json");
         buf = tu_slurp(side, &len);
         ck_assert_ptr_nonnull(buf);
         replace_once(buf, len, "transform_seed", "transform_sead");

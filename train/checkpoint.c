@@ -3,11 +3,13 @@
  *    arch: {...the weights file's arch keys...}, config: {...every training setting...},
  *    state: {step, elapsed_s, last_loss, val_mse, val_pinball, datasets, n_seen_min,
  *            n_seen_max, d_seen_min, d_seen_max},
- *    nparams, params: bin, m: bin, v: bin}      (float32 little-endian, nparams each)
+ *    nparams, params: bin, m: bin, v: bin,      (float32 little-endian, nparams each)
+ *    checksum: FNV-1a 64 of every byte before it (core/checksum.h; absent in older files)}
  * written atomically (temporary file + rename). The stream needs no state of its own: its
  * batches are a function of (seed, step). The reader is strict: it proves the bytes are one sane
  * msgpack object first, then every key must be known, present once, of its type and in range,
- * and the blocks must hold exactly the arch's parameter count. */
+ * and the blocks must hold exactly the arch's parameter count; last, a present checksum must
+ * match (a corrupted checkpoint does not resume). */
 #include <math.h>
 #include <msgpack.h>
 #include <stddef.h>
@@ -16,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch_fields.h"
+#include "checksum.h"
 #include "io_internal.h"
 #include "mist_io.h"
 #include "mist_train.h"
@@ -27,7 +31,8 @@
 
 #define CKPT_MAX_BYTES (((size_t)1 << 34))
 
-enum { F_INT, F_I64, F_U64, F_F64, F_STR, F_BOOL, F_LAYOUT, F_PREP, F_ACT, F_LOSS };
+/* The configuration and the state; the arch map is the field table's (infer/arch_fields.c). */
+enum { F_INT, F_I64, F_U64, F_F64, F_STR, F_BOOL, F_LOSS };
 
 typedef struct field {
     const char *name;
@@ -36,15 +41,6 @@ typedef struct field {
     size_t size; /* F_STR: buffer size */
 } field;
 
-#define A(k, t) {#k, t, offsetof(mist_arch, k), 0}
-static const field arch_fields[] = {
-    {"input_layout", F_LAYOUT, offsetof(mist_arch, input_layout), 0},
-    A(preprocess, F_PREP), A(max_input_dim, F_INT), A(max_dx, F_INT), A(max_dy, F_INT),
-    A(D, F_INT), A(H, F_INT), A(ff, F_INT), A(n_inds, F_INT), A(n_seeds, F_INT),
-    A(n_feature_sab, F_INT), A(n_isab, F_INT), A(n_dec, F_INT), A(n_rho, F_INT),
-    A(rho_hidden, F_INT), A(quantile_conditioned, F_BOOL), A(activation, F_ACT),
-    A(ln_eps, F_F64), A(n_min, F_I64), A(n_max, F_I64), A(d_min, F_I64), A(d_max, F_I64)};
-#undef A
 #define C(k, t) {#k, t, offsetof(mist_train_config, k), 0}
 #define CS(k) {#k, F_STR, offsetof(mist_train_config, k), sizeof(((mist_train_config *)0)->k)}
 static const field config_fields[] = {
@@ -66,11 +62,6 @@ static const field state_fields[] = {S(step, F_I64), S(elapsed_s, F_F64), S(last
 #define NF(a) (sizeof a / sizeof a[0])
 
 /* ---- writing ---------------------------------------------------------------------------- */
-
-static int fwrite_cb(void *data, const char *buf, size_t len)
-{
-    return fwrite(buf, 1, len, (FILE *)data) == len ? 0 : -1;
-}
 
 static int pack_str(msgpack_packer *pk, const char *s)
 {
@@ -97,9 +88,6 @@ static int pack_fields(msgpack_packer *pk, const void *base, const field *f, siz
         case F_U64: memcpy(&uv, p, sizeof uv); bad |= msgpack_pack_uint64(pk, uv); break;
         case F_F64: memcpy(&dv, p, sizeof dv); bad |= msgpack_pack_double(pk, dv); break;
         case F_STR: bad |= pack_str(pk, p); break;
-        case F_LAYOUT: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_layout_name(iv)); break;
-        case F_PREP: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_prep_name(iv)); break;
-        case F_ACT: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, mist_act_name(iv)); break;
         case F_LOSS: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, loss_name(iv)); break;
         }
     }
@@ -118,19 +106,20 @@ int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err 
         return mist_fail(err, MIST_EINVAL, "checkpoint: %zu parameters exceed a bin", ck->nparams);
     mist_atomic_file *af = mist_atomic_open(path, err);
     if (!af) return err ? err->code : MIST_EIO;
-    FILE *f = mist_atomic_stream(af);
+    mist_hashed_file hf = {mist_atomic_stream(af), MIST_FNV1A64_INIT};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, f, fwrite_cb);
-    int bad = msgpack_pack_map(&pk, 9);
+    msgpack_packer_init(&pk, &hf, mist_hashed_write);
+    int bad = msgpack_pack_map(&pk, 10);
     bad |= pack_str(&pk, "format") || pack_str(&pk, MIST_CKPT_FORMAT);
     bad |= pack_str(&pk, "version") || msgpack_pack_int(&pk, MIST_CKPT_VERSION);
-    bad |= pack_str(&pk, "arch") || pack_fields(&pk, &ck->cfg.arch, arch_fields, NF(arch_fields));
+    bad |= pack_str(&pk, "arch") || arch_pack(&pk, &ck->cfg.arch);
     bad |= pack_str(&pk, "config") || pack_fields(&pk, &ck->cfg, config_fields, NF(config_fields));
     bad |= pack_str(&pk, "state") || pack_fields(&pk, ck, state_fields, NF(state_fields));
     bad |= pack_str(&pk, "nparams") || msgpack_pack_uint64(&pk, ck->nparams);
     bad |= pack_block(&pk, "params", ck->params, ck->nparams);
     bad |= pack_block(&pk, "m", ck->m, ck->nparams);
     bad |= pack_block(&pk, "v", ck->v, ck->nparams);
+    bad |= mist_hashed_write_tail(&hf); /* the last entry: it covers every byte before it */
     if (bad) {
         mist_atomic_abort(af);
         return mist_fail(err, MIST_EIO, "cannot write checkpoint '%s'", path);
@@ -165,19 +154,13 @@ static int get_i64(const msgpack_object *o, int64_t *out)
     return -1;
 }
 
-static int read_enum(const msgpack_object *o, int type, int *out)
+static int read_loss(const msgpack_object *o, int *out)
 {
-    if (o->type != MSGPACK_OBJECT_STR) return -1;
-    for (int v = 0; v < 3; v++) {
-        const char *n = type == F_LAYOUT ? mist_layout_name(v)
-                        : type == F_PREP ? mist_prep_name(v)
-                        : type == F_ACT  ? mist_act_name(v)
-                                         : (v < 2 ? loss_name(v) : "?");
-        if (strcmp(n, "?") && str_eq(o, n)) {
+    for (int v = 0; v < 2; v++)
+        if (str_eq(o, loss_name(v))) {
             *out = v;
             return 0;
         }
-    }
     return -1;
 }
 
@@ -240,7 +223,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
             }
             break;
         default:
-            ok = !read_enum(v, f[j].type, &iv);
+            ok = !read_loss(v, &iv);
             if (ok) memcpy(p, &iv, sizeof iv);
             break;
         }
@@ -264,12 +247,13 @@ void mist_checkpoint_free(mist_checkpoint *ck)
 }
 
 static int parse_root(const msgpack_object *root, const char *name, mist_checkpoint *ck,
-                      mist_err *err)
+                      int *has_checksum, mist_err *err)
 {
     if (root->type != MSGPACK_OBJECT_MAP)
         return mist_fail(err, MIST_EFORMAT, "'%s': not a checkpoint (not a map)", name);
-    static const char *keys[] = {"format", "version", "arch", "config", "state",
-                                 "nparams", "params", "m", "v"};
+    enum { NKEYS = 10, NREQUIRED = 9 }; /* the checksum is absent from older checkpoints */
+    static const char *keys[NKEYS] = {"format",  "version", "arch", "config", "state",
+                                      "nparams", "params",  "m",    "v",      MIST_CHECKSUM_KEY};
     int is_ckpt = 0;
     for (uint32_t i = 0; i < root->via.map.size; i++)
         if (key_is(&root->via.map.ptr[i].key, "format") &&
@@ -278,16 +262,20 @@ static int parse_root(const msgpack_object *root, const char *name, mist_checkpo
     if (!is_ckpt)
         return mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint (no format \"%s\")",
                          name, MIST_CKPT_FORMAT);
-    const msgpack_object *val[9] = {0};
+    const msgpack_object *val[NKEYS] = {0};
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *k = &root->via.map.ptr[i].key;
         size_t j = 0;
-        while (j < 9 && !key_is(k, keys[j])) j++;
-        if (j == 9) return mist_fail(err, MIST_EFORMAT, "'%s': unknown top-level key", name);
+        while (j < NKEYS && !key_is(k, keys[j])) j++;
+        if (j == NKEYS) return mist_fail(err, MIST_EFORMAT, "'%s': unknown top-level key", name);
         if (val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': duplicate key '%s'", name, keys[j]);
         val[j] = &root->via.map.ptr[i].val;
     }
-    for (size_t j = 0; j < 9; j++)
+    if (val[NKEYS - 1] && &root->via.map.ptr[root->via.map.size - 1].val != val[NKEYS - 1])
+        return mist_fail(err, MIST_EFORMAT, "'%s': the checksum is not the file's last entry",
+                         name);
+    *has_checksum = val[NKEYS - 1] != NULL;
+    for (size_t j = 0; j < NREQUIRED; j++)
         if (!val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': key '%s' is missing", name, keys[j]);
     if (!str_eq(val[0], MIST_CKPT_FORMAT))
         return mist_fail(err, MIST_EFORMAT, "'%s': format is not \"%s\"", name, MIST_CKPT_FORMAT);
@@ -295,7 +283,7 @@ static int parse_root(const msgpack_object *root, const char *name, mist_checkpo
     if (get_i64(val[1], &ver) || ver != MIST_CKPT_VERSION)
         return mist_fail(err, MIST_EFORMAT, "'%s': unsupported checkpoint version", name);
     int rc;
-    if ((rc = read_fields(val[2], "arch", &ck->cfg.arch, arch_fields, NF(arch_fields), name, err)) ||
+    if ((rc = arch_unpack(val[2], &ck->cfg.arch, name, err)) ||
         (rc = read_fields(val[3], "config", &ck->cfg, config_fields, NF(config_fields), name, err)) ||
         (rc = read_fields(val[4], "state", ck, state_fields, NF(state_fields), name, err)))
         return rc;
@@ -338,12 +326,14 @@ int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    int rc;
+    int rc, has_checksum = 0;
     if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
         rc = mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint", name);
     else
-        rc = parse_root(&up.data, name, ck, err);
+        rc = parse_root(&up.data, name, ck, &has_checksum, err);
     msgpack_unpacked_destroy(&up);
+    /* last, as for weights: a checkpoint that parses but was changed since it was written */
+    if (!rc && has_checksum) rc = mist_checksum_verify(buf, len, name, "checkpoint", err);
     if (rc) mist_checkpoint_free(ck);
     return rc;
 }

@@ -31,8 +31,10 @@ extern "C" {
 
 /* "tiny" (tests), "small", "medium": split layout, copula preprocessing, GELU. */
 int mist_arch_preset(const char *name, mist_arch *a, mist_err *err);
-/* Applies one "key=value" override (any mist_arch field by its weights-file name; max_dx /
- * max_dy also update max_input_dim; layout/preprocess/activation by name). */
+/* Applies one "key=value" override: any field of the arch field table (mist_arch_field_name:
+ * the weights file's keys, also "layout" and "heads"; enums by name) or max_d for both maxima;
+ * max_dx / max_dy / max_d and the layout also update the split layout's max_input_dim and
+ * d_max. Values are range-checked. */
 int mist_arch_override(mist_arch *a, const char *kv, mist_err *err);
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
@@ -177,6 +179,54 @@ int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
 int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
                             double hi, const double *levels, size_t k, double *values,
                             mist_err *err);
+
+/* The whole recalibration (mist train calibrate): residual tables per n-group and a level
+ * map fitted on datasets of seed, checked on datasets of seed + 1; the one closer to the
+ * diagonal there is set on m (or the one method asked for), with a note in meta
+ * "quantile_calibration". Save m afterwards to keep it. */
+enum { MIST_CALIB_AUTO = 0, MIST_CALIB_MAP = 1, MIST_CALIB_RESID = 2 };
+#define MIST_CALIB_NCHECK 19     /* checked levels 0.05, 0.10 .. 0.95 */
+#define MIST_CALIB_MAX_GROUPS 32
+typedef struct mist_calibrate_opts {
+    int method;               /* MIST_CALIB_* */
+    const char *metadist;     /* NULL or "": the model's training one (meta "metadist"), else
+                               * "default" */
+    uint64_t seed;
+    size_t count;             /* datasets of the map fit and of the check; N/2 per n-group for
+                               * the residual fit, N/4 per group for its check */
+    int64_t n_min, n_max;     /* both 0: the model's trained n range (arch n_min..n_max) */
+    const int64_t *n_groups;  /* increasing upper bounds of the n-groups (NULL: 25, 50, 100,
+                               * 200, 350); those outside the n range are dropped */
+    size_t n_ngroups;
+} mist_calibrate_opts;
+void mist_calibrate_opts_default(mist_calibrate_opts *o);
+
+typedef struct mist_calibrate_report {
+    char metadist[64];        /* what was used */
+    int64_t n_min, n_max;
+    uint64_t seed, held_seed;
+    size_t count, group_count;
+    double check[MIST_CALIB_NCHECK];   /* levels checked */
+    double network[MIST_CALIB_NCHECK]; /* held-out share with MI <= q_tau: no recalibration, */
+    double map[MIST_CALIB_NCHECK];     /* the level map, */
+    double resid[MIST_CALIB_NCHECK];   /* the residual one (not fitted: unset) */
+    double worst_network, worst_map, worst_resid; /* largest |share - tau| (NaN: not fitted) */
+    size_t ngroups;
+    int64_t group_lo[MIST_CALIB_MAX_GROUPS], group_hi[MIST_CALIB_MAX_GROUPS];
+    double group_cover[3][MIST_CALIB_MAX_GROUPS]; /* 90% interval coverage: network, map, resid */
+    int kept_map;             /* 1: the level map was kept; 0: the residual one */
+} mist_calibrate_report;
+int mist_calibrate_model(mist_model *m, const mist_calibrate_opts *o, mist_calibrate_report *r,
+                         mist_err *err);
+
+/* ---- resume ------------------------------------------------------------------------------- */
+
+/* The settings of now (a resume) that make the result differ from the uninterrupted run of the
+ * checkpoint's configuration was: another thread count (the batch gradient is summed in another
+ * order) or another total of steps (the learning-rate schedule). Returns how many, described in
+ * buf (may be NULL). mist train prints them as a warning and resumes. */
+size_t mist_train_resume_changes(const mist_train_config *was, const mist_train_config *now,
+                                 char *buf, size_t bufsz);
 
 /* ---- the run ------------------------------------------------------------------------------ */
 

@@ -1,11 +1,11 @@
 /* Architecture presets for our own models (split layout, copula inputs) and key=value
  * overrides, and the training configuration's defaults and validation. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch_fields.h"
 #include "mist_gen.h"
 #include "mist_train.h"
 #include "mist_train_grad.h"
@@ -60,87 +60,10 @@ int mist_arch_preset(const char *name, mist_arch *a, mist_err *err)
     return MIST_OK;
 }
 
-static int parse_ll(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-}
-
+/* The keys, their types and ranges are the field table's (infer/arch_fields.c). */
 int mist_arch_override(mist_arch *a, const char *kv, mist_err *err)
 {
-    const char *eq = strchr(kv, '=');
-    if (!eq || eq == kv)
-        return mist_fail(err, MIST_EINVAL, "arch override '%s' is not key=value", kv);
-    char key[64];
-    size_t kl = (size_t)(eq - kv);
-    if (kl >= sizeof key) return mist_fail(err, MIST_EINVAL, "arch key too long in '%s'", kv);
-    memcpy(key, kv, kl);
-    key[kl] = '\0';
-    const char *v = eq + 1;
-    if (!strcmp(key, "input_layout") || !strcmp(key, "layout")) {
-        if (!strcmp(v, "split")) a->input_layout = MIST_LAYOUT_SPLIT;
-        else if (!strcmp(v, "packed")) a->input_layout = MIST_LAYOUT_PACKED;
-        else if (!strcmp(v, "pairs")) a->input_layout = MIST_LAYOUT_PAIRS;
-        else
-            return mist_fail(err, MIST_EINVAL, "input_layout is split, packed or pairs (got '%s')",
-                             v);
-        if (a->input_layout == MIST_LAYOUT_SPLIT) a->max_input_dim = a->max_dx + a->max_dy;
-        return MIST_OK;
-    }
-    if (!strcmp(key, "preprocess")) {
-        if (!strcmp(v, "none")) a->preprocess = MIST_PREP_NONE;
-        else if (!strcmp(v, "copula")) a->preprocess = MIST_PREP_COPULA;
-        else if (!strcmp(v, "zscore")) a->preprocess = MIST_PREP_ZSCORE;
-        else return mist_fail(err, MIST_EINVAL, "preprocess is none, copula or zscore (got '%s')", v);
-        return MIST_OK;
-    }
-    if (!strcmp(key, "activation")) {
-        if (!strcmp(v, "gelu")) a->activation = MIST_ACT_GELU;
-        else if (!strcmp(v, "relu")) a->activation = MIST_ACT_RELU;
-        else return mist_fail(err, MIST_EINVAL, "activation is gelu or relu (got '%s')", v);
-        return MIST_OK;
-    }
-    if (!strcmp(key, "ln_eps")) {
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v || *end || !(d > 0))
-            return mist_fail(err, MIST_EINVAL, "ln_eps wants a positive number (got '%s')", v);
-        a->ln_eps = d;
-        return MIST_OK;
-    }
-    long long x;
-    if (parse_ll(v, &x) || x < 0 || x > 1000000000LL)
-        return mist_fail(err, MIST_EINVAL, "arch %s wants a non-negative integer (got '%s')", key,
-                         v);
-    struct { const char *k; int *p; } ints[] = {
-        {"max_input_dim", &a->max_input_dim}, {"D", &a->D}, {"H", &a->H}, {"ff", &a->ff},
-        {"n_inds", &a->n_inds}, {"n_seeds", &a->n_seeds}, {"n_feature_sab", &a->n_feature_sab},
-        {"n_isab", &a->n_isab}, {"n_dec", &a->n_dec}, {"n_rho", &a->n_rho},
-        {"rho_hidden", &a->rho_hidden}, {"quantile_conditioned", &a->quantile_conditioned}};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (!strcmp(key, ints[i].k)) {
-            *ints[i].p = (int)x;
-            return MIST_OK;
-        }
-    if (!strcmp(key, "max_dx") || !strcmp(key, "max_dy") || !strcmp(key, "max_d")) {
-        if (key[5] != 'y') a->max_dx = (int)x;
-        if (key[5] != 'x') a->max_dy = (int)x;
-        if (a->input_layout == MIST_LAYOUT_SPLIT) a->max_input_dim = a->max_dx + a->max_dy;
-        a->d_max = a->max_dx > a->max_dy ? a->max_dx : a->max_dy;
-        return MIST_OK;
-    }
-    struct { const char *k; int64_t *p; } i64s[] = {
-        {"n_min", &a->n_min}, {"n_max", &a->n_max}, {"d_min", &a->d_min}, {"d_max", &a->d_max}};
-    for (size_t i = 0; i < sizeof i64s / sizeof i64s[0]; i++)
-        if (!strcmp(key, i64s[i].k)) {
-            *i64s[i].p = x;
-            return MIST_OK;
-        }
-    return mist_fail(err, MIST_EINVAL, "unknown arch key '%s'", key);
+    return arch_override(a, kv, err);
 }
 
 void mist_train_config_default(mist_train_config *c)

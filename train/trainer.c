@@ -110,15 +110,9 @@ int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err
 
 static int same_run(const mist_checkpoint *a, const mist_checkpoint *b)
 {
-    const mist_arch *x = &a->cfg.arch, *y = &b->cfg.arch;
     return a->nparams == b->nparams && a->cfg.loss == b->cfg.loss && a->cfg.seed == b->cfg.seed &&
-           !strcmp(a->cfg.metadist, b->cfg.metadist) && x->input_layout == y->input_layout &&
-           x->preprocess == y->preprocess && x->max_input_dim == y->max_input_dim &&
-           x->max_dx == y->max_dx && x->max_dy == y->max_dy && x->D == y->D && x->H == y->H &&
-           x->ff == y->ff && x->n_inds == y->n_inds && x->n_seeds == y->n_seeds &&
-           x->n_feature_sab == y->n_feature_sab && x->n_isab == y->n_isab &&
-           x->n_dec == y->n_dec && x->n_rho == y->n_rho && x->rho_hidden == y->rho_hidden &&
-           x->quantile_conditioned == y->quantile_conditioned && x->activation == y->activation;
+           !strcmp(a->cfg.metadist, b->cfg.metadist) &&
+           mist_arch_same_graph(&a->cfg.arch, &b->cfg.arch);
 }
 
 int mist_train_export_average(const char *const *paths, size_t k, const char *out_path,
@@ -181,6 +175,32 @@ int mist_train_export_average(const char *const *paths, size_t k, const char *ou
     free(sum);
     mist_checkpoint_free(&last);
     return rc;
+}
+
+/* ---- resume ------------------------------------------------------------------------------- */
+
+size_t mist_train_resume_changes(const mist_train_config *was, const mist_train_config *now,
+                                 char *buf, size_t bufsz)
+{
+    size_t k = 0, l = 0;
+    if (buf && bufsz) buf[0] = '\0';
+    /* The gradient of a batch split over T workers is summed in another order for another T;
+     * the cosine schedule is a function of the total steps. Everything else that may differ
+     * (checkpoint period, prefetch, stop-after) changes only timing. */
+    if (was->threads != now->threads) {
+        k++;
+        if (buf && l < bufsz)
+            l += (size_t)snprintf(buf + l, bufsz - l, "threads %d (the run used %d)", now->threads,
+                                  was->threads);
+    }
+    if (was->steps != now->steps) {
+        k++;
+        if (buf && l < bufsz)
+            snprintf(buf + l, bufsz - l, "%ssteps %lld (the run planned %lld: the learning-rate "
+                                         "schedule changes)",
+                     l ? ", " : "", (long long)now->steps, (long long)was->steps);
+    }
+    return k;
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */

@@ -40,7 +40,8 @@ class Err(ctypes.Structure):
 class EstOpts(ctypes.Structure):
     _fields_ = [("k", c_int), ("zscore", c_int), ("noise", c_double), ("bins", c_int),
                 ("miller_madow", c_int), ("bandwidth", c_double), ("copula", c_int),
-                ("seed", c_uint64), ("threads", c_int), ("bootstrap", c_int), ("ci", c_double)]
+                ("seed", c_uint64), ("threads", c_int), ("bootstrap", c_int), ("ci", c_double),
+                ("progress", ctypes.c_void_p), ("progress_ctx", ctypes.c_void_p)]
 
 
 class EstResult(ctypes.Structure):

@@ -32,7 +32,7 @@ class GenTest(unittest.TestCase):
                         args += ["--transform", transform]
                     cli(*args)
                     ref = np.load(out)
-                    with open(os.path.join(d, "a.json")) as f:
+                    with open(os.path.join(d, "a.npy.json")) as f:
                         meta = json.load(f)
                     x, y, mi = mist.gen(task, n, dx, dy, seed=seed, params=params,
                                         transform=transform)
