@@ -446,17 +446,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-START_TEST(test_mi_table)
+/* The true MI of draws 0..N-1 (seed 7) of a meta-distribution, by bucket of min(dx, dy) of
+ * the tasks' output dims: v[b] (malloc'd, N each) holds cnt[b] values. */
+static void mi_by_bucket(const char *metadist, size_t N, double *v[6], size_t cnt[6])
 {
-    const size_t N = 100000;
-    double *v[6];
-    size_t cnt[6] = {0};
     for (int b = 0; b < 6; b++) v[b] = malloc(N * sizeof *v[b]);
     mist_err err = {0};
     for (size_t i = 0; i < N; i++) {
         mist_task_spec sp;
         memset(&sp, 0, sizeof sp);
-        CHECKM(mist_metadist_draw("default", 7, i, &sp, &err) == MIST_OK, "%s", err.msg);
+        CHECKM(mist_metadist_draw(metadist, 7, i, &sp, &err) == MIST_OK, "%s", err.msg);
         mist_task *t = NULL;
         CHECKM(mist_task_create(&t, sp.task, sp.dx, sp.dy, sp.params, sp.nparams, sp.seed, &err) ==
                    MIST_OK,
@@ -467,6 +466,14 @@ START_TEST(test_mi_table)
         mist_task_free(t);
         mist_task_spec_clear(&sp);
     }
+}
+
+START_TEST(test_mi_table)
+{
+    const size_t N = 100000;
+    double *v[6];
+    size_t cnt[6] = {0};
+    mi_by_bucket("default", N, v, cnt);
     const double *tab = mist_guard_mi_table("default");
     CHECK(tab != NULL && mist_guard_mi_table("mist16") == NULL);
     for (int b = 0; b < 6; b++) {
@@ -488,22 +495,7 @@ START_TEST(test_mi_table_broad)
     const size_t N = 6000;
     double *v[6];
     size_t cnt[6] = {0};
-    for (int b = 0; b < 6; b++) v[b] = malloc(N * sizeof *v[b]);
-    mist_err err = {0};
-    for (size_t i = 0; i < N; i++) {
-        mist_task_spec sp;
-        memset(&sp, 0, sizeof sp);
-        CHECKM(mist_metadist_draw("broad", 7, i, &sp, &err) == MIST_OK, "%s", err.msg);
-        mist_task *t = NULL;
-        CHECKM(mist_task_create(&t, sp.task, sp.dx, sp.dy, sp.params, sp.nparams, sp.seed, &err) ==
-                   MIST_OK,
-               "%s: %s", sp.task, err.msg);
-        int b = mist_guard_mi_bucket(mist_task_out_dx(t), mist_task_out_dy(t));
-        CHECK(b >= 0);
-        v[b][cnt[b]++] = mist_task_mi(t);
-        mist_task_free(t);
-        mist_task_spec_clear(&sp);
-    }
+    mi_by_bucket("broad", N, v, cnt);
     const double *tab = mist_guard_mi_table("broad");
     CHECK(tab != NULL);
     for (int b = 0; b < 6; b++) {

@@ -16,17 +16,8 @@
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static uint64_t rs = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnext(void)
-{
-    rs ^= rs >> 12;
-    rs ^= rs << 25;
-    rs ^= rs >> 27;
-    return rs * 0x2545F4914F6CDD1DULL;
-}
-static double runif(void)
-{
-    return (double)(rnext() >> 11) * 0x1.0p-53;
-}
+#define rnext() tu_rnext(&rs)
+#define runif() tu_runif(&rs)
 static int rint_(int lo, int hi)
 {
     return lo + (int)(rnext() % (uint64_t)(hi - lo + 1));

@@ -17,22 +17,9 @@
 #include "testutil.h"
 
 static uint64_t rs = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnext(void)
-{
-    rs ^= rs >> 12;
-    rs ^= rs << 25;
-    rs ^= rs >> 27;
-    return rs * 0x2545F4914F6CDD1DULL;
-}
-static double runif(void)
-{
-    return (double)(rnext() >> 11) * 0x1.0p-53;
-}
-static double rnorm(void)
-{
-    double u = runif() + 1e-300, v = runif();
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
+#define rnext() tu_rnext(&rs)
+#define runif() tu_runif(&rs)
+#define rnorm() tu_rnorm(&rs)
 
 /* n rows of dx + dy columns with dependence inside and across the blocks, and a non-monotone
  * column (so that the statistic sees more than correlations). */

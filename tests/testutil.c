@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,4 +160,25 @@ double *tu_task_data(const char *task, int dx, int dy, const char *pname, double
     if (mi) *mi = mist_task_mi(t);
     mist_task_free(t);
     return x;
+}
+
+uint64_t tu_rnext(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+double tu_runif(uint64_t *state)
+{
+    return (double)(tu_rnext(state) >> 11) * 0x1.0p-53;
+}
+
+double tu_rnorm(uint64_t *state)
+{
+    double u = tu_runif(state) + 1e-300, v = tu_runif(state);
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }

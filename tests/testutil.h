@@ -32,4 +32,10 @@ double *tu_task_data(const char *task, int dx, int dy, const char *pname, double
 /* The task, or the test fails naming it. */
 mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, uint64_t seed);
 
+/* Test data streams (xorshift64*): a suite keeps its own state, so the same seed gives the same
+ * data. next: 64 random bits; unif: [0, 1) with 53 bits; norm: N(0, 1) by Box-Muller. */
+uint64_t tu_rnext(uint64_t *state);
+double tu_runif(uint64_t *state);
+double tu_rnorm(uint64_t *state);
+
 #endif
