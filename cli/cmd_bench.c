@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "mist_bench.h"
+#include "mpi_hook.h"
 #include "opts.h"
 
 #define MAX_EST 64
@@ -366,6 +367,17 @@ int cmd_bench(int argc, char **argv)
         }
         nest += got;
     }
+    /* under mpirun the ranks are the shards, and rank 0 joins them */
+    int ranks = cli_mpi_size(), rank = cli_mpi_rank();
+    if (ranks > 1) {
+        if (o.shard_n > 1) {
+            if (rank == 0) cli_error("bench: under mpirun the ranks are the shards: drop --shard");
+            return 2;
+        }
+        o.shard_i = rank;
+        o.shard_n = ranks;
+        if (rank != 0) quiet = 1;
+    }
     o.est = est;
     o.nest = nest;
     o.transforms = transforms;
@@ -378,12 +390,23 @@ int cmd_bench(int argc, char **argv)
     mist_bench_report rep;
     int rc = mist_bench_run(&o, &rep, &err);
     if (pc.open_line) fputc('\n', stderr);
+    if (ranks > 1) {
+        int own = rc;
+        if (own) cli_error("bench: rank %d: %s", rank, err.msg);
+        if (cli_mpi_agree(own, &err) || own) {
+            if (!own && rank == 0) cli_error("bench: %s", err.msg);
+            return own == MIST_EINVAL ? 2 : 1;
+        }
+        if (rank != 0) return 0;
+        const char *dirs[1] = {o.out_dir};
+        rc = mist_bench_merge(dirs, 1, o.out_dir, o.plots, &rep, &err);
+    }
     if (rc) {
         cli_error("bench: %s", err.msg);
         return rc == MIST_EINVAL ? 2 : 1;
     }
     print_report(&rep, o.out_dir, quiet, now_s() - t0);
-    if (!quiet && o.shard_n > 1)
+    if (!quiet && o.shard_n > 1 && ranks == 1)
         fprintf(stderr,
                 "shard %d/%d done; when every shard is, join them: mist bench merge DIR... "
                 "[-o OUT]\n",

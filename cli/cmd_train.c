@@ -12,6 +12,7 @@
 #include "mist_infer.h"
 #include "mist_train.h"
 #include "mist_train_grad.h"
+#include "mpi_hook.h"
 #include "opts.h"
 
 static void train_usage(FILE *f)
@@ -151,6 +152,7 @@ static int on_progress(const mist_train_progress *p, void *user)
  * not take an interrupted run for a trained model. */
 static int finish(const prog *g, const char *dir)
 {
+    if (cli_mpi_rank() != 0) return interrupted ? 128 + interrupted : 0; /* rank 0 reports */
     if (interrupted && !g->done) {
         fprintf(stderr, "%smist: train: interrupted (%s) at step %lld of %lld; the checkpoint is "
                         "saved, continue with: mist train --resume %s\n",
@@ -162,6 +164,25 @@ static int finish(const prog *g, const char *dir)
         fprintf(stderr, "%sstopped at step %lld of %lld; continue with: mist train --resume %s\n",
                 g->open ? "\n" : "", (long long)g->step, (long long)g->steps, dir);
     return 0;
+}
+
+/* The run, over the MPI ranks when an MPI launcher started the program (even one rank: then
+ * the gradient sums in the order every rank count uses). */
+static int run(const mist_train_config *c, const char *out, const char *resume, prog *g)
+{
+    mist_err err = {0};
+    mist_train_dist *d = NULL;
+    if (cli_mpi_active() && !(d = cli_mpi_train_dist())) {
+        cli_error("train: out of memory");
+        return 1;
+    }
+    int rc = mist_train_run_dist(c, out, resume, d, on_progress, g, &err);
+    cli_mpi_train_dist_free(d);
+    if (rc) {
+        cli_error("%strain: %s", g->open ? "\n" : "", err.msg);
+        return 1;
+    }
+    return finish(g, out);
 }
 
 static int train_export(int argc, char **argv)
@@ -360,12 +381,25 @@ int cmd_train(int argc, char **argv)
         }
 #undef BAD
     }
+    if (cli_mpi_rank() != 0) quiet = 1; /* rank 0 reports */
     prog g = {.quiet = quiet, .tty = isatty(STDERR_FILENO)};
     catch_stop_signals();
+    if (resume && cli_mpi_rank() != 0) { /* rank 0 reads the checkpoint and hands it over */
+        if (cli_mpi_agree(0, &err)) {
+            cli_error("train: %s", err.msg);
+            return 1;
+        }
+        return run(&c, out ? out : resume, resume, &g);
+    }
     if (resume) {
         mist_checkpoint ck;
-        if (mist_checkpoint_read(resume, &ck, &err)) {
-            cli_error("train: --resume %s: cannot read the checkpoint: %s", resume, err.msg);
+        int bad = mist_checkpoint_read(resume, &ck, &err);
+        if (cli_mpi_agree(bad, &err)) {
+            if (bad) cli_error("train: --resume %s: cannot read the checkpoint: %s", resume, err.msg);
+            else {
+                cli_error("train: %s", err.msg);
+                mist_checkpoint_free(&ck);
+            }
             return 1;
         }
         if (other_cfg)
@@ -385,11 +419,7 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "resuming %s at step %lld of %lld\n", resume, (long long)ck.step,
                     (long long)rc.steps);
         mist_checkpoint_free(&ck);
-        if (mist_train_run(&rc, out ? out : resume, resume, on_progress, &g, &err)) {
-            cli_error("%strain: %s", g.open ? "\n" : "", err.msg);
-            return 1;
-        }
-        return finish(&g, out ? out : resume);
+        return run(&rc, out ? out : resume, resume, &g);
     }
     if (!out) {
         cli_error("train: --out DIR is required (run `mist train --help`)");
@@ -415,9 +445,5 @@ int cmd_train(int argc, char **argv)
                 c.arch_spec, mist_arch_param_count(&c.arch),
                 c.loss == MIST_LOSS_PINBALL ? "pinball" : "mse", c.batch, (long long)c.steps,
                 c.lr, c.metadist, out);
-    if (mist_train_run(&c, out, NULL, on_progress, &g, &err)) {
-        cli_error("%strain: %s", g.open ? "\n" : "", err.msg);
-        return 1;
-    }
-    return finish(&g, out);
+    return run(&c, out, NULL, &g);
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "mist_core.h"
+#include "mpi_hook.h"
 
 static void usage(FILE *f)
 {
@@ -38,11 +39,10 @@ static void usage(FILE *f)
           f);
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     /* The library checks its inputs itself; GSL's default handler would abort the process. */
     gsl_set_error_handler_off();
-    cli_blas_tune(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -64,4 +64,19 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     cli_error("unknown command '%s' (run `mist --help`)", cmd);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    cli_blas_tune(argv); /* may re-execute the program: before joining an MPI job */
+    if (cli_mpi_init(&argc, &argv)) return 1;
+    int rc;
+    if (cli_mpi_size() > 1 && argc >= 2 && strcmp(argv[1], "train") && strcmp(argv[1], "bench")) {
+        if (cli_mpi_rank() == 0)
+            cli_error("%s: only train and bench spread over MPI ranks; run it without mpirun",
+                      argv[1]);
+        rc = 2;
+    } else rc = run_command(argc, argv);
+    cli_mpi_finalize();
+    return rc;
 }

@@ -102,6 +102,9 @@ void mist_stream_free(mist_stream *s);
 /* The batch of step (deterministic in (seed, step) alone; the worker thread, when enabled,
  * only changes timing). The batch is owned by the stream until the next call. */
 int mist_stream_get(mist_stream *s, int64_t step, const mist_batch **out, mist_err *err);
+/* Generate only the datasets [lo, hi) of every batch (the others stay NULL; taus are all
+ * there): a rank's share in data-parallel training. Call before the first mist_stream_get. */
+void mist_stream_set_share(mist_stream *s, size_t lo, size_t hi);
 /* The validation suite: cfg->val_count datasets from the same meta-distribution and val_seed
  * (owned by the caller: free each with mist_dataset_free, then the array). */
 int mist_stream_validation(const mist_train_config *cfg, mist_dataset ***sets, size_t *count,

@@ -31,6 +31,7 @@ typedef struct stream_params {
     int max_dx, max_dy;
     int64_t n_min, n_max;
     int pinball;
+    size_t share_lo, share_hi; /* datasets generated: [lo, hi) of each batch */
 } stream_params;
 
 typedef struct slot {
@@ -153,9 +154,10 @@ static int build_batch(const stream_params *sp, int64_t step, mist_batch *b, mis
     size_t chunk = perm[which];
     for (size_t i = 0; i < B; i++) {
         const pool_item *it = &items[chunk * B + i];
+        b->tau[i] = it->tau;
+        if (i < sp->share_lo || i >= sp->share_hi) continue;
         rc = gen_checked(sp, &it->spec, &b->sets[i], err);
         if (rc) goto done;
-        b->tau[i] = it->tau;
     }
 done:
     for (size_t k = 0; items && k < PB; k++) mist_task_spec_clear(&items[k].spec);
@@ -186,6 +188,8 @@ static void params_from_cfg(stream_params *sp, const mist_train_config *cfg)
     sp->n_min = cfg->n_min;
     sp->n_max = cfg->n_max;
     sp->pinball = cfg->loss == MIST_LOSS_PINBALL;
+    sp->share_lo = 0;
+    sp->share_hi = sp->B;
 }
 
 mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err)
@@ -205,6 +209,12 @@ mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err)
     params_from_cfg(&s->sp, cfg);
     s->prefetch = cfg->prefetch;
     return s;
+}
+
+void mist_stream_set_share(mist_stream *s, size_t lo, size_t hi)
+{
+    s->sp.share_lo = lo < s->sp.B ? lo : s->sp.B;
+    s->sp.share_hi = hi < s->sp.B ? hi : s->sp.B;
 }
 
 static void join_worker(mist_stream *s)

@@ -217,6 +217,7 @@ typedef struct run {
     unsigned char *decay;
     mist_train_example *ex;
     FILE *csv, *dump_csv;
+    mist_train_dist *dist; /* NULL: one process */
     mist_checkpoint st; /* state fields only (params/m/v point into the run) */
 } run;
 
@@ -316,6 +317,7 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
         r->c = *cfg;
         if (r->c.n_max > 0) r->c.arch.n_min = r->c.n_min, r->c.arch.n_max = r->c.n_max;
     }
+    if (r->dist) r->c.dump_dir[0] = '\0'; /* a dump shows whole batches; a rank holds a share */
     if ((rc = mist_train_config_validate(&r->c, err))) goto fail;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", r->out, MIST_CKPT_FILE);
@@ -365,6 +367,11 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
      * 1.8-2x on 2 cores, where a second OpenBLAS thread gave nothing. */
     if (r->c.threads > 1 && (rc = mist_train_ws_set_workers(r->ws, r->c.threads, err))) return rc;
     if (!(r->stream = mist_stream_create(&r->c, err))) return err ? err->code : MIST_EINVAL;
+    if (r->dist) {
+        size_t lo, hi;
+        mist_train_dist_share((size_t)r->c.batch, r->dist->rank, r->dist->size, &lo, &hi);
+        mist_stream_set_share(r->stream, lo, hi);
+    }
     if (r->c.val_count > 0 && (rc = mist_stream_validation(&r->c, &r->val, &r->nval, err)))
         return rc;
     snprintf(path, sizeof path, "%s/train.csv", r->out);
@@ -399,14 +406,73 @@ fail:
     return rc;
 }
 
+void mist_train_dist_share(size_t B, int rank, int size, size_t *lo, size_t *hi)
+{
+    *lo = B * (size_t)rank / (size_t)size;
+    *hi = B * (size_t)(rank + 1) / (size_t)size;
+}
+
+/* Rank 0's run (configuration, state, weights, optimizer moments) to every other rank, which
+ * builds its own model, optimizer and share of the stream from it: only rank 0 reads files. */
+static int share_run(run *r, mist_err *err)
+{
+    mist_train_dist *d = r->dist;
+    int rc = d->bcast(d, &r->c, sizeof r->c, err);
+    if (!rc) rc = d->bcast(d, &r->st, sizeof r->st, err);
+    if (rc) return rc;
+    int peer = d->rank != 0;
+    if (peer) {
+        r->st.params = r->st.m = r->st.v = NULL;
+        rc = mist_infer_set_threads(r->c.threads, err);
+        if (!rc && !(r->model = mist_model_create(&r->c.arch, err))) rc = err ? err->code : 1;
+        size_t np = r->model ? mist_model_param_count(r->model) : 0;
+        if (!rc) {
+            r->grads = calloc(np, sizeof(float));
+            r->m = calloc(np, sizeof(float));
+            r->v = calloc(np, sizeof(float));
+            r->decay = malloc(np);
+            r->ex = calloc((size_t)r->c.batch, sizeof *r->ex);
+            if (!r->grads || !r->m || !r->v || !r->decay || !r->ex)
+                rc = mist_fail(err, MIST_ENOMEM, "out of memory for %zu parameters", np);
+        }
+        if (!rc) mist_decay_mask(r->model, r->decay);
+        if (!rc && !(r->ws = mist_train_ws_alloc(r->model, err))) rc = err ? err->code : 1;
+        if (!rc && !(r->stream = mist_stream_create(&r->c, err))) rc = err ? err->code : 1;
+        if (!rc) {
+            size_t lo, hi;
+            mist_train_dist_share((size_t)r->c.batch, d->rank, d->size, &lo, &hi);
+            mist_stream_set_share(r->stream, lo, hi);
+        }
+    }
+    if ((rc = d->agree(d, rc, err))) return rc;
+    size_t bytes = mist_model_param_count(r->model) * sizeof(float);
+    rc = d->bcast(d, mist_model_params(r->model), bytes, err);
+    if (!rc) rc = d->bcast(d, r->m, bytes, err);
+    if (!rc) rc = d->bcast(d, r->v, bytes, err);
+    return rc;
+}
+
 int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char *resume_dir,
                    mist_train_progress_fn cb, void *user, mist_err *err)
 {
+    return mist_train_run_dist(cfg, out_dir, resume_dir, NULL, cb, user, err);
+}
+
+int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const char *resume_dir,
+                        mist_train_dist *d, mist_train_progress_fn cb, void *user, mist_err *err)
+{
     if (!cfg && !resume_dir) return mist_fail(err, MIST_EINVAL, "no configuration and no resume");
+    if (d && (d->size < 1 || d->rank < 0 || d->rank >= d->size || !d->grad || !d->bcast ||
+              !d->agree))
+        return mist_fail(err, MIST_EINVAL, "an incomplete data-parallel transport");
     run r;
     memset(&r, 0, sizeof r);
     r.out = out_dir;
-    int rc = setup(&r, cfg, resume_dir, err);
+    r.dist = d;
+    const int root = !d || d->rank == 0;
+    if (!root) cb = NULL; /* rank 0 reports */
+    int rc = root ? setup(&r, cfg, resume_dir, err) : MIST_OK;
+    if (d && !(rc = d->agree(d, rc, err))) rc = share_run(&r, err);
     if (rc) {
         run_free(&r);
         return rc;
@@ -444,12 +510,19 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
             if (cb) cb(&pr, user); /* no stop here: there is no checkpoint to stop at yet */
         }
     }
+    if (d) rc = d->agree(d, rc, err);
     for (int64_t step = start; step < c->steps && !stop && !rc; step++) {
         double lr = mist_lr_at(step, c->steps, c->warmup, c->lr, c->lr_floor);
         const mist_batch *b;
-        if ((rc = mist_stream_get(r.stream, step, &b, err))) break;
+        rc = mist_stream_get(r.stream, step, &b, err);
+        if (d) rc = d->agree(d, rc, err);
+        if (rc) break;
         for (size_t i = 0; i < B; i++) {
             const mist_dataset *ds = b->sets[i];
+            if (!ds) { /* another rank's */
+                r.ex[i] = (mist_train_example){NULL, 0, 0, 0, 0, b->tau[i]};
+                continue;
+            }
             r.ex[i] = (mist_train_example){ds->data, ds->n, ds->dx, ds->dy, ds->meta.mi, b->tau[i]};
             int64_t n = (int64_t)ds->n, dlo = ds->dx < ds->dy ? ds->dx : ds->dy,
                     dhi = ds->dx > ds->dy ? ds->dx : ds->dy;
@@ -460,8 +533,13 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
         }
         memset(r.grads, 0, np * sizeof(float));
         double loss = 0;
-        if ((rc = mist_train_grad(r.model, r.ws, r.ex, B, c->loss, r.grads, &loss, preds, err)))
-            break;
+        if (d) {
+            int64_t seen[4] = {r.st.n_seen_min, r.st.n_seen_max, r.st.d_seen_min, r.st.d_seen_max};
+            rc = d->grad(d, r.model, r.ex, B, c->loss, r.grads, &loss, preds, seen, err);
+            r.st.n_seen_min = seen[0], r.st.n_seen_max = seen[1];
+            r.st.d_seen_min = seen[2], r.st.d_seen_max = seen[3];
+        } else rc = mist_train_grad(r.model, r.ws, r.ex, B, c->loss, r.grads, &loss, preds, err);
+        if (rc) break;
         if (!isfinite(loss)) {
             rc = mist_fail(err, MIST_ENUMERIC, "the training loss is not finite at step %lld",
                            (long long)step);
@@ -484,7 +562,7 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
         double t = now_s();
         int last = r.st.step == c->steps || (c->stop_after > 0 && r.st.step >= c->stop_after);
         int do_val = r.nval && (r.st.step % c->val_every == 0 || last);
-        int do_log = r.st.step % log_every == 0 || last || do_val;
+        int do_log = root && (r.st.step % log_every == 0 || last || do_val);
         pr.event = MIST_TRAIN_EV_STEP;
         pr.step = r.st.step;
         pr.elapsed_s = base_elapsed + (t - t0);
@@ -497,7 +575,7 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
         pr.gflops = (flops - flops0) / (t - t0 + 1e-9) / 1e9;
         if (do_val) {
             if ((rc = mist_validate(r.model, r.val, r.nval, &r.st.val_mse, &r.st.val_pinball, err)))
-                break;
+                goto step_end;
             pr.val_mse = r.st.val_mse;
             pr.val_pinball = r.st.val_pinball;
         }
@@ -521,8 +599,9 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
             pr.event = MIST_TRAIN_EV_VAL;
             if (cb && cb(&pr, user)) stop = 1;
         }
-        if (last || stop || (c->ckpt_every_s > 0 && t - last_ckpt >= c->ckpt_every_s)) {
-            if ((rc = write_ckpt(&r, base_elapsed + (t - t0), ckpath, sizeof ckpath, err))) break;
+        if (root && (last || stop || (c->ckpt_every_s > 0 && t - last_ckpt >= c->ckpt_every_s))) {
+            if ((rc = write_ckpt(&r, base_elapsed + (t - t0), ckpath, sizeof ckpath, err)))
+                goto step_end;
             last_ckpt = t;
             pr.event = MIST_TRAIN_EV_CKPT;
             pr.path = ckpath;
@@ -530,10 +609,20 @@ int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char
             pr.path = NULL;
         }
         if (c->stop_after > 0 && r.st.step >= c->stop_after) stop = 1;
+    step_end:
+        if (d) { /* rank 0's word (stop, or its failure) holds for every rank */
+            int ctl[2] = {stop, rc};
+            int brc = d->bcast(d, ctl, sizeof ctl, err);
+            if (brc) rc = brc;
+            else {
+                stop = ctl[0];
+                if (ctl[1] && !rc) rc = mist_fail(err, MIST_EIO, "rank 0 stopped the run (see its message)");
+            }
+        }
     }
-    if (!rc && start == c->steps) /* nothing to do: still leave a checkpoint */
+    if (!rc && root && start == c->steps) /* nothing to do: still leave a checkpoint */
         rc = write_ckpt(&r, base_elapsed, ckpath, sizeof ckpath, err);
-    if (!rc && r.st.step == c->steps) {
+    if (!rc && root && r.st.step == c->steps) {
         char path[4096];
         snprintf(path, sizeof path, "%s/model.msgpack", r.out);
         mist_checkpoint ck = r.st;
