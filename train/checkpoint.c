@@ -327,7 +327,10 @@ int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist
     msgpack_unpacked_init(&up);
     size_t off = 0;
     int rc, has_checksum = 0;
-    if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, buf, len, &off);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory reading '%s'", name);
+    else if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
         rc = mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint", name);
     else
         rc = parse_root(&up.data, name, ck, &has_checksum, err);
