@@ -47,7 +47,6 @@ static void *run(void *arg)
 {
     cli_progress *p = arg;
     pthread_mutex_lock(&p->lock);
-    if (p->delay <= 0) show(p, now_s());
     while (!p->stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -76,6 +75,9 @@ cli_progress *cli_progress_start(const char *what, int quiet)
     if (!env || !*env || *end || !(p->delay >= 0)) p->delay = DELAY_S;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    /* shown from the start: the first line here, before any stage can change (so every stage
+     * gets its line whatever the thread's timing) */
+    if (p->delay <= 0) show(p, p->t0);
     if (pthread_create(&p->tid, NULL, run, p) != 0) { /* no line rather than no answer */
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->lock);
