@@ -10,7 +10,7 @@ if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends clang libclang-rt-14-dev
 fi
 CC=clang cmake -S . -B build-fuzz -DMIST_FUZZ=ON -DMIST_BUILD_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_weights fuzz_safetensors fuzz_checkpoint fuzz_seeds mist
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_weights fuzz_safetensors fuzz_checkpoint fuzz_readers fuzz_seeds mist
 cd build-fuzz
 rm -rf corpus && ./fuzz_seeds corpus >/dev/null
 ./fuzz_weights -max_total_time="$secs" -max_len=32768 -print_final_stats=1 corpus/weights 2>&1 | tail -5
@@ -21,4 +21,17 @@ rm -rf ckseed && mkdir -p corpus/checkpoint &&
     --batch 1 --steps 1 --val-count 0 --out ckseed --quiet &&
   cp ckseed/checkpoint.msgpack corpus/checkpoint/seed.msgpack
 ./fuzz_checkpoint -max_total_time="$secs" -max_len=32768 -print_final_stats=1 corpus/checkpoint 2>&1 | tail -5
-echo "fuzz: all three targets ran ${secs} s without a finding"
+# the file readers: seeds of every format from `mist gen` (first byte: the reader)
+rm -rf rdseed && mkdir -p rdseed corpus/readers &&
+  ./mist gen --suite smoke --n 20 -o rdseed/suite --quiet &&
+  ./mist gen normal-dense-base --dims 1x1 --n 5 -o rdseed/d.csv --quiet &&
+  ./mist gen normal-dense-base --dims 1x1 --n 5 -o rdseed/d.msgpack --quiet &&
+  { printf '\000'; cat rdseed/suite/$(ls rdseed/suite | grep -m1 '\.npy$'); } > corpus/readers/npy &&
+  { printf '\001'; cat rdseed/d.csv; } > corpus/readers/csv &&
+  { printf '\003'; cat rdseed/d.msgpack; } > corpus/readers/msgpack &&
+  { printf '\004'; cat rdseed/suite/$(ls rdseed/suite | grep -m1 '\.npy\.json$'); } > corpus/readers/sidecar &&
+  { printf '\005'; cat rdseed/suite/manifest.csv; } > corpus/readers/manifest
+/usr/bin/python3 -c "import numpy as np; np.savez('rdseed/d.npz', x=np.zeros((3, 1)), y=np.ones((3, 2)))" \
+  2>/dev/null && { printf '\002'; cat rdseed/d.npz; } > corpus/readers/npz || true
+./fuzz_readers -max_total_time="$secs" -max_len=8192 -print_final_stats=1 corpus/readers 2>&1 | tail -5
+echo "fuzz: all four targets ran ${secs} s without a finding"
