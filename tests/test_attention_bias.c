@@ -30,11 +30,7 @@ static int rint_(int lo, int hi)
 {
     return lo + (int)(rnext() % (uint64_t)(hi - lo + 1));
 }
-static double rnorm(void)
-{
-    double u = runif() + 1e-300, v = runif();
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
+#define rnorm() tu_rnorm(&rs)
 static float *rvec(size_t n, double scale)
 {
     float *x = malloc((n ? n : 1) * sizeof *x);
