@@ -32,13 +32,6 @@ extern char **environ;
 /* How much of the output a message quotes. */
 #define QUOTE_MAX 120
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const char *errtext(int e, char *buf, size_t cap)
 {
     return strerror_r(e, buf, cap); /* GNU variant: thread-safe, returns the text */
@@ -262,7 +255,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
         return mist_fail(err, MIST_EIO, "cannot start /bin/sh: %s", errtext(rc, eb, sizeof eb));
     }
 
-    double deadline = now_s() + timeout_s;
+    double deadline = mist_clock_s() + timeout_s;
     int open_out = 1, open_err = 1, exited = 0;
     *how = RUN_EXITED;
     *wstatus = 0;
@@ -288,7 +281,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
                 continue;
             }
         }
-        double left = deadline - now_s();
+        double left = deadline - mist_clock_s();
         if (left <= 0) {
             if (!exited) {
                 kill(-pid, SIGKILL);

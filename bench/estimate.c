@@ -23,6 +23,7 @@
 #include "bench_internal.h"
 #include "mist_classical.h"
 #include "mist_rng.h"
+#include "util.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -67,13 +68,6 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
         len += (size_t)snprintf(rt->taus_text + len, sizeof rt->taus_text - len, "%s%.10g",
                                 i ? ";" : "", rt->taus[i]);
     return MIST_OK;
-}
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
 }
 
 typedef struct one_estimate {
@@ -150,10 +144,10 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     double v[BENCH_MAX_TAUS];
     int rc = mist_model_estimate(model, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
     if (rc) return rc;
-    for (size_t i = 0; i < (ntaus ? ntaus : 1); i++)
-        if (!isfinite(v[i]))
-            return mist_fail(err, MIST_ENUMERIC,
-                             rt->quantile_model ? "non-finite quantile" : "non-finite estimate");
+    size_t nv = ntaus ? ntaus : 1;
+    if (mist_first_nonfinite(v, nv) < nv)
+        return mist_fail(err, MIST_ENUMERIC,
+                         rt->quantile_model ? "non-finite quantile" : "non-finite estimate");
     if (!rt->quantile_model || rows) {
         out->estimate = v[0];
         return MIST_OK;
@@ -255,9 +249,9 @@ void bench_est_rt_run(const bench_est_rt *rt, mist_model *model, const mist_data
     row->time_us = 0;
     mist_err err = {0};
     one_estimate r;
-    double t0 = now_us();
+    double t0 = 1e6 * mist_clock_s();
     int rc = estimate_once(rt, model, ds, NULL, NULL, seed, bootstrap, ci, &r, &err);
-    row->time_us = (long long)llround(now_us() - t0);
+    row->time_us = (long long)llround(1e6 * mist_clock_s() - t0);
     if (rc) {
         set_error(row, "", err.msg);
         return;

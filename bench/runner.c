@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench_internal.h"
+#include "util.h"
 
 #define SEED_STREAM_BENCH 0x62656e6368ULL /* "bench": the estimators' seed per dataset */
 
@@ -172,13 +173,6 @@ static void *worker(void *arg)
     for (size_t e = 0; models && e < st->nest; e++) mist_model_free(models[e]);
     free(models);
     return NULL;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int check_opts(const mist_bench_opts *o, mist_err *err)
@@ -429,11 +423,11 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         }
         if (nt > 0 && started == 0)
             st.fatal = mist_fail(&st.err, MIST_EINVAL, "cannot start a worker thread");
-        double t0 = now_s();
+        double t0 = mist_clock_s();
         for (;;) {
             pthread_mutex_lock(&st.lock);
             mist_bench_progress p = {st.finished, ntodo, rep->skipped_datasets, st.failed_rows,
-                                     now_s() - t0};
+                                     mist_clock_s() - t0};
             int end = st.finished >= ntodo || st.fatal;
             pthread_mutex_unlock(&st.lock);
             if (o->progress) o->progress(o->progress_ctx, &p);

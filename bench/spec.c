@@ -8,34 +8,13 @@
 
 #include "mist_bench.h"
 #include "mist_classical.h"
+#include "util.h"
 #include "mist_infer.h"
 
 static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, mist, cmd:NAME=COMMAND";
 static const char *const CMD_FORM =
     "want cmd:NAME=COMMAND or cmd:NAME:timeout=SECONDS=COMMAND; a cmd: spec runs to the end of "
     "the list";
-
-static int parse_int_val(const char *s, int lo, int hi, int *out)
-{
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_double_val(const char *s, double *out)
-{
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
 
 /* A flag: no value, or =0 / =1. */
 static int parse_flag(const char *v, int *out)
@@ -44,7 +23,7 @@ static int parse_flag(const char *v, int *out)
         *out = 1;
         return 0;
     }
-    return parse_int_val(v, 0, 1, out);
+    return mist_parse_int(v, 0, 1, out);
 }
 
 static int make_label(mist_bench_est *e, mist_err *err)
@@ -149,7 +128,7 @@ static int parse_cmd(const char *spec, mist_bench_est *e, mist_err *err)
             memcpy(val, v, vlen);
             val[vlen] = '\0';
         }
-        if (vlen >= sizeof val || parse_double_val(val, &t) || !(t > 0))
+        if (vlen >= sizeof val || mist_parse_double(val, &t) || !(t > 0))
             return mist_fail(err, MIST_EINVAL,
                              "estimator spec '%.80s': bad timeout '%.*s' (seconds, > 0)", spec,
                              (int)(vlen > 40 ? 40 : vlen), v);
@@ -224,19 +203,19 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
                 return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);
         } else if (!strcmp(o, "k")) {
             applies = ksg;
-            bad = parse_int_val(v, 1, 1 << 20, &e->k);
+            bad = mist_parse_int(v, 1, 1 << 20, &e->k);
         } else if (!strcmp(o, "bins")) {
             applies = hist;
-            bad = parse_int_val(v, 1, 1 << 20, &e->bins);
+            bad = mist_parse_int(v, 1, 1 << 20, &e->bins);
         } else if (!strcmp(o, "mm") || !strcmp(o, "miller-madow")) {
             applies = hist;
             bad = parse_flag(v, &e->miller_madow);
         } else if (!strcmp(o, "bandwidth")) {
             applies = kde;
-            bad = parse_double_val(v, &e->bandwidth) || !(e->bandwidth > 0);
+            bad = mist_parse_double(v, &e->bandwidth) || !(e->bandwidth > 0);
         } else if (!strcmp(o, "noise")) {
             applies = ksg;
-            bad = parse_double_val(v, &e->noise) || e->noise < 0;
+            bad = mist_parse_double(v, &e->noise) || e->noise < 0;
         } else if (!strcmp(o, "zscore")) {
             applies = ksg;
             bad = parse_flag(v, &e->zscore);

@@ -704,12 +704,6 @@ int bench_summary_write_md(const char *dir, const bench_summary *s, mist_err *er
 
 /* ---- summary.json ---------------------------------------------------------------------------- */
 
-static void jnum(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
-}
-
 static void json_cell(FILE *f, const bench_cell *c, const char *indent)
 {
     const mist_bench_metrics *m = &c->m;
@@ -718,39 +712,39 @@ static void json_cell(FILE *f, const bench_cell *c, const char *indent)
     if (strcmp(c->bucket.label, "all"))
         fprintf(f, ", \"n_lo\": %zu, \"n_hi\": %zu", c->bucket.lo, c->bucket.hi);
     fprintf(f, ",\n%s \"n_ok\": %zu, \"n_failed\": %zu, \"mse\": ", indent, m->n_ok, m->n_failed);
-    jnum(f, m->mse);
+    mist_json_put_number(f, m->mse);
     fprintf(f, ", \"mse_sd\": ");
-    jnum(f, m->mse_sd);
+    mist_json_put_number(f, m->mse_sd);
     fprintf(f, ", \"mse_se\": ");
-    jnum(f, m->mse_se);
+    mist_json_put_number(f, m->mse_se);
     fprintf(f, ", \"bias\": ");
-    jnum(f, m->bias);
+    mist_json_put_number(f, m->bias);
     fprintf(f, ", \"variance\": ");
-    jnum(f, m->variance);
+    mist_json_put_number(f, m->variance);
     fprintf(f, ", \"mae\": ");
-    jnum(f, m->mae);
+    mist_json_put_number(f, m->mae);
     fprintf(f, ", \"mre\": ");
-    jnum(f, m->mre);
+    mist_json_put_number(f, m->mre);
     fprintf(f, ",\n%s \"n_interval\": %zu, \"coverage\": ", indent, m->n_interval);
-    jnum(f, m->coverage);
+    mist_json_put_number(f, m->coverage);
     fprintf(f, ", \"width\": ");
-    jnum(f, m->width);
+    mist_json_put_number(f, m->width);
     fprintf(f, ", \"time_median_us\": ");
-    jnum(f, m->time_median_us);
+    mist_json_put_number(f, m->time_median_us);
     fprintf(f, ", \"time_p90_us\": ");
-    jnum(f, m->time_p90_us);
+    mist_json_put_number(f, m->time_p90_us);
     if (c->nseeds >= 2) {
         fprintf(f, ", \"seeds\": %zu, \"seed_mse_mean\": ", c->nseeds);
-        jnum(f, c->seed_mse_mean);
+        mist_json_put_number(f, c->seed_mse_mean);
         fprintf(f, ", \"seed_mse_sd\": ");
-        jnum(f, c->seed_mse_sd);
+        mist_json_put_number(f, c->seed_mse_sd);
     }
     fprintf(f, ", \"n_calib\": %zu", m->n_calib);
     if (m->n_calib) {
         fprintf(f, ",\n%s \"calibration\": [", indent);
         for (int j = 0; j < MIST_BENCH_NTAU; j++) {
             fprintf(f, "%s{\"tau\": %.2f, \"share\": ", j ? ", " : "", mist_bench_tau(j));
-            jnum(f, m->calib[j]);
+            mist_json_put_number(f, m->calib[j]);
             fputc('}', f);
         }
         fputc(']', f);
@@ -818,7 +812,7 @@ int bench_summary_write_json(const char *dir, const bench_summary *s, mist_err *
         if (ss->bootstrap >= 0) fprintf(f, "%d", ss->bootstrap);
         else fputs("null", f);
         fprintf(f, ", \"ci\": ");
-        jnum(f, ss->ci);
+        mist_json_put_number(f, ss->ci);
         fprintf(f, ",\n     \"estimators\": [");
         for (size_t e = 0; e < ss->nest; e++) {
             const bench_est_summary *es = &ss->est[e];

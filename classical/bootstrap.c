@@ -33,13 +33,13 @@
  * single-threaded), results stored by b: the outcome is identical to a serial run. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "est_internal.h"
 #include "mist_classical.h"
 #include "mist_rng.h"
+#include "util.h"
 
 #define NOISE_STREAM 0x6b73676e6f697365ULL /* "ksgnoise" */
 
@@ -156,10 +156,8 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
     double *val = malloc((size_t)B * sizeof *val);
     int *status = malloc((size_t)B * sizeof *status);
     boot_job *jobs = malloc((size_t)T * sizeof *jobs);
-    pthread_t *tid = malloc((size_t)T * sizeof *tid);
-    int *started = calloc((size_t)T, sizeof *started);
     int rc = MIST_OK, done_count = 0;
-    if (!val || !status || !jobs || !tid || !started) {
+    if (!val || !status || !jobs) {
         rc = mist_fail(err, MIST_ENOMEM, "%s bootstrap: out of memory for %d resamples", name, B);
         goto done;
     }
@@ -182,15 +180,7 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
         jobs[t].status = status;
         jobs[t].done = &done_count;
     }
-    for (int t = 1; t < T; t++)
-        started[t] = pthread_create(&tid[t], NULL, boot_worker, &jobs[t]) == 0;
-    boot_run(&jobs[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            boot_run(&jobs[t]);
-    }
+    mist_fan_out(boot_worker, jobs, sizeof *jobs, T);
     for (int t = 0; t < T; t++) {
         if (jobs[t].fatal) {
             rc = mist_fail(err, jobs[t].fatal, "%s bootstrap: %s", name, jobs[t].fatal_err.msg);
@@ -224,7 +214,5 @@ done:
     free(val);
     free(status);
     free(jobs);
-    free(tid);
-    free(started);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "mist_classical.h"
+#include "util.h"
 
 typedef struct {
     double v;
@@ -30,12 +31,10 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
     if (cols < 1) return mist_fail(err, MIST_EINVAL, "copula: cols must be >= 1 (got %d)", cols);
     if (n < 1) return mist_fail(err, MIST_EDATA, "copula: no rows");
     size_t c = (size_t)cols;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < c; j++)
-            if (!isfinite(data[i * c + j]))
-                return mist_fail(err, MIST_EDATA,
-                                 "copula: non-finite value (%g) at row %zu, column %zu",
-                                 data[i * c + j], i + 1, j + 1);
+    size_t k = mist_first_nonfinite(data, n * c);
+    if (k < n * c)
+        return mist_fail(err, MIST_EDATA, "copula: non-finite value (%g) at row %zu, column %zu",
+                         data[k], k / c + 1, k % c + 1);
     vi_pair *p = malloc(n * sizeof *p);
     double *score = malloc(n * sizeof *score);
     /* Every column of n rows maps its ranks to the same scores: the inverse CDF is computed

@@ -9,6 +9,7 @@
 
 #include "est_internal.h"
 #include "mist_classical.h"
+#include "util.h"
 
 /* The same strings as the CLI, the bench and the spec; order = MIST_EST_* indices. */
 static const char *const NAMES[MIST_EST_COUNT] = {"ksg1", "ksg2", "gaussian", "histogram", "kde"};
@@ -56,17 +57,12 @@ int mist_est_check_input(const char *method, const double *data, size_t n, int d
     if (n < min_n)
         return mist_fail(err, MIST_EDATA, "%s needs at least %zu rows (got n = %zu)", method,
                          min_n, n);
-    for (size_t i = 0; i < n; i++) {
-        const double *row = data + i * d;
-        for (size_t j = 0; j < d; j++) {
-            if (!isfinite(row[j])) {
-                char lab[24];
-                mist_est_col_label(lab, sizeof lab, (int)j, dx);
-                return mist_fail(err, MIST_EDATA,
-                                 "%s: non-finite value (%g) at row %zu, column %zu (%s)", method,
-                                 row[j], i + 1, j + 1, lab);
-            }
-        }
+    size_t k = mist_first_nonfinite(data, n * d);
+    if (k < n * d) {
+        char lab[24];
+        mist_est_col_label(lab, sizeof lab, (int)(k % d), dx);
+        return mist_fail(err, MIST_EDATA, "%s: non-finite value (%g) at row %zu, column %zu (%s)",
+                         method, data[k], k / d + 1, k % d + 1, lab);
     }
     return MIST_OK;
 }

@@ -11,6 +11,7 @@
 #ifndef MIST_EST_INTERNAL_H
 #define MIST_EST_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "mist_classical.h"
@@ -58,5 +59,17 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
 int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
                        const mist_est_opts *o, double *lower, double *upper, int *n_failed,
                        mist_err *err);
+
+/* The max-norm distance between two points of d coordinates (KSG's metric, in every variant
+ * and in the brute-force reference). */
+static inline double mist_est_maxnorm(const double *a, const double *b, int d)
+{
+    double m = 0.0;
+    for (int c = 0; c < d; c++) {
+        double v = fabs(a[c] - b[c]);
+        if (v > m) m = v;
+    }
+    return m;
+}
 
 #endif

@@ -29,12 +29,12 @@
  *     independently and the totals are summed in row order afterwards, so the value does not
  *     depend on the thread count. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "est_internal.h"
 #include "mist_classical.h"
+#include "util.h"
 
 #define KDE_LOG_2PI 1.83787706640934548356
 
@@ -218,32 +218,14 @@ int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, i
         kde_rows(&base);
     } else {
         kde_job *jobs = malloc(T * sizeof *jobs);
-        pthread_t *tid = malloc(T * sizeof *tid);
-        int *started = calloc(T, sizeof *started);
-        if (!jobs || !tid || !started) {
-            free(jobs);
-            free(tid);
-            free(started);
-            goto nomem;
-        }
+        if (!jobs) goto nomem;
         for (size_t t = 0; t < T; t++) {
             jobs[t] = base;
             jobs[t].begin = n * t / T;
             jobs[t].end = n * (t + 1) / T;
         }
-        /* Block 0 runs on this thread; a block whose thread cannot start runs here too. */
-        for (size_t t = 1; t < T; t++)
-            started[t] = pthread_create(&tid[t], NULL, kde_worker, &jobs[t]) == 0;
-        kde_rows(&jobs[0]);
-        for (size_t t = 1; t < T; t++) {
-            if (started[t])
-                pthread_join(tid[t], NULL);
-            else
-                kde_rows(&jobs[t]);
-        }
+        mist_fan_out(kde_worker, jobs, sizeof *jobs, (int)T);
         free(jobs);
-        free(tid);
-        free(started);
     }
     /* mean_i log N_i = log n - mean_i log(n / N_i): log n exactly when no row has copies */
     double lognorm = log(dn);

@@ -43,7 +43,6 @@
 #include <gsl/gsl_sf_psi.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +51,7 @@
 #include "kdtree.h"
 #include "mist_classical.h"
 #include "mist_rng.h"
+#include "util.h"
 
 /* Sub-stream of opts->seed for the tie-breaking noise ("ksgnoise" in ASCII). */
 #define KSG_NOISE_STREAM 0x6b73676e6f697365ULL
@@ -194,16 +194,6 @@ static int groups_check(const groups *g, size_t n, int k, mist_err *err)
     return MIST_OK;
 }
 
-static double maxnorm(const double *a, const double *b, int d)
-{
-    double m = 0.0;
-    for (int c = 0; c < d; c++) {
-        double v = fabs(a[c] - b[c]);
-        if (v > m) m = v;
-    }
-    return m;
-}
-
 /* #{rows j with row i's origin (i included) : ||v_j - v_i|| < r (strict) or <= r}, v the d
  * coordinates at offset off: what a marginal count includes beyond the other-origin rows. The
  * distance is the expression the trees, the sorted arrays and the brute force evaluate. */
@@ -213,7 +203,7 @@ static size_t group_within(const groups *g, const double *data, size_t cols, siz
     size_t gi = g->of[i], c = 0;
     const double *vi = data + i * cols + off;
     for (size_t p = g->start[gi]; p < g->start[gi + 1]; p++) {
-        double dd = maxnorm(vi, data + g->rows[p] * cols + off, d);
+        double dd = mist_est_maxnorm(vi, data + g->rows[p] * cols + off, d);
         c += strict ? dd < r : dd <= r;
     }
     return c;
@@ -273,7 +263,7 @@ static void ksg_rows(ksg_job *j, size_t p0, size_t p1, double *dist, size_t *row
             ex = ey = 0.0;
             for (int m = 0; m < k; m++) {
                 const double *xm = j->data + rows[m] * j->cols;
-                double a = maxnorm(xi, xm, j->dx), b = maxnorm(xi + j->dx, xm + j->dx, j->dy);
+                double a = mist_est_maxnorm(xi, xm, j->dx), b = mist_est_maxnorm(xi + j->dx, xm + j->dx, j->dy);
                 if (a > ex) ex = a;
                 if (b > ey) ey = b;
             }
@@ -387,12 +377,11 @@ static int counts_impl(int algorithm, const double *data, const size_t *origin,
 
     ksg_job *j = calloc(1, sizeof *j);
     worker_arg *wa = calloc((size_t)nt, sizeof *wa);
-    pthread_t *tid = calloc((size_t)nt, sizeof *tid);
     double *dist = malloc((size_t)nt * (size_t)k * sizeof *dist);
     size_t *rows = malloc((size_t)nt * (size_t)k * sizeof *rows);
     double *scratch = NULL;
     int built = 0;
-    if (!j || !wa || !tid || !dist || !rows) {
+    if (!j || !wa || !dist || !rows) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory");
         goto out;
     }
@@ -446,12 +435,9 @@ static int counts_impl(int algorithm, const double *data, const size_t *origin,
             wa[t].ddy = wa[t].ddx + j->bf.np;
         }
     }
-    /* A thread that cannot be started is no error: the others (and this one) take its blocks. */
-    int started[MAX_THREADS] = {0};
-    for (int t = 1; t < nt; t++) started[t] = pthread_create(&tid[t], NULL, ksg_worker, &wa[t]) == 0;
-    ksg_worker(&wa[0]);
-    for (int t = 1; t < nt; t++)
-        if (started[t]) pthread_join(tid[t], NULL);
+    /* The workers take row blocks from a shared counter, so one whose thread could not start
+     * finds nothing left when it runs here afterwards. */
+    mist_fan_out(ksg_worker, wa, sizeof *wa, nt);
 
 out:
     if (j && j->scan) {
@@ -465,7 +451,6 @@ out:
     free(scratch);
     free(j);
     free(wa);
-    free(tid);
     free(dist);
     free(rows);
     return rc;
@@ -505,12 +490,10 @@ int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
         return mist_fail(err, MIST_EINVAL, "ksg: noise must be finite and >= 0 (got %g)",
                          o->noise);
     size_t cols = (size_t)dx + (size_t)dy;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < cols; c++)
-            if (!isfinite(data[i * cols + c]))
-                return mist_fail(err, MIST_EDATA,
-                                 "ksg: non-finite value (%g) at row %zu, column %zu",
-                                 data[i * cols + c], i + 1, c + 1);
+    size_t bad = mist_first_nonfinite(data, n * cols);
+    if (bad < n * cols)
+        return mist_fail(err, MIST_EDATA, "ksg: non-finite value (%g) at row %zu, column %zu",
+                         data[bad], bad / cols + 1, bad % cols + 1);
     if (out != data) memmove(out, data, n * cols * sizeof *out);
     if (o->zscore && n > 0) {
         for (size_t c = 0; c < cols; c++) {

@@ -12,16 +12,6 @@
 #include "kdtree.h"
 #include "mist_classical.h"
 
-static double maxnorm(const double *a, const double *b, int d)
-{
-    double m = 0.0;
-    for (int c = 0; c < d; c++) {
-        double v = fabs(a[c] - b[c]);
-        if (v > m) m = v;
-    }
-    return m;
-}
-
 int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, int dy, int k,
                           int *nx, int *ny, mist_err *err)
 {
@@ -65,7 +55,7 @@ int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *or
         for (size_t j = 0; j < n; j++) {
             if (same(origin, i, j)) continue;
             const double *xj = data + j * cols;
-            double dxv = maxnorm(xi, xj, dx), dyv = maxnorm(xi + dx, xj + dx, dy);
+            double dxv = mist_est_maxnorm(xi, xj, dx), dyv = mist_est_maxnorm(xi + dx, xj + dx, dy);
             double dj = dxv > dyv ? dxv : dyv;
             /* insert (dj, j) into the sorted list of the k smallest; j ascends, so a tie with
              * an entry already there goes after it */
@@ -88,7 +78,7 @@ int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *or
             ex = ey = 0.0;
             for (int m = 0; m < k; m++) {
                 const double *xj = data + nr[m] * cols;
-                double a = maxnorm(xi, xj, dx), b = maxnorm(xi + dx, xj + dx, dy);
+                double a = mist_est_maxnorm(xi, xj, dx), b = mist_est_maxnorm(xi + dx, xj + dx, dy);
                 if (a > ex) ex = a;
                 if (b > ey) ey = b;
             }
@@ -97,7 +87,7 @@ int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *or
         for (size_t j = 0; j < n; j++) {
             if (same(origin, i, j)) continue;
             const double *xj = data + j * cols;
-            double a = maxnorm(xi, xj, dx), b = maxnorm(xi + dx, xj + dx, dy);
+            double a = mist_est_maxnorm(xi, xj, dx), b = mist_est_maxnorm(xi + dx, xj + dx, dy);
             if (algorithm == 1) {
                 cx += a < ex;
                 cy += b < ey;

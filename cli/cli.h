@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h" /* mist_parse_*, mist_json_put_*, mist_clock_s */
+
 int cmd_gen(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -14,11 +16,9 @@ int cmd_train(int argc, char **argv);
 int train_calibrate(int argc, char **argv); /* mist train calibrate (cmd_calibrate.c) */
 int train_validate(int argc, char **argv);  /* mist train validate (cmd_calibrate.c) */
 
-/* Strict number parsing: the whole string must be a number in range; 0 on success. */
-int cli_parse_u64(const char *s, uint64_t *out);
+/* Strict number parsing (mist_parse_int, mist_parse_u64, mist_parse_double: core/util.h), and
+ * a size in range; 0 on success. */
 int cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
-int cli_parse_int(const char *s, int lo, int hi, int *out);
-int cli_parse_double(const char *s, double *out);
 /* "5x3" -> 5, 3 */
 int cli_parse_dims(const char *s, int *dx, int *dy);
 /* "0-9" or "4" -> lo, hi */
@@ -32,11 +32,6 @@ void cli_blas_tune(char **argv);
  * file" and returns 1. For inputs that are read whole (weights, checkpoints): /dev/zero or a
  * FIFO would be read forever. */
 int cli_regular_file(const char *cmd, const char *path);
-
-/* JSON output on stdout: a number (null when not finite, %.17g otherwise) and a string (quotes,
- * backslashes and control bytes escaped). */
-void cli_json_num(double v);
-void cli_json_str(const char *s);
 
 /* The unit MI is printed in: nats (the default, what the library computes) or bits. cli_mi
  * converts a value in nats (NaN stays NaN). */

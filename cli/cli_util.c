@@ -27,61 +27,11 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
-void cli_json_num(double v)
-{
-    if (isfinite(v)) printf("%.17g", v);
-    else printf("null");
-}
-
-void cli_json_str(const char *str)
-{
-    putchar('"');
-    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
-        if (*c == '"' || *c == '\\') printf("\\%c", *c);
-        else if (*c < 0x20) printf("\\u%04x", *c);
-        else putchar(*c);
-    }
-    putchar('"');
-}
-
-int cli_parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !isdigit((unsigned char)*s)) return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 int cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
 {
     uint64_t v;
-    if (cli_parse_u64(s, &v) || v < lo || v > hi) return -1;
+    if (mist_parse_u64(s, &v) || v < lo || v > hi) return -1;
     *out = (size_t)v;
-    return 0;
-}
-
-int cli_parse_int(const char *s, int lo, int hi, int *out)
-{
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-int cli_parse_double(const char *s, double *out)
-{
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return -1;
-    *out = v;
     return 0;
 }
 
@@ -94,14 +44,14 @@ int cli_parse_dims(const char *s, int *dx, int *dy)
     if (la == 0 || la >= sizeof a) return -1;
     memcpy(a, s, la);
     a[la] = '\0';
-    return cli_parse_int(a, 1, 1 << 20, dx) || cli_parse_int(x + 1, 1, 1 << 20, dy) ? -1 : 0;
+    return mist_parse_int(a, 1, 1 << 20, dx) || mist_parse_int(x + 1, 1, 1 << 20, dy) ? -1 : 0;
 }
 
 int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi)
 {
     const char *dash = s ? strchr(s, '-') : NULL;
     if (!dash) {
-        if (cli_parse_u64(s, lo)) return -1;
+        if (mist_parse_u64(s, lo)) return -1;
         *hi = *lo;
         return 0;
     }
@@ -110,7 +60,7 @@ int cli_parse_range(const char *s, uint64_t *lo, uint64_t *hi)
     if (la == 0 || la >= sizeof a) return -1;
     memcpy(a, s, la);
     a[la] = '\0';
-    if (cli_parse_u64(a, lo) || cli_parse_u64(dash + 1, hi) || *hi < *lo) return -1;
+    if (mist_parse_u64(a, lo) || mist_parse_u64(dash + 1, hi) || *hi < *lo) return -1;
     return 0;
 }
 

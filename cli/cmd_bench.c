@@ -90,13 +90,6 @@ typedef struct progress_ctx {
     size_t nest;
 } progress_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fmt_dur(char *buf, size_t cap, double s)
 {
     if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
@@ -109,7 +102,7 @@ static void on_progress(void *arg, const mist_bench_progress *p)
 {
     progress_ctx *c = arg;
     if (c->quiet) return;
-    double t = now_s();
+    double t = mist_clock_s();
     if (!c->printed_header) {
         c->printed_header = 1;
         fprintf(stderr, "bench %s: %zu datasets x %zu estimators to run", c->suite, p->total,
@@ -196,7 +189,7 @@ static int cmd_merge(int argc, char **argv)
         free(dirs);
         return 2;
     }
-    double t0 = now_s();
+    double t0 = mist_clock_s();
     mist_bench_report rep;
     mist_err err = {0};
     int rc = mist_bench_merge(dirs, nd, out, plots, &rep, &err);
@@ -206,7 +199,7 @@ static int cmd_merge(int argc, char **argv)
         return 1;
     }
     if (!quiet) fprintf(stderr, "merged %zu folder(s): %zu datasets\n", nd, rep.datasets);
-    print_report(&rep, out ? out : dirs[0], quiet, now_s() - t0);
+    print_report(&rep, out ? out : dirs[0], quiet, mist_clock_s() - t0);
     free(dirs);
     return 0;
 }
@@ -239,7 +232,7 @@ static int parse_score(const char *s, int *boot)
         return 0;
     }
     if (strncmp(s, "bootstrap:", 10)) return -1;
-    return cli_parse_int(s + 10, 1, 1000000, boot);
+    return mist_parse_int(s + 10, 1, 1000000, boot);
 }
 
 static int parse_shard(const char *s, int *i, int *n)
@@ -251,7 +244,7 @@ static int parse_shard(const char *s, int *i, int *n)
     if (la == 0 || la >= sizeof a) return -1;
     memcpy(a, s, la);
     a[la] = '\0';
-    if (cli_parse_int(a, 0, 1 << 20, i) || cli_parse_int(slash + 1, 1, 1 << 20, n)) return -1;
+    if (mist_parse_int(a, 0, 1 << 20, i) || mist_parse_int(slash + 1, 1, 1 << 20, n)) return -1;
     return *i < *n ? 0 : -1;
 }
 
@@ -301,7 +294,7 @@ int cmd_bench(int argc, char **argv)
             }
             have_seeds = 1;
             if (id == O_SUITE_SEED) {
-                if (cli_parse_u64(v, &o.seed_lo)) return cli_opts_bad(&p, v, "a seed");
+                if (mist_parse_u64(v, &o.seed_lo)) return cli_opts_bad(&p, v, "a seed");
                 o.seed_hi = o.seed_lo;
             } else if (cli_parse_range(v, &o.seed_lo, &o.seed_hi) || o.seed_lo > o.seed_hi)
                 return cli_opts_bad(&p, v, "A-B with A <= B");
@@ -335,17 +328,17 @@ int cmd_bench(int argc, char **argv)
             break;
         case O_OUT: o.out_dir = v; break;
         case O_THREADS:
-            if (cli_parse_int(v, 1, 256, &o.threads)) return cli_opts_bad(&p, v, "1..256");
+            if (mist_parse_int(v, 1, 256, &o.threads)) return cli_opts_bad(&p, v, "1..256");
             break;
         case O_SHARD:
             if (parse_shard(v, &o.shard_i, &o.shard_n)) return cli_opts_bad(&p, v, "i/N, 0 <= i < N");
             break;
         case O_CI:
-            if (cli_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1))
+            if (mist_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1))
                 return cli_opts_bad(&p, v, "a level in (0, 1)");
             break;
         case O_BOOT:
-            if (cli_parse_int(v, 1, 1000000, &o.bootstrap)) return cli_opts_bad(&p, v, "1..1000000");
+            if (mist_parse_int(v, 1, 1000000, &o.bootstrap)) return cli_opts_bad(&p, v, "1..1000000");
             break;
         case O_NOPLOTS: o.plots = 0; break;
         case O_QUIET: quiet = 1; break;
@@ -386,7 +379,7 @@ int cmd_bench(int argc, char **argv)
         .tty = isatty(STDERR_FILENO), .quiet = quiet, .suite = o.suite, .nest = nest};
     o.progress = on_progress;
     o.progress_ctx = &pc;
-    double t0 = now_s();
+    double t0 = mist_clock_s();
     mist_bench_report rep;
     int rc = mist_bench_run(&o, &rep, &err);
     if (pc.open_line) fputc('\n', stderr);
@@ -405,7 +398,7 @@ int cmd_bench(int argc, char **argv)
         cli_error("bench: %s", err.msg);
         return rc == MIST_EINVAL ? 2 : 1;
     }
-    print_report(&rep, o.out_dir, quiet, now_s() - t0);
+    print_report(&rep, o.out_dir, quiet, mist_clock_s() - t0);
     if (!quiet && o.shard_n > 1 && ranks == 1)
         fprintf(stderr,
                 "shard %d/%d done; when every shard is, join them: mist bench merge DIR... "

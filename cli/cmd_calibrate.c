@@ -49,7 +49,7 @@ static int parse_groups(const char *s, int64_t *b, size_t *nb)
     size_t k = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         uint64_t v;
-        if (k == MIST_CALIB_MAX_GROUPS - 1 || cli_parse_u64(t, &v) || v < 2 || v > 100000000 ||
+        if (k == MIST_CALIB_MAX_GROUPS - 1 || mist_parse_u64(t, &v) || v < 2 || v > 100000000 ||
             (k && (int64_t)v <= b[k - 1]))
             return -1;
         b[k++] = (int64_t)v;
@@ -88,7 +88,7 @@ int train_calibrate(int argc, char **argv)
             if (cli_parse_size(v, 16, 1u << 22, &o.count)) return cli_opts_bad(&p, v, "16..4194304");
             break;
         case O_SEED:
-            if (cli_parse_u64(v, &o.seed)) return cli_opts_bad(&p, v, "a 64-bit seed");
+            if (mist_parse_u64(v, &o.seed)) return cli_opts_bad(&p, v, "a 64-bit seed");
             break;
         case O_MD: o.metadist = v; break;
         case O_METHOD:
@@ -210,7 +210,7 @@ int train_validate(int argc, char **argv)
             c.val_count = (int)cnt;
             break;
         case O_SEED:
-            if (cli_parse_u64(v, &c.val_seed)) return cli_opts_bad(&p, v, "a 64-bit seed");
+            if (mist_parse_u64(v, &c.val_seed)) return cli_opts_bad(&p, v, "a 64-bit seed");
             break;
         case O_MD:
             if (strlen(v) >= sizeof c.metadist) return cli_opts_bad(&p, v, "a shorter name");

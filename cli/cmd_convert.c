@@ -50,7 +50,7 @@ int cmd_convert(int argc, char **argv)
         case O_CONFIG: config = v; break;
         case O_OUT: out = v; break;
         case O_HEADS:
-            if (cli_parse_int(v, 1, 8192, &o.heads)) return cli_opts_bad(&p, v, "1..8192");
+            if (mist_parse_int(v, 1, 8192, &o.heads)) return cli_opts_bad(&p, v, "1..8192");
             break;
         case O_ACT:
             if (!strcmp(v, "gelu")) o.activation = MIST_ACT_GELU;

@@ -217,7 +217,7 @@ static int parse_taus(const char *s, double *taus, size_t *n)
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         double t;
-        if (k == MAX_TAUS - 1 || cli_parse_double(tok, &t) || !(t > 0 && t < 1)) return -1;
+        if (k == MAX_TAUS - 1 || mist_parse_double(tok, &t) || !(t > 0 && t < 1)) return -1;
         taus[k++] = t;
     }
     if (k == 0) return -1;
@@ -358,28 +358,28 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"mist\", \"estimate\": ");
-        cli_json_num(cli_mi(fb ? gr.estimate : est));
+        mist_json_put_number(stdout, cli_mi(fb ? gr.estimate : est));
         printf(", \"quantiles\": [");
         for (size_t i = 0; i < nq; i++) {
             printf("%s{\"tau\": %.17g, \"value\": ", i ? ", " : "", taus[i]);
-            cli_json_num(cli_mi(out[i]));
+            mist_json_put_number(stdout, cli_mi(out[i]));
             printf("}");
         }
         printf("], \"lower\": ");
-        cli_json_num(cli_mi(fb ? gr.lower : has_interval ? out[ilo] : NAN));
+        mist_json_put_number(stdout, cli_mi(fb ? gr.lower : has_interval ? out[ilo] : NAN));
         printf(", \"upper\": ");
-        cli_json_num(cli_mi(fb ? gr.upper : has_interval ? out[ihi] : NAN));
+        mist_json_put_number(stdout, cli_mi(fb ? gr.upper : has_interval ? out[ihi] : NAN));
         printf(", \"ci\": ");
-        cli_json_num(fb             ? 0.9
+        mist_json_put_number(stdout, fb             ? 0.9
                      : has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12
                                     : NAN);
         printf(", \"weights\": ");
-        cli_json_str(weights);
+        mist_json_put_string(stdout, weights);
         printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
                "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": \"%s\", \"true_mi\": ",
                raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
                ds->dy, (long long)a->n_min, (long long)a->n_max, cli_unit());
-        cli_json_num(cli_mi(truth));
+        mist_json_put_number(stdout, cli_mi(truth));
         if (guard != GUARD_OFF) {
             printf(", ");
             guard_json(&gr, &gm, ds->dx, guard == GUARD_FALLBACK);
@@ -466,30 +466,30 @@ int cmd_estimate(int argc, char **argv)
         switch (id) {
         case CLI_OPT_ERROR: return 2;
         case CLI_OPT_HELP: estimate_usage(stdout); return 0;
-        case O_DX: bad = cli_parse_int(v, 1, 1 << 20, &dx), want = "a positive integer"; break;
+        case O_DX: bad = mist_parse_int(v, 1, 1 << 20, &dx), want = "a positive integer"; break;
         case O_X: xcols = v; break;
         case O_Y: ycols = v; break;
         case O_METHOD: method = v; break;
-        case O_K: classical_only = p.opt, bad = cli_parse_int(v, 1, 1 << 20, &o.k); break;
+        case O_K: classical_only = p.opt, bad = mist_parse_int(v, 1, 1 << 20, &o.k); break;
         case O_COPULA: classical_only = p.opt, o.copula = 1; break;
         case O_CI:
-            bad = cli_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1), want = "a level in (0, 1)";
+            bad = mist_parse_double(v, &o.ci) || !(o.ci > 0 && o.ci < 1), want = "a level in (0, 1)";
             break;
         case O_BOOT:
-            classical_only = p.opt, bad = cli_parse_int(v, 1, 1000000, &o.bootstrap);
+            classical_only = p.opt, bad = mist_parse_int(v, 1, 1000000, &o.bootstrap);
             want = "1..1000000";
             break;
-        case O_SEED: bad = cli_parse_u64(v, &o.seed), want = "a 64-bit seed"; break;
-        case O_THREADS: bad = cli_parse_int(v, 1, 256, &o.threads), want = "1..256"; break;
-        case O_BINS: classical_only = p.opt, bad = cli_parse_int(v, 1, 1 << 20, &o.bins); break;
+        case O_SEED: bad = mist_parse_u64(v, &o.seed), want = "a 64-bit seed"; break;
+        case O_THREADS: bad = mist_parse_int(v, 1, 256, &o.threads), want = "1..256"; break;
+        case O_BINS: classical_only = p.opt, bad = mist_parse_int(v, 1, 1 << 20, &o.bins); break;
         case O_MM: classical_only = p.opt, o.miller_madow = 1; break;
         case O_BW:
             classical_only = p.opt;
-            bad = cli_parse_double(v, &o.bandwidth) || !(o.bandwidth > 0), want = "h > 0";
+            bad = mist_parse_double(v, &o.bandwidth) || !(o.bandwidth > 0), want = "h > 0";
             break;
         case O_NOZ: classical_only = p.opt, o.zscore = 0; break;
         case O_NOISE:
-            classical_only = p.opt, bad = cli_parse_double(v, &o.noise) || o.noise < 0;
+            classical_only = p.opt, bad = mist_parse_double(v, &o.noise) || o.noise < 0;
             want = "s >= 0";
             break;
         case O_JSON: json = 1; break;
@@ -619,17 +619,17 @@ int cmd_estimate(int argc, char **argv)
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"%s\", \"estimate\": ", method);
-        cli_json_num(cli_mi(r.estimate));
+        mist_json_put_number(stdout, cli_mi(r.estimate));
         printf(", \"lower\": ");
-        cli_json_num(cli_mi(r.lower));
+        mist_json_put_number(stdout, cli_mi(r.lower));
         printf(", \"upper\": ");
-        cli_json_num(cli_mi(r.upper));
+        mist_json_put_number(stdout, cli_mi(r.upper));
         printf(", \"ci\": ");
-        cli_json_num(o.bootstrap ? o.ci : NAN);
+        mist_json_put_number(stdout, o.bootstrap ? o.ci : NAN);
         printf(", \"bootstrap\": %d, \"n\": %zu, \"dx\": %d, \"dy\": %d, \"copula\": %s, "
                "\"unit\": \"%s\", \"true_mi\": ",
                o.bootstrap, ds->n, ds->dx, ds->dy, o.copula ? "true" : "false", cli_unit());
-        cli_json_num(cli_mi(truth));
+        mist_json_put_number(stdout, cli_mi(truth));
         printf("}\n");
     } else {
         printf("%s%s: %.6f %s", method, o.copula ? " (copula)" : "", cli_mi(r.estimate),

@@ -208,13 +208,6 @@ static void clean_file_temps(const char *out, mist_format fmt, int quiet)
         report_cleaned(removed, dir, quiet);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, const char *dir,
                      mist_format fmt, mist_dtype dtype, const char *transform, int threads,
                      int quiet)
@@ -268,14 +261,14 @@ static int run_suite(const char *name, size_t n, uint64_t s_lo, uint64_t s_hi, c
         if (pthread_create(&tids[started], NULL, suite_worker, &job) == 0) started++;
     if (started == 0) suite_worker(&job);
     int tty = isatty(STDERR_FILENO);
-    double t0 = now_s(), last = t0;
+    double t0 = mist_clock_s(), last = t0;
     for (;;) {
         pthread_mutex_lock(&job.lock);
         size_t done = job.done;
         int failed = job.failed;
         pthread_mutex_unlock(&job.lock);
         int finished = done >= total || failed;
-        double t = now_s();
+        double t = mist_clock_s();
         if (!quiet && (finished || (tty && t - last > 0.2) || (!tty && t - last > 5.0))) {
             double rate = done / (t - t0 + 1e-9);
             fprintf(stderr, "%sgen %s: %zu/%zu datasets (%.0f%%), %.1f/s, %.1f s%s", tty ? "\r" : "",
@@ -361,7 +354,7 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
             have_n = 1;
             break;
         case O_SEED:
-            if (cli_parse_u64(v, &seed)) {
+            if (mist_parse_u64(v, &seed)) {
                 cli_error("gen: --seed wants a non-negative 64-bit integer (got '%s')", v);
                 return 2;
             }
@@ -376,7 +369,7 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
             const char *eq = strchr(v, '=');
             double value;
             if (!eq || eq == v || (size_t)(eq - v) >= MIST_PARAM_NAME_LEN ||
-                cli_parse_double(eq + 1, &value)) {
+                mist_parse_double(eq + 1, &value)) {
                 cli_error("gen: --param wants NAME=NUMBER with a name of at most %d characters, "
                           "e.g. --param c=0.5 (got '%s')",
                           MIST_PARAM_NAME_LEN - 1, v);
@@ -407,7 +400,7 @@ static int gen_main(int argc, char **argv, mist_task_spec *sp)
             break;
         case O_SUITE: suite = v; break;
         case O_THREADS:
-            if (cli_parse_int(v, 1, 64, &threads)) {
+            if (mist_parse_int(v, 1, 64, &threads)) {
                 cli_error("gen: --threads wants 1..64 (got '%s')", v);
                 return 2;
             }

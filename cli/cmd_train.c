@@ -98,13 +98,6 @@ typedef struct prog {
     int64_t step, steps;
 } prog;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fmt_eta(char *buf, size_t sz, double s)
 {
     if (!isfinite(s) || s < 0) snprintf(buf, sz, "?");
@@ -120,7 +113,7 @@ static int on_progress(const mist_train_progress *p, void *user)
     g->steps = p->steps;
     if (p->event == MIST_TRAIN_EV_DONE) g->done = 1;
     if (g->quiet || p->event == MIST_TRAIN_EV_CKPT) return interrupted;
-    double t = now_s();
+    double t = mist_clock_s();
     if (p->event == MIST_TRAIN_EV_DONE) {
         fprintf(stderr, "%sdone: %lld steps, %.1f s of training, last loss %.5f, val mse %.5f "
                         "pinball %.5f, %.1f datasets/s, %.1f GFLOP/s -> %s\n",
@@ -306,12 +299,12 @@ int cmd_train(int argc, char **argv)
             other_cfg = 1;
             break;
         case O_BATCH:
-            if (cli_parse_int(v, 1, 65536, &c.batch)) BAD("1..65536");
+            if (mist_parse_int(v, 1, 65536, &c.batch)) BAD("1..65536");
             other_cfg = 1;
             break;
         case O_STEPS:
         case O_STOP:
-            if (cli_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
+            if (mist_parse_u64(v, &u) || u < 1 || u > (uint64_t)1 << 40) BAD("a positive integer");
             if (id == O_STEPS) c.steps = (int64_t)u, have_steps = 1;
             else c.stop_after = (int64_t)u;
             break;
@@ -320,7 +313,7 @@ int cmd_train(int argc, char **argv)
         case O_WD:
         case O_CLIP:
         case O_CKPT:
-            if (cli_parse_double(v, &d) || !isfinite(d) || d < 0) BAD("a non-negative number");
+            if (mist_parse_double(v, &d) || !isfinite(d) || d < 0) BAD("a non-negative number");
             if (id == O_LR) c.lr = d;
             else if (id == O_LRF) c.lr_floor = d;
             else if (id == O_WD) c.wd = d;
@@ -330,7 +323,7 @@ int cmd_train(int argc, char **argv)
             break;
         case O_WARMUP:
         case O_VALEVERY:
-            if (cli_parse_u64(v, &u) || u > (uint64_t)1 << 40) BAD("a non-negative integer");
+            if (mist_parse_u64(v, &u) || u > (uint64_t)1 << 40) BAD("a non-negative integer");
             if (id == O_WARMUP) c.warmup = (int64_t)u, have_warmup = 1;
             else c.val_every = (int64_t)u;
             other_cfg = 1;
@@ -347,22 +340,22 @@ int cmd_train(int argc, char **argv)
             other_cfg = 1;
             break;
         case O_POOL:
-            if (cli_parse_int(v, 1, 4096, &c.pool)) BAD("1..4096");
+            if (mist_parse_int(v, 1, 4096, &c.pool)) BAD("1..4096");
             other_cfg = 1;
             break;
         case O_SEED:
         case O_VALSEED:
-            if (cli_parse_u64(v, &u)) BAD("a non-negative 64-bit integer");
+            if (mist_parse_u64(v, &u)) BAD("a non-negative 64-bit integer");
             if (id == O_SEED) c.seed = u;
             else c.val_seed = u;
             other_cfg = 1;
             break;
         case O_VALCOUNT:
-            if (cli_parse_int(v, 0, 100000, &c.val_count)) BAD("0..100000");
+            if (mist_parse_int(v, 0, 100000, &c.val_count)) BAD("0..100000");
             other_cfg = 1;
             break;
         case O_THREADS:
-            if (cli_parse_int(v, 1, 256, &c.threads)) BAD("1..256");
+            if (mist_parse_int(v, 1, 256, &c.threads)) BAD("1..256");
             have_threads = 1;
             break;
         case O_DUMP:
@@ -371,7 +364,7 @@ int cmd_train(int argc, char **argv)
             if (!c.dump_steps) c.dump_steps = 10;
             break;
         case O_DUMPSTEPS:
-            if (cli_parse_int(v, 1, 1000, &iv)) BAD("1..1000");
+            if (mist_parse_int(v, 1, 1000, &iv)) BAD("1..1000");
             c.dump_steps = iv;
             break;
         case O_NOPREFETCH: c.prefetch = 0; break;

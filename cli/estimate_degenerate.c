@@ -45,15 +45,15 @@ void estimate_print_exact_zero(const char *method, const mist_dataset *ds, const
             why);
     if (json) {
         printf("{\"method\": ");
-        cli_json_str(method);
+        mist_json_put_string(stdout, method);
         printf(", \"estimate\": 0, \"lower\": 0, \"upper\": 0, \"ci\": null, \"exact\": true, "
                "\"note\": ");
         char note[160];
         snprintf(note, sizeof note, "%s: I(X;Y) = 0 exactly", why);
-        cli_json_str(note);
+        mist_json_put_string(stdout, note);
         printf(", \"n\": %zu, \"dx\": %d, \"dy\": %d, \"unit\": \"%s\", \"true_mi\": ", ds->n,
                ds->dx, ds->dy, cli_unit());
-        cli_json_num(cli_mi(ds->meta.mi));
+        mist_json_put_number(stdout, cli_mi(ds->meta.mi));
         printf("}\n");
         return;
     }

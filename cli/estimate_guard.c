@@ -108,18 +108,18 @@ static void json_xcheck(const mist_guard_xcheck *x, int gaussian)
 {
     if (!x->ok) {
         printf("{\"ok\": false, \"error\": ");
-        cli_json_str(x->note);
+        mist_json_put_string(stdout, x->note);
         printf("}");
         return;
     }
     printf("{\"ok\": true, \"estimate\": ");
-    cli_json_num(x->estimate);
+    mist_json_put_number(stdout, x->estimate);
     printf(", \"lower\": ");
-    cli_json_num(x->lower);
+    mist_json_put_number(stdout, x->lower);
     printf(", \"upper\": ");
-    cli_json_num(x->upper);
+    mist_json_put_number(stdout, x->upper);
     printf(", \"se\": ");
-    cli_json_num(x->se);
+    mist_json_put_number(stdout, x->se);
     printf(", \"ci\": 0.9%s}", gaussian ? ", \"bias_corrected\": true" : "");
 }
 
@@ -134,21 +134,21 @@ void guard_json(const mist_guard_result *r, const mist_guard_model *m, int dx, i
             first = 0;
         }
     printf("], \"model\": {\"estimate\": ");
-    cli_json_num(m->median);
+    mist_json_put_number(stdout, m->median);
     printf(", \"lower\": ");
-    cli_json_num(fmin(m->lower, m->upper));
+    mist_json_put_number(stdout, fmin(m->lower, m->upper));
     printf(", \"upper\": ");
-    cli_json_num(fmax(m->lower, m->upper));
+    mist_json_put_number(stdout, fmax(m->lower, m->upper));
     printf(", \"ci\": 0.9}, \"cross_check\": {\"ksg1\": ");
     json_xcheck(&r->ksg1, 0);
     printf(", \"gaussian_copula\": ");
     json_xcheck(&r->gaussian_copula, 1);
     printf("}, \"trained\": {\"n\": [%lld, %lld], \"d\": [%lld, %lld], \"metadist\": ",
            (long long)m->n_min, (long long)m->n_max, (long long)m->d_min, (long long)m->d_max);
-    if (m->metadist[0]) cli_json_str(m->metadist);
+    if (m->metadist[0]) mist_json_put_string(stdout, m->metadist);
     else printf("null");
     printf(", \"mi_max\": ");
-    cli_json_num(r->mi_max);
+    mist_json_put_number(stdout, r->mi_max);
     printf("}, \"discrete\": ");
     if (r->discrete_col >= 0) {
         char lab[24];
@@ -163,10 +163,10 @@ void guard_json(const mist_guard_result *r, const mist_guard_model *m, int dx, i
     }
     printf("{\"answer\": \"%s\", \"applied\": %s, \"estimate\": ", mist_guard_answer_name(r->answer),
            fallback ? "true" : "false");
-    cli_json_num(r->estimate);
+    mist_json_put_number(stdout, r->estimate);
     printf(", \"lower\": ");
-    cli_json_num(r->lower);
+    mist_json_put_number(stdout, r->lower);
     printf(", \"upper\": ");
-    cli_json_num(r->upper);
+    mist_json_put_number(stdout, r->upper);
     printf(", \"ci\": 0.9}}");
 }

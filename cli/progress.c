@@ -1,4 +1,5 @@
 #include "progress.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,13 +21,6 @@ struct cli_progress {
     char what[128], stage[128];
     size_t done, total;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Called with the lock held. */
 static void show(cli_progress *p, double t)
@@ -54,7 +48,7 @@ static void *run(void *arg)
         if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&p->wake, &p->lock, &until);
         if (p->stop) break;
-        double t = now_s();
+        double t = mist_clock_s();
         if (t - p->t0 >= p->delay && (p->tty || !p->shown || t - p->last >= 10.0)) show(p, t);
     }
     pthread_mutex_unlock(&p->lock);
@@ -68,7 +62,7 @@ cli_progress *cli_progress_start(const char *what, int quiet)
     if (!p) return NULL;
     snprintf(p->what, sizeof p->what, "%s", what);
     p->tty = isatty(STDERR_FILENO);
-    p->t0 = now_s();
+    p->t0 = mist_clock_s();
     const char *env = getenv("MIST_PROGRESS_AFTER");
     char *end;
     p->delay = env && *env ? strtod(env, &end) : DELAY_S;
@@ -93,7 +87,7 @@ void cli_progress_stage(cli_progress *p, const char *stage)
     pthread_mutex_lock(&p->lock);
     snprintf(p->stage, sizeof p->stage, "%s", stage);
     p->done = p->total = 0;
-    if (p->shown && p->delay <= 0) show(p, now_s()); /* every stage, when shown from the start */
+    if (p->shown && p->delay <= 0) show(p, mist_clock_s()); /* every stage, when shown from the start */
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -118,7 +112,7 @@ void cli_progress_stop(cli_progress *p)
         p->stage[0] = '\0';
         p->done = p->total;
         fprintf(stderr, "%s%s: done in %.1f s%s\n", p->tty ? "\r" : "", p->what,
-                now_s() - p->t0, p->tty ? "\033[K" : "");
+                mist_clock_s() - p->t0, p->tty ? "\033[K" : "");
     }
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);

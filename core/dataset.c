@@ -1,4 +1,5 @@
 #include "mist_core.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -98,14 +99,10 @@ int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err)
 
 int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err)
 {
-    size_t cols = (size_t)ds->dx + (size_t)ds->dy;
-    for (size_t i = 0; i < ds->n; i++) {
-        for (size_t j = 0; j < cols; j++) {
-            double v = ds->data[i * cols + j];
-            if (!isfinite(v))
-                return mist_fail(err, MIST_EDATA, "non-finite value (%g) at row %zu, column %zu",
-                                 v, i + 1, j + 1);
-        }
-    }
+    size_t cols = (size_t)ds->dx + (size_t)ds->dy, total = ds->n * cols;
+    size_t k = mist_first_nonfinite(ds->data, total);
+    if (k < total)
+        return mist_fail(err, MIST_EDATA, "non-finite value (%g) at row %zu, column %zu",
+                         ds->data[k], k / cols + 1, k % cols + 1);
     return MIST_OK;
 }

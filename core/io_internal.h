@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mist_io.h"
+#include "util.h" /* the JSON writers, parsers, clock */
 
 /* ---- byte order ------------------------------------------------------------------------
  * Every binary format here is little-endian on disk. The byte-wise accessors are portable;
@@ -105,9 +106,6 @@ typedef struct mist_json {
  * it, so s must outlive root). On failure err names `name`, the line and the reason. */
 int mist_json_parse(const char *name, const char *s, size_t len, mist_json *root, mist_err *err);
 void mist_json_free(mist_json *v);
-/* Writes s as a JSON string literal (escaped; bytes >= 0x80 pass through). 0, or -1 on a
- * write error. */
-int mist_json_put_string(FILE *f, const char *s);
 /* A NUM that is a non-negative integer written without fraction or exponent. 0 on success. */
 int mist_json_u64(const mist_json *v, uint64_t *out);
 /* Any NUM as a double (overflow gives +-inf); NULL as NaN when allow_null. 0 on success. */

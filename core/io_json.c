@@ -515,31 +515,6 @@ out:
     return rc;
 }
 
-/* JSON string literal; bytes >= 0x80 pass through (names are UTF-8 or ASCII). */
-int mist_json_put_string(FILE *f, const char *s)
-{
-    if (fputc('"', f) == EOF) return -1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int r;
-        if (*p == '"' || *p == '\\') r = fprintf(f, "\\%c", *p);
-        else if (*p == '\n') r = fputs("\\n", f);
-        else if (*p == '\t') r = fputs("\\t", f);
-        else if (*p < 0x20) r = fprintf(f, "\\u%04x", *p);
-        else r = fputc(*p, f);
-        if (r < 0) return -1;
-    }
-    return fputc('"', f) == EOF ? -1 : 0;
-}
-
-/* %.17g round-trips; JSON has no NaN/Infinity, so NaN is null and +-inf is 1e999 (which any
- * JSON reader turns back into an infinity). */
-static int put_jdouble(FILE *f, double x)
-{
-    if (isnan(x)) return fputs("null", f) < 0 ? -1 : 0;
-    if (isinf(x)) return fputs(x > 0 ? "1e999" : "-1e999", f) < 0 ? -1 : 0;
-    return fprintf(f, "%.17g", x) < 0 ? -1 : 0;
-}
-
 int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_dtype dtype,
                        const char *data_file, mist_err *err)
 {
@@ -554,7 +529,7 @@ int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_d
     if (m->has_seed) bad |= fprintf(f, "%llu", (unsigned long long)m->seed) < 0;
     else bad |= fputs("null", f) < 0;
     bad |= fputs(",\n  \"mi\": ", f) < 0;
-    bad |= put_jdouble(f, m->mi);
+    bad |= mist_json_put_number(f, m->mi);
     if (m->transform[0]) { /* only then: untransformed sidecars keep their bytes */
         bad |= fputs(",\n  \"transform\": ", f) < 0;
         bad |= mist_json_put_string(f, m->transform);
@@ -566,7 +541,7 @@ int mist_sidecar_write(FILE *f, const char *name, const mist_dataset *ds, mist_d
         bad |= fputs(i ? ", " : "", f) < 0;
         bad |= mist_json_put_string(f, m->params[i].name);
         bad |= fputs(": ", f) < 0;
-        bad |= put_jdouble(f, m->params[i].value);
+        bad |= mist_json_put_number(f, m->params[i].value);
     }
     bad |= fprintf(f, "},\n  \"dtype\": \"%s\",\n  \"file\": ",
                    dtype == MIST_DTYPE_F32 ? "f32" : "f64") < 0;

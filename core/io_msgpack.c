@@ -4,6 +4,7 @@
  * input declares, so "array of 4 billion elements" in a 5-byte file would otherwise ask for
  * ~100 GB. Only then does msgpack_unpack_next build the object tree we validate. */
 #include "io_internal.h"
+#include "mp_util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,17 +18,6 @@
 #define CHUNK 4096
 
 /* ---- writing ---------------------------------------------------------------------------- */
-
-static int fwrite_cb(void *data, const char *buf, size_t len)
-{
-    return fwrite(buf, 1, len, (FILE *)data) == len ? 0 : -1;
-}
-
-static int pack_cstr(msgpack_packer *pk, const char *s)
-{
-    size_t l = strlen(s);
-    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
-}
 
 static int pack_mi(msgpack_packer *pk, double x)
 {
@@ -44,28 +34,28 @@ int mist_msgpack_write(FILE *f, const char *name, const mist_dataset *ds, mist_e
                          name, total);
     const mist_meta *m = &ds->meta;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, f, fwrite_cb);
+    msgpack_packer_init(&pk, f, mist_mp_fwrite);
     int bad = 0;
     int has_tr = m->transform[0] != '\0'; /* only then: untransformed records keep their bytes */
     bad |= msgpack_pack_map(&pk, has_tr ? 13 : 11);
-    bad |= pack_cstr(&pk, "format") || pack_cstr(&pk, "mist-dataset");
-    bad |= pack_cstr(&pk, "version") || msgpack_pack_int(&pk, MSGPACK_RECORD_VERSION);
-    bad |= pack_cstr(&pk, "task") || pack_cstr(&pk, m->task);
-    bad |= pack_cstr(&pk, "dx") || msgpack_pack_int(&pk, ds->dx);
-    bad |= pack_cstr(&pk, "dy") || msgpack_pack_int(&pk, ds->dy);
-    bad |= pack_cstr(&pk, "n") || msgpack_pack_uint64(&pk, (uint64_t)ds->n);
-    bad |= pack_cstr(&pk, "seed") ||
+    bad |= mist_mp_pack_str(&pk, "format") || mist_mp_pack_str(&pk, "mist-dataset");
+    bad |= mist_mp_pack_str(&pk, "version") || msgpack_pack_int(&pk, MSGPACK_RECORD_VERSION);
+    bad |= mist_mp_pack_str(&pk, "task") || mist_mp_pack_str(&pk, m->task);
+    bad |= mist_mp_pack_str(&pk, "dx") || msgpack_pack_int(&pk, ds->dx);
+    bad |= mist_mp_pack_str(&pk, "dy") || msgpack_pack_int(&pk, ds->dy);
+    bad |= mist_mp_pack_str(&pk, "n") || msgpack_pack_uint64(&pk, (uint64_t)ds->n);
+    bad |= mist_mp_pack_str(&pk, "seed") ||
            (m->has_seed ? msgpack_pack_uint64(&pk, m->seed) : msgpack_pack_nil(&pk));
-    bad |= pack_cstr(&pk, "mi") || pack_mi(&pk, m->mi);
-    bad |= pack_cstr(&pk, "params") || msgpack_pack_map(&pk, m->nparams);
+    bad |= mist_mp_pack_str(&pk, "mi") || pack_mi(&pk, m->mi);
+    bad |= mist_mp_pack_str(&pk, "params") || msgpack_pack_map(&pk, m->nparams);
     for (size_t i = 0; i < m->nparams && !bad; i++)
-        bad |= pack_cstr(&pk, m->params[i].name) || msgpack_pack_double(&pk, m->params[i].value);
-    bad |= pack_cstr(&pk, "generator_version") || pack_cstr(&pk, m->generator_version);
+        bad |= mist_mp_pack_str(&pk, m->params[i].name) || msgpack_pack_double(&pk, m->params[i].value);
+    bad |= mist_mp_pack_str(&pk, "generator_version") || mist_mp_pack_str(&pk, m->generator_version);
     if (has_tr) {
-        bad |= pack_cstr(&pk, "transform") || pack_cstr(&pk, m->transform);
-        bad |= pack_cstr(&pk, "transform_seed") || msgpack_pack_uint64(&pk, m->transform_seed);
+        bad |= mist_mp_pack_str(&pk, "transform") || mist_mp_pack_str(&pk, m->transform);
+        bad |= mist_mp_pack_str(&pk, "transform_seed") || msgpack_pack_uint64(&pk, m->transform_seed);
     }
-    bad |= pack_cstr(&pk, "data") || msgpack_pack_bin(&pk, total * 8);
+    bad |= mist_mp_pack_str(&pk, "data") || msgpack_pack_bin(&pk, total * 8);
     if (!bad && mist_io_host_le()) {
         bad |= msgpack_pack_bin_body(&pk, ds->data, total * 8);
     } else {
@@ -171,45 +161,11 @@ truncated:
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int key_is(const msgpack_object_kv *kv, const char *name)
-{
-    size_t l = strlen(name);
-    return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == l &&
-           memcmp(kv->key.via.str.ptr, name, l) == 0;
-}
-
-/* A msgpack str into a C string buffer: must fit and hold no NUL. */
-static int get_str(const msgpack_object *o, char *dst, size_t dstsz)
-{
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= dstsz ||
-        memchr(o->via.str.ptr, '\0', o->via.str.size))
-        return -1;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
-    dst[o->via.str.size] = '\0';
-    return 0;
-}
-
 static int get_uint(const msgpack_object *o, uint64_t *out)
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
     *out = o->via.u64;
     return 0;
-}
-
-/* Floats; integers are accepted too because other writers (Python's msgpack) emit 2.0 as 2. */
-static int get_double(const msgpack_object *o, int allow_nil, double *out)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        if (!allow_nil) return -1;
-        *out = NAN;
-        return 0;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return 0;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 0;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return 0;
-    default: return -1;
-    }
 }
 
 /* Keys from K_REQUIRED on are optional (written only when they say something). */
@@ -230,7 +186,7 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
     const msgpack_object_map *map = &root->via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         for (int k = 0; k < K_COUNT; k++) {
-            if (!key_is(&map->ptr[i], key_names[k])) continue;
+            if (!mist_mp_str_is(&map->ptr[i].key, key_names[k])) continue;
             if (val[k])
                 return mist_fail(err, MIST_EFORMAT, "'%s': key \"%s\" appears twice", path,
                                  key_names[k]);
@@ -249,14 +205,14 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
     const char *bad = NULL;
     char format[32];
     uint64_t version = 0, dx = 0, dy = 0, n = 0;
-    if (get_str(val[K_FORMAT], format, sizeof format) || strcmp(format, "mist-dataset") != 0)
+    if (mist_mp_get_str(val[K_FORMAT], format, sizeof format) || strcmp(format, "mist-dataset") != 0)
         bad = "format";
     else if (get_uint(val[K_VERSION], &version))
         bad = "version";
     else if (version != MSGPACK_RECORD_VERSION)
         return mist_fail(err, MIST_EFORMAT, "'%s': unsupported record version %llu", path,
                          (unsigned long long)version);
-    else if (get_str(val[K_TASK], meta->task, sizeof meta->task))
+    else if (mist_mp_get_str(val[K_TASK], meta->task, sizeof meta->task))
         bad = "task";
     else if (get_uint(val[K_DX], &dx) || dx < 1 || dx > INT_MAX)
         bad = "dx";
@@ -266,16 +222,16 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
         bad = "n";
     else if (val[K_SEED]->type != MSGPACK_OBJECT_NIL && get_uint(val[K_SEED], &meta->seed))
         bad = "seed";
-    else if (get_double(val[K_MI], 1, &meta->mi))
+    else if (mist_mp_get_double(val[K_MI], 1, &meta->mi))
         bad = "mi";
     else if (val[K_PARAMS]->type != MSGPACK_OBJECT_MAP)
         bad = "params";
-    else if (get_str(val[K_GENVER], meta->generator_version, sizeof meta->generator_version))
+    else if (mist_mp_get_str(val[K_GENVER], meta->generator_version, sizeof meta->generator_version))
         bad = "generator_version";
     else if (val[K_DATA]->type != MSGPACK_OBJECT_BIN)
         bad = "data";
     else if (val[K_TRANSFORM] &&
-             (get_str(val[K_TRANSFORM], meta->transform, sizeof meta->transform) ||
+             (mist_mp_get_str(val[K_TRANSFORM], meta->transform, sizeof meta->transform) ||
               !meta->transform[0]))
         bad = "transform";
     else if (val[K_TSEED] && get_uint(val[K_TSEED], &meta->transform_seed))
@@ -287,8 +243,8 @@ static int decode(const char *path, const msgpack_object *root, double **data, s
     for (uint32_t i = 0; i < pm->size; i++) {
         char pname[MIST_PARAM_NAME_LEN];
         double x;
-        if (get_str(&pm->ptr[i].key, pname, sizeof pname) || !pname[0] ||
-            get_double(&pm->ptr[i].val, 1, &x))
+        if (mist_mp_get_str(&pm->ptr[i].key, pname, sizeof pname) || !pname[0] ||
+            mist_mp_get_double(&pm->ptr[i].val, 1, &x))
             return mist_fail(err, MIST_EFORMAT, "'%s': invalid entry %u in \"params\"", path,
                              (unsigned)i + 1);
         if (mist_meta_get_param(meta, pname, NULL))

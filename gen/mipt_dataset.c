@@ -1,6 +1,7 @@
 /* MI-preserving transforms applied to a dataset: the map of its transform seed, and the record
  * of what was done in its metadata (so a file written afterwards says so). */
 #include "mipt_internal.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,10 +54,10 @@ int mist_mipt_apply(mist_dataset *ds, const char *name, uint64_t seed, mist_err 
     if (!rc && !(out = malloc((total ? total : 1) * sizeof *out)))
         rc = mist_fail(err, MIST_ENOMEM, "out of memory transforming %zu values", total);
     if (!rc) rc = mist_mipt_forward(m, ds->data, ds->n, out, err);
-    for (size_t i = 0; !rc && i < total; i++)
-        if (!isfinite(out[i]))
-            rc = mist_fail(err, MIST_EDATA, "transform '%s' overflowed at row %zu", chain,
-                           i / cols + 1);
+    size_t bad = rc ? total : mist_first_nonfinite(out, total);
+    if (bad < total)
+        rc = mist_fail(err, MIST_EDATA, "transform '%s' overflowed at row %zu", chain,
+                       bad / cols + 1);
     if (rc) {
         free(out);
         mist_mipt_free(m);

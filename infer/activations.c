@@ -126,6 +126,22 @@ float vexp_shift_sum(float *x, size_t n, float m)
     return exp_shift_lanes(x, n, m);
 }
 
+/* The polynomial of the Numerical Recipes erfc: erfc(a) = t exp(q(t) - a^2), t = 1/(1 + a/2);
+ * one copy for the forward and backward loops (inlined, so they still vectorise). */
+static inline float erfc_poly(float t)
+{
+    float q = 0.17087277f;
+    q = fmaf(q, t, -0.82215223f);
+    q = fmaf(q, t, 1.48851587f);
+    q = fmaf(q, t, -1.13520398f);
+    q = fmaf(q, t, 0.27886807f);
+    q = fmaf(q, t, -0.18628806f);
+    q = fmaf(q, t, 0.09678418f);
+    q = fmaf(q, t, 0.37409196f);
+    q = fmaf(q, t, 1.00002368f);
+    return fmaf(q, t, -1.26551223f);
+}
+
 MIST_VEC_CLONES
 static void gelu_inplace(float *v, size_t n)
 {
@@ -133,16 +149,7 @@ static void gelu_inplace(float *v, size_t n)
         float x = v[i];
         float a = (x < 0.0f ? -x : x) * 0.707106781186547524f;
         float t = 1.0f / (1.0f + 0.5f * a);
-        float q = 0.17087277f;
-        q = fmaf(q, t, -0.82215223f);
-        q = fmaf(q, t, 1.48851587f);
-        q = fmaf(q, t, -1.13520398f);
-        q = fmaf(q, t, 0.27886807f);
-        q = fmaf(q, t, -0.18628806f);
-        q = fmaf(q, t, 0.09678418f);
-        q = fmaf(q, t, 0.37409196f);
-        q = fmaf(q, t, 1.00002368f);
-        q = fmaf(q, t, -1.26551223f);
+        float q = erfc_poly(t);
         /* erfc(a) = t exp(q - a^2) with a^2 = x^2 / 2 taken from x (not from the rounded a)
          * as a double-float: x^2 = hi + lo exactly (fma), and the exponent's own rounding is
          * carried as e_lo and applied as exp(e_hi) (1 + e_lo). Far below -87.3 the exponent is
@@ -206,16 +213,7 @@ static void gelu_bwd_loop(float *restrict dinp, const float *restrict inp,
         float x = inp[i];
         float a = (x < 0.0f ? -x : x) * 0.707106781186547524f;
         float t = 1.0f / (1.0f + 0.5f * a);
-        float q = 0.17087277f;
-        q = fmaf(q, t, -0.82215223f);
-        q = fmaf(q, t, 1.48851587f);
-        q = fmaf(q, t, -1.13520398f);
-        q = fmaf(q, t, 0.27886807f);
-        q = fmaf(q, t, -0.18628806f);
-        q = fmaf(q, t, 0.09678418f);
-        q = fmaf(q, t, 0.37409196f);
-        q = fmaf(q, t, 1.00002368f);
-        q = fmaf(q, t, -1.26551223f);
+        float q = erfc_poly(t);
         float x2h = x * x, x2l = fmaf(x, x, -x2h);
         float hh = 0.5f * x2h;
         float eh = q - hh;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "infer_internal.h"
+#include "mp_util.h"
 
 #define F(k, al, t, lo, hi, tr) {#k, al, t, offsetof(mist_arch, k), lo, hi, tr}
 /* Ranges bound what a hostile file can make us allocate; cross-field rules (D % H, the layouts'
@@ -183,19 +184,13 @@ int mist_arch_same_graph(const mist_arch *a, const mist_arch *b)
 
 /* ---- msgpack ---------------------------------------------------------------------------- */
 
-static int pack_cstr(msgpack_packer *pk, const char *s)
-{
-    size_t l = strlen(s);
-    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
-}
-
 int arch_pack(struct msgpack_packer *pk, const mist_arch *a)
 {
     int bad = msgpack_pack_map(pk, arch_field_n);
     for (size_t i = 0; i < arch_field_n && !bad; i++) {
         const arch_field *f = &arch_field_tab[i];
         double v = arch_field_value(f, a);
-        bad |= pack_cstr(pk, f->name);
+        bad |= mist_mp_pack_str(pk, f->name);
         switch (f->type) {
         case AF_INT: bad |= msgpack_pack_int(pk, (int)v); break;
         case AF_I64: {
@@ -206,24 +201,10 @@ int arch_pack(struct msgpack_packer *pk, const mist_arch *a)
         }
         case AF_BOOL: bad |= v != 0 ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
         case AF_F64: bad |= msgpack_pack_double(pk, v); break;
-        default: bad |= pack_cstr(pk, enum_name(f->type, (int)v)); break;
+        default: bad |= mist_mp_pack_str(pk, enum_name(f->type, (int)v)); break;
         }
     }
     return bad;
-}
-
-static void show_key(const msgpack_object *k, char *dst, size_t dstsz)
-{
-    if (k->type != MSGPACK_OBJECT_STR) {
-        snprintf(dst, dstsz, "(not a string)");
-        return;
-    }
-    size_t l = k->via.str.size < dstsz - 1 ? k->via.str.size : dstsz - 1;
-    for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char)k->via.str.ptr[i];
-        dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    dst[l] = '\0';
 }
 
 /* One value of the file into f of a; -1 when of the wrong type or out of range. The file's
@@ -280,7 +261,7 @@ int arch_unpack(const struct msgpack_object *o, mist_arch *a, const char *name, 
                  key_eq(arch_field_tab[j].name, k->via.str.ptr, k->via.str.size)))
             j++;
         char kn[64];
-        show_key(k, kn, sizeof kn);
+        mist_mp_show_str(k, kn, sizeof kn);
         if (j == arch_field_n)
             return mist_fail(err, MIST_EFORMAT,
                              "'%s': unknown arch setting \"%s\" (written by a newer mist?)", name,

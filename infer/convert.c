@@ -282,12 +282,12 @@ mist_model *mist_import_official_mem(const void *stbuf, size_t st_len, const cha
         }
         float *dst = m->params + s->offset;
         mist_st_to_f32(x, dst);
-        for (size_t i = 0; i < s->numel; i++)
-            if (!isfinite(dst[i])) {
-                mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' has a non-finite value at %zu",
-                          st_name, full, i);
-                goto fail;
-            }
+        size_t bad = mist_first_nonfinite_f(dst, s->numel);
+        if (bad < s->numel) {
+            mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' has a non-finite value at %zu",
+                      st_name, full, bad);
+            goto fail;
+        }
     }
     for (size_t i = 0; i < st.ntensors; i++)
         if (!used[i]) {

@@ -36,6 +36,7 @@
 
 #include "mist_guard.h"
 #include "mist_infer.h"
+#include "util.h"
 
 #define GUARD_Z 1.6448536269514722 /* the 95% normal quantile: two-sided 90% */
 #define KSG_SE_INFLATE 1.5
@@ -141,10 +142,10 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (!isfinite(m->lower) || !isfinite(m->median) || !isfinite(m->upper))
         return mist_fail(err, MIST_EINVAL, "guard: the model's quantiles must be finite");
     int cols = dx + dy;
-    for (size_t i = 0; i < n * (size_t)cols; i++)
-        if (!isfinite(data[i]))
-            return mist_fail(err, MIST_EDATA, "guard: non-finite value at row %zu, column %zu",
-                             i / (size_t)cols + 1, i % (size_t)cols + 1);
+    size_t bad = mist_first_nonfinite(data, n * (size_t)cols);
+    if (bad < n * (size_t)cols)
+        return mist_fail(err, MIST_EDATA, "guard: non-finite value at row %zu, column %zu",
+                         bad / (size_t)cols + 1, bad % (size_t)cols + 1);
     mist_guard_opts defaults;
     if (!o) {
         mist_guard_opts_default(&defaults);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "infer_internal.h"
+#include "util.h"
 
 /* Rows per block of the per-token stages (sgemm M), queries per attention block, keys per
  * streaming-softmax block. Tuned on the official-size model (bench_infer). */
@@ -312,9 +313,9 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
     rc = graph_forward(m, sets, nsets, qtaus, nq, out, err);
     free(mapped);
     if (rc) return rc;
-    for (size_t s = 0; s < nsets * (ntaus ? ntaus : 1); s++)
-        if (!isfinite(out[s]))
-            return mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");
+    size_t nout = nsets * (ntaus ? ntaus : 1);
+    if (mist_first_nonfinite(out, nout) < nout)
+        return mist_fail(err, MIST_ENUMERIC, "the network returned a non-finite value");
     if (!m->raw_quantiles && ntaus > 1)
         for (size_t s = 0; s < nsets; s++)
             if ((rc = rearrange(out + s * ntaus, taus, ntaus, err))) return rc;

@@ -22,17 +22,12 @@
 #include "checksum.h"
 #include "infer_internal.h"
 #include "io_internal.h"
+#include "mp_util.h"
 
 /* A bin holds at most 4 GiB; so does the parameter block (MIST_MAX_PARAMS floats). */
 #define WEIGHTS_MAX_BYTES (((size_t)1 << 32) + ((size_t)1 << 24))
 
 /* ---- writing ---------------------------------------------------------------------------- */
-
-static int pack_cstr(msgpack_packer *pk, const char *s)
-{
-    size_t l = strlen(s);
-    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
-}
 
 int weights_write(const mist_model *m, const char *path, mist_err *err)
 {
@@ -47,19 +42,19 @@ int weights_write(const mist_model *m, const char *path, mist_err *err)
     msgpack_packer_init(&pk, &hf, mist_hashed_write);
     int bad = 0;
     bad |= msgpack_pack_map(&pk, 6);
-    bad |= pack_cstr(&pk, "format") || pack_cstr(&pk, MIST_WEIGHTS_FORMAT);
-    bad |= pack_cstr(&pk, "version") || msgpack_pack_int(&pk, MIST_WEIGHTS_VERSION);
-    bad |= pack_cstr(&pk, "arch") || arch_pack(&pk, &m->arch);
-    bad |= pack_cstr(&pk, "tensors") || msgpack_pack_array(&pk, m->ntensors);
+    bad |= mist_mp_pack_str(&pk, "format") || mist_mp_pack_str(&pk, MIST_WEIGHTS_FORMAT);
+    bad |= mist_mp_pack_str(&pk, "version") || msgpack_pack_int(&pk, MIST_WEIGHTS_VERSION);
+    bad |= mist_mp_pack_str(&pk, "arch") || arch_pack(&pk, &m->arch);
+    bad |= mist_mp_pack_str(&pk, "tensors") || msgpack_pack_array(&pk, m->ntensors);
     for (size_t t = 0; t < m->ntensors && !bad; t++) {
         const tensor_spec *s = &m->table[t];
         const float *d = m->params + s->offset;
         bad |= msgpack_pack_map(&pk, 4);
-        bad |= pack_cstr(&pk, "name") || pack_cstr(&pk, s->name);
-        bad |= pack_cstr(&pk, "dtype") || pack_cstr(&pk, "f32");
-        bad |= pack_cstr(&pk, "shape") || msgpack_pack_array(&pk, (size_t)s->ndim);
+        bad |= mist_mp_pack_str(&pk, "name") || mist_mp_pack_str(&pk, s->name);
+        bad |= mist_mp_pack_str(&pk, "dtype") || mist_mp_pack_str(&pk, "f32");
+        bad |= mist_mp_pack_str(&pk, "shape") || msgpack_pack_array(&pk, (size_t)s->ndim);
         for (int i = 0; i < s->ndim; i++) bad |= msgpack_pack_int64(&pk, s->shape[i]);
-        bad |= pack_cstr(&pk, "data") || msgpack_pack_bin(&pk, s->numel * 4);
+        bad |= mist_mp_pack_str(&pk, "data") || msgpack_pack_bin(&pk, s->numel * 4);
         if (mist_io_host_le()) {
             if (s->numel) bad |= msgpack_pack_bin_body(&pk, d, s->numel * 4);
         } else {
@@ -75,7 +70,7 @@ int weights_write(const mist_model *m, const char *path, mist_err *err)
             }
         }
     }
-    bad |= pack_cstr(&pk, "meta");
+    bad |= mist_mp_pack_str(&pk, "meta");
     if (m->meta_mp) bad |= mist_hashed_write(&hf, (const char *)m->meta_mp, m->meta_len);
     else bad |= msgpack_pack_map(&pk, 0);
     bad |= mist_hashed_write_tail(&hf); /* the last entry: it covers every byte before it */
@@ -119,28 +114,12 @@ static void sb_put(sbuf *b, const char *s, size_t l)
     b->p[b->n] = '\0';
 }
 
-static void sb_printf(sbuf *b, const char *fmt, double x)
-{
-    char tmp[64];
-    int l = snprintf(tmp, sizeof tmp, fmt, x);
-    if (l > 0) sb_put(b, tmp, (size_t)l < sizeof tmp ? (size_t)l : sizeof tmp - 1);
-}
-
 static void sb_jstr(sbuf *b, const char *s, size_t l)
 {
     sb_put(b, "\"", 1);
     for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char)s[i];
         char e[8];
-        if (c == '"' || c == '\\') {
-            e[0] = '\\', e[1] = (char)c;
-            sb_put(b, e, 2);
-        } else if (c < 0x20) {
-            snprintf(e, sizeof e, "\\u%04x", c);
-            sb_put(b, e, 6);
-        } else {
-            sb_put(b, (const char *)&c, 1);
-        }
+        sb_put(b, e, (size_t)mist_json_escape_byte(e, (unsigned char)s[i]));
     }
     sb_put(b, "\"", 1);
 }
@@ -164,8 +143,7 @@ static void render(sbuf *b, const msgpack_object *o)
         break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (isfinite(o->via.f64)) sb_printf(b, "%.17g", o->via.f64);
-        else sb_put(b, "null", 4);
+        sb_put(b, tmp, (size_t)mist_json_num_text(tmp, o->via.f64));
         break;
     case MSGPACK_OBJECT_STR: sb_jstr(b, o->via.str.ptr, o->via.str.size); break;
     case MSGPACK_OBJECT_BIN:
@@ -257,8 +235,8 @@ static int meta_set(mist_model *m, const char *key, const char *str, double num,
         bad |= msgpack_pack_object(&pk, old->ptr[i].key);
         bad |= msgpack_pack_object(&pk, old->ptr[i].val);
     }
-    bad |= pack_cstr(&pk, key);
-    bad |= str ? pack_cstr(&pk, str) : msgpack_pack_double(&pk, num);
+    bad |= mist_mp_pack_str(&pk, key);
+    bad |= str ? mist_mp_pack_str(&pk, str) : msgpack_pack_double(&pk, num);
     msgpack_unpacked_destroy(&up);
     if (bad) {
         msgpack_sbuffer_destroy(&sb);
@@ -309,50 +287,6 @@ int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_e
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int key_is(const msgpack_object *k, const char *name)
-{
-    size_t l = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == l &&
-           memcmp(k->via.str.ptr, name, l) == 0;
-}
-
-/* A msgpack str as a C string (for messages and comparisons): truncated to dstsz - 1, NULs
- * and control characters shown as '?'. */
-static void show_str(const msgpack_object *o, char *dst, size_t dstsz)
-{
-    if (o->type != MSGPACK_OBJECT_STR) {
-        snprintf(dst, dstsz, "(not a string)");
-        return;
-    }
-    size_t l = o->via.str.size < dstsz - 1 ? o->via.str.size : dstsz - 1;
-    for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char)o->via.str.ptr[i];
-        dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    dst[l] = '\0';
-}
-
-static int str_eq(const msgpack_object *o, const char *s)
-{
-    return key_is(o, s);
-}
-
-static int get_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *out)
-{
-    int64_t v;
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > (uint64_t)INT64_MAX) return -1;
-        v = (int64_t)o->via.u64;
-    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        v = o->via.i64;
-    } else {
-        return -1;
-    }
-    if (v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int decode_arch(const char *name, const msgpack_object *o, mist_arch *a, mist_err *err)
 {
     int rc = arch_unpack(o, a, name, err);
@@ -373,9 +307,9 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
     const msgpack_object_map *map = &o->via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         int j = 0;
-        while (j < 4 && !key_is(&map->ptr[i].key, fk[j])) j++;
+        while (j < 4 && !mist_mp_str_is(&map->ptr[i].key, fk[j])) j++;
         char kn[64];
-        show_str(&map->ptr[i].key, kn, sizeof kn);
+        mist_mp_show_str(&map->ptr[i].key, kn, sizeof kn);
         if (j == 4)
             return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu has an unknown key \"%s\"",
                              name, idx + 1, kn);
@@ -389,12 +323,12 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
             return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu has no \"%s\"", name,
                              idx + 1, fk[j]);
     char tn[MIST_TENSOR_NAME_LEN + 8];
-    show_str(f[0], tn, sizeof tn);
+    mist_mp_show_str(f[0], tn, sizeof tn);
     if (f[0]->type != MSGPACK_OBJECT_STR)
         return mist_fail(err, MIST_EFORMAT, "'%s': tensor entry %zu: name is not a string", name,
                          idx + 1);
     size_t t = 0;
-    while (t < m->ntensors && !key_is(f[0], m->table[t].name)) t++;
+    while (t < m->ntensors && !mist_mp_str_is(f[0], m->table[t].name)) t++;
     if (t == m->ntensors)
         return mist_fail(err, MIST_EFORMAT,
                          "'%s': unknown tensor '%s' (not part of the graph this arch describes)",
@@ -402,9 +336,9 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
     const tensor_spec *s = &m->table[t];
     if (seen[t]) return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' appears twice", name, tn);
     seen[t] = 1;
-    if (!str_eq(f[1], "f32")) {
+    if (!mist_mp_str_is(f[1], "f32")) {
         char dn[32];
-        show_str(f[1], dn, sizeof dn);
+        mist_mp_show_str(f[1], dn, sizeof dn);
         return mist_fail(err, MIST_EFORMAT,
                          "'%s': tensor '%s' has dtype \"%s\"; this build reads \"f32\" only", name,
                          tn, dn);
@@ -417,7 +351,7 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
     size_t gl = 0, wl = 0;
     for (uint32_t i = 0; i < sh->size && i < 8; i++) {
         int64_t d;
-        if (get_int(&sh->ptr[i], 0, INT64_MAX, &d))
+        if (mist_mp_get_i64(&sh->ptr[i], 0, INT64_MAX, &d))
             return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s': bad shape entry %u", name, tn,
                              (unsigned)i + 1);
         if (ok && d != s->shape[i]) ok = 0;
@@ -443,10 +377,10 @@ static int decode_tensor(const char *name, const msgpack_object *o, size_t idx, 
     } else {
         for (size_t i = 0; i < s->numel; i++) dst[i] = infer_get_f32le(src + 4 * i);
     }
-    for (size_t i = 0; i < s->numel; i++)
-        if (!isfinite(dst[i]))
-            return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' has a non-finite value at %zu",
-                             name, tn, i);
+    size_t bad = mist_first_nonfinite_f(dst, s->numel);
+    if (bad < s->numel)
+        return mist_fail(err, MIST_EFORMAT, "'%s': tensor '%s' has a non-finite value at %zu",
+                         name, tn, bad);
     return MIST_OK;
 }
 
@@ -502,14 +436,14 @@ static int meta_crosscheck(const char *name, const msgpack_object_map *meta, con
         const msgpack_object *k = &meta->ptr[i].key, *v = &meta->ptr[i].val;
         if (k->type != MSGPACK_OBJECT_STR) continue;
         int rc = MIST_OK;
-        if (key_is(k, "arch_spec")) {
+        if (mist_mp_str_is(k, "arch_spec")) {
             rc = spec_check(name, v, a, err);
-        } else if (key_is(k, "loss") && (str_eq(v, "pinball") || str_eq(v, "mse"))) {
-            int q = str_eq(v, "pinball");
+        } else if (mist_mp_str_is(k, "loss") && (mist_mp_str_is(v, "pinball") || mist_mp_str_is(v, "mse"))) {
+            int q = mist_mp_str_is(v, "pinball");
             if (q != a->quantile_conditioned)
                 rc = meta_contradicts(name, "loss", q ? "pinball" : "mse", qc, a, err);
-        } else if (key_is(k, "model") && (str_eq(v, "MIST-QR") || str_eq(v, "MIST"))) {
-            int q = str_eq(v, "MIST-QR");
+        } else if (mist_mp_str_is(k, "model") && (mist_mp_str_is(v, "MIST-QR") || mist_mp_str_is(v, "MIST"))) {
+            int q = mist_mp_str_is(v, "MIST-QR");
             const char *says = q ? "MIST-QR" : "MIST";
             if (q != a->quantile_conditioned)
                 rc = meta_contradicts(name, "model", says, qc, a, err);
@@ -522,7 +456,7 @@ static int meta_crosscheck(const char *name, const msgpack_object_map *meta, con
             char says[96];
             mist_err e2;
             if (v->type == MSGPACK_OBJECT_STR) {
-                show_str(v, says, sizeof says);
+                mist_mp_show_str(v, says, sizeof says);
                 if (arch_field_parse(f, &b, says, &e2))
                     return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\": %s", name, f->name,
                                      e2.msg);
@@ -536,14 +470,14 @@ static int meta_crosscheck(const char *name, const msgpack_object_map *meta, con
                 snprintf(says, sizeof says, "%g", d);
                 if (d != arch_field_value(f, a)) {
                     char kn[64];
-                    show_str(k, kn, sizeof kn);
+                    mist_mp_show_str(k, kn, sizeof kn);
                     return meta_contradicts(name, kn, says, f, a, err);
                 }
                 continue;
             }
             if (arch_field_value(f, &b) != arch_field_value(f, a)) {
                 char kn[64];
-                show_str(k, kn, sizeof kn);
+                mist_mp_show_str(k, kn, sizeof kn);
                 rc = meta_contradicts(name, kn, says, f, a, err);
             }
         }
@@ -567,7 +501,7 @@ static mist_model *decode(const char *name, const msgpack_object *root, const vo
     const msgpack_object_map *map = &root->via.map;
     for (uint32_t i = 0; i < map->size; i++)
         for (int k = 0; k < K_COUNT; k++) {
-            if (!key_is(&map->ptr[i].key, keys[k])) continue;
+            if (!mist_mp_str_is(&map->ptr[i].key, keys[k])) continue;
             if (v[k]) {
                 mist_fail(err, MIST_EFORMAT, "'%s': key \"%s\" appears twice", name, keys[k]);
                 return NULL;
@@ -575,13 +509,13 @@ static mist_model *decode(const char *name, const msgpack_object *root, const vo
             v[k] = &map->ptr[i].val;
         }
     /* unknown top-level keys are ignored (a change that matters bumps the version) */
-    if (!v[K_FORMAT] || !str_eq(v[K_FORMAT], MIST_WEIGHTS_FORMAT)) {
+    if (!v[K_FORMAT] || !mist_mp_str_is(v[K_FORMAT], MIST_WEIGHTS_FORMAT)) {
         mist_fail(err, MIST_EFORMAT, "'%s': not a mist weights file (format is not \"%s\")", name,
                   MIST_WEIGHTS_FORMAT);
         return NULL;
     }
     int64_t version;
-    if (!v[K_VERSION] || get_int(v[K_VERSION], 1, INT64_MAX, &version)) {
+    if (!v[K_VERSION] || mist_mp_get_i64(v[K_VERSION], 1, INT64_MAX, &version)) {
         mist_fail(err, MIST_EFORMAT, "'%s': missing or invalid \"version\"", name);
         return NULL;
     }
@@ -656,8 +590,8 @@ static mist_model *decode(const char *name, const msgpack_object *root, const vo
         msgpack_sbuffer_destroy(&sb);
         const msgpack_object_map *meta = &v[K_META]->via.map;
         for (uint32_t i = 0; i < meta->size; i++) {
-            int is_map = key_is(&meta->ptr[i].key, QMAP_META_KEY),
-                is_res = key_is(&meta->ptr[i].key, QRES_META_KEY);
+            int is_map = mist_mp_str_is(&meta->ptr[i].key, QMAP_META_KEY),
+                is_res = mist_mp_str_is(&meta->ptr[i].key, QRES_META_KEY);
             if (!is_map && !is_res) continue;
             const char *key = is_map ? QMAP_META_KEY : QRES_META_KEY;
             const msgpack_object *q = &meta->ptr[i].val;

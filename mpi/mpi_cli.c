@@ -20,7 +20,7 @@ double cli_mpi_timeout_s(void)
     /* long enough for rank 0's validation and checkpoints while the others wait */
     const char *s = getenv("MIST_MPI_TIMEOUT");
     double v;
-    if (s && !cli_parse_double(s, &v) && v > 0) return v;
+    if (s && !mist_parse_double(s, &v) && v > 0) return v;
     return 1800;
 }
 

@@ -5,7 +5,6 @@
  * for bit. Every wait polls with a deadline, so a rank that dies or hangs stops the others with
  * a message instead of blocking them. Compiled into the mist program only (MIST_HAVE_MPI). */
 #include <mpi.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "mist_train.h"
 #include "mist_train_grad.h"
 #include "mpi_internal.h"
+#include "util.h"
 
 #define MAX_THREADS 256
 #define INFO 5 /* per example: loss, prediction, n, smaller dim, larger dim */
@@ -28,13 +28,6 @@ typedef struct mpi_dist {
     size_t infocap;
 } mpi_dist;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int cli_mpi_failed(int code, const char *what, mist_err *err)
 {
     char msg[MPI_MAX_ERROR_STRING];
@@ -47,12 +40,12 @@ int cli_mpi_failed(int code, const char *what, mist_err *err)
 
 int cli_mpi_wait(MPI_Request *rq, int n, const char *what, mist_err *err)
 {
-    double t0 = now_s(), limit = cli_mpi_timeout_s();
+    double t0 = mist_clock_s(), limit = cli_mpi_timeout_s();
     for (;;) {
         int done = 0, e = MPI_Testall(n, rq, &done, MPI_STATUSES_IGNORE);
         if (e != MPI_SUCCESS) return cli_mpi_failed(e, what, err);
         if (done) return MIST_OK;
-        if (now_s() - t0 > limit) {
+        if (mist_clock_s() - t0 > limit) {
             cli_mpi_mark_broken();
             return mist_fail(err, MIST_EIO, "rank %d: no word from the other ranks for %.0f s while "
                              "%s: a rank died or hangs (MIST_MPI_TIMEOUT sets the limit); the job "
@@ -116,20 +109,13 @@ static int share_grads(mpi_dist *p, mist_model *m, const mist_train_example *ex,
     for (int t = 0; t < T; t++)
         if (!p->ws[t] && !(p->ws[t] = mist_train_ws_alloc(m, err))) return err ? err->code : 1;
     job jobs[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
     for (int t = 0; t < T; t++)
         jobs[t] = (job){m, p->ws[t], ex, lo + k * (size_t)t / (size_t)T,
                         lo + k * (size_t)(t + 1) / (size_t)T, lo, np, loss_kind, p->g, p->info,
                         0, {0, ""}};
     /* concurrent calls into a multi-threaded OpenBLAS crawl: one BLAS thread per worker */
     if (T > 1 && blas > 1) mist_infer_set_threads(1, NULL);
-    for (int t = 1; t < T; t++) started[t] = pthread_create(&th[t], NULL, run_job, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else run_job(&jobs[t]);
-    }
+    mist_fan_out(run_job, jobs, sizeof *jobs, T);
     if (T > 1 && blas > 1) mist_infer_set_threads(blas, NULL);
     for (int t = 0; t < T; t++)
         if (jobs[t].rc) {

@@ -16,10 +16,16 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # probe NAME EXPECT PATTERN LIMIT cmd...: EXPECT is 0, nz (any non-zero) or an exit code; the
 # output (stdout and stderr) must match the extended regex PATTERN; LIMIT in seconds.
+# MIST_PROBE_TABLE=FILE also appends a Markdown row per probe to FILE: name, exit, seconds, the
+# output's first line (the table of the reliability issue's closing note).
 probe() {
   local name=$1 expect=$2 pat=$3 limit=$4; shift 4
-  local out rc
+  local out rc t0=$SECONDS
   out=$(timeout -k 5 "$limit" "$@" 2>&1 </dev/null); rc=$?
+  if [ -n "${MIST_PROBE_TABLE:-}" ]; then
+    printf '| %s | %s | %s | `%s` |\n' "$name" "$rc" "$((SECONDS - t0))" \
+      "$(printf '%s' "$out" | head -1 | cut -c1-110 | tr '|`' "/'")" >> "$MIST_PROBE_TABLE"
+  fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then bad "$name: still running after $limit s"; return; fi
   case $expect in
     nz) [ "$rc" -ne 0 ] || { bad "$name: exit 0, expected an error: $out"; return; } ;;

@@ -17,16 +17,10 @@
 #include <time.h>
 
 #include "mist_infer.h"
+#include "util.h"
 
 /* internal (infer/infer_internal.h): block sizes, for tuning with MIST_BLOCKS=row,q,kv */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static uint64_t rs = 0x243F6A8885A308D3ULL;
 static double gauss(void)
@@ -116,12 +110,12 @@ int main(int argc, char **argv)
            mist_infer_blas_core(), threads);
     if (memory_n) {
         double *x = make_data(memory_n, d);
-        double before = peak_mb(), t0 = now();
+        double before = peak_mb(), t0 = mist_clock_s();
         if (!x || mist_model_estimate(m, x, memory_n, d, d, taus, ntaus, out, &err)) {
             fprintf(stderr, "%s\n", x ? err.msg : "out of memory");
             return 1;
         }
-        double t = now() - t0;
+        double t = mist_clock_s() - t0;
         printf("n %zu, dx = dy = %d: estimate %.6f, %.2f s; peak RSS %.1f MB (%.1f MB before the "
                "estimate, the input itself %.1f MB)\n",
                memory_n, d, out[0], t, peak_mb(), before,
@@ -139,15 +133,15 @@ int main(int argc, char **argv)
         for (size_t b = 0; b < batch_b; b++) v[b] = (mist_data_view){x + b * n * 2 * d, n, d, d};
         double best_b = 1e30, best_s = 1e30;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = mist_clock_s();
             if (mist_model_estimate_batch(m, v, batch_b, taus, ntaus, o, &err)) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
-            double t1 = now();
+            double t1 = mist_clock_s();
             for (size_t b = 0; b < batch_b; b++)
                 if (mist_model_estimate(m, v[b].data, n, d, d, taus, ntaus, o, &err)) return 1;
-            double t2 = now();
+            double t2 = mist_clock_s();
             if (t1 - t0 < best_b) best_b = t1 - t0;
             if (t2 - t1 < best_s) best_s = t2 - t1;
         }
@@ -169,9 +163,9 @@ int main(int argc, char **argv)
             return 1;
         }
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = mist_clock_s();
             mist_model_estimate(m, x, n, d, d, taus, ntaus, out, &err);
-            t[r] = now() - t0;
+            t[r] = mist_clock_s() - t0;
         }
         for (int i = 1; i < reps; i++)
             for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {

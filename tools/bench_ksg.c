@@ -15,13 +15,7 @@
 #include "kdtree.h" /* private: mist_ksg_set_search */
 #include "mist_classical.h"
 #include "mist_io.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "util.h"
 
 int main(int argc, char **argv)
 {
@@ -72,13 +66,13 @@ int main(int argc, char **argv)
     }
     double mi = 0, best = 1e30;
     for (int r = 0; r < (reps < 1 ? 1 : reps); r++) {
-        double t0 = now();
+        double t0 = mist_clock_s();
         if (mist_ksg(alg, ds->data, ds->n, ds->dx, ds->dy, &o, &mi, &err)) {
             fprintf(stderr, "bench_ksg: %s\n", err.msg);
             mist_dataset_free(ds);
             return 1;
         }
-        double t = now() - t0;
+        double t = mist_clock_s() - t0;
         if (t < best) best = t;
     }
     printf("ksg%d %dx%d n=%zu k=%d threads=%d %s mi=%.17g best_of_%d=%.4f s\n", alg, ds->dx, ds->dy,
@@ -90,11 +84,11 @@ int main(int argc, char **argv)
             *d = malloc(n * sizeof *d);
         if (!use || !a || !b || !c || !d) return 1;
         if (mist_ksg_prepare(use, ds->data, n, ds->dx, ds->dy, &o, &err)) return 1;
-        double t0 = now();
+        double t0 = mist_clock_s();
         if (mist_ksg_counts(alg, use, n, ds->dx, ds->dy, k, threads, a, b, &err)) return 1;
-        double t1 = now();
+        double t1 = mist_clock_s();
         if (mist_ksg_counts_brute(alg, use, n, ds->dx, ds->dy, k, c, d, &err)) return 1;
-        double t2 = now();
+        double t2 = mist_clock_s();
         size_t bad = 0;
         for (size_t i = 0; i < n; i++) bad += a[i] != c[i] || b[i] != d[i];
         printf("counts %.4f s, brute %.4f s, %zu rows differ\n", t1 - t0, t2 - t1, bad);

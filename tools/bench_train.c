@@ -20,6 +20,7 @@
 #include "mist_train.h"
 #include "mist_train_grad.h"
 #include "train_graph.h"
+#include "util.h"
 
 static uint64_t rs = 0x9E3779B97F4A7C15ULL;
 static uint64_t rnext(void)
@@ -42,13 +43,6 @@ static int rint_(int lo, int hi)
 {
     return lo + (int)(rnext() % (uint64_t)(hi - lo + 1));
 }
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
 {
     mist_arch a;
@@ -107,9 +101,9 @@ static int bench(const char *preset, size_t B, int K, int W, uint64_t seed)
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        if (b == 0) t0 = now_s();
+        if (b == 0) t0 = mist_clock_s();
     }
-    double el = now_s() - t0;
+    double el = mist_clock_s() - t0;
     const mist_train_timing *T = mist_train_ws_timing(ws);
     printf("preset %s: D %d, H %d, ff %d, inds %d, seeds %d, fsab %d, isab %d, dec %d, rho %dx%d, "
            "%zu parameters\n",

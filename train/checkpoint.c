@@ -22,6 +22,7 @@
 #include "checksum.h"
 #include "io_internal.h"
 #include "mist_io.h"
+#include "mp_util.h"
 #include "mist_train.h"
 #include "mist_train_grad.h"
 
@@ -63,12 +64,6 @@ static const field state_fields[] = {S(step, F_I64), S(elapsed_s, F_F64), S(last
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-static int pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t l = strlen(s);
-    return msgpack_pack_str(pk, l) || msgpack_pack_str_body(pk, s, l);
-}
-
 static const char *loss_name(int l) { return l == MIST_LOSS_PINBALL ? "pinball" : "mse"; }
 
 static int pack_fields(msgpack_packer *pk, const void *base, const field *f, size_t nf)
@@ -80,15 +75,15 @@ static int pack_fields(msgpack_packer *pk, const void *base, const field *f, siz
         int64_t lv;
         uint64_t uv;
         double dv;
-        bad |= pack_str(pk, f[i].name);
+        bad |= mist_mp_pack_str(pk, f[i].name);
         switch (f[i].type) {
         case F_INT: memcpy(&iv, p, sizeof iv); bad |= msgpack_pack_int(pk, iv); break;
         case F_BOOL: memcpy(&iv, p, sizeof iv); bad |= iv ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
         case F_I64: memcpy(&lv, p, sizeof lv); bad |= msgpack_pack_int64(pk, lv); break;
         case F_U64: memcpy(&uv, p, sizeof uv); bad |= msgpack_pack_uint64(pk, uv); break;
         case F_F64: memcpy(&dv, p, sizeof dv); bad |= msgpack_pack_double(pk, dv); break;
-        case F_STR: bad |= pack_str(pk, p); break;
-        case F_LOSS: memcpy(&iv, p, sizeof iv); bad |= pack_str(pk, loss_name(iv)); break;
+        case F_STR: bad |= mist_mp_pack_str(pk, p); break;
+        case F_LOSS: memcpy(&iv, p, sizeof iv); bad |= mist_mp_pack_str(pk, loss_name(iv)); break;
         }
     }
     return bad;
@@ -96,7 +91,7 @@ static int pack_fields(msgpack_packer *pk, const void *base, const field *f, siz
 
 static int pack_block(msgpack_packer *pk, const char *name, const float *x, size_t n)
 {
-    return pack_str(pk, name) || msgpack_pack_bin(pk, n * 4) ||
+    return mist_mp_pack_str(pk, name) || msgpack_pack_bin(pk, n * 4) ||
            (n ? msgpack_pack_bin_body(pk, x, n * 4) : 0);
 }
 
@@ -110,12 +105,12 @@ int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err 
     msgpack_packer pk;
     msgpack_packer_init(&pk, &hf, mist_hashed_write);
     int bad = msgpack_pack_map(&pk, 10);
-    bad |= pack_str(&pk, "format") || pack_str(&pk, MIST_CKPT_FORMAT);
-    bad |= pack_str(&pk, "version") || msgpack_pack_int(&pk, MIST_CKPT_VERSION);
-    bad |= pack_str(&pk, "arch") || arch_pack(&pk, &ck->cfg.arch);
-    bad |= pack_str(&pk, "config") || pack_fields(&pk, &ck->cfg, config_fields, NF(config_fields));
-    bad |= pack_str(&pk, "state") || pack_fields(&pk, ck, state_fields, NF(state_fields));
-    bad |= pack_str(&pk, "nparams") || msgpack_pack_uint64(&pk, ck->nparams);
+    bad |= mist_mp_pack_str(&pk, "format") || mist_mp_pack_str(&pk, MIST_CKPT_FORMAT);
+    bad |= mist_mp_pack_str(&pk, "version") || msgpack_pack_int(&pk, MIST_CKPT_VERSION);
+    bad |= mist_mp_pack_str(&pk, "arch") || arch_pack(&pk, &ck->cfg.arch);
+    bad |= mist_mp_pack_str(&pk, "config") || pack_fields(&pk, &ck->cfg, config_fields, NF(config_fields));
+    bad |= mist_mp_pack_str(&pk, "state") || pack_fields(&pk, ck, state_fields, NF(state_fields));
+    bad |= mist_mp_pack_str(&pk, "nparams") || msgpack_pack_uint64(&pk, ck->nparams);
     bad |= pack_block(&pk, "params", ck->params, ck->nparams);
     bad |= pack_block(&pk, "m", ck->m, ck->nparams);
     bad |= pack_block(&pk, "v", ck->v, ck->nparams);
@@ -129,35 +124,10 @@ int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err 
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int key_is(const msgpack_object *k, const char *s)
-{
-    size_t l = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == l && !memcmp(k->via.str.ptr, s, l);
-}
-
-static int str_eq(const msgpack_object *o, const char *s)
-{
-    return key_is(o, s);
-}
-
-static int get_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > (uint64_t)INT64_MAX) return -1;
-        *out = (int64_t)o->via.u64;
-        return 0;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return 0;
-    }
-    return -1;
-}
-
 static int read_loss(const msgpack_object *o, int *out)
 {
     for (int v = 0; v < 2; v++)
-        if (str_eq(o, loss_name(v))) {
+        if (mist_mp_str_is(o, loss_name(v))) {
             *out = v;
             return 0;
         }
@@ -173,7 +143,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
         size_t j = 0;
-        while (j < nf && !key_is(k, f[j].name)) j++;
+        while (j < nf && !mist_mp_str_is(k, f[j].name)) j++;
         if (j == nf) {
             if (k->type == MSGPACK_OBJECT_STR)
                 return mist_fail(err, MIST_EFORMAT, "'%s': unknown key '%.*s' in %s", name,
@@ -189,7 +159,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
         int ok = 1;
         switch (f[j].type) {
         case F_INT:
-            ok = !get_i64(v, &lv) && lv >= INT32_MIN && lv <= INT32_MAX;
+            ok = !mist_mp_get_i64(v, INT32_MIN, INT32_MAX, &lv);
             iv = (int)lv;
             if (ok) memcpy(p, &iv, sizeof iv);
             break;
@@ -199,7 +169,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
             if (ok) memcpy(p, &iv, sizeof iv);
             break;
         case F_I64:
-            ok = !get_i64(v, &lv);
+            ok = !mist_mp_get_i64(v, INT64_MIN, INT64_MAX, &lv);
             if (ok) memcpy(p, &lv, sizeof lv);
             break;
         case F_U64:
@@ -209,7 +179,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
         case F_F64: {
             double d;
             if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32) d = v->via.f64;
-            else if (!get_i64(v, &lv)) d = (double)lv;
+            else if (!mist_mp_get_i64(v, INT64_MIN, INT64_MAX, &lv)) d = (double)lv;
             else ok = 0;
             if (ok) memcpy(p, &d, sizeof d);
             break;
@@ -256,8 +226,8 @@ static int parse_root(const msgpack_object *root, const char *name, mist_checkpo
                                       "nparams", "params",  "m",    "v",      MIST_CHECKSUM_KEY};
     int is_ckpt = 0;
     for (uint32_t i = 0; i < root->via.map.size; i++)
-        if (key_is(&root->via.map.ptr[i].key, "format") &&
-            str_eq(&root->via.map.ptr[i].val, MIST_CKPT_FORMAT))
+        if (mist_mp_str_is(&root->via.map.ptr[i].key, "format") &&
+            mist_mp_str_is(&root->via.map.ptr[i].val, MIST_CKPT_FORMAT))
             is_ckpt = 1;
     if (!is_ckpt)
         return mist_fail(err, MIST_EFORMAT, "'%s': not a valid checkpoint (no format \"%s\")",
@@ -266,7 +236,7 @@ static int parse_root(const msgpack_object *root, const char *name, mist_checkpo
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object *k = &root->via.map.ptr[i].key;
         size_t j = 0;
-        while (j < NKEYS && !key_is(k, keys[j])) j++;
+        while (j < NKEYS && !mist_mp_str_is(k, keys[j])) j++;
         if (j == NKEYS) return mist_fail(err, MIST_EFORMAT, "'%s': unknown top-level key", name);
         if (val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': duplicate key '%s'", name, keys[j]);
         val[j] = &root->via.map.ptr[i].val;
@@ -277,10 +247,10 @@ static int parse_root(const msgpack_object *root, const char *name, mist_checkpo
     *has_checksum = val[NKEYS - 1] != NULL;
     for (size_t j = 0; j < NREQUIRED; j++)
         if (!val[j]) return mist_fail(err, MIST_EFORMAT, "'%s': key '%s' is missing", name, keys[j]);
-    if (!str_eq(val[0], MIST_CKPT_FORMAT))
+    if (!mist_mp_str_is(val[0], MIST_CKPT_FORMAT))
         return mist_fail(err, MIST_EFORMAT, "'%s': format is not \"%s\"", name, MIST_CKPT_FORMAT);
     int64_t ver;
-    if (get_i64(val[1], &ver) || ver != MIST_CKPT_VERSION)
+    if (mist_mp_get_i64(val[1], INT64_MIN, INT64_MAX, &ver) || ver != MIST_CKPT_VERSION)
         return mist_fail(err, MIST_EFORMAT, "'%s': unsupported checkpoint version", name);
     int rc;
     if ((rc = arch_unpack(val[2], &ck->cfg.arch, name, err)) ||

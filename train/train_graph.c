@@ -18,7 +18,6 @@
  *
  * The official `packed` layout (its zero-sum key mask quirk) is not supported for training. */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "infer_internal.h"
 #include "mist_train_grad.h"
 #include "train_graph.h"
+#include "util.h"
 
 typedef struct mab_act {
     const float *xq, *y; /* inputs: queries [Nq, D], keys/values [Nk, D] */
@@ -203,13 +203,6 @@ typedef struct tctx {
 static inline float *GR(const tctx *c, const float *p)
 {
     return c->grads + (p - c->params);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void zero(float *x, size_t n)
@@ -492,8 +485,8 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     mist_train_timing *T = &ws->tim;
     const mist_params *p = &m->p;
     tctx c = {a, m->params, grads, 0.0};
-    double t0 = now_s(), t1;
-#define LAP(arr, blk) (t1 = now_s(), T->arr[blk] += t1 - t0, t0 = t1)
+    double t0 = mist_clock_s(), t1;
+#define LAP(arr, blk) (t1 = mist_clock_s(), T->arr[blk] += t1 - t0, t0 = t1)
 
     /* ---- forward ---- */
     int n = (int)N;
@@ -780,7 +773,6 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
     double total = 0;
     for (size_t s = 0; s < B; s++) total += ex_cost(&ex[s], &m->arch);
     wjob jobs[MIST_TRAIN_MAX_WORKERS];
-    pthread_t th[MIST_TRAIN_MAX_WORKERS];
     size_t s0 = 0;
     double acc = 0;
     for (int w = 0; w < W; w++) {
@@ -800,14 +792,7 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
      * OpenBLAS run ~15x slower): one OpenBLAS thread per worker while the workers run */
     int blas_threads = mist_infer_get_threads();
     if (blas_threads > 1) mist_infer_set_threads(1, NULL);
-    int started[MIST_TRAIN_MAX_WORKERS] = {0};
-    for (int w = 1; w < W; w++)
-        started[w] = pthread_create(&th[w], NULL, wjob_run, &jobs[w]) == 0;
-    wjob_run(&jobs[0]);
-    for (int w = 1; w < W; w++) {
-        if (started[w]) pthread_join(th[w], NULL);
-        else wjob_run(&jobs[w]); /* no thread: run it here */
-    }
+    mist_fan_out(wjob_run, jobs, sizeof *jobs, W);
     if (blas_threads > 1) mist_infer_set_threads(blas_threads, NULL);
     for (int w = 0; w < W; w++)
         if (jobs[w].rc) {

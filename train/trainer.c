@@ -14,15 +14,9 @@
 #include "mist_train.h"
 #include "mist_train_grad.h"
 #include "train_graph.h"
+#include "util.h"
 
 #define TAG_INIT 0x696e6974ULL
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* mkdir -p */
 static int make_dir(const char *dir, mist_err *err)
@@ -486,7 +480,7 @@ int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const
         return mist_fail(err, MIST_ENOMEM, "out of memory");
     }
     const int64_t start = r.st.step;
-    const double t0 = now_s(), base_elapsed = r.st.elapsed_s;
+    const double t0 = mist_clock_s(), base_elapsed = r.st.elapsed_s;
     double last_ckpt = t0, win_t = t0, win_loss = 0, win_gn = 0;
     mist_train_timing *timing = mist_train_ws_timing(r.ws);
     double flops0 = timing ? timing->flops : 0, win_flops0 = flops0;
@@ -559,7 +553,7 @@ int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const
         win_loss += loss;
         win_gn += gn;
         win_steps++;
-        double t = now_s();
+        double t = mist_clock_s();
         int last = r.st.step == c->steps || (c->stop_after > 0 && r.st.step >= c->stop_after);
         int do_val = r.nval && (r.st.step % c->val_every == 0 || last);
         int do_log = root && (r.st.step % log_every == 0 || last || do_val);
@@ -627,7 +621,7 @@ int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const
         snprintf(path, sizeof path, "%s/model.msgpack", r.out);
         mist_checkpoint ck = r.st;
         ck.cfg = r.c;
-        ck.elapsed_s = base_elapsed + (now_s() - t0);
+        ck.elapsed_s = base_elapsed + (mist_clock_s() - t0);
         ck.nparams = np;
         ck.params = mist_model_params(r.model);
         ck.m = r.m;
