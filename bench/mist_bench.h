@@ -90,16 +90,16 @@ typedef struct mist_bench_est {
  * (unknown estimator, unknown or malformed option, an option of another estimator, a duplicate
  * label, mist without weights, a cmd: spec with an empty or bad NAME, an empty or too long
  * COMMAND, a bad timeout). A cmd: spec takes the rest of LIST. */
-int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t cap, size_t *count,
-                                mist_err *err);
+MIST_API int mist_bench_parse_estimators(const char *list, mist_bench_est *out, size_t cap, size_t *count,
+                                         mist_err *err);
 /* One spec (no commas, except in a cmd: spec's COMMAND). */
-int mist_bench_parse_estimator(const char *spec, mist_bench_est *out, mist_err *err);
+MIST_API int mist_bench_parse_estimator(const char *spec, mist_bench_est *out, mist_err *err);
 
 /* ---- metrics (pure functions) -------------------------------------------------------------- */
 
 /* The calibration grid of quantile models: tau = 0.05, 0.10, ..., 0.95. */
 #define MIST_BENCH_NTAU 19
-double mist_bench_tau(int j); /* (j + 1) / 20 */
+MIST_API double mist_bench_tau(int j); /* (j + 1) / 20 */
 
 /* One successful estimate. lower/upper NaN without an interval; q NULL or the model's quantiles
  * at the MIST_BENCH_NTAU grid levels. */
@@ -129,17 +129,17 @@ typedef struct mist_bench_metrics {
 } mist_bench_metrics;
 
 /* Metrics of m points (n_failed failures are counted, not used). MIST_ENOMEM only. */
-int mist_bench_metrics_compute(const mist_bench_point *pts, size_t m, size_t n_failed,
-                               mist_bench_metrics *out, mist_err *err);
+MIST_API int mist_bench_metrics_compute(const mist_bench_point *pts, size_t m, size_t n_failed,
+                                        mist_bench_metrics *out, mist_err *err);
 
 /* The p-quantile (0 <= p <= 1) of m values by linear interpolation between order statistics
  * at position p (m - 1) (numpy's default). Sorts v in place. NaN when m == 0. */
-double mist_bench_percentile(double *v, size_t m, double p);
+MIST_API double mist_bench_percentile(double *v, size_t m, double p);
 
 /* n-buckets: the MIST suites use [10,100), [100,300), [300,500] (MIST_BENCH_BUCKETS_MIST);
  * every other suite one bucket per n (MIST_BENCH_BUCKETS_PER_N). */
 enum { MIST_BENCH_BUCKETS_PER_N = 0, MIST_BENCH_BUCKETS_MIST = 1 };
-int mist_bench_bucket_scheme(const char *suite);
+MIST_API int mist_bench_bucket_scheme(const char *suite);
 
 typedef struct mist_bench_bucket {
     size_t lo, hi;  /* lo <= n < hi ([300,500] has hi = 501) */
@@ -147,7 +147,7 @@ typedef struct mist_bench_bucket {
 } mist_bench_bucket;
 
 /* The bucket of n under scheme. MIST n outside [10, 500] goes to "other" (lo = hi = n). */
-void mist_bench_bucket_of(int scheme, size_t n, mist_bench_bucket *b);
+MIST_API void mist_bench_bucket_of(int scheme, size_t n, mist_bench_bucket *b);
 
 /* ---- runs -------------------------------------------------------------------------------- */
 
@@ -187,7 +187,7 @@ typedef struct mist_bench_opts {
     void *progress_ctx;
 } mist_bench_opts;
 
-void mist_bench_opts_default(mist_bench_opts *o);
+MIST_API void mist_bench_opts_default(mist_bench_opts *o);
 
 enum {
     MIST_BENCH_PLOTS_NONE = 0,       /* not asked for, or a shard run (no summary) */
@@ -214,14 +214,14 @@ typedef struct mist_bench_report {
  * A failing estimator on one dataset is a row with its error, not a failed run. Fails (nothing
  * run) on bad options, an unreadable manifest, a weights file that does not open, an out_dir
  * holding a run of the same suite with other settings, or a malformed results file. */
-int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *err);
+MIST_API int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *err);
 
 /* Joins the results (results.csv and results-shard-*-of-*.csv) of every folder into
  * out_dir/results.csv (deduplicated by suite, dataset and estimator; sorted by suite, dataset
  * order and estimator order) and writes the summary and plots there. out_dir may be one of
  * dirs. Folders must agree on the settings of a suite they share. */
-int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir, int plots,
-                     mist_bench_report *rep, mist_err *err);
+MIST_API int mist_bench_merge(const char *const *dirs, size_t ndirs, const char *out_dir, int plots,
+                              mist_bench_report *rep, mist_err *err);
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,7 @@ typedef struct mist_est_opts {
 } mist_est_opts;
 
 /* The defaults above. */
-void mist_est_opts_default(mist_est_opts *o);
+MIST_API void mist_est_opts_default(mist_est_opts *o);
 
 typedef struct mist_est_result {
     double estimate;      /* on the full data */
@@ -39,51 +39,51 @@ typedef struct mist_est_result {
 } mist_est_result;
 
 /* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde". */
-int mist_est_known(const char *name);
-const char *const *mist_est_names(size_t *count);
+MIST_API int mist_est_known(const char *name);
+MIST_API const char *const *mist_est_names(size_t *count);
 
 /* Runs the named estimator (with the copula option and the bootstrap interval when the options
  * ask for them). Rejects NaN/Inf, dx or dy < 1, and n too small for the method. */
-int mist_estimate_classical(const char *name, const double *data, size_t n, int dx, int dy,
-                            const mist_est_opts *o, mist_est_result *res, mist_err *err);
+MIST_API int mist_estimate_classical(const char *name, const double *data, size_t n, int dx, int dy,
+                                     const mist_est_opts *o, mist_est_result *res, mist_err *err);
 
 /* The point estimate on a resample: m rows of data (n rows) picked by rows[0..m) (each < n,
  * repeats allowed), as the bootstrap intervals see a resample: KSG and KDE treat the copies of
  * one row as that row itself, gaussian and histogram weight a row by its multiplicity; the
  * copula (when on) ranks the resample. o->bootstrap is ignored; o->seed seeds KSG's noise.
  * The harness scores estimators the MIST paper's way with it (mean error over resamples). */
-int mist_estimate_classical_rows(const char *name, const double *data, size_t n, int dx, int dy,
-                                 const size_t *rows, size_t m, const mist_est_opts *o, double *mi,
-                                 mist_err *err);
+MIST_API int mist_estimate_classical_rows(const char *name, const double *data, size_t n, int dx, int dy,
+                                          const size_t *rows, size_t m, const mist_est_opts *o, double *mi,
+                                          mist_err *err);
 
 /* The estimators themselves: point estimates on the data as given (no copula, no bootstrap). */
-int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
-             double *mi, mist_err *err);
-int mist_gaussian_mi(const double *data, size_t n, int dx, int dy, double *mi, mist_err *err);
-int mist_histogram_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
+MIST_API int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
                       double *mi, mist_err *err);
-int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
-                mist_err *err);
+MIST_API int mist_gaussian_mi(const double *data, size_t n, int dx, int dy, double *mi, mist_err *err);
+MIST_API int mist_histogram_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
+                               double *mi, mist_err *err);
+MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
+                         mist_err *err);
 
 /* Normal scores Phi^-1(rank/(n+1)) per column, average ranks for ties; out may equal data. */
-int mist_copula_transform(double *out, const double *data, size_t n, int cols, mist_err *err);
+MIST_API int mist_copula_transform(double *out, const double *data, size_t n, int cols, mist_err *err);
 
 /* KSG internals exposed for the brute-force tests: per-row counts on prepared data (no
  * z-scoring or noise applied here). nx, ny receive n_x(i), n_y(i) as defined by the algorithm
  * (strict < eps for 1, <= eps_x/eps_y for 2). ksg2 ties at the k-th joint distance: the row
  * with the smaller index is the neighbour. threads <= 1 runs on the calling thread.
  * MIST_EINVAL for a bad algorithm, k, dx or dy; MIST_EDATA for n <= k or NaN/Inf. */
-int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,
-                    int threads, int *nx, int *ny, mist_err *err);
+MIST_API int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy, int k,
+                             int threads, int *nx, int *ny, mist_err *err);
 /* Same counts by O(n^2) brute force: the reference. */
-int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, int dy, int k,
-                          int *nx, int *ny, mist_err *err);
+MIST_API int mist_ksg_counts_brute(int algorithm, const double *data, size_t n, int dx, int dy, int k,
+                                   int *nx, int *ny, mist_err *err);
 /* The KSG preprocessing into out (n x (dx+dy)); out may equal data. z-scoring divides by the
  * population std (1/n) and turns a constant column into zeros; the tie-breaking noise
  * N(0, noise^2) is added even when zscore is off (then in data units), drawn row by row from
  * the stream of mist_seed_derive(seed, "ksgnoise"). NaN/Inf give MIST_EDATA. */
-int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
-                     const mist_est_opts *o, mist_err *err);
+MIST_API int mist_ksg_prepare(double *out, const double *data, size_t n, int dx, int dy,
+                              const mist_est_opts *o, mist_err *err);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,14 @@ extern "C" {
 
 #define MIST_VERSION "0.1.0"
 
+/* Marks the public functions: libmist is built with hidden visibility, so these, and only
+ * these, leave libmist.so (cmake/libmist.map keeps the mist_ prefix as a second fence). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MIST_API __attribute__((visibility("default")))
+#else
+#define MIST_API
+#endif
+
 enum mist_status {
     MIST_OK = 0,
     MIST_EINVAL = 1,   /* a bad argument: unknown name, out-of-range parameter, bad dims */
@@ -32,18 +40,18 @@ typedef struct mist_err {
 } mist_err;
 
 /* Static name of a status code ("invalid argument", ...). */
-const char *mist_status_name(int code);
+MIST_API const char *mist_status_name(int code);
 
 /* Records code and a printf-style message into err (when err is not NULL); returns code,
  * so a failing path can read `return mist_fail(err, MIST_EINVAL, "...", ...);`. */
-int mist_fail(mist_err *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+MIST_API int mist_fail(mist_err *err, int code, const char *fmt, ...)
+         #if defined(__GNUC__)
+             __attribute__((format(printf, 3, 4)))
+         #endif
+             ;
 
 /* Clears err to MIST_OK with an empty message. */
-void mist_err_clear(mist_err *err);
+MIST_API void mist_err_clear(mist_err *err);
 
 /* ---- dataset metadata ---------------------------------------------------------------- */
 
@@ -79,26 +87,26 @@ typedef struct mist_dataset {
 } mist_dataset;
 
 /* Allocates an n x (dx+dy) dataset (data zeroed, meta empty, mi NaN). NULL on failure. */
-mist_dataset *mist_dataset_alloc(size_t n, int dx, int dy, mist_err *err);
-void mist_dataset_free(mist_dataset *ds);
+MIST_API mist_dataset *mist_dataset_alloc(size_t n, int dx, int dy, mist_err *err);
+MIST_API void mist_dataset_free(mist_dataset *ds);
 
 /* Adds or replaces a parameter in meta. */
-int mist_meta_set_param(mist_meta *m, const char *name, double value, mist_err *err);
+MIST_API int mist_meta_set_param(mist_meta *m, const char *name, double value, mist_err *err);
 /* Looks a parameter up; returns 1 and sets *value when present, 0 otherwise. */
-int mist_meta_get_param(const mist_meta *m, const char *name, double *value);
+MIST_API int mist_meta_get_param(const mist_meta *m, const char *name, double *value);
 /* Deep copy of src into dst (dst is overwritten, not freed first). */
-int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err);
-void mist_meta_clear(mist_meta *m);
+MIST_API int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err);
+MIST_API void mist_meta_clear(mist_meta *m);
 
 /* 0 when every value is finite, else MIST_EDATA with the row and column in err. */
-int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err);
+MIST_API int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err);
 
 /* ---- seeds ----------------------------------------------------------------------------- */
 
 /* SplitMix64 step: a well-mixed 64-bit function used to derive independent seeds. */
-uint64_t mist_mix64(uint64_t x);
+MIST_API uint64_t mist_mix64(uint64_t x);
 /* Seed of a named sub-stream: depends on (seed, stream) only. */
-uint64_t mist_seed_derive(uint64_t seed, uint64_t stream);
+MIST_API uint64_t mist_seed_derive(uint64_t seed, uint64_t stream);
 
 #ifdef __cplusplus
 }

@@ -47,7 +47,7 @@ enum mist_guard_reason {
 #define MIST_GUARD_REASON_COUNT 6
 /* "n_range", "dims_range", "mi_range", "discrete", "below_classical", "above_classical" for one
  * reason bit; NULL for anything else. */
-const char *mist_guard_reason_name(unsigned reason);
+MIST_API const char *mist_guard_reason_name(unsigned reason);
 
 /* What the model said and what it was trained on. */
 typedef struct mist_guard_model {
@@ -58,15 +58,15 @@ typedef struct mist_guard_model {
 
 /* Fills the trained range and metadist (the weights' meta "metadist") from a model, and the
  * three quantiles from the arguments. */
-void mist_guard_model_init(mist_guard_model *gm, struct mist_model *m, double lower,
-                           double median, double upper);
+MIST_API void mist_guard_model_init(mist_guard_model *gm, struct mist_model *m, double lower,
+                                    double median, double upper);
 
 typedef struct mist_guard_opts {
     int k;         /* KSG neighbours (5) */
     uint64_t seed; /* KSG's tie-breaking noise (0) */
     int threads;   /* KSG's neighbour search (1); results do not depend on it */
 } mist_guard_opts;
-void mist_guard_opts_default(mist_guard_opts *o);
+MIST_API void mist_guard_opts_default(mist_guard_opts *o);
 
 /* One classical cross-check with its 90% interval. */
 typedef struct mist_guard_xcheck {
@@ -83,7 +83,7 @@ enum mist_guard_answer {
     MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3
 };
 /* "model", "model_widened", "ksg1", "gaussian_copula"; NULL for anything else. */
-const char *mist_guard_answer_name(int answer);
+MIST_API const char *mist_guard_answer_name(int answer);
 
 typedef struct mist_guard_result {
     unsigned reasons; /* enum mist_guard_reason bits; 0: the model's answer stands */
@@ -99,37 +99,37 @@ typedef struct mist_guard_result {
  * cross-check that cannot run (too few rows, collinear normal scores) is reported with ok = 0
  * and its note, not as an error. Errors: NULL pointers, dx/dy < 1, n < 2, NaN/Inf in the data
  * or in m's quantiles, out of memory. */
-int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
-                   const mist_guard_opts *o, mist_guard_result *r, mist_err *err);
+MIST_API int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
+                            const mist_guard_opts *o, mist_guard_result *r, mist_err *err);
 
 /* The top of the MI range of a training meta-distribution at dims dx x dy: the 99.9th
  * percentile of the true MI of its tasks whose min(dx, dy) falls in the same bucket (1, 2, 3-4,
  * 5-8, 9-16, 17-32). Stored (guard_range.c), measured with mist_metadist_draw; NaN for a
  * meta-distribution without a table or min(dx, dy) > 32. */
-double mist_guard_mi_max(const char *metadist, int dx, int dy);
+MIST_API double mist_guard_mi_max(const char *metadist, int dx, int dy);
 /* The bucket index of min(dx, dy) (0..5; -1 above 32 or below 1) and the stored table of
  * metadist (6 values; NULL without one): for the test that re-measures it. */
-int mist_guard_mi_bucket(int dx, int dy);
-const double *mist_guard_mi_table(const char *metadist);
+MIST_API int mist_guard_mi_bucket(int dx, int dy);
+MIST_API const double *mist_guard_mi_table(const char *metadist);
 /* The min(dx, dy) range lo..hi of a bucket; -1 for a bad bucket. */
-int mist_guard_mi_bucket_dims(int bucket, int *lo, int *hi);
+MIST_API int mist_guard_mi_bucket_dims(int bucket, int *lo, int *hi);
 /* 1 when every family of the meta-distribution is continuous ("default", "mist16",
  * "normal1x1"): only then is a discrete column a reason (a model trained on discrete families
  * has seen ties). */
-int mist_guard_metadist_continuous(const char *metadist);
+MIST_API int mist_guard_metadist_continuous(const char *metadist);
 
 /* KSG algorithm 1 with the classical defaults (z-scores, tie-breaking noise 1e-10 from seed):
  * *mi equals mist_ksg(1, ...) with the same k and seed; *se is sd(t_i)/sqrt(n) of its per-row
  * digamma terms t_i. */
-int mist_guard_ksg(const double *data, size_t n, int dx, int dy, int k, uint64_t seed,
-                   int threads, double *mi, double *se, mist_err *err);
+MIST_API int mist_guard_ksg(const double *data, size_t n, int dx, int dy, int k, uint64_t seed,
+                            int threads, double *mi, double *se, mist_err *err);
 
 /* Gaussian MI of the normal scores (what `--method gaussian --copula` gives, computed anew),
  * the Wishart bias of that estimate for Gaussian data of this n and dims (subtract it), and a
  * standard error (delta method plus the null spread). Needs n >= dx+dy+3; MIST_EDATA when the
  * scores are collinear (ties, e.g. binary columns that are equal). See guard_stats.c. */
-int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
-                               double *bias, double *se, mist_err *err);
+MIST_API int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
+                                        double *bias, double *se, mist_err *err);
 
 #ifdef __cplusplus
 }

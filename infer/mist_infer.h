@@ -72,25 +72,25 @@ typedef struct mist_arch {
 /* The official MIST (quantile_conditioned 0) or MIST-QR (1) architecture: packed 64, D 256,
  * 16 heads, ff 1024, 32 inducing points, 10 seeds, 2 feature SABs, 2 ISABs, 1 decoder SAB,
  * rho 3 layers of 256, GELU, no preprocessing; trained on n 10..500, d 1..32. */
-void mist_arch_official(mist_arch *a, int quantile_conditioned);
+MIST_API void mist_arch_official(mist_arch *a, int quantile_conditioned);
 /* 0 when every value is in range and consistent; else MIST_EINVAL naming the field. */
-int mist_arch_validate(const mist_arch *a, mist_err *err);
+MIST_API int mist_arch_validate(const mist_arch *a, mist_err *err);
 /* Number of float parameters of a valid arch (0 when invalid). */
-size_t mist_arch_param_count(const mist_arch *a);
+MIST_API size_t mist_arch_param_count(const mist_arch *a);
 /* The architecture's fields, from the one table that weights files, checkpoints, `mist info`
  * and overrides share: how many, the name of field i (NULL past the end), its value as text
  * (enums by name, booleans true/false). */
-size_t mist_arch_field_count(void);
-const char *mist_arch_field_name(size_t i);
-int mist_arch_field_text(const mist_arch *a, size_t i, char *buf, size_t bufsz);
+MIST_API size_t mist_arch_field_count(void);
+MIST_API const char *mist_arch_field_name(size_t i);
+MIST_API int mist_arch_field_text(const mist_arch *a, size_t i, char *buf, size_t bufsz);
 /* Sets one field by name (or alias: "layout", "heads") from text, range-checked; no other
  * field changes (mist_arch_override of mist_train.h also keeps the maxima consistent). */
-int mist_arch_field_set(mist_arch *a, const char *key, const char *value, mist_err *err);
+MIST_API int mist_arch_field_set(mist_arch *a, const char *key, const char *value, mist_err *err);
 /* 1 when a and b build the same graph: every field equal but the trained ranges. */
-int mist_arch_same_graph(const mist_arch *a, const mist_arch *b);
-const char *mist_layout_name(int layout); /* "packed", "split", "pairs" */
-const char *mist_prep_name(int prep);     /* "none", "copula", "zscore" */
-const char *mist_act_name(int act);       /* "gelu", "relu" */
+MIST_API int mist_arch_same_graph(const mist_arch *a, const mist_arch *b);
+MIST_API const char *mist_layout_name(int layout); /* "packed", "split", "pairs" */
+MIST_API const char *mist_prep_name(int prep);     /* "none", "copula", "zscore" */
+MIST_API const char *mist_act_name(int act);       /* "gelu", "relu" */
 
 typedef struct mist_model mist_model;
 
@@ -98,54 +98,54 @@ typedef struct mist_model mist_model;
  * unsupported version, unknown/missing/duplicate/mis-shaped tensor, non-finite weight, a meta
  * that contradicts the arch, an absurd recalibration table, a checksum that does not match:
  * mist_model_save writes one; files without it load unchecked). */
-mist_model *mist_model_open(const char *path, mist_err *err);
+MIST_API mist_model *mist_model_open(const char *path, mist_err *err);
 /* The shipped models by file name (name NULL: MIST_DEFAULT_MODEL), found as `mist estimate`
  * finds its default: $MIST_WEIGHTS (a file path; only when name is NULL), then
  * share/mist/weights of the install prefix next to libmist (or the program it is linked into),
  * the install dir compiled in, the source tree's weights/. The path goes to out (outsz bytes);
  * MIST_EIO with the places searched when it is in none, MIST_EINVAL for a name with a '/'. */
 #define MIST_DEFAULT_MODEL "mist-qr.msgpack"
-int mist_default_model_path(const char *name, char *out, size_t outsz, mist_err *err);
+MIST_API int mist_default_model_path(const char *name, char *out, size_t outsz, mist_err *err);
 /* mist_model_open on that path. */
-mist_model *mist_model_open_default(const char *name, mist_err *err);
+MIST_API mist_model *mist_model_open_default(const char *name, mist_err *err);
 /* A model as a user names it, to a path in out: "mist:qr" / "mist:point" (the shipped
  * mist-qr.msgpack / mist-point.msgpack; "mist:NAME" is mist-NAME.msgpack, "mist:FILE.msgpack"
  * that file), a bare "qr", "point" or shipped file name when no file of that name is in the
  * working folder, else the path as given. MIST_EIO when a "mist:" name is not shipped. */
-int mist_model_resolve(const char *spec, char *out, size_t outsz, mist_err *err);
+MIST_API int mist_model_resolve(const char *spec, char *out, size_t outsz, mist_err *err);
 /* Same from bytes in memory (copied out; buf may be freed afterwards). name is for messages. */
-mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err);
+MIST_API mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err);
 /* A model with the given arch and every parameter zero (fill it via mist_model_params). */
-mist_model *mist_model_create(const mist_arch *a, mist_err *err);
+MIST_API mist_model *mist_model_create(const mist_arch *a, mist_err *err);
 /* A model with random weights, initialised like PyTorch's defaults (Linear weight and bias
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LN weight 1 bias 0, in_proj and seeds/inducing points
  * xavier-uniform). Same seed, same weights. For benchmarks and tests. */
-mist_model *mist_model_create_random(const mist_arch *a, uint64_t seed, mist_err *err);
-void mist_model_free(mist_model *m);
+MIST_API mist_model *mist_model_create_random(const mist_arch *a, uint64_t seed, mist_err *err);
+MIST_API void mist_model_free(mist_model *m);
 
-const mist_arch *mist_model_arch(const mist_model *m);
-size_t mist_model_param_count(const mist_model *m);
+MIST_API const mist_arch *mist_model_arch(const mist_model *m);
+MIST_API size_t mist_model_param_count(const mist_model *m);
 /* The parameters, one float block in tensor-table order (writable: for training). */
-float *mist_model_params(mist_model *m);
+MIST_API float *mist_model_params(mist_model *m);
 /* The tensor table: count, and entry i (name, dims, shape, offset into the parameter block). */
-size_t mist_model_tensor_count(const mist_model *m);
-int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int *ndim,
-                           const int64_t **shape, size_t *offset);
+MIST_API size_t mist_model_tensor_count(const mist_model *m);
+MIST_API int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int *ndim,
+                                    const int64_t **shape, size_t *offset);
 /* The file's meta map as JSON text (owned by the model; "{}" when empty). */
-const char *mist_model_meta_json(mist_model *m);
+MIST_API const char *mist_model_meta_json(mist_model *m);
 /* The meta entry key when it is a string shorter than bufsz: copied to buf, returns 1; else 0. */
-int mist_model_meta_get_str(const mist_model *m, const char *key, char *buf, size_t bufsz);
+MIST_API int mist_model_meta_get_str(const mist_model *m, const char *key, char *buf, size_t bufsz);
 /* Adds or replaces a meta entry (written by mist_model_save). */
-int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err);
-int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_err *err);
+MIST_API int mist_model_meta_set_str(mist_model *m, const char *key, const char *value, mist_err *err);
+MIST_API int mist_model_meta_set_num(mist_model *m, const char *key, double value, mist_err *err);
 /* Writes the model (arch, tensors, meta) atomically. */
-int mist_model_save(const mist_model *m, const char *path, mist_err *err);
+MIST_API int mist_model_save(const mist_model *m, const char *path, mist_err *err);
 
 /* Default 0: quantiles are recalibrated (when the model has a quantile map) and returned
  * sorted along tau (monotone rearrangement: the k-th smallest value goes to the k-th smallest
  * tau), so they never cross. 1: as the network gives them at the levels asked for, one pass
  * of rho per tau. */
-void mist_model_set_raw_quantiles(mist_model *m, int raw);
+MIST_API void mist_model_set_raw_quantiles(mist_model *m, int raw);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear
@@ -153,10 +153,10 @@ void mist_model_set_raw_quantiles(mist_model *m, int raw);
  * is then the network's output at map(tau) (the median too). Stored in the meta as
  * "quantile_map" and read back by mist_model_open. k = 0 removes it. Fitted by
  * mist_calibrate_quantiles (mist_train.h). */
-int mist_model_set_quantile_map(mist_model *m, const double *levels, const double *taus,
-                                size_t k, mist_err *err);
+MIST_API int mist_model_set_quantile_map(mist_model *m, const double *levels, const double *taus,
+                                         size_t k, mist_err *err);
 /* The knots (pointers owned by the model); returns k (0: none). */
-size_t mist_model_quantile_map(const mist_model *m, const double **levels, const double **taus);
+MIST_API size_t mist_model_quantile_map(const mist_model *m, const double **levels, const double **taus);
 
 /* Residual recalibration (quantile-conditioned models), for networks whose quantiles are too
  * narrow for a level map, by groups of sample sizes: the tau-quantile of a dataset of n rows
@@ -175,9 +175,9 @@ typedef struct mist_qresid {
     const double *levels;   /* k */
     const double *values;   /* ngroups x k */
 } mist_qresid;
-int mist_model_set_quantile_resid(mist_model *m, const mist_qresid *r, mist_err *err);
+MIST_API int mist_model_set_quantile_resid(mist_model *m, const mist_qresid *r, mist_err *err);
 /* 1 and *out filled (arrays owned by the model) when set; 0 when not. out may be NULL. */
-int mist_model_quantile_resid(const mist_model *m, mist_qresid *out);
+MIST_API int mist_model_quantile_resid(const mist_model *m, mist_qresid *out);
 
 /* One dataset: data is n x (dx+dy) row-major float64, X columns first.
  * Plain model: ntaus must be 0 and out[0] receives the estimate.
@@ -186,8 +186,8 @@ int mist_model_quantile_resid(const mist_model *m, mist_qresid *out);
  * Errors: n < 2, dx/dy < 1 or above the model's maxima, dx != dy for a packed model, NaN/Inf
  * in the data, a packed dataset whose rows all sum to exactly 0 (the official model masks such
  * rows as padding), bad taus. */
-int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
-                        const double *taus, size_t ntaus, double *out, mist_err *err);
+MIST_API int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
+                                 const double *taus, size_t ntaus, double *out, mist_err *err);
 
 typedef struct mist_data_view {
     const double *data; /* n x (dx+dy), X first */
@@ -197,17 +197,17 @@ typedef struct mist_data_view {
 
 /* Many datasets in one pass (sizes may differ): out[s * max(ntaus,1) + i]. The results equal
  * those of mist_model_estimate on each dataset alone (to float rounding). */
-int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
-                              const double *taus, size_t ntaus, double *out, mist_err *err);
+MIST_API int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                                       const double *taus, size_t ntaus, double *out, mist_err *err);
 
 /* OpenBLAS threads for all models (process-wide). 0 on success. */
-int mist_infer_set_threads(int threads, mist_err *err);
-int mist_infer_get_threads(void);
+MIST_API int mist_infer_set_threads(int threads, mist_err *err);
+MIST_API int mist_infer_get_threads(void);
 /* The OpenBLAS kernel set in use ("SkylakeX", "Haswell", ...). "Prescott" on a modern CPU means
  * this OpenBLAS predates the CPU and fell back to generic SSE3 kernels (3-4x slower): set
  * OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) in the environment before the program
  * starts (the mist command does this itself). */
-const char *mist_infer_blas_core(void);
+MIST_API const char *mist_infer_blas_core(void);
 
 /* ---- official checkpoints ------------------------------------------------------------------ */
 
@@ -219,14 +219,14 @@ typedef struct mist_convert_opts {
 /* Imports an official MIST / MIST-QR checkpoint (PyTorchModelHubMixin model.safetensors and
  * its config.json; config may be NULL: then the arch is read off the tensor shapes and
  * opts->heads is required). The model has input_layout packed, preprocess none. */
-mist_model *mist_import_official_mem(const void *st, size_t st_len, const char *st_name,
-                                     const char *config, size_t config_len,
-                                     const char *config_name, const mist_convert_opts *opts,
-                                     mist_err *err);
+MIST_API mist_model *mist_import_official_mem(const void *st, size_t st_len, const char *st_name,
+                                              const char *config, size_t config_len,
+                                              const char *config_name, const mist_convert_opts *opts,
+                                              mist_err *err);
 /* File front end: config_path NULL tries config.json next to the safetensors file. Writes
  * out_path atomically; *model_out (may be NULL) receives the model (caller frees). */
-int mist_convert_official(const char *st_path, const char *config_path, const char *out_path,
-                          const mist_convert_opts *opts, mist_model **model_out, mist_err *err);
+MIST_API int mist_convert_official(const char *st_path, const char *config_path, const char *out_path,
+                                   const mist_convert_opts *opts, mist_model **model_out, mist_err *err);
 
 /* ---- safetensors ------------------------------------------------------------------------- */
 
@@ -252,14 +252,14 @@ typedef struct mist_safetensors {
 
 /* Parses and validates a safetensors buffer (header length, JSON, dtypes, shapes, offsets that
  * tile the data section exactly). Tensors point into buf, which must outlive st. */
-int mist_safetensors_parse(const void *buf, size_t len, const char *name, mist_safetensors *st,
-                           mist_err *err);
-void mist_safetensors_free(mist_safetensors *st);
+MIST_API int mist_safetensors_parse(const void *buf, size_t len, const char *name, mist_safetensors *st,
+                                    mist_err *err);
+MIST_API void mist_safetensors_free(mist_safetensors *st);
 /* Tensor by name, NULL when absent. */
-const mist_st_tensor *mist_safetensors_find(const mist_safetensors *st, const char *name);
+MIST_API const mist_st_tensor *mist_safetensors_find(const mist_safetensors *st, const char *name);
 /* A tensor's values as float32 (F64 rounded, F16/BF16 widened) into out (numel floats). */
-void mist_st_to_f32(const mist_st_tensor *t, float *out);
-const char *mist_st_dtype_name(int dtype);
+MIST_API void mist_st_to_f32(const mist_st_tensor *t, float *out);
+MIST_API const char *mist_st_dtype_name(int dtype);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libmist.so exports its public API and nothing else: every dynamic symbol it defines starts
-# with mist_, and every function declared in the installed headers is among them (so a version
-# script that hid too much fails too). Usage: check_symbols.sh LIBMIST_SO HEADER...
+# with mist_, every function declared in the installed headers is among them (so a version
+# script that hid too much fails too), and none other is (internal mist_ helpers stay hidden). Usage: check_symbols.sh LIBMIST_SO HEADER...
 set -u
 lib=$1; shift
 command -v nm >/dev/null || { echo "nm is missing"; exit 1; }
@@ -24,6 +24,12 @@ missing=$(comm -23 <(echo "$declared") <(echo "$exported"))
 if [ -n "$missing" ]; then
   echo "FAIL: declared in the public headers but not exported:"
   echo "$missing"
+  fail=1
+fi
+extra=$(comm -13 <(echo "$declared") <(echo "$exported"))
+if [ -n "$extra" ]; then
+  echo "FAIL: exported but not declared in the public headers (internal helpers leaking):"
+  head -20 <<<"$extra"
   fail=1
 fi
 [ $fail -eq 0 ] && echo "ok: $(wc -l <<<"$exported") symbols, all mist_; $(wc -l <<<"$declared") declared functions exported"

@@ -648,15 +648,8 @@ int main(void)
     const char *seed = getenv("MIST_TEST_SEED");
     if (seed) rs ^= 0x9E3779B97F4A7C15ULL * strtoull(seed, NULL, 10);
     Suite *s = suite_create("attention_bias");
-    TCase *k = tcase_create("kernels");
-    tcase_add_test(k, test_forward_vs_ref);
-    tcase_add_test(k, test_segments_independent);
-    tcase_add_test(k, test_backward_vs_ref);
-    tcase_add_test(k, test_backward_fd);
-    tcase_add_test(k, test_backward_accumulates);
-    tcase_add_test(k, test_equal_bias_is_plain_attention);
-    tcase_add_test(k, test_cross_inf_is_blockwise);
-    tcase_add_test(k, test_permutation_and_swap_equivariance);
-    suite_add_tcase(s, k);
+    tu_case(s, "kernels", 0, test_forward_vs_ref, test_segments_independent, test_backward_vs_ref,
+            test_backward_fd, test_backward_accumulates, test_equal_bias_is_plain_attention,
+            test_cross_inf_is_blockwise, test_permutation_and_swap_equivariance, NULL);
     return tu_run(s) ? 1 : 0;
 }

@@ -811,24 +811,12 @@ int main(void)
     const char *seed = getenv("MIST_TEST_SEED");
     if (seed) rs ^= 0x9E3779B97F4A7C15ULL * strtoull(seed, NULL, 10);
     Suite *s = suite_create("backward");
-    TCase *k = tcase_create("kernels");
-    tcase_add_test(k, test_linear_backward);
-    tcase_add_test(k, test_layernorm_backward);
-    tcase_add_test(k, test_activation_backward);
-    tcase_add_test(k, test_attention_backward);
-    suite_add_tcase(s, k);
-    TCase *g = tcase_create("model");
-    tcase_set_timeout(g, 120);
-    tcase_add_test(g, test_model_fd_mse);
-    tcase_add_test(g, test_model_fd_pinball);
-    tcase_add_test(g, test_model_fd_pairs);
+    tu_case(s, "kernels", 0, test_linear_backward, test_layernorm_backward,
+            test_activation_backward, test_attention_backward, NULL);
+    TCase *g = tu_case(s, "model", 120, test_model_fd_mse, test_model_fd_pinball,
+                       test_model_fd_pairs, test_model_edge_arch, test_batch_equals_singles,
+                       test_workers_equal_serial, test_prediction_equals_estimate,
+                       test_prediction_equals_estimate_mid, test_train_errors, NULL);
     tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 2); /* GELU, ReLU */
-    tcase_add_test(g, test_model_edge_arch);
-    tcase_add_test(g, test_batch_equals_singles);
-    tcase_add_test(g, test_workers_equal_serial);
-    tcase_add_test(g, test_prediction_equals_estimate);
-    tcase_add_test(g, test_prediction_equals_estimate_mid);
-    tcase_add_test(g, test_train_errors);
-    suite_add_tcase(s, g);
     return tu_run(s) ? 1 : 0;
 }

@@ -1176,24 +1176,10 @@ END_TEST
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
-    TCase *tc = tcase_create("bench");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_metrics_hand);
-    tcase_add_test(tc, test_percentile);
-    tcase_add_test(tc, test_buckets);
-    tcase_add_test(tc, test_specs);
-    tcase_add_test(tc, test_smoke_end_to_end);
-    tcase_add_test(tc, test_failures_are_rows);
-    tcase_add_test(tc, test_resume);
-    tcase_add_test(tc, test_shard_merge);
-    tcase_add_test(tc, test_manifest_folder);
-    tcase_add_test(tc, test_mist_model);
-    tcase_add_test(tc, test_score_bootstrap);
-    tcase_add_test(tc, test_transform_rows);
-    tcase_add_test(tc, test_seed_spread_and_groups);
-    tcase_add_test(tc, test_cmd_estimator_rows);
-    tcase_add_test(tc, test_old_results_refused);
-    suite_add_tcase(s, tc);
+    tu_case(s, "bench", 300, test_metrics_hand, test_percentile, test_buckets, test_specs,
+            test_smoke_end_to_end, test_failures_are_rows, test_resume, test_shard_merge,
+            test_manifest_folder, test_mist_model, test_score_bootstrap, test_transform_rows,
+            test_seed_spread_and_groups, test_cmd_estimator_rows, test_old_results_refused, NULL);
     return s;
 }
 

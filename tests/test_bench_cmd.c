@@ -535,17 +535,9 @@ END_TEST
 static Suite *cmd_suite(void)
 {
     Suite *s = suite_create("bench_cmd");
-    TCase *tc = tcase_create("bench_cmd");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_cmd_specs);
-    tcase_add_test(tc, test_cmd_number);
-    tcase_add_test(tc, test_cmd_json);
-    tcase_add_test(tc, test_cmd_reads_file);
-    tcase_add_test(tc, test_cmd_numpy);
-    tcase_add_test(tc, test_cmd_failures);
-    tcase_add_test(tc, test_cmd_timeout);
-    tcase_add_test(tc, test_cmd_threads);
-    suite_add_tcase(s, tc);
+    tu_case(s, "bench_cmd", 120, test_cmd_specs, test_cmd_number, test_cmd_json,
+            test_cmd_reads_file, test_cmd_numpy, test_cmd_failures, test_cmd_timeout,
+            test_cmd_threads, NULL);
     return s;
 }
 

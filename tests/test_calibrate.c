@@ -314,13 +314,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("calibrate");
-    TCase *tc = tcase_create("calibrate");
-    tcase_add_test(tc, test_map_round_trip_and_effect);
-    tcase_add_test(tc, test_map_rejects);
-    tcase_add_test(tc, test_map_fit_closed_form);
-    tcase_add_test(tc, test_coverage_recount);
-    tcase_add_test(tc, test_resid_round_trip_and_effect);
-    tcase_add_test(tc, test_resid_fit_calibrates_its_set);
-    suite_add_tcase(s, tc);
+    tu_case(s, "calibrate", 0, test_map_round_trip_and_effect, test_map_rejects,
+            test_map_fit_closed_form, test_coverage_recount, test_resid_round_trip_and_effect,
+            test_resid_fit_calibrates_its_set, NULL);
     return tu_run(s) ? 1 : 0;
 }

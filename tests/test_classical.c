@@ -829,28 +829,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("classical");
-    TCase *tc = tcase_create("classical");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_names_opts);
-    tcase_add_test(tc, test_rows_resample);
-    tcase_add_test(tc, test_gaussian_hand);
-    tcase_add_test(tc, test_gaussian_cca);
-    tcase_add_test(tc, test_gaussian_truth);
-    tcase_add_test(tc, test_gaussian_singular);
-    tcase_add_test(tc, test_histogram_hand);
-    tcase_add_test(tc, test_histogram_sparse_highdim);
-    tcase_add_test(tc, test_kde_direct);
-    tcase_add_test(tc, test_kde_origin);
-    tcase_add_test(tc, test_kde_threads_constant);
-    tcase_add_test(tc, test_independent);
-    tcase_add_test(tc, test_copula_ties);
-    tcase_add_test(tc, test_copula_invariance);
-    tcase_add_test(tc, test_bootstrap_determinism);
-    tcase_add_test(tc, test_bootstrap_failures);
-    tcase_add_test(tc, test_bootstrap_coverage);
-    tcase_add_test(tc, test_bootstrap_coverage_ksg);
-    tcase_add_test(tc, test_ksg_dispatch);
-    tcase_add_test(tc, test_errors);
-    suite_add_tcase(s, tc);
+    tu_case(s, "classical", 120, test_names_opts, test_rows_resample, test_gaussian_hand,
+            test_gaussian_cca, test_gaussian_truth, test_gaussian_singular, test_histogram_hand,
+            test_histogram_sparse_highdim, test_kde_direct, test_kde_origin,
+            test_kde_threads_constant, test_independent, test_copula_ties, test_copula_invariance,
+            test_bootstrap_determinism, test_bootstrap_failures, test_bootstrap_coverage,
+            test_bootstrap_coverage_ksg, test_ksg_dispatch, test_errors, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

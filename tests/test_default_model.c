@@ -103,11 +103,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("default_model");
-    TCase *t = tcase_create("lookup");
-    tcase_add_test(t, test_env_override_only_for_default);
-    tcase_add_test(t, test_shipped_model_found);
-    tcase_add_test(t, test_bad_names);
-    tcase_add_test(t, test_next_to_program);
-    suite_add_tcase(s, t);
+    tu_case(s, "lookup", 0, test_env_override_only_for_default, test_shipped_model_found,
+            test_bad_names, test_next_to_program, NULL);
     return tu_run(s) ? 1 : 0;
 }

@@ -1180,20 +1180,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("families");
-    TCase *tc = tcase_create("families");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_channel_quadrature);
-    tcase_add_test(tc, test_channel_mc);
-    tcase_add_test(tc, test_mixture_mc);
-    tcase_add_test(tc, test_categorical_gauss);
-    tcase_add_test(tc, test_categorical_softmax);
-    tcase_add_test(tc, test_categorical_discrete);
-    tcase_add_test(tc, test_high_mi);
-    tcase_add_test(tc, test_determinism);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_negate);
-    tcase_add_test(tc, test_broad);
-    tcase_add_test(tc, test_new_families_suite);
-    suite_add_tcase(s, tc);
+    tu_case(s, "families", 120, test_channel_quadrature, test_channel_mc, test_mixture_mc,
+            test_categorical_gauss, test_categorical_softmax, test_categorical_discrete,
+            test_high_mi, test_determinism, test_errors, test_negate, test_broad,
+            test_new_families_suite, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1601,27 +1601,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("gen");
-    TCase *tc = tcase_create("gen");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_bmi40_values);
-    tcase_add_test(tc, test_mc_normal);
-    tcase_add_test(tc, test_mc_student);
-    tcase_add_test(tc, test_mc_additive);
-    tcase_add_test(tc, test_dense_closed_form);
-    tcase_add_test(tc, test_structure_matrices);
-    tcase_add_test(tc, test_sample_covariance);
-    tcase_add_test(tc, test_student_shared_chisq);
-    tcase_add_test(tc, test_transforms_monotone);
-    tcase_add_test(tc, test_spiral);
-    tcase_add_test(tc, test_swissroll);
-    tcase_add_test(tc, test_ksg_transformed);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_determinism);
-    tcase_add_test(tc, test_seed_64bit);
-    tcase_add_test(tc, test_suites);
-    tcase_add_test(tc, test_metadist_default);
-    tcase_add_test(tc, test_default_ranges);
-    tcase_add_test(tc, test_zero_mi);
-    suite_add_tcase(s, tc);
+    tu_case(s, "gen", 120, test_bmi40_values, test_mc_normal, test_mc_student, test_mc_additive,
+            test_dense_closed_form, test_structure_matrices, test_sample_covariance,
+            test_student_shared_chisq, test_transforms_monotone, test_spiral, test_swissroll,
+            test_ksg_transformed, test_errors, test_determinism, test_seed_64bit, test_suites,
+            test_metadist_default, test_default_ranges, test_zero_mi, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

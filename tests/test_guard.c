@@ -604,21 +604,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("guard");
-    TCase *tc = tcase_create("guard");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_ksg_terms);
-    tcase_add_test(tc, test_gaussian_copula_reference);
-    tcase_add_test(tc, test_standard_errors_vs_spread);
-    tcase_add_test(tc, test_nonmonotone_flagged);
-    tcase_add_test(tc, test_right_model_not_flagged);
-    tcase_add_test(tc, test_above);
-    tcase_add_test(tc, test_ranges);
-    tcase_add_test(tc, test_discrete);
-    tcase_add_test(tc, test_mi_table);
-    tcase_add_test(tc, test_mi_table_broad);
-    tcase_add_test(tc, test_determinism);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_names_and_model_init);
-    suite_add_tcase(s, tc);
+    tu_case(s, "guard", 120, test_ksg_terms, test_gaussian_copula_reference,
+            test_standard_errors_vs_spread, test_nonmonotone_flagged, test_right_model_not_flagged,
+            test_above, test_ranges, test_discrete, test_mi_table, test_mi_table_broad,
+            test_determinism, test_errors, test_names_and_model_init, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

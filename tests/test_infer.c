@@ -629,22 +629,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("infer");
-    TCase *k = tcase_create("kernels");
-    tcase_add_test(k, test_linear_vs_ref);
-    tcase_add_test(k, test_layernorm_vs_ref);
-    tcase_add_test(k, test_gelu_exp_vs_ref);
-    tcase_add_test(k, test_softmax_vs_ref);
-    tcase_add_test(k, test_attention_blocked_streaming);
-    suite_add_tcase(s, k);
-    TCase *g = tcase_create("graph");
-    tcase_set_timeout(g, 120);
-    tcase_add_test(g, test_arch_validation_and_count);
-    tcase_add_test(g, test_graph_vs_reference);
-    tcase_add_test(g, test_batch_equals_singles);
-    tcase_add_test(g, test_permutation_blocks_threads);
-    tcase_add_test(g, test_quantiles_sorted_or_raw);
-    tcase_add_test(g, test_copula_invariance);
-    tcase_add_test(g, test_input_errors);
-    suite_add_tcase(s, g);
+    tu_case(s, "kernels", 0, test_linear_vs_ref, test_layernorm_vs_ref, test_gelu_exp_vs_ref,
+            test_softmax_vs_ref, test_attention_blocked_streaming, NULL);
+    tu_case(s, "graph", 120, test_arch_validation_and_count, test_graph_vs_reference,
+            test_batch_equals_singles, test_permutation_blocks_threads,
+            test_quantiles_sorted_or_raw, test_copula_invariance, test_input_errors, NULL);
     return tu_run(s) ? 1 : 0;
 }

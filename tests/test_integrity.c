@@ -509,23 +509,14 @@ START_TEST(test_calibrate_defaults_from_model)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *t1, const TTest *t2)
-{
-    TCase *c = tcase_create(name);
-    tcase_set_timeout(c, 300);
-    tcase_add_test(c, t1);
-    if (t2) tcase_add_test(c, t2);
-    suite_add_tcase(s, c);
-}
-
 int main(void)
 {
     Suite *s = suite_create("integrity");
-    add_case(s, "weights", test_weights_every_flip_refused,
-             test_weights_checksum_message_and_old_files);
-    add_case(s, "checkpoint", test_checkpoint_flips_do_not_resume, test_resume_changes);
-    add_case(s, "meta", test_meta_contradicting_arch, test_absurd_recalibration_refused);
-    add_case(s, "arch", test_arch_table, NULL);
-    add_case(s, "calibrate", test_calibrate_defaults_from_model, NULL);
+    tu_case(s, "weights", 300, test_weights_every_flip_refused,
+            test_weights_checksum_message_and_old_files, NULL);
+    tu_case(s, "checkpoint", 300, test_checkpoint_flips_do_not_resume, test_resume_changes, NULL);
+    tu_case(s, "meta", 300, test_meta_contradicting_arch, test_absurd_recalibration_refused, NULL);
+    tu_case(s, "arch", 300, test_arch_table, NULL);
+    tu_case(s, "calibrate", 300, test_calibrate_defaults_from_model, NULL);
     return tu_run(s) ? 1 : 0;
 }

@@ -850,26 +850,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("ksg");
-    TCase *tc = tcase_create("ksg");
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, test_hand_example);
-    tcase_add_test(tc, test_formula_assembly);
-    tcase_add_test(tc, test_counts_random);
-    tcase_add_test(tc, test_counts_ties);
-    tcase_add_test(tc, test_counts_rounding);
-    tcase_add_test(tc, test_scan_kernels);
-    tcase_add_test(tc, test_counts_larger);
-    tcase_add_test(tc, test_counts_origin);
-    tcase_add_test(tc, test_origin_hand);
-    tcase_add_test(tc, test_origin_estimate);
-    tcase_add_test(tc, test_prepare);
-    tcase_add_test(tc, test_threads);
-    tcase_add_test(tc, test_bivariate_normal);
-    tcase_add_test(tc, test_gaussian_2x2);
-    tcase_add_test(tc, test_gaussian_5x5);
-    tcase_add_test(tc, test_independent);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_degenerate);
-    suite_add_tcase(s, tc);
+    tu_case(s, "ksg", 240, test_hand_example, test_formula_assembly, test_counts_random,
+            test_counts_ties, test_counts_rounding, test_scan_kernels, test_counts_larger,
+            test_counts_origin, test_origin_hand, test_origin_estimate, test_prepare, test_threads,
+            test_bivariate_normal, test_gaussian_2x2, test_gaussian_5x5, test_independent,
+            test_errors, test_degenerate, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

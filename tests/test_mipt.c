@@ -666,20 +666,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("mipt");
-    TCase *tc = tcase_create("mipt");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_names);
-    tcase_add_test(tc, test_rotate_orthogonal);
-    tcase_add_test(tc, test_rotate_haar);
-    tcase_add_test(tc, test_perm);
-    tcase_add_test(tc, test_swap_none);
-    tcase_add_test(tc, test_determinism);
-    tcase_add_test(tc, test_streams);
-    tcase_add_test(tc, test_flow_inverse);
-    tcase_add_test(tc, test_flow_jacobian);
-    tcase_add_test(tc, test_gaussian_invariance);
-    tcase_add_test(tc, test_rank_invariance);
-    tcase_add_test(tc, test_files);
-    suite_add_tcase(s, tc);
+    tu_case(s, "mipt", 120, test_names, test_rotate_orthogonal, test_rotate_haar, test_perm,
+            test_swap_none, test_determinism, test_streams, test_flow_inverse, test_flow_jacobian,
+            test_gaussian_invariance, test_rank_invariance, test_files, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -465,13 +465,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("official");
-    TCase *tc = tcase_create("official");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_mi_matches_list);
-    tcase_add_test(tc, test_ids_and_seeds);
-    tcase_add_test(tc, test_sample_each_family);
-    tcase_add_test(tc, test_reader_strict);
-    tcase_add_test(tc, test_many_params);
-    suite_add_tcase(s, tc);
+    tu_case(s, "official", 120, test_mi_matches_list, test_ids_and_seeds, test_sample_each_family,
+            test_reader_strict, test_many_params, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -369,13 +369,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("oom");
-    TCase *c = tcase_create("oom");
-    tcase_set_timeout(c, 300);
-    tcase_add_test(c, test_oom_model);
-    tcase_add_test(c, test_oom_classical);
-    tcase_add_test(c, test_oom_dataset_read);
-    tcase_add_test(c, test_oom_task);
-    tcase_add_test(c, test_oom_checkpoint);
-    suite_add_tcase(s, c);
+    tu_case(s, "oom", 300, test_oom_model, test_oom_classical, test_oom_dataset_read, test_oom_task,
+            test_oom_checkpoint, NULL);
     return tu_run(s) ? 1 : 0;
 }

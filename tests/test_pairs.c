@@ -294,13 +294,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pairs");
-    TCase *t = tcase_create("pairs");
-    tcase_set_timeout(t, 120);
-    tcase_add_test(t, test_pair_list);
+    TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
-    tcase_add_test(t, test_gauss_features);
     tcase_add_loop_test(t, test_invariances, 0, 2);
-    suite_add_tcase(s, t);
     return tu_run(s) ? 1 : 0;
 }

@@ -550,26 +550,11 @@ END_TEST
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
-    TCase *tc = tcase_create("optim");
-    tcase_add_test(tc, test_adamw_quadratic);
-    tcase_add_test(tc, test_clip);
-    tcase_add_test(tc, test_schedule);
-    tcase_add_test(tc, test_decay_mask);
-    tcase_add_test(tc, test_presets);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("stream");
-    tcase_add_test(tc, test_stream_determinism);
-    tcase_add_test(tc, test_stream_n_range_and_validation);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("checkpoint");
-    tcase_add_test(tc, test_checkpoint_roundtrip);
-    tcase_add_test(tc, test_export_average);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("run");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_resume_bit_for_bit);
-    tcase_add_test(tc, test_learning);
-    suite_add_tcase(s, tc);
+    tu_case(s, "optim", 0, test_adamw_quadratic, test_clip, test_schedule, test_decay_mask,
+            test_presets, NULL);
+    tu_case(s, "stream", 0, test_stream_determinism, test_stream_n_range_and_validation, NULL);
+    tu_case(s, "checkpoint", 0, test_checkpoint_roundtrip, test_export_average, NULL);
+    tu_case(s, "run", 300, test_resume_bit_for_bit, test_learning, NULL);
     return s;
 }
 

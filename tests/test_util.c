@@ -211,13 +211,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("util");
-    TCase *tc = tcase_create("util");
-    tcase_add_test(tc, test_fan_out_every_job_once);
-    tcase_add_test(tc, test_json_number);
-    tcase_add_test(tc, test_json_string_every_byte);
-    tcase_add_test(tc, test_strict_parsers);
-    tcase_add_test(tc, test_nonfinite_scan);
-    tcase_add_test(tc, test_msgpack_helpers);
-    suite_add_tcase(s, tc);
+    tu_case(s, "util", 0, test_fan_out_every_job_once, test_json_number,
+            test_json_string_every_byte, test_strict_parsers, test_nonfinite_scan,
+            test_msgpack_helpers, NULL);
     return tu_run(s) ? 1 : 0;
 }

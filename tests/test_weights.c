@@ -689,18 +689,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("weights");
-    TCase *w = tcase_create("msgpack");
-    tcase_set_timeout(w, 120);
-    tcase_add_test(w, test_round_trip);
-    tcase_add_test(w, test_truncated_every_prefix);
-    tcase_add_test(w, test_malformed_named);
-    tcase_add_test(w, test_hostile_sizes);
-    tcase_add_test(w, test_random_corruption);
-    suite_add_tcase(s, w);
-    TCase *t = tcase_create("safetensors");
-    tcase_add_test(t, test_import_official);
-    tcase_add_test(t, test_safetensors_malformed);
-    tcase_add_test(t, test_safetensors_dtypes);
-    suite_add_tcase(s, t);
+    tu_case(s, "msgpack", 120, test_round_trip, test_truncated_every_prefix, test_malformed_named,
+            test_hostile_sizes, test_random_corruption, NULL);
+    tu_case(s, "safetensors", 0, test_import_official, test_safetensors_malformed,
+            test_safetensors_dtypes, NULL);
     return tu_run(s) ? 1 : 0;
 }

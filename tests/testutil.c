@@ -3,6 +3,7 @@
 
 #include "testutil.h"
 
+#include <stdarg.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -82,6 +83,18 @@ void tu_write(const char *path, const void *bytes, size_t len)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
     fclose(f);
+}
+
+TCase *tu_case(Suite *s, const char *name, double timeout, ...)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout > 0) tcase_set_timeout(tc, timeout);
+    va_list ap;
+    va_start(ap, timeout);
+    for (const TTest *t; (t = va_arg(ap, const TTest *)) != NULL;) tcase_add_test(tc, t);
+    va_end(ap);
+    suite_add_tcase(s, tc);
+    return tc;
 }
 
 int tu_run(Suite *s)

@@ -18,6 +18,10 @@ unsigned char *tu_slurp(const char *path, size_t *len);
 void tu_write(const char *path, const void *bytes, size_t len);
 /* Runs one suite; returns the number of failures. */
 int tu_run(Suite *s);
+/* A test case named name in suite s holding the tests given (NULL-terminated), with a per-test
+ * time limit of timeout seconds (0: the environment's CK_DEFAULT_TIMEOUT). Returns the case, for
+ * loop tests added afterwards. */
+TCase *tu_case(Suite *s, const char *name, double timeout, ...);
 
 /* Generator tasks from a parameter text "k=v,k=v" (at most TU_MAX_PARAMS pairs). */
 #define TU_MAX_PARAMS 32

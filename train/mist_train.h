@@ -30,12 +30,12 @@ extern "C" {
 /* ---- architecture presets ------------------------------------------------------------------ */
 
 /* "tiny" (tests), "small", "medium": split layout, copula preprocessing, GELU. */
-int mist_arch_preset(const char *name, mist_arch *a, mist_err *err);
+MIST_API int mist_arch_preset(const char *name, mist_arch *a, mist_err *err);
 /* Applies one "key=value" override: any field of the arch field table (mist_arch_field_name:
  * the weights file's keys, also "layout" and "heads"; enums by name) or max_d for both maxima;
  * max_dx / max_dy / max_d and the layout also update the split layout's max_input_dim and
  * d_max. Values are range-checked. */
-int mist_arch_override(mist_arch *a, const char *kv, mist_err *err);
+MIST_API int mist_arch_override(mist_arch *a, const char *kv, mist_err *err);
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
 
@@ -43,17 +43,17 @@ int mist_arch_override(mist_arch *a, const char *kv, mist_err *err);
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *   p = p - lr wd p [decay[i] != 0]  - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
  * decay may be NULL (no weight decay anywhere). Arithmetic per element in double. */
-void mist_adamw_update(float *params, const float *grads, float *m, float *v,
-                       const unsigned char *decay, size_t n, double lr, double beta1,
-                       double beta2, double eps, double wd, int64_t t);
+MIST_API void mist_adamw_update(float *params, const float *grads, float *m, float *v,
+                                const unsigned char *decay, size_t n, double lr, double beta1,
+                                double beta2, double eps, double wd, int64_t t);
 /* Global L2 norm of g; when it exceeds max_norm (> 0) g is scaled by max_norm / (norm + 1e-6)
  * (PyTorch's clip_grad_norm_). Returns the norm before clipping. */
-double mist_clip_grad_norm(float *g, size_t n, double max_norm);
+MIST_API double mist_clip_grad_norm(float *g, size_t n, double max_norm);
 /* Learning rate at step (0-based) of total: linear warm-up lr (step+1)/warmup for
  * step < warmup, then cosine from lr down to lr * floor_frac at step total - 1. */
-double mist_lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double floor_frac);
+MIST_API double mist_lr_at(int64_t step, int64_t total, int64_t warmup, double lr, double floor_frac);
 /* decay[i] = 1 for the parameters that get weight decay (see above), 0 otherwise. */
-void mist_decay_mask(const mist_model *m, unsigned char *decay);
+MIST_API void mist_decay_mask(const mist_model *m, unsigned char *decay);
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
@@ -82,8 +82,8 @@ typedef struct mist_train_config {
     int dump_steps;
 } mist_train_config;
 
-void mist_train_config_default(mist_train_config *c);
-int mist_train_config_validate(const mist_train_config *c, mist_err *err);
+MIST_API void mist_train_config_default(mist_train_config *c);
+MIST_API int mist_train_config_validate(const mist_train_config *c, mist_err *err);
 
 /* ---- data stream -------------------------------------------------------------------------- */
 
@@ -97,22 +97,22 @@ typedef struct mist_batch {
 typedef struct mist_stream mist_stream;
 
 /* Batches for cfg (metadist, seed, batch, pool, n range, loss) and arch's maxima. */
-mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err);
-void mist_stream_free(mist_stream *s);
+MIST_API mist_stream *mist_stream_create(const mist_train_config *cfg, mist_err *err);
+MIST_API void mist_stream_free(mist_stream *s);
 /* The batch of step (deterministic in (seed, step) alone; the worker thread, when enabled,
  * only changes timing). The batch is owned by the stream until the next call. */
-int mist_stream_get(mist_stream *s, int64_t step, const mist_batch **out, mist_err *err);
+MIST_API int mist_stream_get(mist_stream *s, int64_t step, const mist_batch **out, mist_err *err);
 /* Generate only the datasets [lo, hi) of every batch (the others stay NULL; taus are all
  * there): a rank's share in data-parallel training. Call before the first mist_stream_get. */
-void mist_stream_set_share(mist_stream *s, size_t lo, size_t hi);
+MIST_API void mist_stream_set_share(mist_stream *s, size_t lo, size_t hi);
 /* The validation suite: cfg->val_count datasets from the same meta-distribution and val_seed
  * (owned by the caller: free each with mist_dataset_free, then the array). */
-int mist_stream_validation(const mist_train_config *cfg, mist_dataset ***sets, size_t *count,
-                           mist_err *err);
+MIST_API int mist_stream_validation(const mist_train_config *cfg, mist_dataset ***sets, size_t *count,
+                                    mist_err *err);
 /* Validation MSE of the point (tau 0.5 for QR) and mean pinball over tau in
  * {0.05, 0.25, 0.5, 0.75, 0.95} (a point model's prediction is used for every tau). */
-int mist_validate(mist_model *m, mist_dataset *const *sets, size_t count, double *mse,
-                  double *pinball, mist_err *err);
+MIST_API int mist_validate(mist_model *m, mist_dataset *const *sets, size_t count, double *mse,
+                           double *pinball, mist_err *err);
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
@@ -129,21 +129,21 @@ typedef struct mist_checkpoint {
     float *params, *m, *v; /* nparams each (owned) */
 } mist_checkpoint;
 
-int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err *err);
+MIST_API int mist_checkpoint_write(const char *path, const mist_checkpoint *ck, mist_err *err);
 /* Strict reader: format, version, every key present with the right type, sizes consistent
  * with the arch. path may be a run folder (then DIR/checkpoint.msgpack). */
-int mist_checkpoint_read(const char *path, mist_checkpoint *ck, mist_err *err);
-int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist_checkpoint *ck,
-                             mist_err *err);
-void mist_checkpoint_free(mist_checkpoint *ck);
+MIST_API int mist_checkpoint_read(const char *path, mist_checkpoint *ck, mist_err *err);
+MIST_API int mist_checkpoint_read_mem(const void *buf, size_t len, const char *name, mist_checkpoint *ck,
+                                      mist_err *err);
+MIST_API void mist_checkpoint_free(mist_checkpoint *ck);
 /* An inference weights file from a checkpoint, training facts in meta; the arch's trained n and
  * d ranges are set to those the training actually saw. */
-int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
+MIST_API int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err);
 /* Weight averaging over the end of a run: the uniform mean of the parameters of k checkpoints
  * of one run (same architecture, loss, seed, meta-distribution), exported like the newest of
  * them. k = 1 is mist_train_export. */
-int mist_train_export_average(const char *const *paths, size_t k, const char *out_path,
-                              mist_err *err);
+MIST_API int mist_train_export_average(const char *const *paths, size_t k, const char *out_path,
+                                       mist_err *err);
 
 /* ---- quantile calibration ------------------------------------------------------------------ */
 
@@ -158,30 +158,30 @@ typedef struct mist_calib_opts {
 
 /* Draws the datasets of o into *sets (*count of them); free with mist_calib_free. Draw once
  * and measure as often as needed: generating them costs more than estimating on them. */
-int mist_calib_draw(const mist_model *m, const mist_calib_opts *o, mist_dataset ***sets,
-                    size_t *count, mist_err *err);
-void mist_calib_free(mist_dataset **sets, size_t count);
+MIST_API int mist_calib_draw(const mist_model *m, const mist_calib_opts *o, mist_dataset ***sets,
+                             size_t *count, mist_err *err);
+MIST_API void mist_calib_free(mist_dataset **sets, size_t count);
 
 /* cover[j]: the share of the datasets whose true MI <= the model's taus[j]-quantile, the
  * model as it stands (its recalibration, if any, applied; sorted quantiles). */
-int mist_quantile_coverage(mist_model *m, mist_dataset *const *sets, size_t count,
-                           const double *taus, size_t ntaus, double *cover, mist_err *err);
+MIST_API int mist_quantile_coverage(mist_model *m, mist_dataset *const *sets, size_t count,
+                                    const double *taus, size_t ntaus, double *cover, mist_err *err);
 
 /* The recalibration map from a coverage curve measured without a map: for each target level
  * (increasing, in (0, 1)) the network level whose coverage is that target, by linear
  * interpolation of the curve through (0, 0), (grid[j], cover[j]) and (1, 1). Give the result
  * to mist_model_set_quantile_map(m, targets, taus_out, ntargets). */
-int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
-                          const double *targets, size_t ntargets, double *taus_out,
-                          mist_err *err);
+MIST_API int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
+                                   const double *targets, size_t ntargets, double *taus_out,
+                                   mist_err *err);
 
 /* Residual recalibration of one n-group (sets drawn with its n range): values[j] = the
  * levels[j] empirical quantile of (MI - m) / s over the sets, m and s the median and hi - lo
  * spread of the model without recalibration (s at least MIST_QRESID_MIN_SPREAD, as inference
  * does). The rows of all groups make the mist_qresid given to mist_model_set_quantile_resid. */
-int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
-                            double hi, const double *levels, size_t k, double *values,
-                            mist_err *err);
+MIST_API int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
+                                     double hi, const double *levels, size_t k, double *values,
+                                     mist_err *err);
 
 /* The whole recalibration (mist train calibrate): residual tables per n-group and a level
  * map fitted on datasets of seed, checked on datasets of seed + 1; the one closer to the
@@ -202,7 +202,7 @@ typedef struct mist_calibrate_opts {
                                * 200, 350); those outside the n range are dropped */
     size_t n_ngroups;
 } mist_calibrate_opts;
-void mist_calibrate_opts_default(mist_calibrate_opts *o);
+MIST_API void mist_calibrate_opts_default(mist_calibrate_opts *o);
 
 typedef struct mist_calibrate_report {
     char metadist[64];        /* what was used */
@@ -219,8 +219,8 @@ typedef struct mist_calibrate_report {
     double group_cover[3][MIST_CALIB_MAX_GROUPS]; /* 90% interval coverage: network, map, resid */
     int kept_map;             /* 1: the level map was kept; 0: the residual one */
 } mist_calibrate_report;
-int mist_calibrate_model(mist_model *m, const mist_calibrate_opts *o, mist_calibrate_report *r,
-                         mist_err *err);
+MIST_API int mist_calibrate_model(mist_model *m, const mist_calibrate_opts *o, mist_calibrate_report *r,
+                                  mist_err *err);
 
 /* ---- resume ------------------------------------------------------------------------------- */
 
@@ -228,8 +228,8 @@ int mist_calibrate_model(mist_model *m, const mist_calibrate_opts *o, mist_calib
  * checkpoint's configuration was: another thread count (the batch gradient is summed in another
  * order) or another total of steps (the learning-rate schedule). Returns how many, described in
  * buf (may be NULL). mist train prints them as a warning and resumes. */
-size_t mist_train_resume_changes(const mist_train_config *was, const mist_train_config *now,
-                                 char *buf, size_t bufsz);
+MIST_API size_t mist_train_resume_changes(const mist_train_config *was, const mist_train_config *now,
+                                          char *buf, size_t bufsz);
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
@@ -254,8 +254,8 @@ typedef int (*mist_train_progress_fn)(const mist_train_progress *p, void *user);
  * model.msgpack (the export). resume_dir (may be NULL) continues a run from its checkpoint: the
  * checkpoint's configuration is used, except steps, ckpt_every_s, threads, stop_after and
  * prefetch, which come from cfg (pass cfg NULL to take everything from the checkpoint). */
-int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char *resume_dir,
-                   mist_train_progress_fn cb, void *user, mist_err *err);
+MIST_API int mist_train_run(const mist_train_config *cfg, const char *out_dir, const char *resume_dir,
+                            mist_train_progress_fn cb, void *user, mist_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""The robust-models issue's bars for one candidate, from the harness's results.csv files.
+
+usage: tools/must_show.py CANDIDATE_LABEL [OUTDIR]     (default out/honest)
+
+Reads OUTDIR/robust (mist-imd) and OUTDIR/robust-oomd (mist-oomd), suite seeds 1-2, every
+transform, and OUTDIR/new-families. Bars:
+  - mist-imd / mist-oomd: per transform and n-bucket ([10,100), [100,300), [300,500]), the
+    candidate's MSE at most half the best of ksg1, gaussian, gaussian:copula; 90% coverage of the
+    candidate in [0.85, 0.95] per transform;
+  - new-families: per family (task name without the n), MSE at most the best classical one,
+    coverage at least 0.85.
+Prints Markdown tables with PASS/FAIL per cell and a count. Standard library only.
+"""
+import csv
+import math
+import os
+import sys
+from collections import defaultdict
+
+CAND = sys.argv[1]
+OUT = sys.argv[2] if len(sys.argv) > 2 else "out/honest"
+CLASSICAL = ("ksg1:k=5", "gaussian", "gaussian:copula")
+BUCKETS = ((10, 100, "[10,100)"), (100, 300, "[100,300)"), (300, 501, "[300,500]"))
+
+
+def bucket(n):
+    for lo, hi, name in BUCKETS:
+        if lo <= n < hi:
+            return name
+    return "n>500"
+
+
+def rows(folder):
+    path = os.path.join(OUT, folder, "results.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            if r["status"] == "ok" and r["scored"] == "1":
+                yield r
+
+
+def stats(errs):
+    m = sum(errs) / len(errs)
+    sd = math.sqrt(sum((e - m) ** 2 for e in errs) / max(1, len(errs) - 1))
+    return m, sd / math.sqrt(len(errs))
+
+
+def suite_bars(folder, title):
+    it = rows(folder)
+    if it is None:
+        print("(%s: no results in %s)\n" % (title, folder))
+        return 0, 0
+    sq = defaultdict(list)  # (transform, bucket, estimator) -> squared errors
+    cov = defaultdict(list)  # (transform, estimator) -> 0/1
+    for r in it:
+        e = r["estimator"]
+        if e != CAND and e not in CLASSICAL:
+            continue
+        t, b = r["transform"], bucket(int(r["n"]))
+        sq[(t, b, e)].append(float(r["sq_err"]))
+        if e == CAND and r["lower"] and r["upper"]:
+            mi = float(r["mi"])
+            cov[(t, e)].append(float(r["lower"]) <= mi <= float(r["upper"]))
+    trs = sorted({k[0] for k in sq}, key=lambda t: ("none", "perm", "rotate", "swap",
+                                                     "flow").index(t) if t in (
+        "none", "perm", "rotate", "swap", "flow") else 9)
+    print("#### %s: candidate MSE ± SE vs half the best classical MSE, per n-bucket" % title)
+    print()
+    print("| transform | " + " | ".join(b[2] for b in BUCKETS) + " | 90% coverage |")
+    print("|---|--:|--:|--:|--:|")
+    ok = total = 0
+    for t in trs:
+        cells = []
+        for _, _, b in BUCKETS:
+            c = sq.get((t, b, CAND))
+            if not c:
+                cells.append("–")
+                continue
+            m, se = stats(c)
+            best = min((stats(sq[(t, b, e)])[0], e) for e in CLASSICAL if sq.get((t, b, e)))
+            good = m <= best[0] / 2
+            ok += good
+            total += 1
+            cells.append("%.3g ± %.2g vs %.3g/2 (%s) %s" % (m, se, best[0], best[1],
+                                                           "PASS" if good else "FAIL"))
+        cv = cov.get((t, CAND))
+        if cv:
+            c = sum(cv) / len(cv)
+            good = 0.85 <= c <= 0.95
+            ok += good
+            total += 1
+            cells.append("%.3f %s" % (c, "PASS" if good else "FAIL"))
+        else:
+            cells.append("–")
+        print("| %s | %s |" % (t, " | ".join(cells)))
+    print()
+    return ok, total
+
+
+def family_bars():
+    it = rows("new-families")
+    if it is None:
+        print("(new-families: no results)\n")
+        return 0, 0
+    sq = defaultdict(list)
+    cov = defaultdict(list)
+    for r in it:
+        e = r["estimator"]
+        if e != CAND and e not in CLASSICAL:
+            continue
+        fam = r["task"]
+        sq[(fam, e)].append(float(r["sq_err"]))
+        if e == CAND and r["lower"] and r["upper"]:
+            mi = float(r["mi"])
+            cov[fam].append(float(r["lower"]) <= mi <= float(r["upper"]))
+    fams = sorted({k[0] for k in sq})
+    print("#### new-families (held out): candidate MSE vs the best classical MSE, coverage")
+    print()
+    print("| family | candidate MSE ± SE | best classical | coverage |")
+    print("|---|--:|--:|--:|")
+    ok = total = 0
+    for fam in fams:
+        c = sq.get((fam, CAND))
+        if not c:
+            continue
+        m, se = stats(c)
+        best = min((stats(sq[(fam, e)])[0], e) for e in CLASSICAL if sq.get((fam, e)))
+        g1 = m <= best[0]
+        cv = sum(cov[fam]) / len(cov[fam]) if cov[fam] else float("nan")
+        g2 = cv >= 0.85
+        ok += g1 + g2
+        total += 2
+        print("| %s | %.3g ± %.2g %s | %.3g (%s) | %.3f %s |" % (
+            fam, m, se, "PASS" if g1 else "FAIL", best[0], best[1], cv,
+            "PASS" if g2 else "FAIL"))
+    print()
+    return ok, total
+
+
+if __name__ == "__main__":
+    print("Candidate: %s\n" % CAND)
+    res = [suite_bars("robust", "mist-imd (suite seeds 1-2)"),
+           suite_bars("robust-oomd", "mist-oomd (suite seeds 1-2)"),
+           family_bars()]
+    print("Bars met: %d of %d" % (sum(r[0] for r in res), sum(r[1] for r in res)))
