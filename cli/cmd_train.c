@@ -56,6 +56,8 @@ static void train_usage(FILE *f)
           "  --wd WD            AdamW decoupled weight decay on weight matrices (default 0.01)\n"
           "  --clip C           gradient global-norm clip, 0 = off (default 1.0)\n"
           "  --metadist NAME    training meta-distribution (default 'default')\n"
+          "  --init WEIGHTS     start from these weights instead of random ones (same graph;\n"
+          "                     e.g. a trained model fine-tuned with --arch ...,gauss_base=1)\n"
           "  --n-range A-B      rows per dataset drawn uniformly in A..B (default: the\n"
           "                     meta-distribution's own)\n"
           "  --pool P           bucketing: P batches drawn together and sorted by n (default 8)\n"
@@ -243,7 +245,7 @@ int cmd_train(int argc, char **argv)
     enum {
         O_ARCH = 1, O_LOSS, O_BATCH, O_STEPS, O_STOP, O_LR, O_LRF, O_WD, O_CLIP, O_CKPT, O_WARMUP,
         O_VALEVERY, O_METADIST, O_NRANGE, O_POOL, O_SEED, O_VALSEED, O_VALCOUNT, O_THREADS,
-        O_DUMP, O_DUMPSTEPS, O_NOPREFETCH, O_QUIET, O_OUT, O_RESUME
+        O_DUMP, O_DUMPSTEPS, O_NOPREFETCH, O_QUIET, O_OUT, O_RESUME, O_INIT
     };
     static const cli_opt opts[] = {{O_ARCH, "--arch", NULL, 1},
                                    {O_LOSS, "--loss", NULL, 1},
@@ -258,6 +260,7 @@ int cmd_train(int argc, char **argv)
                                    {O_WARMUP, "--warmup", NULL, 1},
                                    {O_VALEVERY, "--val-every", NULL, 1},
                                    {O_METADIST, "--metadist", NULL, 1},
+                                   {O_INIT, "--init", NULL, 1},
                                    {O_NRANGE, "--n-range", NULL, 1},
                                    {O_POOL, "--pool", NULL, 1},
                                    {O_SEED, "--seed", NULL, 1},
@@ -366,6 +369,11 @@ int cmd_train(int argc, char **argv)
         case O_DUMPSTEPS:
             if (mist_parse_int(v, 1, 1000, &iv)) BAD("1..1000");
             c.dump_steps = iv;
+            break;
+        case O_INIT:
+            if (strlen(v) >= sizeof c.init_from) BAD("a shorter path");
+            snprintf(c.init_from, sizeof c.init_from, "%s", v);
+            other_cfg = 1;
             break;
         case O_NOPREFETCH: c.prefetch = 0; break;
         case O_QUIET: quiet = 1; break;

@@ -105,6 +105,8 @@ static int validate_values(const mist_arch *a, mist_err *err)
                              PAIRS_MAX_D, a->max_dx, a->max_dy, a->max_input_dim);
         if (a->preprocess != MIST_PREP_COPULA)
             return mist_fail(err, MIST_EINVAL, "arch: the pairs layout needs copula inputs");
+    } else if (a->gauss_base) {
+        return mist_fail(err, MIST_EINVAL, "arch: gauss_base needs the pairs layout");
     }
     if (a->n_min < 1 || a->n_max < a->n_min)
         return mist_fail(err, MIST_EINVAL, "arch: trained n range %lld..%lld is invalid",

@@ -12,7 +12,8 @@
 #include "infer_internal.h"
 #include "mp_util.h"
 
-#define F(k, al, t, lo, hi, tr) {#k, al, t, offsetof(mist_arch, k), lo, hi, tr}
+#define F(k, al, t, lo, hi, tr) {#k, al, t, offsetof(mist_arch, k), lo, hi, tr, 0}
+#define OPT(k, t, lo, hi) {#k, NULL, t, offsetof(mist_arch, k), lo, hi, 0, 1}
 /* Ranges bound what a hostile file can make us allocate; cross-field rules (D % H, the layouts'
  * widths, n_min <= n_max) live in mist_arch_validate. */
 const arch_field arch_field_tab[] = {
@@ -38,8 +39,10 @@ const arch_field arch_field_tab[] = {
     F(n_max, NULL, AF_I64, 1, 1e15, 1),
     F(d_min, NULL, AF_I64, 1, 1e15, 1),
     F(d_max, NULL, AF_I64, 1, 1e15, 1),
+    OPT(gauss_base, AF_BOOL, 0, 1),
 };
 #undef F
+#undef OPT
 const size_t arch_field_n = sizeof arch_field_tab / sizeof arch_field_tab[0];
 
 static const char *enum_name(int type, int v)
@@ -186,10 +189,14 @@ int mist_arch_same_graph(const mist_arch *a, const mist_arch *b)
 
 int arch_pack(struct msgpack_packer *pk, const mist_arch *a)
 {
-    int bad = msgpack_pack_map(pk, arch_field_n);
+    size_t nkeys = 0;
+    for (size_t i = 0; i < arch_field_n; i++)
+        nkeys += !arch_field_tab[i].optional || arch_field_value(&arch_field_tab[i], a) != 0;
+    int bad = msgpack_pack_map(pk, nkeys);
     for (size_t i = 0; i < arch_field_n && !bad; i++) {
         const arch_field *f = &arch_field_tab[i];
         double v = arch_field_value(f, a);
+        if (f->optional && v == 0) continue;
         bad |= mist_mp_pack_str(pk, f->name);
         switch (f->type) {
         case AF_INT: bad |= msgpack_pack_int(pk, (int)v); break;
@@ -274,7 +281,7 @@ int arch_unpack(const struct msgpack_object *o, mist_arch *a, const char *name, 
                              name, arch_field_tab[j].name);
     }
     for (size_t j = 0; j < arch_field_n; j++)
-        if (!seen[j])
+        if (!seen[j] && !arch_field_tab[j].optional)
             return mist_fail(err, MIST_EFORMAT, "'%s': arch setting \"%s\" is missing", name,
                              arch_field_tab[j].name);
     return MIST_OK;

@@ -18,6 +18,8 @@ typedef struct arch_field {
     size_t off;
     double lo, hi;     /* numeric range (AF_F64: lo < v <= hi; others lo <= v <= hi) */
     int trained;       /* 1: part of the trained range (informational, not of the graph) */
+    int optional;      /* 1: newer than the format: absent means 0, and 0 is not written (so
+                        * files of models without it keep their bytes and older readers) */
 } arch_field;
 
 extern const arch_field arch_field_tab[];

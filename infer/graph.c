@@ -477,7 +477,8 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         z0 = z1;
         z1 = t;
     }
-    for (size_t r = 0; r < nrows; r++) out[r] = (double)z0[r];
+    for (size_t r = 0; r < nrows; r++)
+        out[r] = (double)z0[r] + (a->gauss_base ? pairs_gauss_base(glob + r / nq * PAIRS_NGLOB) : 0);
     rc = MIST_OK;
 done:
     free(pr.data);

@@ -255,6 +255,12 @@ typedef struct pairs_set {
 } pairs_set;
 
 size_t pairs_count(int dx, int dy);
+/* The base a gauss_base model adds to every output: the Gaussian-copula MI of the blocks, as
+ * glob holds it (glob[4] = I/4, rounded to float: inference and training add the same value). */
+static inline double pairs_gauss_base(const float *glob)
+{
+    return 4.0 * (double)glob[4];
+}
 /* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
  * values). Owns its arrays: pairs_set_free. */
 int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy, mist_err *err);

@@ -64,6 +64,9 @@ typedef struct mist_arch {
     int quantile_conditioned; /* 1: tau is appended to the representation before rho */
     int activation;           /* mist_act of the feed-forward inside every MAB (and of the pairs
                                * layout's pair statistic) */
+    int gauss_base;           /* 1 (pairs layout only): every output is the Gaussian-copula MI of
+                               * the X and Y blocks plus the network's output, so the network
+                               * learns the correction to that estimate */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

@@ -291,10 +291,72 @@ START_TEST(test_invariances)
 }
 END_TEST
 
+static int has_bytes(const unsigned char *b, size_t len, const char *s)
+{
+    size_t l = strlen(s);
+    for (size_t i = 0; i + l <= len; i++)
+        if (!memcmp(b + i, s, l)) return 1;
+    return 0;
+}
+
+/* gauss_base: the same network plus the Gaussian-copula MI of the blocks (normal scores, then
+ * the Gaussian MI of mist_gaussian_mi), at every quantile, within float rounding of I/4; saved
+ * and loaded back it keeps the flag, and a model without it writes no gauss_base key. */
+START_TEST(test_gauss_base)
+{
+    int dx = 3, dy = 2;
+    size_t n = 300;
+    double *x = rdata(n, dx, dy), *z = malloc(n * 5 * sizeof *z);
+    mist_err err;
+    ck_assert_int_eq(mist_copula_transform(z, x, n, dx + dy, &err), 0);
+    double ic;
+    ck_assert_int_eq(mist_gaussian_mi(z, n, dx, dy, &ic, &err), 0);
+    mist_model *m0 = pairs_model(1, MIST_ACT_RELU, 41);
+    mist_arch a = *mist_model_arch(m0);
+    a.gauss_base = 1;
+    mist_model *m1 = mist_model_create_random(&a, 1, &err);
+    ck_assert_msg(m1 != NULL, "%s", err.msg);
+    memcpy(mist_model_params(m1), mist_model_params(m0),
+           mist_model_param_count(m0) * sizeof(float));
+    const double taus[3] = {0.05, 0.5, 0.95};
+    double q0[3], q1[3], q2[3];
+    mist_model_set_raw_quantiles(m0, 1);
+    mist_model_set_raw_quantiles(m1, 1);
+    ck_assert_int_eq(mist_model_estimate(m0, x, n, dx, dy, taus, 3, q0, &err), 0);
+    ck_assert_int_eq(mist_model_estimate(m1, x, n, dx, dy, taus, 3, q1, &err), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(fabs(q1[i] - q0[i] - ic) <= 1e-6 * (1 + ic), "tau %g: %g - %g vs %g",
+                      taus[i], q1[i], q0[i], ic);
+    const char *dir = tu_tmpdir("gauss-base");
+    char p0[512], p1[512];
+    snprintf(p0, sizeof p0, "%s/m0.msgpack", dir);
+    snprintf(p1, sizeof p1, "%s/m1.msgpack", dir);
+    ck_assert_int_eq(mist_model_save(m0, p0, &err), 0);
+    ck_assert_int_eq(mist_model_save(m1, p1, &err), 0);
+    size_t l0, l1;
+    unsigned char *b0 = tu_slurp(p0, &l0), *b1 = tu_slurp(p1, &l1);
+    ck_assert(!has_bytes(b0, l0, "gauss_base") && has_bytes(b1, l1, "gauss_base"));
+    mist_model *r1 = mist_model_open(p1, &err);
+    ck_assert_msg(r1 != NULL, "%s", err.msg);
+    ck_assert_int_eq(mist_model_arch(r1)->gauss_base, 1);
+    mist_model_set_raw_quantiles(r1, 1);
+    ck_assert_int_eq(mist_model_estimate(r1, x, n, dx, dy, taus, 3, q2, &err), 0);
+    ck_assert(memcmp(q1, q2, sizeof q1) == 0);
+    /* the split layout has no block features to add */
+    mist_arch b;
+    ck_assert_int_eq(mist_arch_preset("tiny", &b, &err), 0);
+    b.gauss_base = 1;
+    ck_assert_int_ne(mist_arch_validate(&b, &err), 0);
+    ck_assert_msg(strstr(err.msg, "gauss_base"), "%s", err.msg);
+    free(b0), free(b1), free(x), free(z);
+    mist_model_free(m0), mist_model_free(m1), mist_model_free(r1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pairs");
-    TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, NULL);
+    TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, test_gauss_base, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
     tcase_add_loop_test(t, test_invariances, 0, 2);

@@ -80,6 +80,10 @@ typedef struct mist_train_config {
     int64_t stop_after;    /* > 0: stop (with a checkpoint) after this step, for tests */
     char dump_dir[1024];   /* non-empty: dump the first dump_steps batches as .npy here */
     int dump_steps;
+    /* non-empty: a weights file whose parameters replace the random initial ones (a fresh run
+     * only; its graph must equal arch's up to gauss_base and the trained range). Not stored in
+     * checkpoints: a resumed run continues from its own parameters. */
+    char init_from[1024];
 } mist_train_config;
 
 MIST_API void mist_train_config_default(mist_train_config *c);

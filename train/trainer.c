@@ -228,6 +228,28 @@ static int write_ckpt(run *r, double elapsed, char *path, size_t pathsz, mist_er
     return mist_checkpoint_write(path, &ck, err);
 }
 
+/* The parameters of the weights file path into m: the same graph up to gauss_base (which adds
+ * a constant, no parameter) and the trained range. */
+static int init_from_weights(mist_model *m, const char *path, mist_err *err)
+{
+    mist_model *w = mist_model_open(path, err);
+    if (!w) return err ? err->code : MIST_EINVAL;
+    mist_arch a = *mist_model_arch(w);
+    a.gauss_base = mist_model_arch(m)->gauss_base;
+    int rc = MIST_OK;
+    if (!mist_arch_same_graph(&a, mist_model_arch(m)) ||
+        mist_model_param_count(w) != mist_model_param_count(m))
+        rc = mist_fail(err, MIST_EINVAL,
+                       "--init %s: its architecture differs from the run's (%zu vs %zu "
+                       "parameters; see `mist info`)",
+                       path, mist_model_param_count(w), mist_model_param_count(m));
+    else
+        memcpy(mist_model_params(m), mist_model_params(w),
+               mist_model_param_count(m) * sizeof(float));
+    mist_model_free(w);
+    return rc;
+}
+
 static int dump_batch(run *r, const mist_batch *b, const double *preds, double loss, mist_err *err)
 {
     for (size_t i = 0; i < b->B; i++) {
@@ -340,6 +362,8 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
     }
     mist_decay_mask(r->model, r->decay);
     r->st.val_mse = r->st.val_pinball = r->st.last_loss = NAN;
+    if (!resumed && r->c.init_from[0] && (rc = init_from_weights(r->model, r->c.init_from, err)))
+        goto fail;
     if (resumed) {
         memcpy(mist_model_params(r->model), ck.params, np * sizeof(float));
         memcpy(r->m, ck.m, np * sizeof(float));
