@@ -313,9 +313,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("calibrate");
-    tu_case(s, "calibrate", 0, test_map_round_trip_and_effect, test_map_rejects,
-            test_map_fit_closed_form, test_coverage_recount, test_resid_round_trip_and_effect,
-            test_resid_fit_calibrates_its_set, NULL);
-    return tu_run(s) ? 1 : 0;
+    return tu_run_case("calibrate", 0, test_map_round_trip_and_effect, test_map_rejects,
+                       test_map_fit_closed_form, test_coverage_recount,
+                       test_resid_round_trip_and_effect, test_resid_fit_calibrates_its_set,
+                       NULL) ? 1 : 0;
 }

@@ -368,8 +368,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("oom");
-    tu_case(s, "oom", 300, test_oom_model, test_oom_classical, test_oom_dataset_read, test_oom_task,
-            test_oom_checkpoint, NULL);
-    return tu_run(s) ? 1 : 0;
+    return tu_run_case("oom", 300, test_oom_model, test_oom_classical, test_oom_dataset_read,
+                       test_oom_task, test_oom_checkpoint, NULL) ? 1 : 0;
 }

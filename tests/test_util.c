@@ -210,9 +210,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("util");
-    tu_case(s, "util", 0, test_fan_out_every_job_once, test_json_number,
-            test_json_string_every_byte, test_strict_parsers, test_nonfinite_scan,
-            test_msgpack_helpers, NULL);
-    return tu_run(s) ? 1 : 0;
+    return tu_run_case("util", 0, test_fan_out_every_job_once, test_json_number,
+                       test_json_string_every_byte, test_strict_parsers, test_nonfinite_scan,
+                       test_msgpack_helpers, NULL) ? 1 : 0;
 }

@@ -85,16 +85,32 @@ void tu_write(const char *path, const void *bytes, size_t len)
     fclose(f);
 }
 
-TCase *tu_case(Suite *s, const char *name, double timeout, ...)
+static TCase *case_v(Suite *s, const char *name, double timeout, va_list ap)
 {
     TCase *tc = tcase_create(name);
     if (timeout > 0) tcase_set_timeout(tc, timeout);
-    va_list ap;
-    va_start(ap, timeout);
     for (const TTest *t; (t = va_arg(ap, const TTest *)) != NULL;) tcase_add_test(tc, t);
-    va_end(ap);
     suite_add_tcase(s, tc);
     return tc;
+}
+
+TCase *tu_case(Suite *s, const char *name, double timeout, ...)
+{
+    va_list ap;
+    va_start(ap, timeout);
+    TCase *tc = case_v(s, name, timeout, ap);
+    va_end(ap);
+    return tc;
+}
+
+int tu_run_case(const char *name, double timeout, ...)
+{
+    Suite *s = suite_create(name);
+    va_list ap;
+    va_start(ap, timeout);
+    case_v(s, name, timeout, ap);
+    va_end(ap);
+    return tu_run(s);
 }
 
 int tu_run(Suite *s)

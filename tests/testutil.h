@@ -22,6 +22,8 @@ int tu_run(Suite *s);
  * time limit of timeout seconds (0: the environment's CK_DEFAULT_TIMEOUT). Returns the case, for
  * loop tests added afterwards. */
 TCase *tu_case(Suite *s, const char *name, double timeout, ...);
+/* A suite of one such case, run: the failures (a whole main for a single-case suite). */
+int tu_run_case(const char *name, double timeout, ...);
 
 /* Generator tasks from a parameter text "k=v,k=v" (at most TU_MAX_PARAMS pairs). */
 #define TU_MAX_PARAMS 32

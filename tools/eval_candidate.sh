@@ -4,7 +4,12 @@
 # classical estimators' rows are reused, same datasets, same options):
 #  1. official MIST test tasks, --score bootstrap:50 (skip with QUICK=1);
 #  2. robustness: mist-imd, suite seeds 1-2, transforms none, perm, rotate, swap, flow;
-#  3. sign flips: mist-imd, suite seed 1, none vs negate (tools/transform_residual.py).
+#  3. sign flips: mist-imd, suite seed 1, none vs negate (tools/transform_residual.py);
+#  4. with OOMD=1: mist-oomd, suite seeds 1-2, the same five transforms (robust-oomd; no
+#     bootstrap: the bars compare MSE with the classical estimators, coverage of the candidate);
+#  5. with NEWFAM=1: the held-out new-families suite, seeds 1-2;
+#  6. with BMI=1: bmi40 at n = 100, 1,000, 10,000 (suite seed 1; candidate and ksg1);
+# then tools/must_show.py prints the robust-models issue's bars for the candidate.
 # usage: tools/eval_candidate.sh MODEL.msgpack [MIST] [OUTDIR] [THREADS]
 # The candidate is copied to OUTDIR/candidates/ under its own name, so that its label never
 # collides with a shipped model's cached rows.
@@ -30,4 +35,22 @@ if [ "${QUICK:-0}" != 1 ]; then
       --no-plots --quiet
   done
 fi
+if [ "${OOMD:-0}" = 1 ]; then
+  "$MIST" bench --suite mist-oomd --seeds 1-2 --estimators "$E" --estimators "mist:$C" \
+    --transform none,perm,rotate,swap,flow --out "$OUT/robust-oomd" \
+    --threads "$T" --no-plots --quiet
+fi
+if [ "${NEWFAM:-0}" = 1 ]; then
+  "$MIST" bench --suite new-families --seeds 1-2 \
+    --estimators mist:weights/mist-qr.msgpack,ksg1,gaussian,gaussian:copula \
+    --estimators "mist:$C" --bootstrap 100 --out "$OUT/new-families" --threads "$T" \
+    --no-plots --quiet
+fi
+if [ "${BMI:-0}" = 1 ]; then
+  for n in 100 1000 10000; do
+    "$MIST" bench --suite bmi40 --n "$n" --seeds 1-1 --estimators ksg1 --estimators "mist:$C" \
+      --out "$OUT/bmi40-n$n" --threads "$T" --no-plots --quiet
+  done
+fi
 python3 tools/honest_tables.py "$OUT"
+python3 tools/must_show.py "mist:$C" "$OUT"
