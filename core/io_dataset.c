@@ -3,12 +3,14 @@
 #include "io_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- shared helpers ------------------------------------------------------------------- */
 
@@ -45,7 +47,15 @@ int mist_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len
                   mist_err *err)
 {
     if (missing) *missing = 0;
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: opening a named pipe that no one writes to would wait forever; opened this
+     * way it reads as empty (refused below), and the reads themselves block again. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    FILE *f = NULL;
+    if (fd >= 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 || !(f = fdopen(fd, "rb")))
+            close(fd);
+    }
     if (!f) {
         int saved = errno;
         if (missing && saved == ENOENT) *missing = 1;
@@ -56,8 +66,12 @@ int mist_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len
     size_t cap = 4096, used = 0;
     struct stat st;
     /* For a regular file, start at its size (plus one byte to see EOF) to read in one go. */
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1;
+    int is_fifo = 0;
+    if (fstat(fileno(f), &st) == 0) {
+        is_fifo = S_ISFIFO(st.st_mode);
+        if (S_ISREG(st.st_mode) && st.st_size > 0)
+            cap = (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1;
+    }
     unsigned char *b = malloc(cap + 1);
     if (!b) {
         fclose(f);
@@ -90,6 +104,11 @@ int mist_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len
         free(b);
         return mist_fail(err, MIST_EFORMAT, "'%s' is larger than the %zu bytes allowed", path,
                          max);
+    }
+    if (is_fifo && used == 0) {
+        free(b);
+        return mist_fail(err, MIST_EIO, "'%s' is a named pipe (FIFO) with nothing written to it",
+                         path);
     }
     b[used] = '\0';
     *buf = b;

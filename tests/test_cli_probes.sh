@@ -136,6 +136,11 @@ for v in -0.5 1e999; do
   probe "sidecar mi $v" 1 "invalid value for \"mi\" \(the true MI" 20 \
     "$MIST" estimate side.npy --method gaussian
 done
+# a sidecar that is a named pipe nobody writes to: refused, not waited on
+"$MIST" gen normal-dense-base --dims 1x1 --n 20 -o pipe.npy --quiet && rm -f pipe.npy.json &&
+  mkfifo pipe.npy.json && ok || bad "FIFO sidecar setup"
+probe "a sidecar that is a FIFO" 1 "pipe.npy.json' is a named pipe \(FIFO\) with nothing written" 20 \
+  "$MIST" estimate pipe.npy --method gaussian
 probe "headerless CSV whose first row holds NA" 1 "line 1, column 1: 'NA' marks a missing value" 20 \
   "$MIST" estimate na.csv --dx 1 --method gaussian
 probe "a quote that never closes, from stdin" 1 "line 2, column 1: a quote that does not close" 20 \
