@@ -10,7 +10,11 @@ transform, and OUTDIR/new-families. Bars:
     candidate in [0.85, 0.95] per transform;
   - new-families: per family (task name without the n), MSE at most the best classical one,
     coverage at least 0.85.
-Prints Markdown tables with PASS/FAIL per cell and a count. Standard library only.
+Like for like: each comparison is over the datasets both estimators answered (gaussian and
+gaussian:copula fail when n <= dx + dy, which are among the hardest datasets), and a bar "at
+most half the best classical MSE" holds only if it holds against each classical estimator; the
+cell names the binding one. Prints Markdown tables with PASS/FAIL per cell and a count. Standard library
+only.
 """
 import csv
 import math
@@ -47,19 +51,35 @@ def stats(errs):
     return m, sd / math.sqrt(len(errs))
 
 
+def shared(cl, cand):
+    """(classical MSE, candidate MSE, count) over the datasets both answered."""
+    ids = [i for i in cl if i in cand]
+    if not ids:
+        return (math.inf, math.inf, 0)
+    return (sum(cl[i] for i in ids) / len(ids), sum(cand[i] for i in ids) / len(ids), len(ids))
+
+
+def binding(sq, key, cand):
+    """The comparison that decides the bar: against each classical estimator on the datasets both
+    answered, the one where the candidate's MSE is the largest multiple of the classical one
+    (the bar holds for the best of them only if it holds for each)."""
+    rows = [shared(sq[key + (e,)], cand) + (e,) for e in CLASSICAL if sq.get(key + (e,))]
+    return max(rows, key=lambda r: r[1] / r[0] if r[0] > 0 else math.inf)
+
+
 def suite_bars(folder, title):
     it = rows(folder)
     if it is None:
         print("(%s: no results in %s)\n" % (title, folder))
         return 0, 0
-    sq = defaultdict(list)  # (transform, bucket, estimator) -> squared errors
+    sq = defaultdict(dict)  # (transform, bucket, estimator) -> {dataset id: squared error}
     cov = defaultdict(list)  # (transform, estimator) -> 0/1
     for r in it:
         e = r["estimator"]
         if e != CAND and e not in CLASSICAL:
             continue
         t, b = r["transform"], bucket(int(r["n"]))
-        sq[(t, b, e)].append(float(r["sq_err"]))
+        sq[(t, b, e)][r["id"]] = float(r["sq_err"])
         if e == CAND and r["lower"] and r["upper"]:
             mi = float(r["mi"])
             cov[(t, e)].append(float(r["lower"]) <= mi <= float(r["upper"]))
@@ -67,6 +87,10 @@ def suite_bars(folder, title):
                                                      "flow").index(t) if t in (
         "none", "perm", "rotate", "swap", "flow") else 9)
     print("#### %s: candidate MSE ± SE vs half the best classical MSE, per n-bucket" % title)
+    print()
+    print("Cells: candidate MSE ± SE (all its datasets); then the binding classical estimator "
+          "(the largest candidate/classical ratio): its MSE / 2 vs the candidate's MSE over the "
+          "datasets both answered (count).")
     print()
     print("| transform | " + " | ".join(b[2] for b in BUCKETS) + " | 90% coverage |")
     print("|---|--:|--:|--:|--:|")
@@ -78,13 +102,13 @@ def suite_bars(folder, title):
             if not c:
                 cells.append("–")
                 continue
-            m, se = stats(c)
-            best = min((stats(sq[(t, b, e)])[0], e) for e in CLASSICAL if sq.get((t, b, e)))
-            good = m <= best[0] / 2
+            m, se = stats(list(c.values()))
+            best = binding(sq, (t, b), c)
+            good = best[1] <= best[0] / 2
             ok += good
             total += 1
-            cells.append("%.3g ± %.2g vs %.3g/2 (%s) %s" % (m, se, best[0], best[1],
-                                                           "PASS" if good else "FAIL"))
+            cells.append("%.3g ± %.2g; vs %s: %.3g/2 vs %.3g (%d) %s" % (
+                m, se, best[3], best[0], best[1], best[2], "PASS" if good else "FAIL"))
         cv = cov.get((t, CAND))
         if cv:
             c = sum(cv) / len(cv)
@@ -104,14 +128,14 @@ def family_bars():
     if it is None:
         print("(new-families: no results)\n")
         return 0, 0
-    sq = defaultdict(list)
+    sq = defaultdict(dict)
     cov = defaultdict(list)
     for r in it:
         e = r["estimator"]
         if e != CAND and e not in CLASSICAL:
             continue
         fam = r["task"]
-        sq[(fam, e)].append(float(r["sq_err"]))
+        sq[(fam, e)][r["id"]] = float(r["sq_err"])
         if e == CAND and r["lower"] and r["upper"]:
             mi = float(r["mi"])
             cov[fam].append(float(r["lower"]) <= mi <= float(r["upper"]))
@@ -125,15 +149,15 @@ def family_bars():
         c = sq.get((fam, CAND))
         if not c:
             continue
-        m, se = stats(c)
-        best = min((stats(sq[(fam, e)])[0], e) for e in CLASSICAL if sq.get((fam, e)))
-        g1 = m <= best[0]
+        m, se = stats(list(c.values()))
+        best = binding(sq, (fam,), c)
+        g1 = best[1] <= best[0]
         cv = sum(cov[fam]) / len(cov[fam]) if cov[fam] else float("nan")
         g2 = cv >= 0.85
         ok += g1 + g2
         total += 2
-        print("| %s | %.3g ± %.2g %s | %.3g (%s) | %.3f %s |" % (
-            fam, m, se, "PASS" if g1 else "FAIL", best[0], best[1], cv,
+        print("| %s | %.3g ± %.2g (shared: %.3g) %s | %.3g (%s, %d datasets) | %.3f %s |" % (
+            fam, m, se, best[1], "PASS" if g1 else "FAIL", best[0], best[3], best[2], cv,
             "PASS" if g2 else "FAIL"))
     print()
     return ok, total
