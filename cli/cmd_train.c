@@ -316,7 +316,7 @@ int cmd_train(int argc, char **argv)
         case O_WD:
         case O_CLIP:
         case O_CKPT:
-            if (mist_parse_double(v, &d) || !isfinite(d) || d < 0) BAD("a non-negative number");
+            if (mist_parse_double(v, &d) || d < 0) BAD("a non-negative number");
             if (id == O_LR) c.lr = d;
             else if (id == O_LRF) c.lr_floor = d;
             else if (id == O_WD) c.wd = d;

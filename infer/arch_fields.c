@@ -263,10 +263,7 @@ int arch_unpack(const struct msgpack_object *o, mist_arch *a, const char *name, 
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
         size_t j = 0;
-        while (j < arch_field_n &&
-               !(k->type == MSGPACK_OBJECT_STR &&
-                 key_eq(arch_field_tab[j].name, k->via.str.ptr, k->via.str.size)))
-            j++;
+        while (j < arch_field_n && !mist_mp_str_is(k, arch_field_tab[j].name)) j++;
         char kn[64];
         mist_mp_show_str(k, kn, sizeof kn);
         if (j == arch_field_n)

@@ -212,7 +212,6 @@ static int meta_set(mist_model *m, const char *key, const char *str, double num,
     msgpack_unpacked_init(&up);
     uint32_t keep = 0;
     const msgpack_object_map *old = NULL;
-    size_t kl = strlen(key);
     if (m->meta_mp) {
         size_t off = 0;
         if (msgpack_unpack_next(&up, (const char *)m->meta_mp, m->meta_len, &off) ==
@@ -221,17 +220,11 @@ static int meta_set(mist_model *m, const char *key, const char *str, double num,
             old = &up.data.via.map;
     }
     for (uint32_t i = 0; old && i < old->size; i++) {
-        const msgpack_object *k = &old->ptr[i].key;
-        if (!(k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-              memcmp(k->via.str.ptr, key, kl) == 0))
-            keep++;
+        if (!mist_mp_str_is(&old->ptr[i].key, key)) keep++;
     }
     int bad = msgpack_pack_map(&pk, keep + 1);
     for (uint32_t i = 0; old && i < old->size; i++) {
-        const msgpack_object *k = &old->ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-            memcmp(k->via.str.ptr, key, kl) == 0)
-            continue;
+        if (mist_mp_str_is(&old->ptr[i].key, key)) continue;
         bad |= msgpack_pack_object(&pk, old->ptr[i].key);
         bad |= msgpack_pack_object(&pk, old->ptr[i].val);
     }

@@ -185,12 +185,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
             break;
         }
         case F_STR:
-            ok = v->type == MSGPACK_OBJECT_STR && v->via.str.size < f[j].size &&
-                 !memchr(v->via.str.ptr, 0, v->via.str.size);
-            if (ok) {
-                memcpy(p, v->via.str.ptr, v->via.str.size);
-                p[v->via.str.size] = '\0';
-            }
+            ok = !mist_mp_get_str(v, p, f[j].size);
             break;
         default:
             ok = !read_loss(v, &iv);
