@@ -94,6 +94,7 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
         o.miller_madow = e->miller_madow;
         o.zscore = e->zscore;
         o.copula = e->copula;
+        o.unbiased = e->unbiased;
         o.noise = e->noise;
         o.bandwidth = e->bandwidth;
         o.seed = seed;

@@ -76,7 +76,7 @@ typedef struct mist_bench_est {
     char name[16]; /* ksg1 ksg2 gaussian histogram kde mist cmd */
     char label[MIST_BENCH_LABEL_LEN];
     /* classical options (the meanings of mist_est_opts) */
-    int k, bins, miller_madow, zscore, copula;
+    int k, bins, miller_madow, zscore, copula, unbiased;
     double noise, bandwidth;
     /* mist */
     char weights[200];

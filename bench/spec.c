@@ -45,6 +45,7 @@ static int make_label(mist_bench_est *e, mist_err *err)
         if (e->noise != 1e-10) ADD(":noise=%g", e->noise);
         if (!e->zscore) ADD(":no-zscore");
         if (e->copula) ADD(":copula");
+        if (e->unbiased) ADD(":unbiased");
     }
 #undef ADD
     if (len >= sizeof buf || len >= sizeof e->label)
@@ -225,10 +226,14 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
             e->zscore = 0;
         } else if (!strcmp(o, "copula")) {
             bad = parse_flag(v, &e->copula);
+        } else if (!strcmp(o, "unbiased")) {
+            applies = !strcmp(buf, "gaussian");
+            bad = parse_flag(v, &e->unbiased);
         } else {
             return mist_fail(err, MIST_EINVAL,
                              "estimator spec '%s': unknown option '%s' (options: k=K, bins=B, mm, "
-                             "bandwidth=H, noise=S, no-zscore, copula)",
+                             "bandwidth=H, noise=S, no-zscore, copula, "
+                             "unbiased)",
                              spec, o);
         }
         if (!applies)

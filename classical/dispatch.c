@@ -73,7 +73,14 @@ static int run_raw(int method, const double *data, const size_t *origin, size_t 
     switch (method) {
     case MIST_EST_KSG1: return mist_ksg_ex(1, data, origin, n, dx, dy, o, mi, err);
     case MIST_EST_KSG2: return mist_ksg_ex(2, data, origin, n, dx, dy, o, mi, err);
-    case MIST_EST_GAUSSIAN: return mist_gaussian_mi(data, n, dx, dy, mi, err);
+    case MIST_EST_GAUSSIAN: {
+        int rc = mist_gaussian_mi(data, n, dx, dy, mi, err);
+        double b;
+        if (rc || !o->unbiased) return rc;
+        if ((rc = mist_gaussian_mi_bias(n, dx, dy, &b, err))) return rc;
+        *mi -= b;
+        return MIST_OK;
+    }
     case MIST_EST_HISTOGRAM: return mist_histogram_mi(data, n, dx, dy, o, mi, err);
     case MIST_EST_KDE: return mist_kde_mi_ex(data, origin, n, dx, dy, o, mi, err);
     default: return mist_fail(err, MIST_EINVAL, "estimator index %d out of range", method);
@@ -119,6 +126,11 @@ static int check_opts(const char *name, const mist_est_opts *o, mist_err *err)
         return mist_fail(err, MIST_EINVAL,
                          "%s: bandwidth must be finite and >= 0 (0: Scott's rule; got %g)", name,
                          o->bandwidth);
+    if (o->unbiased && strcmp(name, "gaussian") != 0)
+        return mist_fail(err, MIST_EINVAL,
+                         "%s: the unbiased option applies to gaussian only (its bias correction "
+                         "assumes Gaussian data)",
+                         name);
     if (o->threads < 1)
         return mist_fail(err, MIST_EINVAL, "%s: threads must be >= 1 (got %d)", name,
                          o->threads);

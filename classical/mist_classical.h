@@ -18,6 +18,8 @@ typedef struct mist_est_opts {
     int miller_madow;   /* histogram: Miller-Madow correction (default 0) */
     double bandwidth;   /* KDE bandwidth h in z-score units, all spaces (0: Scott's n^(-1/(d+4))) */
     int copula;         /* replace every column by normal scores first (default 0) */
+    int unbiased;       /* gaussian: subtract the estimate's finite-sample bias for Gaussian
+                         * data (mist_gaussian_mi_bias); the result can be negative (default 0) */
     uint64_t seed;      /* noise and bootstrap resampling */
     int threads;        /* worker threads (default 1); results do not depend on it */
     /* intervals */
@@ -60,6 +62,9 @@ MIST_API int mist_estimate_classical_rows(const char *name, const double *data, 
 MIST_API int mist_ksg(int algorithm, const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
                       double *mi, mist_err *err);
 MIST_API int mist_gaussian_mi(const double *data, size_t n, int dx, int dy, double *mi, mist_err *err);
+/* E[gaussian estimate] - I for Gaussian data with n rows: 1/2 (s(dx) + s(dy) - s(dx + dy)),
+ * s(p) = sum_{i=1..p} digamma((n - i) / 2). Depends on n, dx, dy only; needs n > dx + dy. */
+MIST_API int mist_gaussian_mi_bias(size_t n, int dx, int dy, double *bias, mist_err *err);
 MIST_API int mist_histogram_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
                                double *mi, mist_err *err);
 MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,

@@ -14,6 +14,7 @@ void mist_est_opts_default(mist_est_opts *o)
     o->miller_madow = 0;
     o->bandwidth = 0.0; /* 0: Scott's rule per space */
     o->copula = 0;
+    o->unbiased = 0;
     o->seed = 0;
     o->threads = 1;
     o->bootstrap = 0;

@@ -35,7 +35,7 @@ static void bench_usage(FILE *f)
         "grid)\n"
         "  --estimators LIST  comma-separated specs NAME[:OPTION...]:\n"
         "                       ksg1, ksg2   k=K (default 5), noise=S, no-zscore, copula\n"
-        "                       gaussian     copula\n"
+        "                       gaussian     copula, unbiased (Wishart bias removed)\n"
         "                       histogram    bins=B, mm (Miller-Madow), copula\n"
         "                       kde          bandwidth=H, copula\n"
         "                       mist         PATH or weights=PATH (a mist weights file), raw;\n"

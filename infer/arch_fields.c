@@ -40,6 +40,7 @@ const arch_field arch_field_tab[] = {
     F(d_min, NULL, AF_I64, 1, 1e15, 1),
     F(d_max, NULL, AF_I64, 1, 1e15, 1),
     OPT(gauss_base, AF_BOOL, 0, 1),
+    OPT(gauss_base_unbiased, AF_BOOL, 0, 1),
 };
 #undef F
 #undef OPT

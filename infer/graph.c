@@ -351,9 +351,10 @@ static void embed_rows(const mist_model *m, const ctx *c, const mist_data_view *
 }
 
 /* The pairs layout's tokens (pairs.c), LayerNormed, into X (rows off[s] .. of set s), and each
- * set's dataset features into glob [nsets, PAIRS_NGLOB]. */
+ * set's dataset features into glob [nsets, PAIRS_NGLOB] and its base (pairs_base) into
+ * base [nsets]. */
 static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t nsets,
-                        const size_t *off, float *X, float *glob, mist_err *err)
+                        const size_t *off, float *X, float *glob, double *base, mist_err *err)
 {
     const mist_arch *a = &m->arch;
     const int D = a->D, P = a->max_input_dim;
@@ -372,6 +373,7 @@ static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t 
         pairs_forward(Xs, pooled, &ps, &m->p, D, P, a->activation, scratch);
         layernorm_forward(Xs, Xs, m->p.pln_w, m->p.pln_b, (int)ps.T, D, (float)a->ln_eps);
         memcpy(glob + s * PAIRS_NGLOB, ps.glob, sizeof ps.glob);
+        base[s] = pairs_base(a, &ps);
         pairs_set_free(&ps);
     }
     free(scratch);
@@ -389,9 +391,11 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
     size_t nq = ntaus ? ntaus : 1;
     size_t *off = malloc((nsets + 1) * sizeof *off);
     float *glob = pairs ? malloc(nsets * PAIRS_NGLOB * sizeof *glob) : NULL;
-    if (!off || (pairs && !glob)) {
+    double *base = pairs ? malloc(nsets * sizeof *base) : NULL;
+    if (!off || (pairs && (!glob || !base))) {
         free(off);
         free(glob);
+        free(base);
         return mist_fail(err, MIST_ENOMEM, "out of memory");
     }
     /* tokens: a dataset's rows, or (pairs) its column pairs */
@@ -428,7 +432,7 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
 
     /* 1-2. input rows -> embedding MLP (or the pair tokens) */
     if (pairs) {
-        if ((rc = pairs_tokens(m, sets, nsets, off, X, glob, err))) goto done;
+        if ((rc = pairs_tokens(m, sets, nsets, off, X, glob, base, err))) goto done;
     } else {
         embed_rows(m, &c, sets, nsets, &pr, off, X);
     }
@@ -478,13 +482,14 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         z1 = t;
     }
     for (size_t r = 0; r < nrows; r++)
-        out[r] = (double)z0[r] + (a->gauss_base ? pairs_gauss_base(glob + r / nq * PAIRS_NGLOB) : 0);
+        out[r] = (double)z0[r] + (pairs ? base[r / nq] : 0);
     rc = MIST_OK;
 done:
     free(pr.data);
     free(pr.own);
     free(off);
     free(glob);
+    free(base);
     return rc;
 }
 

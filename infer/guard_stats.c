@@ -11,7 +11,7 @@
  * I = 1/2 (log det R_xx + log det R_yy - log det R) of their sample correlation R. For Gaussian
  * data (n - 1) S is Wishart, so E log det S = log det Sigma + b(d) with
  * b(d) = sum_{i=1}^{d} psi((n - i) / 2) + d log(2 / (n - 1)) whatever Sigma is: the estimate's
- * bias is exactly 1/2 (b(dx) + b(dy) - b(dx+dy)) > 0 (about dx dy / 2n, several nats at
+ * bias is exactly 1/2 (b(dx) + b(dy) - b(dx+dy)) > 0 (mist_gaussian_mi_bias; about dx dy / 2n, several nats at
  * 32 x 32 and n = 100), which the guard subtracts. Its variance has two parts: the first-order
  * (delta method) term var(IF) / n with the influence of row i
  * IF_i = 1/2 (u_x' R_xx^-1 u_x + u_y' R_yy^-1 u_y - u' R^-1 u) (u: the row's z-scores), which
@@ -114,14 +114,6 @@ static double quad_form(const double *L, int off, int m, int lda, double *v)
     return q;
 }
 
-/* E log det S - log det Sigma for the sample covariance of n Gaussian rows in d dimensions. */
-static double logdet_bias(size_t n, int d)
-{
-    double b = (double)d * log(2.0 / ((double)n - 1.0));
-    for (int i = 1; i <= d; i++) b += gsl_sf_psi(0.5 * ((double)n - (double)i));
-    return b;
-}
-
 int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
                                double *bias, double *se, mist_err *err)
 {
@@ -183,7 +175,7 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
         s -= log(c[(size_t)(dx + j) * ds + (size_t)(dx + j)]);
     }
     *mi = s;
-    *bias = 0.5 * (logdet_bias(n, dx) + logdet_bias(n, dy) - logdet_bias(n, d));
+    if ((rc = mist_gaussian_mi_bias(n, dx, dy, bias, err))) goto out;
     /* influence of each row, then the variance of its mean */
     double im = 0.0, m2 = 0.0;
     for (size_t i = 0; i < n; i++) {

@@ -252,14 +252,20 @@ typedef struct pairs_set {
     int *ab;         /* [T, 2] the pair's columns a < b */
     float *stat;     /* [T, PAIRS_NSTAT] */
     float glob[PAIRS_NGLOB];
+    /* The copula MI of the blocks less its finite-sample bias for Gaussian data
+     * (mist_gaussian_mi_bias), clamped to [0, 40], from n >= dx + dy + 3 rows; below that the
+     * shrunk estimate glob[4] holds (the unbiased one is too noisy there). */
+    double base_unbiased;
 } pairs_set;
 
 size_t pairs_count(int dx, int dy);
 /* The base a gauss_base model adds to every output: the Gaussian-copula MI of the blocks, as
- * glob holds it (glob[4] = I/4, rounded to float: inference and training add the same value). */
-static inline double pairs_gauss_base(const float *glob)
+ * glob holds it (glob[4] = I/4, rounded to float: inference and training add the same value);
+ * with gauss_base_unbiased, that MI less its Wishart bias (pairs_set.base_unbiased). */
+static inline double pairs_base(const mist_arch *a, const pairs_set *s)
 {
-    return 4.0 * (double)glob[4];
+    if (!a->gauss_base) return 0.0;
+    return a->gauss_base_unbiased ? s->base_unbiased : 4.0 * (double)s->glob[4];
 }
 /* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
  * values). Owns its arrays: pairs_set_free. */

@@ -67,6 +67,8 @@ typedef struct mist_arch {
     int gauss_base;           /* 1 (pairs layout only): every output is the Gaussian-copula MI of
                                * the X and Y blocks plus the network's output, so the network
                                * learns the correction to that estimate */
+    int gauss_base_unbiased;  /* 1 (with gauss_base): the base is that MI less its finite-sample
+                               * bias for Gaussian data (mist_gaussian_mi_bias) */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

@@ -100,16 +100,24 @@ static double logdet(const double *S, int lds, int m, double *W)
 
 /* The Gaussian MI of the blocks (dx first) of the correlation matrix C, shrunk towards I when
  * n is too small for d + 1 parameters per column (the estimate is then only a feature). */
-static double gauss_mi(double *C, int dx, int dy, size_t n, double *W)
+/* The Gaussian MI of the blocks (dx first) of the correlation matrix C with its off-diagonal
+ * shrunk by 1 - alpha (C is overwritten), clamped to [0, 40]. */
+static double block_mi(double *C, int dx, int dy, double alpha, double *W)
 {
     int d = dx + dy;
-    double need = 2.0 * (d + 1), alpha = (double)n >= need ? 0.0 : 1.0 - (double)n / need;
     if (alpha > 0)
         for (int j = 0; j < d; j++)
             for (int k = 0; k < d; k++) C[(size_t)j * d + k] *= j == k ? 1.0 : 1.0 - alpha;
     double mi = 0.5 * (logdet(C, d, dx, W) + logdet(C + (size_t)dx * d + dx, d, dy, W) -
                        logdet(C, d, d, W));
     return fmax(0.0, fmin(40.0, mi));
+}
+
+static double gauss_mi(double *C, int dx, int dy, size_t n, double *W)
+{
+    int d = dx + dy;
+    double need = 2.0 * (d + 1), alpha = (double)n >= need ? 0.0 : 1.0 - (double)n / need;
+    return block_mi(C, dx, dy, alpha, W);
 }
 
 static float pair_gauss(double r)
@@ -157,7 +165,17 @@ int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy
         st[1] = pair_gauss(Cr[a * dd + b]);
         st[2] = logn;
     }
-    double ic = gauss_mi(Cc, dx, dy, n, W), ir = gauss_mi(Cr, dx, dy, n, W);
+    double ic, ir = gauss_mi(Cr, dx, dy, n, W), bias;
+    s->base_unbiased = -1;
+    if (n >= dd + 3 && !mist_gaussian_mi_bias(n, dx, dy, &bias, NULL)) {
+        /* a copy of Cc, unshrunk (gauss_mi shrinks in place); Cr's values are used up */
+        double *Cu = Cr;
+        memcpy(Cu, Cc, dd * dd * sizeof *Cu);
+        double raw = block_mi(Cu, dx, dy, 0.0, W);
+        s->base_unbiased = fmax(0.0, fmin(40.0, raw - bias));
+    }
+    ic = gauss_mi(Cc, dx, dy, n, W);
+    if (s->base_unbiased < 0) s->base_unbiased = 4.0 * (double)(float)(ic / 4);
     double lx = log((double)dx), ly = log((double)dy);
     s->glob[0] = logn;
     s->glob[1] = (float)((lx + ly) / 4);

@@ -343,7 +343,8 @@ END_TEST
 /* D 8, H 2, ff 12, 4 inducing points, 2 seeds, 1 feature SAB, 1 ISAB, 1 decoder SAB, rho 2
  * layers; split layout, copula inputs, dims up to 3 + 3. */
 static int edge_arch; /* 1: no feature SAB, ISAB or decoder SAB, rho 1 layer, zscore inputs */
-static int pairs_arch; /* 1: the pairs layout (pair statistic of width 6); 2: with gauss_base */
+static int pairs_arch; /* 1: the pairs layout (pair statistic of width 6); 2: with gauss_base;
+                       * 3: with gauss_base and gauss_base_unbiased */
 
 static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
 {
@@ -365,7 +366,8 @@ static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
     a.rho_hidden = 8;
     a.activation = act;
     if (pairs_arch) a.input_layout = MIST_LAYOUT_PAIRS;
-    a.gauss_base = pairs_arch == 2;
+    a.gauss_base = pairs_arch >= 2;
+    a.gauss_base_unbiased = pairs_arch == 3;
     if (edge_arch) {
         a.n_feature_sab = a.n_isab = a.n_dec = 0;
         a.n_rho = 1;
@@ -538,7 +540,7 @@ END_TEST
 /* Pairs layout: batch = singles, workers = serial, training prediction = estimate. */
 START_TEST(test_pairs_batch_workers_estimate)
 {
-    pairs_arch = _i < 2 ? 1 : 2; /* GELU, ReLU; ReLU with gauss_base */
+    pairs_arch = _i < 2 ? 1 : _i; /* GELU, ReLU; ReLU with gauss_base (unbiased) */
     mist_model *m = tiny_train_model(1, _i ? MIST_ACT_RELU : MIST_ACT_GELU, 23);
     mist_err err;
     mist_train_ws *ws = mist_train_ws_alloc(m, &err);
@@ -818,6 +820,6 @@ int main(void)
                        test_model_fd_pairs, test_model_edge_arch, test_batch_equals_singles,
                        test_workers_equal_serial, test_prediction_equals_estimate,
                        test_prediction_equals_estimate_mid, test_train_errors, NULL);
-    tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 3); /* GELU, ReLU, +base */
+    tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 4); /* GELU, ReLU, +bases */
     return tu_run(s) ? 1 : 0;
 }

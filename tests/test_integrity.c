@@ -326,7 +326,7 @@ static const char *const ARCH_KEYS[] = {
     "input_layout", "preprocess", "max_input_dim", "max_dx", "max_dy", "D", "H", "ff",
     "n_inds", "n_seeds", "n_feature_sab", "n_isab", "n_dec", "n_rho", "rho_hidden",
     "quantile_conditioned", "activation", "ln_eps", "n_min", "n_max", "d_min", "d_max",
-    "gauss_base"};
+    "gauss_base", "gauss_base_unbiased"};
 #define NKEYS (sizeof ARCH_KEYS / sizeof ARCH_KEYS[0])
 
 /* The "arch" map of a msgpack file, re-packed: the bytes two writers must agree on. */
@@ -403,13 +403,16 @@ START_TEST(test_arch_table)
     ck_assert(!mist_arch_same_graph(&b, &c));
     c = b, c.gauss_base = 1;
     ck_assert(!mist_arch_same_graph(&b, &c));
+    c.gauss_base_unbiased = 1;
+    ck_assert(!mist_arch_same_graph(&b, &c));
     /* a weights file and a checkpoint of one arch carry the same arch map (one writer) */
-    for (int pairs = 0; pairs < 3; pairs++) { /* split, pairs, pairs with gauss_base */
+    for (int pairs = 0; pairs < 4; pairs++) { /* split, pairs, with gauss_base, unbiased */
         mist_checkpoint ck;
         memset(&ck, 0, sizeof ck);
         mist_train_config_default(&ck.cfg);
         ck_assert_int_eq(mist_arch_preset(pairs ? "pairs-tiny" : "tiny", &ck.cfg.arch, &err), 0);
-        ck.cfg.arch.gauss_base = pairs == 2;
+        ck.cfg.arch.gauss_base = pairs >= 2;
+        ck.cfg.arch.gauss_base_unbiased = pairs == 3;
         mist_model *m = mist_model_create_random(&ck.cfg.arch, 1, &err);
         ck_assert_ptr_nonnull(m);
         ck.nparams = mist_model_param_count(m);

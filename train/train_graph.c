@@ -595,7 +595,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     float *dpred = g.dpre[last];
     double L = 0;
     for (size_t s = 0; s < B; s++) {
-        double pr = (double)pred[s] + (a->gauss_base ? pairs_gauss_base(ps[s].glob) : 0), dl;
+        double pr = (double)pred[s] + (pairs ? pairs_base(a, &ps[s]) : 0), dl;
         if (preds) preds[s] = pr;
         if (loss_kind == MIST_LOSS_MSE) {
             L += (pr - ex[s].mi) * (pr - ex[s].mi);

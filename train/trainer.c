@@ -228,14 +228,15 @@ static int write_ckpt(run *r, double elapsed, char *path, size_t pathsz, mist_er
     return mist_checkpoint_write(path, &ck, err);
 }
 
-/* The parameters of the weights file path into m: the same graph up to gauss_base (which adds
- * a constant, no parameter) and the trained range. */
+/* The parameters of the weights file path into m: the same graph up to gauss_base and
+ * gauss_base_unbiased (which add a constant, no parameter) and the trained range. */
 static int init_from_weights(mist_model *m, const char *path, mist_err *err)
 {
     mist_model *w = mist_model_open(path, err);
     if (!w) return err ? err->code : MIST_EINVAL;
     mist_arch a = *mist_model_arch(w);
     a.gauss_base = mist_model_arch(m)->gauss_base;
+    a.gauss_base_unbiased = mist_model_arch(m)->gauss_base_unbiased;
     int rc = MIST_OK;
     if (!mist_arch_same_graph(&a, mist_model_arch(m)) ||
         mist_model_param_count(w) != mist_model_param_count(m))
