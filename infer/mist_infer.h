@@ -266,6 +266,11 @@ MIST_API const mist_st_tensor *mist_safetensors_find(const mist_safetensors *st,
 MIST_API void mist_st_to_f32(const mist_st_tensor *t, float *out);
 MIST_API const char *mist_st_dtype_name(int dtype);
 
+/* For bindings that mirror the public structs (ctypes): sizeof(type) when field is NULL, else
+ * offsetof(type, field); -1 for a type or field not in the table (infer/abi.c: the structs and
+ * fields python/mist mirrors). */
+MIST_API long long mist_abi_layout(const char *type, const char *field);
+
 #ifdef __cplusplus
 }
 #endif

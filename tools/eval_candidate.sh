@@ -22,7 +22,8 @@ mkdir -p "$OUT/candidates"
 C="$OUT/candidates/$(basename "$MODEL")"
 cp "$MODEL" "$C"
 E=mist:weights/mist-qr.msgpack,mist:weights/mist-point.msgpack,ksg1,gaussian,gaussian:copula
-"$MIST" bench --suite mist-imd --seeds 1-2 --estimators "$E" --estimators "mist:$C" \
+U=gaussian:copula:unbiased # for reference: not one of the bars' three
+"$MIST" bench --suite mist-imd --seeds 1-2 --estimators "$E,$U" --estimators "mist:$C" \
   --transform none,perm,rotate,swap,flow --bootstrap 100 --out "$OUT/robust" --threads "$T" \
   --quiet
 "$MIST" bench --suite mist-imd --seeds 1-1 --estimators "mist:weights/mist-qr.msgpack,mist:$C" \
@@ -36,13 +37,13 @@ if [ "${QUICK:-0}" != 1 ]; then
   done
 fi
 if [ "${OOMD:-0}" = 1 ]; then
-  "$MIST" bench --suite mist-oomd --seeds 1-2 --estimators "$E" --estimators "mist:$C" \
+  "$MIST" bench --suite mist-oomd --seeds 1-2 --estimators "$E,$U" --estimators "mist:$C" \
     --transform none,perm,rotate,swap,flow --out "$OUT/robust-oomd" \
     --threads "$T" --no-plots --quiet
 fi
 if [ "${NEWFAM:-0}" = 1 ]; then
   "$MIST" bench --suite new-families --seeds 1-2 \
-    --estimators mist:weights/mist-qr.msgpack,ksg1,gaussian,gaussian:copula \
+    --estimators mist:weights/mist-qr.msgpack,ksg1,gaussian,gaussian:copula,$U \
     --estimators "mist:$C" --bootstrap 100 --out "$OUT/new-families" --threads "$T" \
     --no-plots --quiet
 fi

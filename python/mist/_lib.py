@@ -40,7 +40,7 @@ class Err(ctypes.Structure):
 class EstOpts(ctypes.Structure):
     _fields_ = [("k", c_int), ("zscore", c_int), ("noise", c_double), ("bins", c_int),
                 ("miller_madow", c_int), ("bandwidth", c_double), ("copula", c_int),
-                ("seed", c_uint64), ("threads", c_int), ("bootstrap", c_int), ("ci", c_double),
+                ("unbiased", c_int), ("seed", c_uint64), ("threads", c_int), ("bootstrap", c_int), ("ci", c_double),
                 ("progress", ctypes.c_void_p), ("progress_ctx", ctypes.c_void_p)]
 
 
@@ -53,7 +53,7 @@ class Arch(ctypes.Structure):
     _fields_ = [(f, c_int) for f in (
         "input_layout", "preprocess", "max_input_dim", "max_dx", "max_dy", "D", "H", "ff",
         "n_inds", "n_seeds", "n_feature_sab", "n_isab", "n_dec", "n_rho", "rho_hidden",
-        "quantile_conditioned", "activation")] + [
+        "quantile_conditioned", "activation", "gauss_base", "gauss_base_unbiased")] + [
         ("ln_eps", c_double), ("n_min", c_int64), ("n_max", c_int64), ("d_min", c_int64),
         ("d_max", c_int64)]
 
@@ -102,10 +102,19 @@ class TaskSpec(ctypes.Structure):
                 ("id", c_char * 64), ("transform", c_char * TASK_NAME_LEN)]
 
 
+# The C struct behind each mirror (the Python tests compare their layouts: mist_abi_layout).
+MIRRORS = {Err: "mist_err", EstOpts: "mist_est_opts", EstResult: "mist_est_result",
+           Arch: "mist_arch", GuardModel: "mist_guard_model", GuardOpts: "mist_guard_opts",
+           GuardXcheck: "mist_guard_xcheck", GuardResult: "mist_guard_result",
+           Param: "mist_param", Meta: "mist_meta", Dataset: "mist_dataset",
+           TaskSpec: "mist_task_spec"}
+
+
 _DOUBLES = POINTER(c_double)
 _PROTOTYPES = {
     # name: (restype, argtypes)
     "mist_est_opts_default": (None, [POINTER(EstOpts)]),
+    "mist_abi_layout": (ctypes.c_longlong, [c_char_p, c_char_p]),
     "mist_est_known": (c_int, [c_char_p]),
     "mist_estimate_classical": (c_int, [c_char_p, _DOUBLES, c_size_t, c_int, c_int,
                                         POINTER(EstOpts), POINTER(EstResult), POINTER(Err)]),

@@ -48,6 +48,17 @@ class ApiTest(unittest.TestCase):
         self.assertTrue(m.quantile_conditioned)
         self.assertEqual(gm.metadist, b"default")
 
+    def test_struct_layouts(self):
+        # every ctypes mirror has the C struct's size and each mirrored field its C offset
+        L = _lib.lib()
+        for cls, ctype in _lib.MIRRORS.items():
+            self.assertEqual(ctypes.sizeof(cls), L.mist_abi_layout(ctype.encode(), None), ctype)
+            for f in cls._fields_:
+                self.assertEqual(getattr(cls, f[0]).offset,
+                                 L.mist_abi_layout(ctype.encode(), f[0].encode()),
+                                 "%s.%s" % (ctype, f[0]))
+        self.assertEqual(L.mist_abi_layout(b"mist_arch", b"no_such_field"), -1)
+
     def test_threads(self):
         data = [mist.gen("normal-2pair-base", 300, 2, 2, seed=s) for s in range(8)]
         want = [mist.estimate(x, y, guard="off").estimate for x, y, _ in data]
