@@ -73,13 +73,15 @@ def joint(x, y):
 
 
 def _parse_method(method):
-    name, _, opt = str(method).partition(":")
+    name, *opts = str(method).split(":")
     name = "ksg1" if name == "ksg" else name
-    if name not in METHODS or opt not in ("", "copula") or (name == "mist" and opt):
+    allowed = ("copula", "unbiased") if name == "gaussian" else ("copula",)
+    if (name not in METHODS or len(set(opts)) != len(opts) or any(o not in allowed for o in opts)
+            or (name == "mist" and opts)):
         raise _lib.MistError("unknown method %r (known: mist, ksg (= ksg1), ksg1, ksg2, gaussian, "
                              "histogram, kde; a classical one may end in ':copula', e.g. "
-                             "'gaussian:copula')" % (method,))
-    return name, opt == "copula"
+                             "'gaussian:copula', and gaussian in ':unbiased' too)" % (method,))
+    return name, "copula" in opts, "unbiased" in opts
 
 
 def _level(t):
@@ -159,12 +161,13 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     return res
 
 
-def _estimate_classical(data, n, dx, dy, name, copula, ci, k, bootstrap, seed, threads, noise,
-                        zscore, bins, miller_madow, bandwidth):
+def _estimate_classical(data, n, dx, dy, name, copula, unbiased, ci, k, bootstrap, seed, threads,
+                        noise, zscore, bins, miller_madow, bandwidth):
     L = _lib.lib()
     o = _lib.EstOpts()
     L.mist_est_opts_default(ctypes.byref(o))
     o.k, o.copula, o.seed, o.threads, o.bootstrap, o.ci = k, copula, seed, threads, bootstrap, ci
+    o.unbiased = unbiased
     o.zscore, o.bins, o.miller_madow, o.bandwidth = zscore, bins, miller_madow, bandwidth
     if noise is not None:
         o.noise = noise
@@ -174,7 +177,8 @@ def _estimate_classical(data, n, dx, dy, name, copula, ci, k, bootstrap, seed, t
                err)
     return Estimate(estimate=r.estimate, lower=r.lower, upper=r.upper,
                     ci=ci if bootstrap else math.nan, quantiles={},
-                    method=name + (":copula" if copula else ""), warnings=[], guard=None,
+                    method=name + (":copula" if copula else "") + (":unbiased" if unbiased else ""),
+                    warnings=[], guard=None,
                     weights=None, n=n, dx=dx, dy=dy)
 
 
@@ -185,7 +189,8 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
 
     method   "mist" (default): the learned model; "ksg" / "ksg1", "ksg2" (Kraskov et al.),
              "gaussian", "histogram", "kde"; ":copula" after a classical one
-             ("gaussian:copula") replaces every column by its normal scores first.
+             ("gaussian:copula") replaces every column by its normal scores first;
+             ":unbiased" after gaussian subtracts its finite-sample bias for Gaussian data.
     ci       interval level: the model's (1-ci)/2 and (1+ci)/2 quantiles, or with
              bootstrap=B a classical method's percentile bootstrap interval.
     weights  the model file for "mist" (default: the shipped mist-qr.msgpack, found like
@@ -199,7 +204,7 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
              threads: worker (and OpenBLAS) threads; results do not depend on it.
     Raises MistError with the library's message on bad input (NaN/Inf, mismatched rows, too
     few rows, dims the model cannot take, ...)."""
-    name, copula = _parse_method(method)
+    name, copula, unbiased = _parse_method(method)
     if guard not in ("fallback", "warn", "off"):
         raise _lib.MistError("guard must be 'fallback', 'warn' or 'off'; got %r" % (guard,))
     if not isinstance(threads, int) or threads < 1:
@@ -215,6 +220,6 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
         return res
     if not 0 < ci < 1:
         raise _lib.MistError("ci must be in (0, 1); got %r" % (ci,))
-    return _estimate_classical(data, n, dx, dy, name, copula, ci, k, bootstrap, seed, threads,
-                               noise, 1 if zscore else 0, bins, 1 if miller_madow else 0,
-                               bandwidth)
+    return _estimate_classical(data, n, dx, dy, name, copula, unbiased, ci, k, bootstrap, seed,
+                               threads, noise, 1 if zscore else 0, bins,
+                               1 if miller_madow else 0, bandwidth)

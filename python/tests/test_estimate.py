@@ -70,6 +70,30 @@ class GaussianTest(unittest.TestCase):
         self.assertLess(abs(statistics.mean(ests) - bias - truth), 4 * se + 1e-4,
                         (statistics.mean(ests), truth, se))
 
+    def test_unbiased_subtracts_wishart_bias(self):
+        # the bias 1/2 (s(dx) + s(dy) - s(dx + dy)), s(p) = sum_{i<=p} digamma((n - i) / 2),
+        # with a digamma of our own (recurrence up to 10, then the asymptotic series)
+        def digamma(v):
+            acc = 0.0
+            while v < 10:
+                acc -= 1 / v
+                v += 1
+            w = 1 / (v * v)
+            return acc + math.log(v) - 0.5 / v - w * (1 / 12 - w * (1 / 120 - w / 252))
+        n, dx, dy = 30, 3, 2
+        s = lambda p: sum(digamma((n - i) / 2) for i in range(1, p + 1))
+        bias = 0.5 * (s(dx) + s(dy) - s(dx + dy))
+        x, y, _ = mist.gen("normal-dense-base", n, dx, dy, seed=5)
+        for m in ("gaussian", "gaussian:copula"):
+            e = mist.estimate(x, y, method=m + ":unbiased")
+            self.assertAlmostEqual(e.estimate, mist.estimate(x, y, method=m).estimate - bias,
+                                   delta=1e-9)
+            self.assertEqual(e.method, m + ":unbiased")
+        self.assertGreater(bias, 0.1)
+        for bad in ("ksg:unbiased", "gaussian:unbiased:unbiased", "mist:unbiased"):
+            with self.assertRaisesRegex(mist.MistError, "unknown method"):
+                mist.estimate(x, y, method=bad)
+
     def test_copula_is_gaussian_of_normal_scores(self):
         x, y, _ = mist.gen("student-dense-base", 200, 2, 2, seed=3)
         nd = statistics.NormalDist()
