@@ -41,6 +41,7 @@ const arch_field arch_field_tab[] = {
     F(d_max, NULL, AF_I64, 1, 1e15, 1),
     OPT(gauss_base, AF_BOOL, 0, 1),
     OPT(gauss_base_unbiased, AF_BOOL, 0, 1),
+    OPT(ksg_feature, AF_BOOL, 0, 1),
 };
 #undef F
 #undef OPT

@@ -256,6 +256,7 @@ typedef struct pairs_set {
      * (mist_gaussian_mi_bias), clamped to [0, 40], from n >= dx + dy + 3 rows; below that the
      * shrunk estimate glob[4] holds (the unbiased one is too noisy there). */
     double base_unbiased;
+    int ksg_ok; /* pairs_set_ksg: 1 when KSG was defined on the rows, 0 when it was not */
 } pairs_set;
 
 size_t pairs_count(int dx, int dy);
@@ -271,6 +272,15 @@ static inline double pairs_base(const mist_arch *a, const pairs_set *s)
  * values). Owns its arrays: pairs_set_free. */
 int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy, mist_err *err);
 void pairs_set_free(pairs_set *s);
+/* ksg_feature: KSG (algorithm 1, k = 5, no z-scoring, no tie-breaking noise) of the
+ * set's normal scores replaces glob[5] and glob[6] (log1p(I(raw)) and log1p(I(copula))) with
+ * I_ksg / 4 and log1p(max(0, I_ksg)); where KSG is undefined (ties, n <= 5) the copula MI
+ * stands in and glob[6] = -1. Beyond pairs_ksg_rows(n, d) rows it runs on that many rows: those
+ * with the smallest order-free keys (row_key), so the features stay invariant to the order of
+ * rows, of the columns within X and Y, and to the swap. Cost O(m^2 d) at most. */
+#define PAIRS_KSG_BUDGET 2e8 /* m^2 d: about 0.1-0.3 s of KSG at the largest */
+size_t pairs_ksg_rows(size_t n, int d);
+int pairs_set_ksg(pairs_set *s, mist_err *err);
 /* Scratch floats for pairs_forward and pairs_backward at pooled width P, T tokens. */
 size_t pairs_scratch_floats(int P, size_t T);
 /* tok [T, D] (before the LayerNorm) and pooled [T, P] (the row means, kept for the backward)

@@ -69,6 +69,8 @@ typedef struct mist_arch {
                                * learns the correction to that estimate */
     int gauss_base_unbiased;  /* 1 (with gauss_base): the base is that MI less its finite-sample
                                * bias for Gaussian data (mist_gaussian_mi_bias) */
+    int ksg_feature;          /* 1 (pairs layout only): KSG of the normal scores replaces two of
+                               * the dataset features (pairs_set_ksg) */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

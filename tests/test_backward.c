@@ -344,7 +344,7 @@ END_TEST
  * layers; split layout, copula inputs, dims up to 3 + 3. */
 static int edge_arch; /* 1: no feature SAB, ISAB or decoder SAB, rho 1 layer, zscore inputs */
 static int pairs_arch; /* 1: the pairs layout (pair statistic of width 6); 2: with gauss_base;
-                       * 3: with gauss_base and gauss_base_unbiased */
+                       * 3: with gauss_base, gauss_base_unbiased and ksg_feature */
 
 static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
 {
@@ -367,7 +367,7 @@ static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
     a.activation = act;
     if (pairs_arch) a.input_layout = MIST_LAYOUT_PAIRS;
     a.gauss_base = pairs_arch >= 2;
-    a.gauss_base_unbiased = pairs_arch == 3;
+    a.gauss_base_unbiased = a.ksg_feature = pairs_arch == 3;
     if (edge_arch) {
         a.n_feature_sab = a.n_isab = a.n_dec = 0;
         a.n_rho = 1;

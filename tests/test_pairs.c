@@ -246,12 +246,26 @@ static void shuffle_int(int *v, int n)
     }
 }
 
+/* Loop 0, 1: GELU, ReLU; 2, 3: the same with gauss_base, gauss_base_unbiased and ksg_feature
+ * (3 at n = 7,000, where the KSG feature runs on a subsample of the rows). */
 START_TEST(test_invariances)
 {
-    mist_model *m = pairs_model(1, _i ? MIST_ACT_RELU : MIST_ACT_GELU, 17);
+    mist_model *m = pairs_model(1, _i % 2 ? MIST_ACT_RELU : MIST_ACT_GELU, 17);
+    if (_i >= 2) {
+        mist_arch a = *mist_model_arch(m);
+        a.gauss_base = a.gauss_base_unbiased = a.ksg_feature = 1;
+        mist_err err;
+        mist_model *m2 = mist_model_create_random(&a, 1, &err);
+        ck_assert_msg(m2 != NULL, "%s", err.msg);
+        memcpy(mist_model_params(m2), mist_model_params(m),
+               mist_model_param_count(m) * sizeof(float));
+        mist_model_free(m);
+        m = m2;
+    }
     mist_model_set_raw_quantiles(m, 1); /* the network itself, no sorting that could hide */
     int dims[3][2] = {{3, 4}, {1, 5}, {2, 2}};
-    size_t n = 300;
+    size_t n = _i == 3 ? 7000 : 300;
+    if (_i == 3) ck_assert(pairs_ksg_rows(n, 7) < n);
     for (int k = 0; k < 3; k++) {
         int dx = dims[k][0], dy = dims[k][1], d = dx + dy;
         double *x = rdata(n, dx, dy);
@@ -422,13 +436,60 @@ START_TEST(test_gauss_base_unbiased)
 }
 END_TEST
 
+/* ksg_feature: glob[5] is KSG (k = 5, no z-scoring, no noise) of the normal scores rounded to float, as
+ * mist_ksg computes it on them (all rows, n below the subsample size); beyond it, the
+ * subsample's value stays close to the full-data KSG; ties make KSG undefined and the copula
+ * MI stands in, flagged by glob[6] = -1. */
+START_TEST(test_ksg_feature)
+{
+    mist_err err;
+    int dx = 2, dy = 1, d = 3;
+    size_t ns[2] = {400, 30000};
+    for (int k = 0; k < 2; k++) {
+        size_t n = ns[k];
+        double *x = rdata(n, dx, dy), *z = malloc(n * d * sizeof *z);
+        pairs_set s;
+        ck_assert_int_eq(pairs_set_prepare(&s, x, n, dx, dy, &err), 0);
+        ck_assert_int_eq(pairs_set_ksg(&s, &err), 0);
+        ck_assert(s.ksg_ok && s.glob[6] >= 0);
+        ck_assert_int_eq(mist_copula_transform(z, x, n, d, &err), 0);
+        for (size_t i = 0; i < n * d; i++) z[i] = (double)(float)z[i];
+        mist_est_opts o;
+        mist_est_opts_default(&o);
+        o.noise = 0, o.zscore = 0;
+        double ref;
+        ck_assert_int_eq(mist_ksg(1, z, n, dx, dy, &o, &ref, &err), 0);
+        size_t m = pairs_ksg_rows(n, d);
+        ck_assert(k == 0 ? m == n : m < n / 2);
+        double got = 4.0 * (double)s.glob[5];
+        if (k == 0)
+            ck_assert_msg(fabs(got - ref) <= 1e-6 * (1 + ref), "%.9g vs %.9g", got, ref);
+        else /* a subsample of m rows: KSG's sd is about 1/sqrt(m) */
+            ck_assert_msg(fabs(got - ref) <= 4.0 / sqrt((double)m), "%.6g vs %.6g", got, ref);
+        ck_assert_float_eq_tol(s.glob[6], log1p(fmax(0.0, got)), 1e-6);
+        pairs_set_free(&s);
+        free(x), free(z);
+    }
+    /* two distinct rows repeated: every row equals k or more others, KSG is undefined */
+    size_t n = 40;
+    double *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n * d; i++) x[i] = (double)((i / d) % 2) + 0.5 * (double)(i % d);
+    pairs_set s;
+    ck_assert_int_eq(pairs_set_prepare(&s, x, n, dx, dy, &err), 0);
+    ck_assert_int_eq(pairs_set_ksg(&s, &err), 0);
+    ck_assert(!s.ksg_ok && s.glob[6] == -1.0f && s.glob[5] == s.glob[4]);
+    pairs_set_free(&s);
+    free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pairs");
     TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, test_gauss_base,
-                       test_gauss_base_unbiased, NULL);
+                       test_gauss_base_unbiased, test_ksg_feature, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
-    tcase_add_loop_test(t, test_invariances, 0, 2);
+    tcase_add_loop_test(t, test_invariances, 0, 4);
     return tu_run(s) ? 1 : 0;
 }
