@@ -253,8 +253,8 @@ typedef struct pairs_set {
     float *stat;     /* [T, PAIRS_NSTAT] */
     float glob[PAIRS_NGLOB];
     /* The copula MI of the blocks less its finite-sample bias for Gaussian data
-     * (mist_gaussian_mi_bias), clamped to [0, 40], from n >= dx + dy + 3 rows; below that the
-     * shrunk estimate glob[4] holds (the unbiased one is too noisy there). */
+     * (mist_gaussian_mi_bias), clamped to [0, 40], from n >= dx + dy + 3 rows; -1 below that,
+     * where pairs_base uses the shrunk estimate glob[4] (the unbiased one is too noisy there). */
     double base_unbiased;
     int ksg_ok; /* pairs_set_ksg: 1 when KSG was defined on the rows, 0 when it was not */
 } pairs_set;
@@ -266,7 +266,8 @@ size_t pairs_count(int dx, int dy);
 static inline double pairs_base(const mist_arch *a, const pairs_set *s)
 {
     if (!a->gauss_base) return 0.0;
-    return a->gauss_base_unbiased ? s->base_unbiased : 4.0 * (double)s->glob[4];
+    return a->gauss_base_unbiased && s->base_unbiased >= 0 ? s->base_unbiased
+                                                           : 4.0 * (double)s->glob[4];
 }
 /* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
  * values). Owns its arrays: pairs_set_free. */

@@ -98,8 +98,6 @@ static double logdet(const double *S, int lds, int m, double *W)
     return 0.0;
 }
 
-/* The Gaussian MI of the blocks (dx first) of the correlation matrix C, shrunk towards I when
- * n is too small for d + 1 parameters per column (the estimate is then only a feature). */
 /* The Gaussian MI of the blocks (dx first) of the correlation matrix C with its off-diagonal
  * shrunk by 1 - alpha (C is overwritten), clamped to [0, 40]. */
 static double block_mi(double *C, int dx, int dy, double alpha, double *W)
@@ -113,6 +111,8 @@ static double block_mi(double *C, int dx, int dy, double alpha, double *W)
     return fmax(0.0, fmin(40.0, mi));
 }
 
+/* block_mi shrunk towards I when n is too small for d + 1 parameters per column (the
+ * estimate is then only a feature). */
 static double gauss_mi(double *C, int dx, int dy, size_t n, double *W)
 {
     int d = dx + dy;
@@ -175,7 +175,6 @@ int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy
         s->base_unbiased = fmax(0.0, fmin(40.0, raw - bias));
     }
     ic = gauss_mi(Cc, dx, dy, n, W);
-    if (s->base_unbiased < 0) s->base_unbiased = 4.0 * (double)(float)(ic / 4);
     double lx = log((double)dx), ly = log((double)dy);
     s->glob[0] = logn;
     s->glob[1] = (float)((lx + ly) / 4);
