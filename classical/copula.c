@@ -2,7 +2,8 @@
  * Ranks run 1..n; tied values share the average of the ranks they occupy, so the transform
  * depends on the order of the values alone and any strictly increasing map of a column leaves
  * it (bit-for-bit) unchanged. rank/(n+1) lies in [1/(n+1), n/(n+1)], never 0 or 1, so the
- * inverse CDF stays finite. */
+ * inverse CDF stays finite. Scores are odd about the middle rank bit for bit: negating a
+ * column negates its scores. */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdlib.h>
@@ -60,8 +61,11 @@ int mist_copula_transform(double *out, const double *data, size_t n, int cols, m
             while (b < n && p[b].v == p[a].v) b++;
             /* positions a..b-1 (0-based) hold ranks a+1..b: their mean is (a+1+b)/2 */
             size_t key = a + 1 + b;
-            if (isnan(memo[key])) memo[key] = gsl_cdf_ugaussian_Pinv(0.5 * (double)key / denom);
-            double s = memo[key];
+            /* the upper half as the mirror of the lower (key <-> 2n + 2 - key), so that
+             * reversing a column's order negates its scores exactly */
+            size_t lo = key <= n + 1 ? key : 2 * n + 2 - key;
+            if (isnan(memo[lo])) memo[lo] = gsl_cdf_ugaussian_Pinv(0.5 * (double)lo / denom);
+            double s = key <= n + 1 ? memo[lo] : -memo[lo];
             for (size_t t = a; t < b; t++) score[p[t].i] = s;
             a = b;
         }

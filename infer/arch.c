@@ -105,9 +105,11 @@ static int validate_values(const mist_arch *a, mist_err *err)
                              PAIRS_MAX_D, a->max_dx, a->max_dy, a->max_input_dim);
         if (a->preprocess != MIST_PREP_COPULA)
             return mist_fail(err, MIST_EINVAL, "arch: the pairs layout needs copula inputs");
-    } else if (a->gauss_base || a->ksg_feature) {
+    } else if (a->gauss_base || a->ksg_feature || a->sign_canon) {
         return mist_fail(err, MIST_EINVAL, "arch: %s needs the pairs layout",
-                         a->gauss_base ? "gauss_base" : "ksg_feature");
+                         a->gauss_base ? "gauss_base"
+                         : a->ksg_feature ? "ksg_feature"
+                                          : "sign_canon");
     }
     if (a->gauss_base_unbiased && !a->gauss_base)
         return mist_fail(err, MIST_EINVAL, "arch: gauss_base_unbiased needs gauss_base");

@@ -369,7 +369,8 @@ static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t 
         pairs_set ps;
         if ((rc = pairs_set_prepare(&ps, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
             break;
-        if (a->ksg_feature && (rc = pairs_set_ksg(&ps, err))) {
+        if ((a->sign_canon && (rc = pairs_set_canon(&ps, NULL, err))) ||
+            (a->ksg_feature && (rc = pairs_set_ksg(&ps, err)))) {
             pairs_set_free(&ps);
             break;
         }

@@ -282,6 +282,14 @@ void pairs_set_free(pairs_set *s);
 #define PAIRS_KSG_BUDGET 2e8 /* m^2 d: about 0.1-0.3 s of KSG at the largest */
 size_t pairs_ksg_rows(size_t n, int d);
 int pairs_set_ksg(pairs_set *s, mist_err *err);
+/* sign_canon: every column of s->z multiplied by a sign (+-1) that is a function of the data
+ * such that negating any columns of the input leaves s->z bit for bit the same; sign [dx + dy]
+ * (may be NULL) gets the signs applied. Row and column order and the X/Y swap move the result
+ * only by rounding. O(n d m + d m^2 + m^3 sweeps), m = min(dx, dy) (pairs_canon.c). */
+int pairs_set_canon(pairs_set *s, double *sign, mist_err *err);
+/* Eigenvalues (left on A's diagonal) and eigenvectors (V's columns) of the symmetric A [m, m]
+ * by cyclic Jacobi: maps S A S to S V S exactly for any diagonal signs S. */
+void canon_jacobi(double *A, double *V, int m);
 /* Scratch floats for pairs_forward and pairs_backward at pooled width P, T tokens. */
 size_t pairs_scratch_floats(int P, size_t T);
 /* tok [T, D] (before the LayerNorm) and pooled [T, P] (the row means, kept for the backward)

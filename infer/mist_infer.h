@@ -71,6 +71,8 @@ typedef struct mist_arch {
                                * bias for Gaussian data (mist_gaussian_mi_bias) */
     int ksg_feature;          /* 1 (pairs layout only): KSG of the normal scores replaces two of
                                * the dataset features (pairs_set_ksg) */
+    int sign_canon;           /* 1 (pairs layout only): each column's sign is chosen from the data
+                               * (pairs_set_canon), so negating columns changes nothing */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

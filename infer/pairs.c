@@ -195,14 +195,16 @@ done:
 
 /* ---- the KSG features (ksg_feature) ------------------------------------------------------ */
 
-/* A row's key for the subsample: the sum (mod 2^64) of a hash of each value's bits, so that it
- * depends on the row's values and not on the order of its columns (nor on the X/Y swap). */
+/* A row's key for the subsample: the sum (mod 2^64) of a hash of each absolute value's bits,
+ * so that it depends on the row's values and not on the order of its columns (nor on the X/Y
+ * swap, nor on negated columns). */
 static uint64_t row_key(const float *z, int d)
 {
     uint64_t h = 0;
     for (int j = 0; j < d; j++) {
         uint32_t b;
-        memcpy(&b, &z[j], sizeof b);
+        float v = fabsf(z[j]);
+        memcpy(&b, &v, sizeof b);
         h += mist_seed_derive(0x6b7367ULL, b);
     }
     return h;

@@ -247,13 +247,17 @@ static void shuffle_int(int *v, int n)
 }
 
 /* Loop 0, 1: GELU, ReLU; 2, 3: the same with gauss_base, gauss_base_unbiased and ksg_feature
- * (3 at n = 7,000, where the KSG feature runs on a subsample of the rows). */
+ * (3 at n = 7,000, where the KSG feature runs on a subsample of the rows); 4, 5: the same as
+ * 2, 3 with sign_canon, where negating columns must change nothing either (and without it, in
+ * loops 0-3, does change the answer: the check can fail). */
 START_TEST(test_invariances)
 {
     mist_model *m = pairs_model(1, _i % 2 ? MIST_ACT_RELU : MIST_ACT_GELU, 17);
+    const int canon = _i >= 4;
     if (_i >= 2) {
         mist_arch a = *mist_model_arch(m);
         a.gauss_base = a.gauss_base_unbiased = a.ksg_feature = 1;
+        a.sign_canon = canon;
         mist_err err;
         mist_model *m2 = mist_model_create_random(&a, 1, &err);
         ck_assert_msg(m2 != NULL, "%s", err.msg);
@@ -264,8 +268,8 @@ START_TEST(test_invariances)
     }
     mist_model_set_raw_quantiles(m, 1); /* the network itself, no sorting that could hide */
     int dims[3][2] = {{3, 4}, {1, 5}, {2, 2}};
-    size_t n = _i == 3 ? 7000 : 300;
-    if (_i == 3) ck_assert(pairs_ksg_rows(n, 7) < n);
+    size_t n = _i == 3 || _i == 5 ? 7000 : 300;
+    if (n == 7000) ck_assert(pairs_ksg_rows(n, 7) < n);
     for (int k = 0; k < 3; k++) {
         int dx = dims[k][0], dy = dims[k][1], d = dx + dy;
         double *x = rdata(n, dx, dy);
@@ -275,7 +279,8 @@ START_TEST(test_invariances)
         for (int j = 0; j < d; j++) cols[j] = j;
         double q0[3], q[3];
         estimate_q(m, x, n, dx, dy, rows, cols, q0);
-        for (int what = 0; what < 4; what++) {
+        double *xn = malloc(n * (size_t)d * sizeof *xn);
+        for (int what = 0; what < 6; what++) {
             for (size_t i = 0; i < n; i++) rows[i] = i;
             for (int j = 0; j < d; j++) cols[j] = j;
             int ndx = dx, ndy = dy;
@@ -287,11 +292,23 @@ START_TEST(test_invariances)
                 for (int j = 0; j < dx; j++) cols[dy + j] = j;
                 ndx = dy, ndy = dx;
             }
-            estimate_q(m, x, n, ndx, ndy, rows, cols, q);
+            /* 4: a random nonempty set of columns negated; 5: those of X and Y all at once */
+            int neg[12] = {0}, any = 0;
+            while (what >= 4 && !any)
+                for (int j = 0; j < d; j++) any |= neg[j] = what == 5 ? 1 : (int)(rnext() & 1);
+            for (size_t i = 0; i < n * (size_t)d; i++) xn[i] = neg[i % (size_t)d] ? -x[i] : x[i];
+            estimate_q(m, xn, n, ndx, ndy, rows, cols, q);
+            if (what >= 4 && !canon) {
+                if (_i == 0 && what == 4)
+                    ck_assert_msg(fabs(q[1] - q0[1]) > 2e-5, "%dx%d: negating columns moved "
+                                  "nothing without sign_canon (%g)", dx, dy, q[1]);
+                continue;
+            }
             for (int t = 0; t < 3; t++)
                 ck_assert_msg(fabs(q[t] - q0[t]) <= 1e-5, "%dx%d, transform %d, tau %d: %.9g vs %.9g",
                               dx, dy, what, t, q[t], q0[t]);
         }
+        free(xn);
         /* and the model does look at the values: another dependence moves the answer by more
          * than the tolerance above (random weights: the effect is small but far from rounding) */
         for (size_t i = 0; i < n * (size_t)d; i++) x[i] = i % (size_t)d < (size_t)dx ? x[i] : rnorm();
@@ -483,13 +500,90 @@ START_TEST(test_ksg_feature)
 }
 END_TEST
 
+/* sign_canon's pieces. The Jacobi eigensolver: A V = V diag(lambda) and V^T V = I, and on
+ * S A S (any diagonal signs S) the same eigenvalues and S V S, bit for bit (one matrix has two
+ * equal diagonal entries: the rotation's sign then follows a_pq alone). Normal scores are odd:
+ * negating a column (with ties) negates them bit for bit. The canonical scores of a dataset
+ * with any columns negated are the same bits, the signs applied are the first ones times the
+ * flips, and in 1x1 the canonical pair correlates positively. */
+START_TEST(test_sign_canon)
+{
+    for (int k = 0; k < 2; k++) {
+        int m = 6;
+        double A[36], A0[36], B[36], V[36], W[36];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j <= i; j++) A0[i * m + j] = A0[j * m + i] = rnorm();
+        if (k) A0[2 * m + 2] = A0[4 * m + 4];
+        memcpy(A, A0, sizeof A);
+        canon_jacobi(A, V, m);
+        for (int i = 0; i < m; i++)
+            for (int c = 0; c < m; c++) {
+                double av = 0, vv = 0;
+                for (int j = 0; j < m; j++) av += A0[i * m + j] * V[j * m + c];
+                for (int j = 0; j < m; j++) vv += V[j * m + i] * V[j * m + c];
+                ck_assert_msg(fabs(av - A[c * m + c] * V[i * m + c]) <= 1e-12, "A v");
+                ck_assert_msg(fabs(vv - (i == c)) <= 1e-12, "V^T V");
+            }
+        double S[6];
+        for (int i = 0; i < m; i++) S[i] = rnext() & 1 ? -1.0 : 1.0;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++) B[i * m + j] = S[i] * S[j] * A0[i * m + j];
+        canon_jacobi(B, W, m);
+        for (int i = 0; i < m; i++) {
+            ck_assert(B[i * m + i] == A[i * m + i]);
+            for (int c = 0; c < m; c++) ck_assert(W[i * m + c] == S[i] * S[c] * V[i * m + c]);
+        }
+    }
+    mist_err err;
+    size_t n = 200;
+    double *x = malloc(n * 5 * sizeof *x), *xn = malloc(n * 5 * sizeof *xn);
+    double *z = malloc(n * 5 * sizeof *z), *zn = malloc(n * 5 * sizeof *zn);
+    for (size_t i = 0; i < n * 5; i++) x[i] = floor(4.0 * rnorm()) / 4.0; /* ties */
+    for (size_t i = 0; i < n * 5; i++) xn[i] = -x[i];
+    ck_assert_int_eq(mist_copula_transform(z, x, n, 5, &err), 0);
+    ck_assert_int_eq(mist_copula_transform(zn, xn, n, 5, &err), 0);
+    for (size_t i = 0; i < n * 5; i++) ck_assert(zn[i] == -z[i]);
+    int dims[3][2] = {{3, 2}, {2, 3}, {1, 1}};
+    for (int k = 0; k < 3; k++) {
+        int dx = dims[k][0], dy = dims[k][1], d = dx + dy;
+        for (size_t i = 0; i < n; i++) {
+            double u = rnorm(), v = rnorm();
+            for (int j = 0; j < d; j++)
+                x[i * d + j] = (j % 2 ? -0.8 : 0.5) * (j < 3 ? u : v) + rnorm() + 0.3 * u * u;
+        }
+        pairs_set s0, s1;
+        double sg0[5], sg1[5];
+        ck_assert_int_eq(pairs_set_prepare(&s0, x, n, dx, dy, &err), 0);
+        ck_assert_int_eq(pairs_set_canon(&s0, sg0, &err), 0);
+        if (d == 2) { /* the canonical pair correlates positively */
+            double c = 0;
+            for (size_t i = 0; i < n; i++) c += (double)s0.z[2 * i] * (double)s0.z[2 * i + 1];
+            ck_assert_msg(c > 0, "1x1 canonical correlation %g", c);
+        }
+        for (int rep = 0; rep < 6; rep++) {
+            double flip[5];
+            for (int j = 0; j < d; j++) flip[j] = rep == 0 || (rnext() & 1) ? -1.0 : 1.0;
+            for (size_t i = 0; i < n * (size_t)d; i++) xn[i] = flip[i % (size_t)d] * x[i];
+            ck_assert_int_eq(pairs_set_prepare(&s1, xn, n, dx, dy, &err), 0);
+            ck_assert_int_eq(pairs_set_canon(&s1, sg1, &err), 0);
+            ck_assert_msg(!memcmp(s0.z, s1.z, n * (size_t)d * sizeof *s0.z),
+                          "%dx%d: canonical scores differ after negating columns", dx, dy);
+            for (int j = 0; j < d; j++) ck_assert(sg1[j] == sg0[j] * flip[j]);
+            pairs_set_free(&s1);
+        }
+        pairs_set_free(&s0);
+    }
+    free(x), free(xn), free(z), free(zn);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pairs");
     TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, test_gauss_base,
-                       test_gauss_base_unbiased, test_ksg_feature, NULL);
+                       test_gauss_base_unbiased, test_ksg_feature, test_sign_canon, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
-    tcase_add_loop_test(t, test_invariances, 0, 4);
+    tcase_add_loop_test(t, test_invariances, 0, 6);
     return tu_run(s) ? 1 : 0;
 }

@@ -495,6 +495,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         if (!(ps = calloc(B, sizeof *ps))) return mist_fail(err, MIST_ENOMEM, "out of memory");
         for (size_t s = 0; s < B && !rc; s++) {
             rc = pairs_set_prepare(&ps[s], ex[s].data, ex[s].n, ex[s].dx, ex[s].dy, err);
+            if (!rc && a->sign_canon) rc = pairs_set_canon(&ps[s], NULL, err);
             if (!rc && a->ksg_feature) rc = pairs_set_ksg(&ps[s], err);
         }
         if (rc) {
