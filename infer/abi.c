@@ -63,6 +63,7 @@ static const abi_entry ABI[] = {
     F(mist_arch, gauss_base_unbiased),
     F(mist_arch, ksg_feature),
     F(mist_arch, sign_canon),
+    F(mist_arch, gauss_base_cap),
     F(mist_arch, ln_eps),
     F(mist_arch, n_min),
     F(mist_arch, n_max),

@@ -113,6 +113,8 @@ static int validate_values(const mist_arch *a, mist_err *err)
     }
     if (a->gauss_base_unbiased && !a->gauss_base)
         return mist_fail(err, MIST_EINVAL, "arch: gauss_base_unbiased needs gauss_base");
+    if (a->gauss_base_cap && !a->gauss_base)
+        return mist_fail(err, MIST_EINVAL, "arch: gauss_base_cap needs gauss_base");
     if (a->n_min < 1 || a->n_max < a->n_min)
         return mist_fail(err, MIST_EINVAL, "arch: trained n range %lld..%lld is invalid",
                          (long long)a->n_min, (long long)a->n_max);

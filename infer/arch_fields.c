@@ -43,6 +43,7 @@ const arch_field arch_field_tab[] = {
     OPT(gauss_base_unbiased, AF_BOOL, 0, 1),
     OPT(ksg_feature, AF_BOOL, 0, 1),
     OPT(sign_canon, AF_BOOL, 0, 1),
+    OPT(gauss_base_cap, AF_BOOL, 0, 1),
 };
 #undef F
 #undef OPT

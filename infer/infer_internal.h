@@ -257,17 +257,24 @@ typedef struct pairs_set {
      * where pairs_base uses the shrunk estimate glob[4] (the unbiased one is too noisy there). */
     double base_unbiased;
     int ksg_ok; /* pairs_set_ksg: 1 when KSG was defined on the rows, 0 when it was not */
+    /* ln of the fewer distinct rows of the X block and of the Y block, where either has a
+     * repeated row; +inf where both blocks' rows are all distinct. I(X;Y) <= min(H(X), H(Y))
+     * <= ln |support|, and a discrete block shows its support in the sample; the Gaussian MI
+     * does not know this and is infinite when a discrete column of X repeats one of Y. */
+    double discrete_cap;
 } pairs_set;
 
 size_t pairs_count(int dx, int dy);
 /* The base a gauss_base model adds to every output: the Gaussian-copula MI of the blocks, as
  * glob holds it (glob[4] = I/4, rounded to float: inference and training add the same value);
- * with gauss_base_unbiased, that MI less its Wishart bias (pairs_set.base_unbiased). */
+ * with gauss_base_unbiased, that MI less its Wishart bias (pairs_set.base_unbiased); with
+ * gauss_base_cap, at most pairs_set.discrete_cap. */
 static inline double pairs_base(const mist_arch *a, const pairs_set *s)
 {
     if (!a->gauss_base) return 0.0;
-    return a->gauss_base_unbiased && s->base_unbiased >= 0 ? s->base_unbiased
-                                                           : 4.0 * (double)s->glob[4];
+    double b = a->gauss_base_unbiased && s->base_unbiased >= 0 ? s->base_unbiased
+                                                               : 4.0 * (double)s->glob[4];
+    return a->gauss_base_cap && b > s->discrete_cap ? s->discrete_cap : b;
 }
 /* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
  * values). Owns its arrays: pairs_set_free. */

@@ -73,6 +73,8 @@ typedef struct mist_arch {
                                * the dataset features (pairs_set_ksg) */
     int sign_canon;           /* 1 (pairs layout only): each column's sign is chosen from the data
                                * (pairs_set_canon), so negating columns changes nothing */
+    int gauss_base_cap;       /* 1 (with gauss_base): the base is at most ln of the number of
+                               * distinct rows of X or of Y, where either block repeats a row */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

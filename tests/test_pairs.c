@@ -500,6 +500,73 @@ START_TEST(test_ksg_feature)
 }
 END_TEST
 
+/* gauss_base_cap: on binary data where y1 repeats x1 (the Gaussian MI is infinite, the true MI
+ * at most ln 2 + ...), the outputs are the network's plus ln of the fewer distinct rows of X and
+ * of Y, counted by brute force; it needs gauss_base; on continuous data it changes nothing. */
+START_TEST(test_gauss_base_cap)
+{
+    int dx = 3, dy = 2, d = 5;
+    mist_err err;
+    mist_model *m0 = pairs_model(1, MIST_ACT_RELU, 47);
+    mist_arch a = *mist_model_arch(m0);
+    a.gauss_base_cap = 1;
+    ck_assert_int_ne(mist_arch_validate(&a, &err), 0);
+    ck_assert_msg(strstr(err.msg, "gauss_base_cap"), "%s", err.msg);
+    a.gauss_base = a.gauss_base_unbiased = 1;
+    mist_model *m2 = mist_model_create_random(&a, 1, &err);
+    a.gauss_base_cap = 0;
+    mist_model *m1 = mist_model_create_random(&a, 1, &err);
+    ck_assert(m1 && m2);
+    size_t np = mist_model_param_count(m0) * sizeof(float);
+    memcpy(mist_model_params(m1), mist_model_params(m0), np);
+    memcpy(mist_model_params(m2), mist_model_params(m0), np);
+    mist_model *ms[3] = {m0, m1, m2};
+    for (int k = 0; k < 3; k++) mist_model_set_raw_quantiles(ms[k], 1);
+    const double taus[2] = {0.1, 0.9};
+    size_t n = 300;
+    for (int kind = 0; kind < 2; kind++) {
+        double *x = kind ? rdata(n, dx, dy) : malloc(n * (size_t)d * sizeof *x);
+        if (!kind) /* binary; y1 = x1; x3 takes 3 values: 12 distinct X rows at most */
+            for (size_t i = 0; i < n; i++) {
+                double *r = x + i * (size_t)d;
+                r[0] = (double)(rnext() & 1), r[1] = (double)(rnext() & 1);
+                r[2] = (double)(rnext() % 3), r[3] = r[0], r[4] = (double)(rnext() & 1);
+            }
+        double q[3][2];
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(mist_model_estimate(ms[k], x, n, dx, dy, taus, 2, q[k], &err) == 0,
+                          "%s", err.msg);
+        if (kind) {
+            for (int t = 0; t < 2; t++) ck_assert(q[2][t] == q[1][t]);
+        } else {
+            size_t k[2] = {0, 0};
+            for (int b = 0; b < 2; b++) {
+                int c0 = b ? dx : 0, c1 = b ? d : dx;
+                for (size_t i = 0; i < n; i++) {
+                    int seen = 0;
+                    for (size_t j = 0; j < i && !seen; j++) {
+                        int same = 1;
+                        for (int c = c0; c < c1; c++)
+                            same &= x[i * (size_t)d + (size_t)c] == x[j * (size_t)d + (size_t)c];
+                        seen = same;
+                    }
+                    k[b] += !seen;
+                }
+            }
+            double cap = log((double)(k[0] < k[1] ? k[0] : k[1]));
+            ck_assert(k[1] == 4 && k[0] <= 12);
+            for (int t = 0; t < 2; t++) {
+                ck_assert_msg(fabs(q[2][t] - q[0][t] - cap) <= 1e-5, "%g - %g vs %g", q[2][t],
+                              q[0][t], cap);
+                ck_assert_msg(q[1][t] - q[0][t] > cap + 1, "uncapped base %g", q[1][t] - q[0][t]);
+            }
+        }
+        free(x);
+    }
+    for (int k = 0; k < 3; k++) mist_model_free(ms[k]);
+}
+END_TEST
+
 /* sign_canon's pieces. The Jacobi eigensolver: A V = V diag(lambda) and V^T V = I, and on
  * S A S (any diagonal signs S) the same eigenvalues and S V S, bit for bit (one matrix has two
  * equal diagonal entries: the rotation's sign then follows a_pq alone). Normal scores are odd:
@@ -581,7 +648,8 @@ int main(void)
 {
     Suite *s = suite_create("pairs");
     TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, test_gauss_base,
-                       test_gauss_base_unbiased, test_ksg_feature, test_sign_canon, NULL);
+                       test_gauss_base_unbiased, test_ksg_feature, test_sign_canon,
+                       test_gauss_base_cap, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
     tcase_add_loop_test(t, test_invariances, 0, 6);

@@ -229,7 +229,7 @@ static int write_ckpt(run *r, double elapsed, char *path, size_t pathsz, mist_er
 }
 
 /* The parameters of the weights file path into m: the same graph up to gauss_base,
- * gauss_base_unbiased (which add a constant, no parameter), ksg_feature (which changes what
+ * gauss_base_unbiased, gauss_base_cap (which change a constant, no parameter), ksg_feature (which changes what
  * two inputs hold, not their number) and sign_canon (which changes the inputs' signs), and the
  * trained range. */
 static int init_from_weights(mist_model *m, const char *path, mist_err *err)
@@ -241,6 +241,7 @@ static int init_from_weights(mist_model *m, const char *path, mist_err *err)
     a.gauss_base_unbiased = mist_model_arch(m)->gauss_base_unbiased;
     a.ksg_feature = mist_model_arch(m)->ksg_feature;
     a.sign_canon = mist_model_arch(m)->sign_canon;
+    a.gauss_base_cap = mist_model_arch(m)->gauss_base_cap;
     int rc = MIST_OK;
     if (!mist_arch_same_graph(&a, mist_model_arch(m)) ||
         mist_model_param_count(w) != mist_model_param_count(m))
