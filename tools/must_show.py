@@ -9,7 +9,9 @@ transform, and OUTDIR/new-families. Bars:
     candidate's MSE at most half the best of ksg1, gaussian, gaussian:copula; 90% coverage of the
     candidate in [0.85, 0.95] per transform;
   - new-families: per family (task name without the n), MSE at most the best classical one,
-    coverage at least 0.85.
+    coverage at least 0.85;
+then, counted apart: random column sign flips (OUTDIR/negate) moving the estimate by at most
+0.05 nats on average, and bmi40 (OUTDIR/bmi40-n100, -n1000, -n10000) MSE falling with n.
 Like for like: each comparison is over the datasets both estimators answered (gaussian and
 gaussian:copula fail when n <= dx + dy, which are among the hardest datasets), and a bar "at
 most half the best classical MSE" holds only if it holds against each classical estimator; the
@@ -173,9 +175,66 @@ def family_bars():
     return ok, total
 
 
+def sign_bar():
+    """Random column sign flips (OUTDIR/negate, mist-imd suite seed 1): mean |change| <= 0.05."""
+    path = os.path.join(OUT, "negate", "results.csv")
+    if not os.path.exists(path):
+        print("(negate: no results)\n")
+        return 0, 0
+    est = defaultdict(dict)
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            if r["status"] == "ok" and r["estimator"] == CAND:
+                est[r["transform"]][r["id"]] = float(r["estimate"])
+    d = [abs(v - est["none"][k]) for k, v in est.get("negate", {}).items() if k in est["none"]]
+    if not d:
+        print("(negate: no rows of the candidate)\n")
+        return 0, 0
+    m, se = stats(d)
+    ok = m <= 0.05
+    print("#### Sign flips (mist-imd, suite seed 1): mean |estimate(negate) - estimate(none)|")
+    print()
+    print("%.4f ± %.4f (SE) nats over %d datasets, largest %.3g: %s (bar 0.05)\n" % (
+        m, se, len(d), max(d), "PASS" if ok else "FAIL"))
+    return int(ok), 1
+
+
+def bmi40_bar():
+    """bmi40, suite seed 1, at n = 100, 1,000, 10,000 (OUTDIR/bmi40-nN): MSE falling with n.
+    Coverage and ksg1's MSE are shown beside it (no bar)."""
+    res = []
+    for n in (100, 1000, 10000):
+        it = rows("bmi40-n%d" % n)
+        sq, cov, ksg = [], [], []
+        for r in it if it is not None else ():
+            if r["estimator"] == CAND:
+                sq.append(float(r["sq_err"]))
+                if r["lower"] and r["upper"]:
+                    cov.append(float(r["lower"]) <= float(r["mi"]) <= float(r["upper"]))
+            elif r["estimator"] == CLASSICAL[0]:
+                ksg.append(float(r["sq_err"]))
+        if not sq:
+            print("(bmi40 at n = %d: no rows of the candidate)\n" % n)
+            return 0, 0
+        res.append((n, stats(sq), sum(cov) / len(cov) if cov else float("nan"),
+                    sum(ksg) / len(ksg) if ksg else float("nan"), len(sq)))
+    ok = res[0][1][0] > res[1][1][0] > res[2][1][0]
+    print("#### bmi40 (suite seed 1): MSE falling as n grows")
+    print()
+    print("| n | candidate MSE ± SE | 90% coverage | ksg1 MSE | tasks |")
+    print("|--:|--:|--:|--:|--:|")
+    for n, (m, se), cv, k, c in res:
+        print("| %d | %.3g ± %.2g | %.3f | %.3g | %d |" % (n, m, se, cv, k, c))
+    print("\n%s\n" % ("PASS" if ok else "FAIL"))
+    return int(ok), 1
+
+
 if __name__ == "__main__":
     print("Candidate: %s\n" % CAND)
     res = [suite_bars("robust", "mist-imd (suite seeds 1-2)"),
            suite_bars("robust-oomd", "mist-oomd (suite seeds 1-2)"),
            family_bars()]
     print("Bars met: %d of %d" % (sum(r[0] for r in res), sum(r[1] for r in res)))
+    extra = [sign_bar(), bmi40_bar()]
+    print("Also: sign flips and bmi40, %d of %d" % (sum(r[0] for r in extra),
+                                                  sum(r[1] for r in extra)))
