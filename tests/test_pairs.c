@@ -55,6 +55,18 @@ static mist_model *pairs_model(int qc, int act, uint64_t seed)
     return m;
 }
 
+/* A model of arch a (the same graph as m0's, options aside) with m0's parameters. */
+static mist_model *with_arch(mist_model *m0, const mist_arch *a)
+{
+    mist_err err;
+    mist_model *m = mist_model_create_random(a, 1, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert_uint_eq(mist_model_param_count(m), mist_model_param_count(m0));
+    memcpy(mist_model_params(m), mist_model_params(m0),
+           mist_model_param_count(m0) * sizeof(float));
+    return m;
+}
+
 START_TEST(test_pair_list)
 {
     for (int dx = 1; dx <= 6; dx++)
@@ -258,11 +270,7 @@ START_TEST(test_invariances)
         mist_arch a = *mist_model_arch(m);
         a.gauss_base = a.gauss_base_unbiased = a.ksg_feature = 1;
         a.sign_canon = canon;
-        mist_err err;
-        mist_model *m2 = mist_model_create_random(&a, 1, &err);
-        ck_assert_msg(m2 != NULL, "%s", err.msg);
-        memcpy(mist_model_params(m2), mist_model_params(m),
-               mist_model_param_count(m) * sizeof(float));
+        mist_model *m2 = with_arch(m, &a);
         mist_model_free(m);
         m = m2;
     }
@@ -345,10 +353,7 @@ START_TEST(test_gauss_base)
     mist_model *m0 = pairs_model(1, MIST_ACT_RELU, 41);
     mist_arch a = *mist_model_arch(m0);
     a.gauss_base = 1;
-    mist_model *m1 = mist_model_create_random(&a, 1, &err);
-    ck_assert_msg(m1 != NULL, "%s", err.msg);
-    memcpy(mist_model_params(m1), mist_model_params(m0),
-           mist_model_param_count(m0) * sizeof(float));
+    mist_model *m1 = with_arch(m0, &a);
     const double taus[3] = {0.05, 0.5, 0.95};
     double q0[3], q1[3], q2[3];
     mist_model_set_raw_quantiles(m0, 1);
@@ -398,13 +403,9 @@ START_TEST(test_gauss_base_unbiased)
     ck_assert_int_ne(mist_arch_validate(&a, &err), 0); /* needs gauss_base */
     ck_assert_msg(strstr(err.msg, "gauss_base_unbiased"), "%s", err.msg);
     a.gauss_base = 1;
-    mist_model *m2 = mist_model_create_random(&a, 1, &err);
+    mist_model *m2 = with_arch(m0, &a);
     a.gauss_base_unbiased = 0;
-    mist_model *m1 = mist_model_create_random(&a, 1, &err);
-    ck_assert(m1 && m2);
-    size_t np = mist_model_param_count(m0) * sizeof(float);
-    memcpy(mist_model_params(m1), mist_model_params(m0), np);
-    memcpy(mist_model_params(m2), mist_model_params(m0), np);
+    mist_model *m1 = with_arch(m0, &a);
     const char *dir = tu_tmpdir("gauss-base-unbiased");
     char path[512];
     snprintf(path, sizeof path, "%s/m2.msgpack", dir);
@@ -513,13 +514,9 @@ START_TEST(test_gauss_base_cap)
     ck_assert_int_ne(mist_arch_validate(&a, &err), 0);
     ck_assert_msg(strstr(err.msg, "gauss_base_cap"), "%s", err.msg);
     a.gauss_base = a.gauss_base_unbiased = 1;
-    mist_model *m2 = mist_model_create_random(&a, 1, &err);
+    mist_model *m2 = with_arch(m0, &a);
     a.gauss_base_cap = 0;
-    mist_model *m1 = mist_model_create_random(&a, 1, &err);
-    ck_assert(m1 && m2);
-    size_t np = mist_model_param_count(m0) * sizeof(float);
-    memcpy(mist_model_params(m1), mist_model_params(m0), np);
-    memcpy(mist_model_params(m2), mist_model_params(m0), np);
+    mist_model *m1 = with_arch(m0, &a);
     mist_model *ms[3] = {m0, m1, m2};
     for (int k = 0; k < 3; k++) mist_model_set_raw_quantiles(ms[k], 1);
     const double taus[2] = {0.1, 0.9};
