@@ -367,13 +367,8 @@ static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t 
     if (!scratch || !pooled) rc = mist_fail(err, MIST_ENOMEM, "out of memory for the pair tokens");
     for (size_t s = 0; s < nsets && !rc; s++) {
         pairs_set ps;
-        if ((rc = pairs_set_prepare(&ps, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
+        if ((rc = pairs_set_build(&ps, a, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
             break;
-        if ((a->sign_canon && (rc = pairs_set_canon(&ps, NULL, err))) ||
-            (a->ksg_feature && (rc = pairs_set_ksg(&ps, err)))) {
-            pairs_set_free(&ps);
-            break;
-        }
         float *Xs = X + off[s] * (size_t)D;
         pairs_forward(Xs, pooled, &ps, &m->p, D, P, a->activation, scratch);
         layernorm_forward(Xs, Xs, m->p.pln_w, m->p.pln_b, (int)ps.T, D, (float)a->ln_eps);

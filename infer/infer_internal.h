@@ -257,8 +257,9 @@ typedef struct pairs_set {
      * where pairs_base uses the shrunk estimate glob[4] (the unbiased one is too noisy there). */
     double base_unbiased;
     int ksg_ok; /* pairs_set_ksg: 1 when KSG was defined on the rows, 0 when it was not */
-    /* ln of the fewer distinct rows of the X block and of the Y block, where either has a
-     * repeated row; +inf where both blocks' rows are all distinct. I(X;Y) <= min(H(X), H(Y))
+    /* gauss_base_cap (pairs_set_build; +inf otherwise): ln of the fewer distinct rows of the
+     * X block and of the Y block, where either has a repeated row; +inf where both blocks'
+     * rows are all distinct. I(X;Y) <= min(H(X), H(Y))
      * <= ln |support|, and a discrete block shows its support in the sample; the Gaussian MI
      * does not know this and is infinite when a discrete column of X repeats one of Y. */
     double discrete_cap;
@@ -280,6 +281,10 @@ static inline double pairs_base(const mist_arch *a, const pairs_set *s)
  * values). Owns its arrays: pairs_set_free. */
 int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy, mist_err *err);
 void pairs_set_free(pairs_set *s);
+/* The front end as the arch asks for it, one place for inference and training:
+ * pairs_set_prepare, then gauss_base_cap's bound, sign_canon, ksg_feature. Frees s on error. */
+int pairs_set_build(pairs_set *s, const mist_arch *a, const double *data, size_t n, int dx,
+                    int dy, mist_err *err);
 /* ksg_feature: KSG (algorithm 1, k = 5, no z-scoring, no tie-breaking noise) of the
  * set's normal scores replaces glob[5] and glob[6] (log1p(I(raw)) and log1p(I(copula))) with
  * I_ksg / 4 and log1p(max(0, I_ksg)); where KSG is undefined (ties, n <= 5) the copula MI

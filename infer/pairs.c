@@ -121,21 +121,22 @@ static double gauss_mi(double *C, int dx, int dy, size_t n, double *W)
 }
 
 /* The number of distinct rows of columns c0..c1-1 of Z [n, d], by sorting 64-bit hashes of
- * the rows (a collision, about n^2 / 2^65, can only lower the count by one). */
+ * the rows (a collision, about n^2 / 2^65, can only lower the count by one). Normal scores of
+ * distinct ranks stay distinct in float for any n this library handles. */
 static int cmp_u64(const void *pa, const void *pb)
 {
     uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
     return a < b ? -1 : a > b;
 }
 
-static size_t distinct_rows(const double *Z, size_t n, size_t d, size_t c0, size_t c1,
+static size_t distinct_rows(const float *Z, size_t n, size_t d, size_t c0, size_t c1,
                             uint64_t *h)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t v = 0x9E3779B97F4A7C15ULL;
         for (size_t j = c0; j < c1; j++) {
             uint64_t b;
-            double x = Z[i * d + j] + 0.0; /* -0 and 0 are one value */
+            double x = (double)Z[i * d + j] + 0.0; /* -0 and 0 are one value */
             memcpy(&b, &x, sizeof b);
             v = mist_seed_derive(v, b);
         }
@@ -163,22 +164,18 @@ int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy
     double *zc = malloc(nd * sizeof *zc);
     double *Cc = malloc(dd * dd * sizeof *Cc), *Cr = malloc(dd * dd * sizeof *Cr);
     double *W = malloc((dd * dd + 2 * dd) * sizeof *W);
-    uint64_t *h = malloc((n ? n : 1) * sizeof *h);
     s->z = malloc(nd * sizeof *s->z);
     s->ab = malloc(2 * (s->T ? s->T : 1) * sizeof *s->ab);
     s->stat = malloc((s->T ? s->T : 1) * PAIRS_NSTAT * sizeof *s->stat);
     int rc = MIST_OK;
-    if (!zc || !Cc || !Cr || !W || !h || !s->z || !s->ab || !s->stat) {
+    if (!zc || !Cc || !Cr || !W || !s->z || !s->ab || !s->stat) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory for the pair tokens of %zu x %d values",
                        n, d);
         goto done;
     }
     if ((rc = mist_copula_transform(zc, data, n, d, err))) goto done;
     for (size_t i = 0; i < nd; i++) s->z[i] = (float)zc[i];
-    size_t kx = distinct_rows(zc, n, dd, 0, (size_t)dx, h);
-    size_t ky = distinct_rows(zc, n, dd, (size_t)dx, dd, h);
-    size_t kmin = kx < ky ? kx : ky;
-    s->discrete_cap = kx < n || ky < n ? log((double)kmin) : INFINITY;
+    s->discrete_cap = INFINITY; /* pairs_set_build sets it where the arch asks */
     corr_matrix(Cc, zc, n, d, W, W + dd);
     corr_matrix(Cr, data, n, d, W, W + dd);
     size_t t = 0;
@@ -221,7 +218,29 @@ done:
     free(Cc);
     free(Cr);
     free(W);
+    if (rc) pairs_set_free(s);
+    return rc;
+}
+
+/* gauss_base_cap's bound from the normal scores (negated columns count the same) */
+static int set_discrete_cap(pairs_set *s, mist_err *err)
+{
+    size_t n = s->n, x = (size_t)s->dx, d = x + (size_t)s->dy;
+    uint64_t *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) return mist_fail(err, MIST_ENOMEM, "out of memory for %zu row keys", n);
+    size_t kx = distinct_rows(s->z, n, d, 0, x, h), ky = distinct_rows(s->z, n, d, x, d, h);
     free(h);
+    s->discrete_cap = kx < n || ky < n ? log((double)(kx < ky ? kx : ky)) : INFINITY;
+    return MIST_OK;
+}
+
+int pairs_set_build(pairs_set *s, const mist_arch *a, const double *data, size_t n, int dx,
+                    int dy, mist_err *err)
+{
+    int rc = pairs_set_prepare(s, data, n, dx, dy, err);
+    if (!rc && a->gauss_base_cap) rc = set_discrete_cap(s, err);
+    if (!rc && a->sign_canon) rc = pairs_set_canon(s, NULL, err);
+    if (!rc && a->ksg_feature) rc = pairs_set_ksg(s, err);
     if (rc) pairs_set_free(s);
     return rc;
 }

@@ -102,9 +102,9 @@ int pairs_set_canon(pairs_set *s, double *sign, mist_err *err)
     double *C = malloc(x * y * sizeof *C), *G = malloc(m * m * sizeof *G);
     double *V = malloc(m * m * sizeof *V), *L = malloc(d * m * sizeof *L);
     double *mean = malloc(2 * d * sizeof *mean), *m3 = malloc(m * sizeof *m3);
-    double *sg = malloc(d * sizeof *sg);
+    double *sg = malloc(d * sizeof *sg), *w = malloc(d * sizeof *w);
     int rc = MIST_OK;
-    if (!C || !G || !V || !L || !mean || !m3 || !sg) {
+    if (!C || !G || !V || !L || !mean || !m3 || !sg || !w) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory for the column signs (%zu columns)", d);
         goto done;
     }
@@ -136,11 +136,11 @@ int pairs_set_canon(pairs_set *s, double *sign, mist_err *err)
      * vectors (loadings / sigma, the same direction on both sides) */
     for (size_t c = 0; c < m; c++) {
         double lam = G[c * m + c], sig = lam > 0 ? sqrt(lam) : 0.0, t = 0.0;
+        for (size_t j = 0; j < d && sig > 0; j++) w[j] = L[j * m + c] / sig;
         if (sig > 0)
             for (size_t i = 0; i < n; i++) {
                 double p = 0.0;
-                for (size_t j = 0; j < d; j++)
-                    p += L[j * m + c] / sig * ((double)s->z[i * d + j] - mean[j]);
+                for (size_t j = 0; j < d; j++) p += w[j] * ((double)s->z[i * d + j] - mean[j]);
                 t += p * p * p;
             }
         m3[c] = t;
@@ -166,5 +166,6 @@ done:
     free(mean);
     free(m3);
     free(sg);
+    free(w);
     return rc;
 }

@@ -493,11 +493,8 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     pairs_set *ps = NULL;
     if (pairs) { /* the front end of inference (pairs.c), keeping the pooled statistics */
         if (!(ps = calloc(B, sizeof *ps))) return mist_fail(err, MIST_ENOMEM, "out of memory");
-        for (size_t s = 0; s < B && !rc; s++) {
-            rc = pairs_set_prepare(&ps[s], ex[s].data, ex[s].n, ex[s].dx, ex[s].dy, err);
-            if (!rc && a->sign_canon) rc = pairs_set_canon(&ps[s], NULL, err);
-            if (!rc && a->ksg_feature) rc = pairs_set_ksg(&ps[s], err);
-        }
+        for (size_t s = 0; s < B && !rc; s++)
+            rc = pairs_set_build(&ps[s], a, ex[s].data, ex[s].n, ex[s].dx, ex[s].dy, err);
         if (rc) {
             for (size_t s = 0; s < B; s++) pairs_set_free(&ps[s]);
             free(ps);
