@@ -64,6 +64,7 @@ static const abi_entry ABI[] = {
     F(mist_arch, ksg_feature),
     F(mist_arch, sign_canon),
     F(mist_arch, gauss_base_cap),
+    F(mist_arch, sum_head),
     F(mist_arch, ln_eps),
     F(mist_arch, n_min),
     F(mist_arch, n_max),

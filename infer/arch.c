@@ -105,11 +105,12 @@ static int validate_values(const mist_arch *a, mist_err *err)
                              PAIRS_MAX_D, a->max_dx, a->max_dy, a->max_input_dim);
         if (a->preprocess != MIST_PREP_COPULA)
             return mist_fail(err, MIST_EINVAL, "arch: the pairs layout needs copula inputs");
-    } else if (a->gauss_base || a->ksg_feature || a->sign_canon) {
+    } else if (a->gauss_base || a->ksg_feature || a->sign_canon || a->sum_head) {
         return mist_fail(err, MIST_EINVAL, "arch: %s needs the pairs layout",
-                         a->gauss_base ? "gauss_base"
+                         a->gauss_base    ? "gauss_base"
                          : a->ksg_feature ? "ksg_feature"
-                                          : "sign_canon");
+                         : a->sign_canon  ? "sign_canon"
+                                          : "sum_head");
     }
     if (a->gauss_base_unbiased && !a->gauss_base)
         return mist_fail(err, MIST_EINVAL, "arch: gauss_base_unbiased needs gauss_base");
@@ -296,6 +297,8 @@ int arch_tensor_table(const mist_arch *a, mist_params *p, tensor_spec **out, siz
         snprintf(pre, sizeof pre, "rho.%d", 2 * i);
         emit_linear(&b, p ? &p->rho[i] : NULL, in, o, pre);
     }
+    /* 9. sum_head's readout, last so that a model without it is a prefix (mist train --init) */
+    if (a->sum_head) emit1(&b, SLOT(p, sum_w), INIT_ZERO, 0, D, "pairs.sum", ".weight");
     if (b.nomem) {
         free(b.t);
         return mist_fail(err, MIST_ENOMEM, "out of memory building the tensor table");
@@ -328,6 +331,7 @@ size_t mist_arch_param_count(const mist_arch *a)
         size_t in = i == 0 ? din : R, o = i == a->n_rho - 1 ? 1 : R;
         t += in * o + o;
     }
+    if (a->sum_head) t += D;
     return t;
 }
 

@@ -44,6 +44,7 @@ const arch_field arch_field_tab[] = {
     OPT(ksg_feature, AF_BOOL, 0, 1),
     OPT(sign_canon, AF_BOOL, 0, 1),
     OPT(gauss_base_cap, AF_BOOL, 0, 1),
+    OPT(sum_head, AF_BOOL, 0, 1),
 };
 #undef F
 #undef OPT

@@ -448,6 +448,10 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         mab_forward(&c, &p->isab0[i], h, &inds, X, &rows, NULL, NULL, NULL);
         mab_forward(&c, &p->isab1[i], X, &rows, h, &inds, NULL, NULL, NULL);
     }
+    if (pairs && a->sum_head) /* added with the base to every output */
+        for (size_t s = 0; s < nsets; s++)
+            base[s] += pairs_sum_head(X + off[s] * (size_t)D, p->sum_w,
+                                      (size_t)sets[s].dx * (size_t)sets[s].dy, D);
     /* 5. pooling PMA(n_seeds) */
     segs seeds = {nsets, NULL, (size_t)a->n_seeds};
     float *pooled = W + L.pooled;

@@ -206,6 +206,7 @@ typedef struct mist_params {
     mab_w dec_pma;                    /* F = D */
     lin_w out;                        /* Linear(D, D) */
     lin_w rho[MIST_MAX_LAYERS];       /* Linear(D(+1) -> hidden) ... Linear(hidden -> 1) */
+    float *sum_w;                     /* sum_head: [D], last in the table (zero-initialised) */
 } mist_params;
 
 enum { INIT_ZERO, INIT_ONE, INIT_FANIN, INIT_XAVIER };
@@ -277,6 +278,16 @@ static inline double pairs_base(const mist_arch *a, const pairs_set *s)
                                                                : 4.0 * (double)s->glob[4];
     return a->gauss_base_cap && b > s->discrete_cap ? s->discrete_cap : b;
 }
+/* sum_head: PAIRS_SUM_SCALE * sum over the Tc cross tokens t of w . tok_t (tok [>= Tc, D]: the
+ * encoder's output, cross tokens first; w [D]). MI of independent pairs adds up, while every
+ * pooling after the encoder averages; a readout summed over the tokens can carry a per-pair
+ * correction to dx dy = 1,024 pairs. Accumulated in double, in token order. The scale bounds
+ * the readout's sensitivity (and its share of the clipped gradient norm) where Tc is large. */
+#define PAIRS_SUM_SCALE 0.125
+double pairs_sum_head(const float *tok, const float *w, size_t Tc, int D);
+/* Adds g * d pairs_sum_head / d tok into dtok [Tc, D] and g * d / d w into dw [D]. */
+void pairs_sum_head_backward(float *dtok, float *dw, const float *tok, const float *w, size_t Tc,
+                             int D, double g);
 /* Normal scores, pair list and Gaussian features of one validated dataset (n x (dx+dy) raw
  * values). Owns its arrays: pairs_set_free. */
 int pairs_set_prepare(pairs_set *s, const double *data, size_t n, int dx, int dy, mist_err *err);

@@ -75,6 +75,10 @@ typedef struct mist_arch {
                                * (pairs_set_canon), so negating columns changes nothing */
     int gauss_base_cap;       /* 1 (with gauss_base): the base is at most ln of the number of
                                * distinct rows of X or of Y, where either block repeats a row */
+    int sum_head;             /* 1 (pairs layout only): every output also gets the sum over the
+                               * cross-pair tokens of a linear readout of each token after the
+                               * encoder (pairs_sum_head), so that contributions of independent
+                               * pairs can add up instead of being averaged by the pooling */
     double ln_eps;            /* LayerNorm epsilon (1e-5) */
     /* The range the model was trained on (informational: other n and dims are accepted). */
     int64_t n_min, n_max, d_min, d_max;

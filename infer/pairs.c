@@ -568,3 +568,34 @@ void pairs_forward_ref(float *tok, const pairs_set *s, const mist_params *p, int
     free(h0);
     free(acc);
 }
+
+/* ---- sum_head ----------------------------------------------------------------------------- */
+
+double pairs_sum_head(const float *tok, const float *w, size_t Tc, int D)
+{
+    double s = 0;
+    for (size_t t = 0; t < Tc; t++) {
+        const float *x = tok + t * (size_t)D;
+        double dot = 0;
+        for (int j = 0; j < D; j++) dot += (double)w[j] * (double)x[j];
+        s += dot;
+    }
+    return PAIRS_SUM_SCALE * s;
+}
+
+void pairs_sum_head_backward(float *dtok, float *dw, const float *tok, const float *w, size_t Tc,
+                             int D, double g)
+{
+    double gs = PAIRS_SUM_SCALE * g;
+    for (int j = 0; j < D; j++) {
+        double acc = 0;
+        for (size_t t = 0; t < Tc; t++) acc += (double)tok[t * (size_t)D + j];
+        dw[j] += (float)(gs * acc);
+    }
+    float gw;
+    for (size_t t = 0; t < Tc; t++)
+        for (int j = 0; j < D; j++) {
+            gw = (float)(gs * (double)w[j]);
+            dtok[t * (size_t)D + j] += gw;
+        }
+}

@@ -344,7 +344,8 @@ END_TEST
  * layers; split layout, copula inputs, dims up to 3 + 3. */
 static int edge_arch; /* 1: no feature SAB, ISAB or decoder SAB, rho 1 layer, zscore inputs */
 static int pairs_arch; /* 1: the pairs layout (pair statistic of width 6); 2: with gauss_base;
-                       * 3: with gauss_base, gauss_base_unbiased and ksg_feature */
+                       * 3: with gauss_base, gauss_base_unbiased and ksg_feature; 4: with
+                       * gauss_base and sum_head */
 
 static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
 {
@@ -368,6 +369,7 @@ static mist_model *tiny_train_model(int qc, int act, uint64_t seed)
     if (pairs_arch) a.input_layout = MIST_LAYOUT_PAIRS;
     a.gauss_base = pairs_arch >= 2;
     a.gauss_base_unbiased = a.ksg_feature = pairs_arch == 3;
+    a.sum_head = pairs_arch == 4;
     if (edge_arch) {
         a.n_feature_sab = a.n_isab = a.n_dec = 0;
         a.n_rho = 1;
@@ -532,6 +534,8 @@ START_TEST(test_model_fd_pairs)
 {
     pairs_arch = 1;
     check_model_fd(0, MIST_ACT_GELU, MIST_LOSS_MSE);
+    check_model_fd(1, MIST_ACT_GELU, MIST_LOSS_PINBALL);
+    pairs_arch = 4; /* the summed readout: its weight and the encoder tokens it reads */
     check_model_fd(1, MIST_ACT_GELU, MIST_LOSS_PINBALL);
     pairs_arch = 0;
 }
@@ -820,6 +824,7 @@ int main(void)
                        test_model_fd_pairs, test_model_edge_arch, test_batch_equals_singles,
                        test_workers_equal_serial, test_prediction_equals_estimate,
                        test_prediction_equals_estimate_mid, test_train_errors, NULL);
-    tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 4); /* GELU, ReLU, +bases */
+    tcase_add_loop_test(g, test_pairs_batch_workers_estimate, 0, 5); /* GELU, ReLU, +bases,
+                                                                          * +sum_head */
     return tu_run(s) ? 1 : 0;
 }

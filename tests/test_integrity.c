@@ -326,7 +326,7 @@ static const char *const ARCH_KEYS[] = {
     "input_layout", "preprocess", "max_input_dim", "max_dx", "max_dy", "D", "H", "ff",
     "n_inds", "n_seeds", "n_feature_sab", "n_isab", "n_dec", "n_rho", "rho_hidden",
     "quantile_conditioned", "activation", "ln_eps", "n_min", "n_max", "d_min", "d_max",
-    "gauss_base", "gauss_base_unbiased", "ksg_feature", "sign_canon", "gauss_base_cap"};
+    "gauss_base", "gauss_base_unbiased", "ksg_feature", "sign_canon", "gauss_base_cap", "sum_head"};
 #define NKEYS (sizeof ARCH_KEYS / sizeof ARCH_KEYS[0])
 
 /* The "arch" map of a msgpack file, re-packed: the bytes two writers must agree on. */

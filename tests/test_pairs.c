@@ -258,9 +258,26 @@ static void shuffle_int(int *v, int n)
     }
 }
 
+/* A copy of m0 with sum_head set: m0's parameters, then the readout w drawn at random (w_scale
+ * 0: zero, as a fresh model or mist train --init starts). */
+static mist_model *with_sum_head(mist_model *m0, double w_scale)
+{
+    mist_arch a = *mist_model_arch(m0);
+    a.sum_head = 1;
+    mist_err err;
+    mist_model *m = mist_model_create_random(&a, 1, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    size_t n0 = mist_model_param_count(m0);
+    ck_assert_uint_eq(mist_model_param_count(m), n0 + (size_t)a.D);
+    memcpy(mist_model_params(m), mist_model_params(m0), n0 * sizeof(float));
+    ck_assert(m->p.sum_w == mist_model_params(m) + n0); /* the last tensor */
+    for (int j = 0; j < a.D; j++) m->p.sum_w[j] = (float)(w_scale * rnorm());
+    return m;
+}
+
 /* Loop 0, 1: GELU, ReLU; 2, 3: the same with gauss_base, gauss_base_unbiased and ksg_feature
  * (3 at n = 7,000, where the KSG feature runs on a subsample of the rows); 4, 5: the same as
- * 2, 3 with sign_canon, where negating columns must change nothing either (and without it, in
+ * 2, 3 with sign_canon and sum_head (a random readout), where negating columns must change nothing either (and without it, in
  * loops 0-3, does change the answer: the check can fail). */
 START_TEST(test_invariances)
 {
@@ -273,6 +290,11 @@ START_TEST(test_invariances)
         mist_model *m2 = with_arch(m, &a);
         mist_model_free(m);
         m = m2;
+        if (canon) {
+            m2 = with_sum_head(m, 1);
+            mist_model_free(m);
+            m = m2;
+        }
     }
     mist_model_set_raw_quantiles(m, 1); /* the network itself, no sorting that could hide */
     int dims[3][2] = {{3, 4}, {1, 5}, {2, 2}};
@@ -501,6 +523,110 @@ START_TEST(test_ksg_feature)
 }
 END_TEST
 
+/* sum_head: without an encoder (no feature SAB, no ISAB) the tokens it reads are the
+ * LayerNormed pair tokens, so every output must move by exactly PAIRS_SUM_SCALE * sum over
+ * the dx dy cross tokens of w . LN(tok), computed here from pairs_forward with a plain
+ * LayerNorm; with the encoder the shift is linear in w (w1 + w2, -w); w = 0 changes no bit;
+ * the key is saved and loaded; the split layout refuses the option. */
+START_TEST(test_sum_head)
+{
+    mist_err err;
+    mist_arch a;
+    ck_assert_int_eq(mist_arch_preset("pairs-tiny", &a, &err), 0);
+    a.max_dx = a.max_dy = 6, a.max_input_dim = 6, a.D = 8;
+    a.quantile_conditioned = 1, a.activation = MIST_ACT_RELU;
+    a.n_feature_sab = a.n_isab = 0;
+    mist_model *m0 = mist_model_create_random(&a, 59, &err);
+    ck_assert_msg(m0 != NULL, "%s", err.msg);
+    for (size_t i = 0; i < mist_model_param_count(m0); i++)
+        mist_model_params(m0)[i] += (float)(0.1 * rnorm());
+    mist_model *mz = with_sum_head(m0, 0), *m1 = with_sum_head(m0, 1);
+    mist_model *ms[3] = {m0, mz, m1};
+    for (int k = 0; k < 3; k++) mist_model_set_raw_quantiles(ms[k], 1);
+    const double taus[2] = {0.2, 0.8};
+    int dxs[3] = {3, 1, 4}, dys[3] = {2, 5, 4};
+    for (int c = 0; c < 3; c++) {
+        int dx = dxs[c], dy = dys[c], D = a.D, P = a.max_input_dim;
+        size_t n = 200;
+        double *x = rdata(n, dx, dy), q[3][2];
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(mist_model_estimate(ms[k], x, n, dx, dy, taus, 2, q[k], &err) == 0,
+                          "%s", err.msg);
+        ck_assert(memcmp(q[0], q[1], sizeof q[0]) == 0);
+        pairs_set s;
+        ck_assert_int_eq(pairs_set_build(&s, &a, x, n, dx, dy, &err), 0);
+        float *tok = malloc(s.T * (size_t)D * sizeof *tok);
+        float *pooled = malloc(s.T * (size_t)P * sizeof *pooled);
+        float *scr = malloc(pairs_scratch_floats(P, s.T) * sizeof *scr);
+        pairs_forward(tok, pooled, &s, &m1->p, D, P, a.activation, scr);
+        double want = 0;
+        for (size_t t = 0; t < (size_t)(dx * dy); t++) {
+            const float *v = tok + t * (size_t)D;
+            double mu = 0, var = 0;
+            for (int j = 0; j < D; j++) mu += v[j] / (double)D;
+            for (int j = 0; j < D; j++) var += (v[j] - mu) * (v[j] - mu) / (double)D;
+            for (int j = 0; j < D; j++)
+                want += m1->p.sum_w[j] * ((v[j] - mu) / sqrt(var + a.ln_eps) * m1->p.pln_w[j] +
+                                          m1->p.pln_b[j]);
+        }
+        want *= PAIRS_SUM_SCALE;
+        ck_assert(fabs(want) > 1e-3);
+        for (int t = 0; t < 2; t++)
+            ck_assert_msg(fabs(q[2][t] - q[0][t] - want) <= 1e-5 * (1 + fabs(want)),
+                          "%dx%d tau %g: shift %.9g, expected %.9g", dx, dy, taus[t],
+                          q[2][t] - q[0][t], want);
+        free(tok), free(pooled), free(scr), free(x);
+        pairs_set_free(&s);
+    }
+    for (int k = 0; k < 3; k++) mist_model_free(ms[k]);
+
+    /* with the encoder: linear in w */
+    m0 = pairs_model(1, MIST_ACT_GELU, 61);
+    mist_model *ma = with_sum_head(m0, 1), *mb = with_sum_head(m0, 1), *mc = with_sum_head(m0, 0),
+               *mn = with_sum_head(m0, 0);
+    int D = mist_model_arch(m0)->D;
+    for (int j = 0; j < D; j++)
+        mc->p.sum_w[j] = ma->p.sum_w[j] + mb->p.sum_w[j], mn->p.sum_w[j] = -ma->p.sum_w[j];
+    mist_model *ml[5] = {m0, ma, mb, mc, mn};
+    double r[5][2];
+    double *x = rdata(300, 3, 3);
+    for (int k = 0; k < 5; k++) {
+        mist_model_set_raw_quantiles(ml[k], 1);
+        ck_assert_int_eq(mist_model_estimate(ml[k], x, 300, 3, 3, taus, 2, r[k], &err), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        double da = r[1][t] - r[0][t], db = r[2][t] - r[0][t];
+        ck_assert(fabs(da) > 1e-3 && fabs(db) > 1e-3);
+        ck_assert_msg(fabs(r[3][t] - r[0][t] - da - db) <= 1e-5 * (1 + fabs(da) + fabs(db)),
+                      "w1 + w2: %g vs %g", r[3][t] - r[0][t], da + db);
+        ck_assert_msg(fabs(r[4][t] - r[0][t] + da) <= 1e-5 * (1 + fabs(da)), "-w: %g vs %g",
+                      r[4][t] - r[0][t], -da);
+    }
+    const char *dir = tu_tmpdir("sum-head");
+    char p1[512];
+    snprintf(p1, sizeof p1, "%s/m.msgpack", dir);
+    ck_assert_int_eq(mist_model_save(ma, p1, &err), 0);
+    size_t l1;
+    unsigned char *b1 = tu_slurp(p1, &l1);
+    ck_assert(has_bytes(b1, l1, "sum_head") && has_bytes(b1, l1, "pairs.sum.weight"));
+    mist_model *back = mist_model_open(p1, &err);
+    ck_assert_msg(back != NULL, "%s", err.msg);
+    ck_assert_int_eq(mist_model_arch(back)->sum_head, 1);
+    double rb[2];
+    mist_model_set_raw_quantiles(back, 1);
+    ck_assert_int_eq(mist_model_estimate(back, x, 300, 3, 3, taus, 2, rb, &err), 0);
+    ck_assert(memcmp(rb, r[1], sizeof rb) == 0);
+    mist_arch b;
+    ck_assert_int_eq(mist_arch_preset("tiny", &b, &err), 0);
+    b.sum_head = 1;
+    ck_assert_int_ne(mist_arch_validate(&b, &err), 0);
+    ck_assert_msg(strstr(err.msg, "sum_head"), "%s", err.msg);
+    free(b1), free(x);
+    mist_model_free(back);
+    for (int k = 0; k < 5; k++) mist_model_free(ml[k]);
+}
+END_TEST
+
 /* gauss_base_cap: on binary data where y1 repeats x1 (the Gaussian MI is infinite, the true MI
  * at most ln 2 + ...), the outputs are the network's plus ln of the fewer distinct rows of X and
  * of Y, counted by brute force; it needs gauss_base; on continuous data it changes nothing. */
@@ -646,7 +772,7 @@ int main(void)
     Suite *s = suite_create("pairs");
     TCase *t = tu_case(s, "pairs", 120, test_pair_list, test_gauss_features, test_gauss_base,
                        test_gauss_base_unbiased, test_ksg_feature, test_sign_canon,
-                       test_gauss_base_cap, NULL);
+                       test_gauss_base_cap, test_sum_head, NULL);
     tcase_add_loop_test(t, test_forward_matches_reference, 0, 2); /* GELU, ReLU */
     tcase_add_loop_test(t, test_backward_fd, 0, 2);
     tcase_add_loop_test(t, test_invariances, 0, 6);

@@ -531,6 +531,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         mab_fwd(&c, &p->isab1[i], &g.isab1[i], X, g.isab0[i].out, NULL, NULL, g.ascr, B);
         X = g.isab1[i].out;
     }
+    const float *Xenc = X; /* sum_head reads the encoder's output */
     LAP(fwd, MIST_TB_ENCODER);
     replicate(g.srep, p->pool_s, k_ * D, B);
     mab_fwd(&c, &p->pool, &g.pool, g.srep, X, NULL, NULL, g.ascr, B);
@@ -596,6 +597,8 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     double L = 0;
     for (size_t s = 0; s < B; s++) {
         double pr = (double)pred[s] + (pairs ? pairs_base(a, &ps[s]) : 0), dl;
+        if (pairs && a->sum_head)
+            pr += pairs_sum_head(Xenc + rows[s] * D, p->sum_w, ps[s].Tc, D);
         if (preds) preds[s] = pr;
         if (loss_kind == MIST_LOSS_MSE) {
             L += (pr - ex[s].mi) * (pr - ex[s].mi);
@@ -649,6 +652,10 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     zero(g.T3, B * kD);
     mab_bwd(&c, &g, &p->pool, &g.pool, NULL, Tc, g.T3, dXc, B);
     reduce_tokens(GR(&c, p->pool_s), g.T3, B, kD);
+    if (pairs && a->sum_head)
+        for (size_t s = 0; s < B; s++)
+            pairs_sum_head_backward(dXc + rows[s] * D, GR(&c, p->sum_w), Xenc + rows[s] * D,
+                                    p->sum_w, ps[s].Tc, D, (double)dpred[s]);
     LAP(bwd, MIST_TB_POOL);
     size_t mD = m_ * D;
     for (int i = a->n_isab - 1; i >= 0; i--) {

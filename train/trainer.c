@@ -229,9 +229,10 @@ static int write_ckpt(run *r, double elapsed, char *path, size_t pathsz, mist_er
 }
 
 /* The parameters of the weights file path into m: the same graph up to gauss_base,
- * gauss_base_unbiased, gauss_base_cap (which change a constant, no parameter), ksg_feature (which changes what
- * two inputs hold, not their number) and sign_canon (which changes the inputs' signs), and the
- * trained range. */
+ * gauss_base_unbiased, gauss_base_cap (which change a constant, no parameter), ksg_feature
+ * (which changes what two inputs hold, not their number), sign_canon (which changes the inputs'
+ * signs), and the trained range. A run with sum_head may start from a model without it: its
+ * readout is the last tensor and starts at zero, so the outputs start equal. */
 static int init_from_weights(mist_model *m, const char *path, mist_err *err)
 {
     mist_model *w = mist_model_open(path, err);
@@ -242,16 +243,20 @@ static int init_from_weights(mist_model *m, const char *path, mist_err *err)
     a.ksg_feature = mist_model_arch(m)->ksg_feature;
     a.sign_canon = mist_model_arch(m)->sign_canon;
     a.gauss_base_cap = mist_model_arch(m)->gauss_base_cap;
+    int add_sum = !a.sum_head && mist_model_arch(m)->sum_head;
+    a.sum_head = mist_model_arch(m)->sum_head;
+    size_t nw = mist_model_param_count(w), nm = mist_model_param_count(m);
+    size_t extra = add_sum ? (size_t)a.D : 0;
     int rc = MIST_OK;
-    if (!mist_arch_same_graph(&a, mist_model_arch(m)) ||
-        mist_model_param_count(w) != mist_model_param_count(m))
+    if (!mist_arch_same_graph(&a, mist_model_arch(m)) || nw + extra != nm)
         rc = mist_fail(err, MIST_EINVAL,
                        "--init %s: its architecture differs from the run's (%zu vs %zu "
                        "parameters; see `mist info`)",
-                       path, mist_model_param_count(w), mist_model_param_count(m));
-    else
-        memcpy(mist_model_params(m), mist_model_params(w),
-               mist_model_param_count(m) * sizeof(float));
+                       path, nw, nm);
+    else {
+        memcpy(mist_model_params(m), mist_model_params(w), nw * sizeof(float));
+        memset(mist_model_params(m) + nw, 0, extra * sizeof(float));
+    }
     mist_model_free(w);
     return rc;
 }

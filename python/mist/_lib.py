@@ -54,7 +54,7 @@ class Arch(ctypes.Structure):
         "input_layout", "preprocess", "max_input_dim", "max_dx", "max_dy", "D", "H", "ff",
         "n_inds", "n_seeds", "n_feature_sab", "n_isab", "n_dec", "n_rho", "rho_hidden",
         "quantile_conditioned", "activation", "gauss_base", "gauss_base_unbiased", "ksg_feature",
-        "sign_canon", "gauss_base_cap")] + [
+        "sign_canon", "gauss_base_cap", "sum_head")] + [
         ("ln_eps", c_double), ("n_min", c_int64), ("n_max", c_int64), ("d_min", c_int64),
         ("d_max", c_int64)]
 
