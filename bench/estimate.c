@@ -22,6 +22,7 @@
 
 #include "bench_internal.h"
 #include "mist_classical.h"
+#include "mist_guard.h"
 #include "mist_rng.h"
 #include "util.h"
 
@@ -151,13 +152,28 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
                          rt->quantile_model ? "non-finite quantile" : "non-finite estimate");
     if (!rt->quantile_model || rows) {
         out->estimate = v[0];
-        return MIST_OK;
+    } else {
+        out->estimate = v[rt->i_med];
+        out->lower = v[rt->i_lo];
+        out->upper = v[rt->i_hi];
+        memcpy(out->q, v, rt->ntaus * sizeof *v);
+        out->has_q = 1;
     }
-    out->estimate = v[rt->i_med];
-    out->lower = v[rt->i_lo];
-    out->upper = v[rt->i_hi];
-    memcpy(out->q, v, rt->ntaus * sizeof *v);
-    out->has_q = 1;
+    if (!e->guard) return MIST_OK;
+    /* as mist estimate does; a point answer (a point model, a bootstrap resample) is its own
+     * interval, and only the fallback's estimate is kept for it */
+    int point = !out->has_q;
+    mist_guard_model gm;
+    mist_guard_model_init(&gm, model, point ? out->estimate : out->lower, out->estimate,
+                          point ? out->estimate : out->upper);
+    mist_guard_opts go;
+    mist_guard_opts_default(&go);
+    mist_guard_result gr;
+    if ((rc = mist_guard_run(data, n, ds->dx, ds->dy, &gm, &go, &gr, err))) return rc;
+    if (gr.answer == MIST_GUARD_ANSWER_MODEL) return MIST_OK;
+    out->estimate = gr.estimate;
+    if (!point) out->lower = gr.lower, out->upper = gr.upper;
+    out->has_q = 0;
     return MIST_OK;
 }
 

@@ -42,7 +42,9 @@ extern "C" {
  * classical OPTIONs: k=K, bins=B, bandwidth=H, noise=S, copula, mm (Miller-Madow), no-zscore
  *   (flags also take =0/=1: copula=1, mm=0, zscore=0).
  * mist OPTIONs: weights=PATH (or a bare PATH: `mist:weights/mist-qr.msgpack`), raw (report the
- *   network's quantiles unsorted). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
+ *   network's quantiles unsorted), guard (the answer `mist estimate` gives: the guard's fallback
+ *   estimate and interval where it finds a reason, mist_guard.h; such rows keep no quantiles,
+ *   since the fallback has only an interval). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
  *   a shipped file name such as `mist:mist-qr.msgpack`, when no such file is in the working
  *   folder) are the shipped models and bare `mist` the default one, found wherever they are
  *   installed (mist_model_resolve); the label keeps the name as given, an absolute path by its
@@ -81,6 +83,7 @@ typedef struct mist_bench_est {
     /* mist */
     char weights[200];
     int raw_quantiles;
+    int guard; /* 1: the answer `mist estimate` gives, after the guard (mist_guard.h) */
     /* cmd: the COMMAND as given (placeholders not yet substituted) and its per-call limit */
     char command[MIST_BENCH_CMD_LEN];
     double timeout_s;

@@ -36,6 +36,7 @@ static int make_label(mist_bench_est *e, mist_err *err)
     if (!strcmp(e->name, "mist")) {
         if (e->weights[0]) ADD(":%s", e->weights);
         if (e->raw_quantiles) ADD(":raw");
+        if (e->guard) ADD(":guard");
     } else {
         int ksg = !strcmp(e->name, "ksg1") || !strcmp(e->name, "ksg2");
         if (ksg) ADD(":k=%d", e->k);
@@ -191,6 +192,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
         if (is_mist) {
             if (!strcmp(o, "weights") && v && *v) snprintf(e->weights, sizeof e->weights, "%s", v);
             else if (!strcmp(o, "raw")) bad = parse_flag(v, &e->raw_quantiles);
+            else if (!strcmp(o, "guard")) bad = parse_flag(v, &e->guard);
             else if (!v && nopts == 1) { /* mist:PATH */
                 if (strlen(o) >= sizeof e->weights)
                     return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);
@@ -198,7 +200,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
             } else
                 return mist_fail(err, MIST_EINVAL,
                                  "estimator spec '%s': unknown mist option '%s' (mist takes "
-                                 "weights=PATH or a bare PATH, and raw)",
+                                 "weights=PATH or a bare PATH, raw and guard)",
                                  spec, o);
             if (v && !strcmp(o, "weights") && strlen(v) >= sizeof e->weights)
                 return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);

@@ -152,7 +152,7 @@ START_TEST(test_specs)
     ck_assert_int_eq(mist_bench_parse_estimators(
                          "ksg1:k=5,ksg2,gaussian,gaussian:copula,histogram:mm:bins=8,"
                          "kde:bandwidth=0.5,ksg1:k=3:copula:noise=0,mist:weights/x.msgpack,"
-                         "mist:weights=y.msgpack:raw",
+                         "mist:weights=y.msgpack:raw,mist:z.msgpack:guard",
                          e, 16, &n, &err),
                      MIST_OK);
     const char *want[] = {"ksg1:k=5",
@@ -163,8 +163,9 @@ START_TEST(test_specs)
                           "kde:bandwidth=0.5",
                           "ksg1:k=3:noise=0:copula",
                           "mist:weights/x.msgpack",
-                          "mist:y.msgpack:raw"};
-    ck_assert_uint_eq(n, 9);
+                          "mist:y.msgpack:raw",
+                          "mist:z.msgpack:guard"};
+    ck_assert_uint_eq(n, 10);
     for (size_t i = 0; i < n; i++) ck_assert_str_eq(e[i].label, want[i]);
     ck_assert_int_eq(e[0].k, 5);
     ck_assert_int_eq(e[4].bins, 8);
@@ -173,6 +174,8 @@ START_TEST(test_specs)
     ck_assert_int_eq(e[6].copula, 1);
     ck_assert_str_eq(e[7].weights, "weights/x.msgpack");
     ck_assert_str_eq(e[8].weights, "y.msgpack");
+    ck_assert_int_eq(e[9].guard, 1);
+    ck_assert_int_eq(e[8].guard, 0);
     ck_assert_int_eq(e[8].raw_quantiles, 1);
 
     struct {

@@ -215,6 +215,20 @@ row "--weights mist:nosuch" nz "mist-nosuch.msgpack was not found" "$MIST" estim
   [ "$(cut -d, -f11 bqr/results.csv | sort -u | tr '\n' ' ')" = "estimator mist:mist-point.msgpack mist:qr " ] && ok ||
   bad "bench short names and labels: $(cut -d, -f11 bqr/results.csv 2>&1 | sort -u | tr '\n' ' ')"
 ! grep -q "$SRC" bqr/results.csv && ok || bad "an absolute path in results.csv"
+# bench mist:...:guard gives what mist estimate gives (rotated columns: the guard acts on some)
+"$MIST" bench --suite smoke --n 200 --transform rotate --estimators "mist:qr,mist:qr:guard" --out bg --quiet --no-plots 2>/dev/null &&
+  "$MIST" gen --suite smoke --n 200 --transform rotate -o sg >/dev/null 2>&1 && ok || bad "bench guard run"
+gm=0 gd=0
+for f in sg/*.npy; do
+  id=$(basename "$f" .npy)
+  js=$("$MIST" estimate "$f" --weights mist:qr --json)
+  want=$(for k in estimate lower upper; do echo "$js" | grep -o "\"$k\": [^,}]*" | head -1 | cut -d' ' -f2; done | tr '\n' ' ')
+  got=$(awk -F, -v id="$id" '$3 == id && $11 == "mist:qr:guard" { print $12, $13, $14 }' bg/results.csv)
+  raw=$(awk -F, -v id="$id" '$3 == id && $11 == "mist:qr" { print $12, $13, $14 }' bg/results.csv)
+  awk -v a="$want" -v b="$got" 'BEGIN { split(a, x, " "); split(b, y, " "); for (i = 1; i <= 3; i++) if (x[i] - y[i] > 1e-12 || y[i] - x[i] > 1e-12) exit 1 }' && gm=$((gm + 1))
+  [ "$got" != "$raw" ] && gd=$((gd + 1))
+done
+[ "$gm" -eq 6 ] && [ "$gd" -ge 1 ] && ok || bad "bench guard = mist estimate ($gm of 6 equal, $gd moved by the guard)"
 # CSV from elsewhere: pandas' index, TSV, a delimiter, quoted numbers, column names
 row "pandas index warned" 0 "warning: column 1 of pandas.csv holds 0, 1, 2, ... in order" "$MIST" estimate pandas.csv --dx 2 --method ksg1
 row "pandas index left out by name" 0 "^$ref" "$MIST" estimate pandas.csv --x a,b --y c --method ksg1
