@@ -23,12 +23,18 @@
  *     two cross-checks' upper ends. Only at low dims: there KSG's downward bias is small, while
  *     at high dims both cross-checks fall far below a right model (at every dims, rules of this
  *     kind flagged 8% or more of the mist-oomd datasets whose interval covered the truth).
+ *     KSG (algorithm 1) cannot exceed psi(n) - psi(k) (every row has at least k - 1 marginal
+ *     neighbours): within KSG_CEILING_MARGIN of that ceiling it says only "at least this much"
+ *     and does not count as an upper reference. Found on Gaussian 1x1 data with MI 8.86 at
+ *     n = 100 (new-families suite): KSG read 2.89 (ceiling 3.09), the copula cross-check could
+ *     not run (tied scores), and the rule replaced a right answer (8.8 [7.3, 10.8]) by 2.89.
  *   MI_RANGE: the model's median above the 99.9th percentile of its training MI at these dims.
  *   DISCRETE: a column with at most 20 distinct values (and at most n/2), for a model trained on
  *     a continuous meta-distribution: the copula ranks turn it into a few tied scores the model
  *     never saw; binary X with continuous Y read 5-8x the truth, X = Y binary 6 nats for 0.69.
  *     KSG with its tie-breaking noise read such data within 0.1 nats.
  *   N_RANGE, DIM_RANGE: outside the arch's trained range. */
+#include <gsl/gsl_sf_psi.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +49,7 @@
 #define ABOVE_MAX_DIMS 6
 #define ABOVE_ABS 0.1
 #define ABOVE_REL 0.25
+#define KSG_CEILING_MARGIN 0.5
 #define DISCRETE_MAX_LEVELS 20
 
 static const char *const REASON_NAMES[MIST_GUARD_REASON_COUNT] = {
@@ -191,8 +198,11 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (K->ok && K->lower > hi) below = K;
     if (G->ok && G->lower > hi && (!below || G->lower > below->lower)) below = G;
     if (below) r->reasons |= MIST_GUARD_BELOW;
-    if (!below && cols <= ABOVE_MAX_DIMS && (K->ok || G->ok)) {
-        const mist_guard_xcheck *top = !K->ok ? G : !G->ok ? K : G->upper > K->upper ? G : K;
+    /* KSG near its ceiling is no upper reference (see ABOVE) */
+    int k_ref = K->ok && K->estimate < gsl_sf_psi((double)n) - gsl_sf_psi_int(o->k) -
+                                           KSG_CEILING_MARGIN;
+    if (!below && cols <= ABOVE_MAX_DIMS && (k_ref || G->ok)) {
+        const mist_guard_xcheck *top = !k_ref ? G : !G->ok ? K : G->upper > K->upper ? G : K;
         double u = top->upper;
         if (lo > u + ABOVE_ABS + ABOVE_REL * fmax(u, 0.0)) {
             above = top;

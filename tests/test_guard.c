@@ -339,6 +339,27 @@ START_TEST(test_above)
     r = run(d, n, 4, 4, &m);
     CHECKM(r.reasons == 0, "4x4: reasons %#x", r.reasons);
     free(d);
+    /* KSG at its ceiling psi(n) - psi(k) is no upper reference: MI 8.86 at 1x1, n = 100, a
+     * right model is not overruled (KSG reads about 2.9 of its ceiling 3.09) */
+    n = 100;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        d = tu_task_data("normal-dense-base", 1, 1, "c", 0.99999999, seed, n, &mi);
+        m = model_says(mi - 1.5, mi, mi + 2.0);
+        r = run(d, n, 1, 1, &m);
+        CHECKM(r.ksg1.ok && r.ksg1.estimate > 2.5 && r.ksg1.estimate < 3.1, "ksg %g",
+               r.ksg1.estimate);
+        CHECKM(!(r.reasons & MIST_GUARD_ABOVE), "MI %g: above (ksg %g, copula %d %g [%g, %g])",
+               mi, r.ksg1.estimate, r.gaussian_copula.ok, r.gaussian_copula.estimate,
+               r.gaussian_copula.lower, r.gaussian_copula.upper);
+        CHECK(r.answer != MIST_GUARD_ANSWER_KSG1);
+        free(d);
+    }
+    /* the same answer on data with MI 0.14 at the same n is still overruled */
+    d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 5, n, &mi);
+    m = model_says(7.36, 8.86, 10.86);
+    r = run(d, n, 1, 1, &m);
+    CHECKM(r.reasons & MIST_GUARD_ABOVE, "MI %g: reasons %#x", mi, r.reasons);
+    free(d);
 }
 END_TEST
 
