@@ -1177,12 +1177,56 @@ START_TEST(test_broad)
 }
 END_TEST
 
+/* broad2: broad's entries plus additive-wiggly at dx = dy in 2..32 (weight 4 of 70.25; broad
+ * has 1 there already): its share among the draws, its noise widths (default: within U(0.1, 2)
+ * per coordinate; hooked: one eps for every coordinate, total MI in [0.05, 10.5] to rounding),
+ * and every draw a valid task with exact MI. */
+START_TEST(test_broad2)
+{
+    const int N = 3000;
+    int add = 0, hooked = 0;
+    mist_err err = {0};
+    for (int i = 0; i < N; i++) {
+        mist_task_spec s;
+        ck_assert_int_eq(mist_metadist_draw("broad2", 3, (uint64_t)i, &s, &err), MIST_OK);
+        CHECK(s.n >= 10 && s.n <= 5000 && count_steps(s.transform, "negate") == 1);
+        mist_task *t = NULL;
+        CHECKM(mist_task_create(&t, s.task, s.dx, s.dy, s.params, s.nparams, s.seed, &err) ==
+                   MIST_OK,
+               "draw %d: %s %dx%d: %s", i, s.task, s.dx, s.dy, err.msg);
+        double mi = mist_task_mi(t), v;
+        CHECK(isfinite(mi) && mi >= 0);
+        if (!strcmp(s.task, "additive-wiggly") && s.dx >= 2) {
+            add++;
+            CHECK(s.dx == s.dy && s.dx <= 32);
+            if (s.nparams == 1 && !strcmp(s.params[0].name, "eps")) {
+                hooked++;
+                CHECKM(mi >= 0.05 - 1e-9 && mi <= 10.5 + 1e-9, "hooked additive MI %g", mi);
+            } else {
+                for (int j = 1; j <= s.dx; j++) {
+                    char name[16];
+                    snprintf(name, sizeof name, "eps%d", j);
+                    CHECKM(has_param(t, name, &v) && v >= 0.1 && v <= 2, "%s = %g", name, v);
+                }
+            }
+        }
+        mist_task_free(t);
+        mist_task_spec_clear(&s);
+    }
+    double want = 5.0 / 70.25, f = (double)add / N;
+    CHECKM(fabs(f - want) < 4 * sqrt(want * (1 - want) / N), "additive at dims >= 2: %.4f, want %.4f",
+           f, want);
+    want = 2.0 / 70.25, f = (double)hooked / N;
+    CHECKM(fabs(f - want) < 4 * sqrt(want * (1 - want) / N), "hooked: %.4f, want %.4f", f, want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("families");
     tu_case(s, "families", 120, test_channel_quadrature, test_channel_mc, test_mixture_mc,
             test_categorical_gauss, test_categorical_softmax, test_categorical_discrete,
-            test_high_mi, test_determinism, test_errors, test_negate, test_broad,
+            test_high_mi, test_determinism, test_errors, test_negate, test_broad, test_broad2,
             test_new_families_suite, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
