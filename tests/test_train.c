@@ -415,6 +415,61 @@ END_TEST
 
 /* ---- whole runs (need mist_train_grad) ----------------------------------------------------- */
 
+/* mist train --init from a pairs model without sum_head into a run with it: the parameters are
+ * copied and the readout starts at zero (a step at lr 1e-30 moves nothing measurable), so the
+ * run's model answers as the one it started from; a model of another width is refused. */
+START_TEST(test_init_adds_sum_head)
+{
+    mist_err err = {0};
+    mist_arch a;
+    ck_assert_int_eq(mist_arch_preset("pairs-tiny", &a, &err), 0);
+    a.quantile_conditioned = 1;
+    mist_model *m0 = mist_model_create_random(&a, 5, &err);
+    ck_assert_msg(m0 != NULL, "%s", err.msg);
+    char dir[600], wpath[700], run[700], mpath[800];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir("init-sum"));
+    snprintf(wpath, sizeof wpath, "%s/w.msgpack", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(mpath, sizeof mpath, "%s/model.msgpack", run);
+    ck_assert_int_eq(mist_model_save(m0, wpath, &err), 0);
+    mist_train_config c;
+    small_cfg(&c, "normal1x1", MIST_LOSS_PINBALL);
+    c.arch = a;
+    c.arch.sum_head = 1;
+    c.steps = 1, c.warmup = 0, c.lr = 1e-30, c.val_count = 0, c.ckpt_every_s = 0;
+    snprintf(c.init_from, sizeof c.init_from, "%s", wpath);
+    ck_assert_msg(mist_train_run(&c, run, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    mist_model *m1 = mist_model_open(mpath, &err);
+    ck_assert_msg(m1 != NULL, "%s", err.msg);
+    ck_assert_int_eq(mist_model_arch(m1)->sum_head, 1);
+    size_t n0 = mist_model_param_count(m0);
+    ck_assert_uint_eq(mist_model_param_count(m1), n0 + (size_t)a.D);
+    const float *p0 = mist_model_params(m0), *p1 = mist_model_params(m1);
+    for (size_t i = 0; i < n0 + (size_t)a.D; i++)
+        ck_assert_msg(fabs((double)p1[i] - (i < n0 ? p0[i] : 0.0)) <= 1e-20, "parameter %zu", i);
+    double *x = malloc(200 * 3 * sizeof *x);
+    for (int i = 0; i < 200; i++)
+        x[3 * i] = sin(i), x[3 * i + 1] = cos(3.0 * i), x[3 * i + 2] = x[3 * i] + 0.3 * sin(7.0 * i);
+    const double taus[2] = {0.1, 0.9};
+    double q0[2], q1[2];
+    ck_assert_int_eq(mist_model_estimate(m0, x, 200, 2, 1, taus, 2, q0, &err), 0);
+    ck_assert_int_eq(mist_model_estimate(m1, x, 200, 2, 1, taus, 2, q1, &err), 0);
+    for (int t = 0; t < 2; t++) ck_assert_msg(fabs(q1[t] - q0[t]) <= 1e-9, "%g vs %g", q1[t], q0[t]);
+    mist_model_free(m1);
+    mist_model_free(m0);
+    /* another width */
+    a.D *= 2;
+    m0 = mist_model_create_random(&a, 5, &err);
+    ck_assert_int_eq(mist_model_save(m0, wpath, &err), 0);
+    snprintf(run, sizeof run, "%s/run2", dir);
+    ck_assert_int_ne(mist_train_run(&c, run, NULL, NULL, NULL, &err), 0);
+    ck_assert_msg(strstr(err.msg, "--init") && strstr(err.msg, "architecture differs"), "%s",
+                  err.msg);
+    mist_model_free(m0);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_resume_bit_for_bit)
 {
     mist_train_config c;
@@ -554,7 +609,7 @@ static Suite *train_suite(void)
             test_presets, NULL);
     tu_case(s, "stream", 0, test_stream_determinism, test_stream_n_range_and_validation, NULL);
     tu_case(s, "checkpoint", 0, test_checkpoint_roundtrip, test_export_average, NULL);
-    tu_case(s, "run", 300, test_resume_bit_for_bit, test_learning, NULL);
+    tu_case(s, "run", 300, test_resume_bit_for_bit, test_learning, test_init_adds_sum_head, NULL);
     return s;
 }
 
