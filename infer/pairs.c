@@ -588,14 +588,12 @@ void pairs_sum_head_backward(float *dtok, float *dw, const float *tok, const flo
 {
     double gs = PAIRS_SUM_SCALE * g;
     for (int j = 0; j < D; j++) {
+        float gw = (float)(gs * (double)w[j]);
         double acc = 0;
-        for (size_t t = 0; t < Tc; t++) acc += (double)tok[t * (size_t)D + j];
-        dw[j] += (float)(gs * acc);
-    }
-    float gw;
-    for (size_t t = 0; t < Tc; t++)
-        for (int j = 0; j < D; j++) {
-            gw = (float)(gs * (double)w[j]);
+        for (size_t t = 0; t < Tc; t++) {
+            acc += (double)tok[t * (size_t)D + j];
             dtok[t * (size_t)D + j] += gw;
         }
+        dw[j] += (float)(gs * acc);
+    }
 }
