@@ -44,7 +44,9 @@ extern "C" {
  * mist OPTIONs: weights=PATH (or a bare PATH: `mist:weights/mist-qr.msgpack`), raw (report the
  *   network's quantiles unsorted), guard (the answer `mist estimate` gives: the guard's fallback
  *   estimate and interval where it finds a reason, mist_guard.h; such rows keep no quantiles,
- *   since the fallback has only an interval). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
+ *   since the fallback has only an interval), canon (the columns put in a canonical order and
+ *   sign first, and X/Y symmetrised: mist_model_set_col_canon; canon=0: as given, for a model
+ *   whose weights ask for canonical columns). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
  *   a shipped file name such as `mist:mist-qr.msgpack`, when no such file is in the working
  *   folder) are the shipped models and bare `mist` the default one, found wherever they are
  *   installed (mist_model_resolve); the label keeps the name as given, an absolute path by its
@@ -84,6 +86,8 @@ typedef struct mist_bench_est {
     char weights[200];
     int raw_quantiles;
     int guard; /* 1: the answer `mist estimate` gives, after the guard (mist_guard.h) */
+    int col_canon; /* 1: columns canonicalised first (mist_model_set_col_canon); 0: as given;
+                    * -1 (no option): as the model's weights say */
     /* cmd: the COMMAND as given (placeholders not yet substituted) and its per-call limit */
     char command[MIST_BENCH_CMD_LEN];
     double timeout_s;

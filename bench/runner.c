@@ -145,6 +145,11 @@ static void *worker(void *arg)
                     if (st->rt[e].is_mist && !models[e]) {
                         mist_err merr = {0};
                         models[e] = mist_model_open(st->rt[e].spec->weights, &merr);
+                        if (models[e]) {
+                            mist_model_set_raw_quantiles(models[e], st->rt[e].spec->raw_quantiles);
+                            if (st->rt[e].spec->col_canon >= 0)
+                                mist_model_set_col_canon(models[e], st->rt[e].spec->col_canon);
+                        }
                     }
                     bench_est_rt_run(&st->rt[e], models[e], ds, seed, score_seed,
                                      st->o->bootstrap, st->o->ci, st->o->score_bootstrap, &row);

@@ -14,7 +14,7 @@ static void calibrate_usage(FILE *f)
 {
     fputs("usage: mist train calibrate WEIGHTS -o OUT [--method auto|map|resid] [--count N]\n"
           "             [--seed S] [--metadist NAME] [--n-range A-B] [--n-groups B1,B2,...]\n"
-          "             [--quiet]\n"
+          "             [--columns canonical|as_given] [--quiet]\n"
           "\n"
           "Recalibrates the quantiles of a quantile model on fresh datasets of a\n"
           "meta-distribution (by default the model's training one) and writes OUT, the model\n"
@@ -37,7 +37,10 @@ static void calibrate_usage(FILE *f)
           "                   \"metadist\"; 'default' when it has none)\n"
           "  --n-range A-B    rows per dataset (default: the n range the model was trained on)\n"
           "  --n-groups LIST  upper bounds of the n-groups of resid (default 25,50,100,200,350:\n"
-          "                   10-25, 26-50, 51-100, 101-200, 201-350, 351-500)\n",
+          "                   10-25, 26-50, 51-100, 101-200, 201-350, 351-500)\n"
+          "  --columns C      canonical: OUT reads every dataset with its columns in a canonical\n"
+          "                   order and sign, X/Y symmetrised (meta \"columns\"; the fit is\n"
+          "                   made that way); as_given: as they come. Default: as WEIGHTS does\n",
           f);
 }
 
@@ -64,7 +67,7 @@ int train_calibrate(int argc, char **argv)
     mist_calibrate_opts o;
     mist_calibrate_opts_default(&o);
     int64_t bounds[MIST_CALIB_MAX_GROUPS];
-    enum { O_OUT = 1, O_COUNT, O_SEED, O_MD, O_METHOD, O_NRANGE, O_NGROUPS, O_QUIET };
+    enum { O_OUT = 1, O_COUNT, O_SEED, O_MD, O_METHOD, O_NRANGE, O_NGROUPS, O_QUIET, O_COLS };
     static const cli_opt opts[] = {{O_OUT, "--out", "-o", 1},
                                    {O_COUNT, "--count", NULL, 1},
                                    {O_SEED, "--seed", NULL, 1},
@@ -73,10 +76,11 @@ int train_calibrate(int argc, char **argv)
                                    {O_NRANGE, "--n-range", NULL, 1},
                                    {O_NGROUPS, "--n-groups", NULL, 1},
                                    {O_QUIET, "--quiet", NULL, 0},
+                                   {O_COLS, "--columns", NULL, 1},
                                    {0, NULL, NULL, 0}};
     cli_parser p;
     cli_opts_init(&p, "train calibrate", opts, argc, argv);
-    const char *v;
+    const char *v, *columns = NULL;
     int quiet = 0;
     for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
         uint64_t lo, hi;
@@ -109,6 +113,11 @@ int train_calibrate(int argc, char **argv)
             o.n_groups = bounds;
             break;
         case O_QUIET: quiet = 1; break;
+        case O_COLS:
+            if (strcmp(v, "canonical") && strcmp(v, "as_given"))
+                return cli_opts_bad(&p, v, "canonical or as_given");
+            columns = v;
+            break;
         default:
             if (in) return cli_opts_extra(&p, v);
             in = v;
@@ -130,6 +139,14 @@ int train_calibrate(int argc, char **argv)
                   in);
         mist_model_free(m);
         return 2;
+    }
+    if (columns) {
+        if (mist_model_meta_set_str(m, "columns", columns, &err)) {
+            cli_error("train calibrate: %s", err.msg);
+            mist_model_free(m);
+            return 1;
+        }
+        mist_model_set_col_canon(m, !strcmp(columns, "canonical"));
     }
     mist_calibrate_report r;
     /* one library call that draws and runs tens of thousands of datasets: a time line */

@@ -67,6 +67,13 @@ static void estimate_usage(FILE *f)
           "  --raw-quantiles   report the quantiles as the network gives them; by default they\n"
           "                    are sorted along tau (monotone rearrangement, together with the\n"
           "                    median) so that they never cross\n"
+          "  --columns C       canonical | as_given: how a model that reads columns by position\n"
+          "                    (mist-qr, mist-point, converted official checkpoints) sees them.\n"
+          "                    canonical: in an order and with signs chosen from the data (the\n"
+          "                    strongest cross pairs first, x_i with y_i), X and Y symmetrised,\n"
+          "                    so that reordering or negating columns or swapping X and Y changes\n"
+          "                    nothing; as_given: as they come. Default: the model's own (meta\n"
+          "                    \"columns\"; as_given without it)\n"
           "  --threads T       OpenBLAS threads (default 1); results equal up to float rounding\n"
           "  --guard MODE      fallback (default) | warn | off. The guard checks whether the data\n"
           "                    suit the model: n and dims inside its trained range, its estimate\n"
@@ -256,7 +263,7 @@ static int guard_quantiles(mist_model *m, const mist_dataset *ds, const double *
  * (taus_are_default), which a point model ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
                          size_t nuser, int taus_are_default, int raw, int threads, int json,
-                         int guard, uint64_t seed)
+                         int guard, uint64_t seed, int columns)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -269,6 +276,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         cli_error("estimate: %s", err.msg);
         return 1;
     }
+    if (columns >= 0) mist_model_set_col_canon(m, columns);
     const mist_arch *a = mist_model_arch(m);
     char why[96];
     int constant_col;
@@ -377,10 +385,14 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                                     : NAN);
         printf(", \"weights\": ");
         mist_json_put_string(stdout, weights);
-        printf(", \"raw_quantiles\": %s, \"quantile_conditioned\": %s, \"n\": %zu, \"dx\": "
-               "%d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": \"%s\", \"true_mi\": ",
-               raw ? "true" : "false", a->quantile_conditioned ? "true" : "false", ds->n, ds->dx,
-               ds->dy, (long long)a->n_min, (long long)a->n_max, cli_unit());
+        printf(", \"raw_quantiles\": %s, \"columns\": \"%s\", \"quantile_conditioned\": %s, "
+               "\"n\": %zu, \"dx\": %d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": "
+               "\"%s\", \"true_mi\": ",
+               raw ? "true" : "false",
+               mist_model_col_canon(m) && a->input_layout != MIST_LAYOUT_PAIRS ? "canonical"
+                                                                              : "as_given",
+               a->quantile_conditioned ? "true" : "false", ds->n, ds->dx, ds->dy,
+               (long long)a->n_min, (long long)a->n_max, cli_unit());
         mist_json_put_number(stdout, cli_mi(truth));
         if (guard != GUARD_OFF) {
             printf(", ");
@@ -425,7 +437,7 @@ int cmd_estimate(int argc, char **argv)
     enum {
         O_DX = 1, O_X, O_Y, O_METHOD, O_K, O_COPULA, O_CI, O_BOOT, O_SEED, O_THREADS, O_BINS,
         O_MM, O_BW, O_NOZ, O_NOISE, O_JSON, O_WEIGHTS, O_QUANTILES, O_RAW, O_GUARD, O_UNIT,
-        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED
+        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED, O_COLS
     };
     static const cli_opt opts[] = {{O_DX, "--dx", NULL, 1},
                                    {O_X, "--x", NULL, 1},
@@ -452,10 +464,11 @@ int cmd_estimate(int argc, char **argv)
                                    {O_DELIM, "--delimiter", NULL, 1},
                                    {O_FORMAT, "--format", NULL, 1},
                                    {O_QUIET, "--quiet", NULL, 0},
+                                   {O_COLS, "--columns", NULL, 1},
                                    {0, NULL, NULL, 0}};
     const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
                *quantiles = NULL, *v;
-    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0;
+    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0, columns = -1;
     const char *guard_opt = NULL;
     const char *classical_only = NULL; /* an option that the learned model has no use for */
     mist_read_opts ro = {MIST_FMT_AUTO, 0};
@@ -500,6 +513,11 @@ int cmd_estimate(int argc, char **argv)
         case O_WEIGHTS: weights = v; break;
         case O_QUANTILES: quantiles = v; break;
         case O_RAW: raw_quantiles = 1; break;
+        case O_COLS:
+            if (!strcmp(v, "canonical")) columns = 1;
+            else if (!strcmp(v, "as_given")) columns = 0;
+            else return cli_opts_bad(&p, v, "canonical or as_given");
+            break;
         case O_GUARD:
             guard_opt = v;
             if (!strcmp(v, "off")) guard = GUARD_OFF;
@@ -549,8 +567,8 @@ int cmd_estimate(int argc, char **argv)
                   classical_only);
         return 2;
     }
-    if (!is_mist && (weights || quantiles || raw_quantiles || guard_opt)) {
-        cli_error("estimate: --weights, --quantiles, --raw-quantiles and --guard apply to "
+    if (!is_mist && (weights || quantiles || raw_quantiles || guard_opt || columns >= 0)) {
+        cli_error("estimate: --weights, --quantiles, --raw-quantiles, --columns and --guard apply to "
                   "--method mist");
         return 2;
     }
@@ -597,7 +615,7 @@ int cmd_estimate(int argc, char **argv)
             taus[2] = nearbyint((1 + o.ci) / 2 * 1e12) / 1e12;
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
-                               raw_quantiles, o.threads, json, guard, o.seed);
+                               raw_quantiles, o.threads, json, guard, o.seed, columns);
         mist_dataset_free(ds);
         return rc;
     }

@@ -313,6 +313,13 @@ int pairs_set_canon(pairs_set *s, double *sign, mist_err *err);
 /* Eigenvalues (left on A's diagonal) and eigenvectors (V's columns) of the symmetric A [m, m]
  * by cyclic Jacobi: maps S A S to S V S exactly for any diagonal signs S. */
 void canon_jacobi(double *A, double *V, int m);
+/* col_canon.c: the canonical column order and signs of a dataset n x (dx+dy) (finite values):
+ * output column c is sign[c] times input column src[c] (X columns to X positions, Y to Y);
+ * then the canonical copy (swap: with the Y block first, dims dy x dx). */
+int col_canon_plan(const double *data, size_t n, int dx, int dy, int *src, double *sign,
+                   mist_err *err);
+void col_canon_apply(double *out, const double *data, size_t n, int dx, int dy, const int *src,
+                     const double *sign, int swap);
 /* Scratch floats for pairs_forward and pairs_backward at pooled width P, T tokens. */
 size_t pairs_scratch_floats(int P, size_t T);
 /* tok [T, D] (before the LayerNorm) and pooled [T, P] (the row means, kept for the backward)
@@ -349,6 +356,7 @@ struct mist_model {
     size_t meta_len;
     char *meta_json;        /* rendered on demand */
     int raw_quantiles;
+    int col_canon;          /* mist_model_set_col_canon */
     double *qmap_level, *qmap_tau; /* the quantile recalibration map (qmap.c), qmap_k knots */
     size_t qmap_k;
     double qres_lo, qres_hi, *qres_level, *qres_value; /* residual recalibration (qmap.c): */
@@ -361,6 +369,9 @@ struct mist_model {
 
 /* qmap.c: the meta key of the quantile map; parse its value (len 0: no map) into m; the
  * network level to query for a calibrated tau (tau itself without a map). */
+/* weights.c: the meta key that opens a model with column canonicalisation on ("canonical")
+ * or off ("as_given"); absent: off. */
+#define COLUMNS_META_KEY "columns"
 #define QMAP_META_KEY "quantile_map"
 int qmap_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
 double qmap_apply(const mist_model *m, double tau);

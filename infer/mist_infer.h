@@ -162,6 +162,19 @@ MIST_API int mist_model_save(const mist_model *m, const char *path, mist_err *er
  * of rho per tau. */
 MIST_API void mist_model_set_raw_quantiles(mist_model *m, int raw);
 
+/* Column canonicalisation, for the models that read columns by position (split and packed
+ * layouts; the pairs layout is invariant by construction and ignores it). Default 0. 1: every
+ * dataset is given to the network with its columns in an order and with signs chosen from the
+ * data (the strongest cross pairs first, x_i paired with y_i, positively related: the
+ * arrangement of the generator's families), and, where the model takes the swapped dims, the
+ * answer is the mean of those on (X, Y) and (Y, X). The estimate is then unchanged, bit for
+ * bit, by permuting the columns within X or within Y, negating columns, or swapping X and Y
+ * (except on exact ties of the pair strengths: duplicate or constant columns). Costs two
+ * forward passes and O(n dx dy) statistics. See col_canon.c. A weights file whose meta
+ * "columns" is "canonical" opens with it on ("as_given" or no such key: off). */
+MIST_API void mist_model_set_col_canon(mist_model *m, int on);
+MIST_API int mist_model_col_canon(const mist_model *m);
+
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear
  * through (0, 0), the knots and (1, 1). Unless raw quantiles are asked for, the tau-quantile

@@ -140,6 +140,16 @@ void mist_model_set_raw_quantiles(mist_model *m, int raw)
     m->raw_quantiles = raw ? 1 : 0;
 }
 
+void mist_model_set_col_canon(mist_model *m, int on)
+{
+    m->col_canon = on ? 1 : 0;
+}
+
+int mist_model_col_canon(const mist_model *m)
+{
+    return m->col_canon;
+}
+
 int mist_infer_set_threads(int threads, mist_err *err)
 {
     if (threads < 1 || threads > 1024)
@@ -257,6 +267,68 @@ static int rearrange(double *q, const double *taus, size_t nt, mist_err *err)
     return MIST_OK;
 }
 
+static int estimate_checked(mist_model *m, const mist_data_view *sets, size_t nsets,
+                            const double *taus, size_t ntaus, double *out, mist_err *err);
+
+/* Column canonicalisation (col_canon.c): every set in its canonical column order and signs,
+ * and, where the model takes the swapped dims, also with X and Y exchanged; the two answers
+ * averaged quantile by quantile (each is sorted along tau, so the mean is too). The mean is
+ * the same bits for a set and its swap: the same two terms, added in either order. */
+static int estimate_canon(mist_model *m, const mist_data_view *sets, size_t nsets,
+                          const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    const mist_arch *a = &m->arch;
+    size_t nt = ntaus ? ntaus : 1, total = 0, maxd = 0;
+    for (size_t s = 0; s < nsets; s++) {
+        size_t d = (size_t)(sets[s].dx + sets[s].dy);
+        total += sets[s].n * d;
+        if (d > maxd) maxd = d;
+    }
+    double *buf = malloc(2 * total * sizeof *buf), *res = malloc(2 * nsets * nt * sizeof *res);
+    mist_data_view *v = malloc(2 * nsets * sizeof *v);
+    unsigned char *sym = malloc(nsets);
+    int *src = malloc(maxd * sizeof *src);
+    double *sign = malloc(maxd * sizeof *sign);
+    int rc = MIST_OK;
+    if (!buf || !res || !v || !sym || !src || !sign) {
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory for the canonical columns");
+        goto done;
+    }
+    /* v[0..nsets): the canonical copies; v[nsets..nv): the swapped ones, in set order. Two
+     * calls with the same layout of sizes, so that a set and its swap see the same blocks. */
+    size_t off = 0, ns = 0;
+    for (size_t s = 0; s < nsets && !rc; s++) {
+        const mist_data_view *in = &sets[s];
+        size_t len = in->n * (size_t)(in->dx + in->dy);
+        if ((rc = col_canon_plan(in->data, in->n, in->dx, in->dy, src, sign, err))) break;
+        col_canon_apply(buf + off, in->data, in->n, in->dx, in->dy, src, sign, 0);
+        v[s] = (mist_data_view){buf + off, in->n, in->dx, in->dy};
+        off += len;
+        /* a packed model takes dx == dy only, which the swap keeps */
+        sym[s] = in->dy <= a->max_dx && in->dx <= a->max_dy;
+        if (sym[s]) {
+            col_canon_apply(buf + off, in->data, in->n, in->dx, in->dy, src, sign, 1);
+            v[nsets + ns++] = (mist_data_view){buf + off, in->n, in->dy, in->dx};
+            off += len;
+        }
+    }
+    if (!rc) rc = estimate_checked(m, v, nsets, taus, ntaus, res, err);
+    if (!rc && ns) rc = estimate_checked(m, v + nsets, ns, taus, ntaus, res + nsets * nt, err);
+    for (size_t s = 0, k = 0; s < nsets && !rc; s++) {
+        const double *p = res + s * nt, *q = res + (nsets + k) * nt;
+        for (size_t i = 0; i < nt; i++) out[s * nt + i] = sym[s] ? 0.5 * (p[i] + q[i]) : p[i];
+        k += sym[s];
+    }
+done:
+    free(buf);
+    free(res);
+    free(v);
+    free(sym);
+    free(src);
+    free(sign);
+    return rc;
+}
+
 int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
                               const double *taus, size_t ntaus, double *out, mist_err *err)
 {
@@ -280,6 +352,16 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
         if (total > ((size_t)1 << 30))
             return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
     }
+    if (m->col_canon && m->arch.input_layout != MIST_LAYOUT_PAIRS)
+        return estimate_canon(m, sets, nsets, taus, ntaus, out, err);
+    return estimate_checked(m, sets, nsets, taus, ntaus, out, err);
+}
+
+/* The estimate of sets that passed the checks: recalibration, forward pass, rearrangement. */
+static int estimate_checked(mist_model *m, const mist_data_view *sets, size_t nsets,
+                            const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    int rc;
     /* Recalibrated levels: the network is asked at qmap(tau). A QR model's default median
      * (ntaus 0) is the 0.5 level too. Raw mode shows the network as it is. */
     const double half = 0.5;

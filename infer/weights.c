@@ -583,6 +583,19 @@ static mist_model *decode(const char *name, const msgpack_object *root, const vo
         msgpack_sbuffer_destroy(&sb);
         const msgpack_object_map *meta = &v[K_META]->via.map;
         for (uint32_t i = 0; i < meta->size; i++) {
+            if (mist_mp_str_is(&meta->ptr[i].key, COLUMNS_META_KEY)) {
+                const msgpack_object *c = &meta->ptr[i].val;
+                int canon = c->type == MSGPACK_OBJECT_STR ? mist_mp_str_is(c, "canonical") : -1;
+                if (canon == 0 && !mist_mp_str_is(c, "as_given")) canon = -1;
+                if (canon < 0) {
+                    mist_fail(err, MIST_EFORMAT,
+                              "'%s': meta \"%s\" must be \"canonical\" or \"as_given\"", name,
+                              COLUMNS_META_KEY);
+                    goto fail;
+                }
+                m->col_canon = canon;
+                continue;
+            }
             int is_map = mist_mp_str_is(&meta->ptr[i].key, QMAP_META_KEY),
                 is_res = mist_mp_str_is(&meta->ptr[i].key, QRES_META_KEY);
             if (!is_map && !is_res) continue;

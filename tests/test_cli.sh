@@ -215,6 +215,16 @@ row "--weights mist:nosuch" nz "mist-nosuch.msgpack was not found" "$MIST" estim
   [ "$(cut -d, -f11 bqr/results.csv | sort -u | tr '\n' ' ')" = "estimator mist:mist-point.msgpack mist:qr " ] && ok ||
   bad "bench short names and labels: $(cut -d, -f11 bqr/results.csv 2>&1 | sort -u | tr '\n' ' ')"
 ! grep -q "$SRC" bqr/results.csv && ok || bad "an absolute path in results.csv"
+# --columns canonical: reordering, negating and swapping columns change no digit of the answer
+"$MIST" gen normal-sparse-base --dims 3x4 --n 300 --seed 5 -o cc0.npy --quiet &&
+  "$MIST" gen normal-sparse-base --dims 3x4 --n 300 --seed 5 --transform perm+negate+swap -o cc1.npy --quiet && ok || bad "gen for --columns"
+c0=$(env -u MIST_WEIGHTS "$MIST" estimate cc0.npy --columns canonical --guard off | head -1 | sed 's/(n = .*//')
+c1=$(env -u MIST_WEIGHTS "$MIST" estimate cc1.npy --columns canonical --guard off | head -1 | sed 's/(n = .*//')
+a1=$(env -u MIST_WEIGHTS "$MIST" estimate cc1.npy --columns as_given --guard off | head -1 | sed 's/(n = .*//')
+[ -n "$c0" ] && [ "$c0" = "$c1" ] && [ "$a1" != "$c1" ] && ok || bad "--columns canonical: '$c0' vs '$c1' (as given '$a1')"
+row "--columns in the JSON" 0 '"columns": "canonical"' env -u MIST_WEIGHTS "$MIST" estimate cc1.npy --columns canonical --guard off --json
+row "--columns bad value" nz "bad value for --columns: 'sideways'" "$MIST" estimate cc1.npy --columns sideways
+row "--columns for a classical method" nz "apply to --method mist" "$MIST" estimate cc1.npy --columns canonical --method ksg1
 # bench mist:...:guard gives what mist estimate gives (rotated columns: the guard acts on some)
 "$MIST" bench --suite smoke --n 200 --transform rotate --estimators "mist:qr,mist:qr:guard" --out bg --quiet --no-plots 2>/dev/null &&
   "$MIST" gen --suite smoke --n 200 --transform rotate -o sg >/dev/null 2>&1 && ok || bad "bench guard run"

@@ -11,7 +11,8 @@
 #  6. with BMI=1: bmi40 at n = 100, 1,000, 10,000 (suite seed 1; candidate and ksg1);
 # then tools/must_show.py prints the robust-models issue's bars for the candidate.
 # With GUARD=1 the candidate is scored as `mist estimate` answers by default: the model, then
-# the guard's fallback where it finds a reason (label mist:OUTDIR/candidates/NAME:guard).
+# the guard's fallback where it finds a reason (label mist:OUTDIR/candidates/NAME:guard). With
+# CANON=1 its columns are canonicalised first (mist_model_set_col_canon; label ...:canon).
 # usage: tools/eval_candidate.sh MODEL.msgpack [MIST] [OUTDIR] [THREADS]
 # The candidate is copied to OUTDIR/candidates/ under its own name, so that its label never
 # collides with a shipped model's cached rows.
@@ -24,6 +25,7 @@ mkdir -p "$OUT/candidates"
 C="$OUT/candidates/$(basename "$MODEL")"
 cp "$MODEL" "$C"
 S="mist:$C"
+[ "${CANON:-0}" = 1 ] && S="$S:canon"
 [ "${GUARD:-0}" = 1 ] && S="$S:guard"
 E=mist:weights/mist-qr.msgpack,mist:weights/mist-point.msgpack,ksg1,gaussian,gaussian:copula
 U=gaussian:copula:unbiased # for reference: not one of the bars' three
