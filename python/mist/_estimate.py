@@ -100,7 +100,8 @@ def _taus(ci, quantiles):
     return q, False
 
 
-def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard, seed, threads):
+def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard, seed, threads,
+                   columns):
     L = _lib.lib()
     path = weights if weights is not None else _model.default_path()
     _model.set_blas_threads(threads)
@@ -116,6 +117,8 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     out = np.zeros(max(len(taus), 1))
     err = _lib.Err()
     L.mist_model_set_raw_quantiles(m.handle, 1 if raw_quantiles else 0)
+    canon = m.columns_canonical if columns is None else columns == "canonical"
+    L.mist_model_set_col_canon(m.handle, 1 if canon else 0)
     _lib.check(L.mist_model_estimate(m.handle, _lib.doubles(data), n, dx, dy,
                                      _lib.doubles(t) if taus else None, len(taus),
                                      _lib.doubles(out), ctypes.byref(err)), err)
@@ -183,8 +186,8 @@ def _estimate_classical(data, n, dx, dy, name, copula, unbiased, ci, k, bootstra
 
 
 def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard="fallback",
-             raw_quantiles=False, k=5, bootstrap=0, seed=0, threads=1, noise=None, zscore=True,
-             bins=0, miller_madow=False, bandwidth=0.0, warn=True):
+             raw_quantiles=False, columns=None, k=5, bootstrap=0, seed=0, threads=1, noise=None,
+             zscore=True, bins=0, miller_madow=False, bandwidth=0.0, warn=True):
     """I(X;Y) in nats from samples: x (n,) or (n, dx), y (n,) or (n, dy), rows paired.
 
     method   "mist" (default): the learned model; "ksg" / "ksg1", "ksg2" (Kraskov et al.),
@@ -199,12 +202,20 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     guard    "fallback" (default), "warn" or "off", as `mist estimate --guard`: checks the
              model's answer against its training range and two classical cross-checks; its
              warnings go to Estimate.warnings and, when warn is true, to warnings.warn.
+    columns  "canonical" or "as_given", as `mist estimate --columns` (default None: the
+             model's own choice): canonical puts the columns in an order and with signs
+             chosen from the data, X/Y symmetrised, so that reordering or negating columns or
+             swapping X and Y changes nothing.
     k, noise, zscore  KSG options (k = 5, tie-breaking noise 1e-10, z-scored columns);
              bins, miller_madow (histogram), bandwidth (KDE); seed: KSG noise and bootstrap;
              threads: worker (and OpenBLAS) threads; results do not depend on it.
     Raises MistError with the library's message on bad input (NaN/Inf, mismatched rows, too
     few rows, dims the model cannot take, ...)."""
     name, copula, unbiased = _parse_method(method)
+    if columns not in (None, "canonical", "as_given"):
+        raise _lib.MistError("columns must be 'canonical', 'as_given' or None; got %r" % (columns,))
+    if columns is not None and name != "mist":
+        raise _lib.MistError("columns applies to method 'mist'")
     if guard not in ("fallback", "warn", "off"):
         raise _lib.MistError("guard must be 'fallback', 'warn' or 'off'; got %r" % (guard,))
     if not isinstance(threads, int) or threads < 1:
@@ -213,7 +224,7 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     n = data.shape[0]
     if name == "mist":
         res = _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard,
-                             seed, threads)
+                             seed, threads, columns)
         if warn:
             for w in res.warnings:
                 _warnings.warn(w, _lib.MistWarning, stacklevel=2)

@@ -124,6 +124,8 @@ _PROTOTYPES = {
     "mist_model_free": (None, [c_void_p]),
     "mist_model_arch": (POINTER(Arch), [c_void_p]),
     "mist_model_set_raw_quantiles": (None, [c_void_p, c_int]),
+    "mist_model_set_col_canon": (None, [c_void_p, c_int]),
+    "mist_model_col_canon": (c_int, [c_void_p]),
     "mist_model_estimate": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, _DOUBLES,
                                     c_size_t, _DOUBLES, POINTER(Err)]),
     "mist_infer_set_threads": (c_int, [c_int, POINTER(Err)]),

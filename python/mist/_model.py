@@ -24,6 +24,8 @@ class Model:
         self.path = path
         a = L.mist_model_arch(self.handle).contents
         self.quantile_conditioned = bool(a.quantile_conditioned)
+        # the weights' own choice (meta "columns"); estimate(columns=...) overrides per call
+        self.columns_canonical = bool(L.mist_model_col_canon(self.handle))
         self.n_range = (a.n_min, a.n_max)
         self.d_range = (a.d_min, a.d_max)
         self.max_dims = (a.max_dx, a.max_dy)

@@ -199,6 +199,22 @@ class LearnedModelTest(unittest.TestCase):
         with self.assertWarns(mist.MistWarning):
             mist.estimate(x, y)
 
+    def test_columns_canonical(self):
+        # permuted and negated columns, X and Y swapped: no digit changes with "canonical",
+        # the answer does change with "as_given" (the model reads columns by position)
+        x, y, _ = mist.gen("normal-sparse-base", 300, 3, 4, seed=5)
+        px = -x[:, [2, 0, 1]]
+        py = y[:, [3, 1, 0, 2]] * np.array([1, -1, 1, -1])
+        a = mist.estimate(x, y, columns="canonical", guard="off")
+        b = mist.estimate(py, px, columns="canonical", guard="off")
+        self.assertEqual((a.estimate, a.lower, a.upper), (b.estimate, b.lower, b.upper))
+        c = mist.estimate(py, px, columns="as_given", guard="off")
+        self.assertNotEqual(a.estimate, c.estimate)
+        with self.assertRaisesRegex(mist.MistError, "columns must be"):
+            mist.estimate(x, y, columns="sideways")
+        with self.assertRaisesRegex(mist.MistError, "columns applies to method 'mist'"):
+            mist.estimate(x, y, method="ksg1", columns="canonical")
+
     def test_point_model_refuses_quantiles(self):
         x, y, _ = mist.gen("normal-dense-base", 100, 1, 1, seed=1)
         with self.assertRaisesRegex(mist.MistError, "point-estimate model"):
