@@ -36,8 +36,9 @@
  * Exact, not merely close: negating a column negates its scores bit for bit (the copula
  * transform mirrors its upper half), every statistic above is either squared (unchanged) or
  * negated exactly (IEEE rounding is symmetric), and each pair's sums run over rows in row
- * order whatever the column positions. Only exact ties between strengths (duplicate or
- * constant columns) fall back on the input order. */
+ * order whatever the column positions. Only exact ties between strengths fall back on the
+ * input order: duplicate or constant columns, and now and then at very small n, where every
+ * column holds the same n normal scores (1 of mist-imd's 2,160 datasets: n = 10, 12 x 12). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,8 +156,8 @@ int col_canon_plan(const double *data, size_t n, int dx, int dy, int *src, doubl
         size_t j = (size_t)ox[p], c = x + (size_t)oy[p];
         double s21 = 0.0, s12 = 0.0;
         for (size_t i = 0; i < n; i++) {
-            double u = a[i * d + j], v = a[i * d + c];
-            s21 += u * u * v, s12 += u * v * v;
+            double u = a[i * d + j], v = a[i * d + c], uv = u * v;
+            s21 += uv * u, s12 += uv * v; /* uv first: the swap gives the same products */
         }
         double str = sqrt((double)n * S[j * y + (size_t)oy[p]]);
         if (p > 0 && prev - str > CANON_GAP) group++;
