@@ -3,7 +3,8 @@
  *   - the plan recovers a known arrangement: hidden pairs x_p(i) ~ y_q(i) of clearly different
  *     strengths, scrambled and with negated columns, come back strongest first, each pair at
  *     one index and positively related, whatever the scrambling;
- *   - end to end through mist_model_estimate with a random split-layout model: every quantile
+ *   - end to end through mist_model_estimate with a random split-layout model (and one of the
+ *     official packed layout on raw values): every quantile
  *     unchanged (1e-5; the column transforms give the same bits) when the columns within X or
  *     within Y are permuted, columns are negated, X and Y are swapped, or the rows are
  *     permuted; without canonicalisation the column transforms do move the answer (so the
@@ -120,14 +121,19 @@ START_TEST(test_plan_recovers_pairs)
 }
 END_TEST
 
-/* A random split-layout model taking up to 4 columns per side. */
-static mist_model *split_model(uint64_t seed)
+/* A random model taking up to 4 columns per side: the split layout with copula inputs, or
+ * (packed) the official layout, raw values, dx = dy. */
+static mist_model *position_model(uint64_t seed, int packed)
 {
     mist_arch a;
     mist_err err;
     ck_assert_int_eq(mist_arch_preset("tiny", &a, &err), 0);
     ck_assert_int_eq(a.input_layout, MIST_LAYOUT_SPLIT);
     ck_assert_int_eq(a.preprocess, MIST_PREP_COPULA);
+    if (packed) {
+        a.input_layout = MIST_LAYOUT_PACKED;
+        a.preprocess = MIST_PREP_NONE;
+    }
     a.quantile_conditioned = 1;
     mist_model *m = mist_model_create_random(&a, seed, &err);
     ck_assert_msg(m != NULL, "%s", err.msg);
@@ -170,13 +176,14 @@ static void estimate_map(mist_model *m, const double *x, size_t n, int dx, int d
     free(y);
 }
 
+/* Loop 0: split layout; 1: packed (the official design, raw values, dx = dy). */
 START_TEST(test_estimate_invariances)
 {
-    mist_model *m = split_model(23);
-    const int dims[3][2] = {{3, 4}, {1, 3}, {4, 4}};
+    mist_model *m = position_model(23, _i);
+    const int dims[2][3][2] = {{{3, 4}, {1, 3}, {4, 4}}, {{3, 3}, {1, 1}, {4, 4}}};
     const size_t n = 200;
     for (int k = 0; k < 3; k++) {
-        int dx = dims[k][0], dy = dims[k][1], d = dx + dy;
+        int dx = dims[_i][k][0], dy = dims[_i][k][1], d = dx + dy;
         double *x = rdata(n, dx, dy);
         size_t rows[200];
         int cols[8], neg[8] = {0};
@@ -234,7 +241,7 @@ END_TEST
 
 START_TEST(test_batch_and_layouts)
 {
-    mist_model *m = split_model(5);
+    mist_model *m = position_model(5, 0);
     mist_model_set_col_canon(m, 1);
     const int dims[3][2] = {{2, 3}, {4, 1}, {3, 3}};
     const size_t ns[3] = {60, 150, 90};
@@ -275,7 +282,7 @@ END_TEST
  * as setting it by hand), "as_given" off, anything else is refused naming the key. */
 START_TEST(test_meta_columns)
 {
-    mist_model *m = split_model(41);
+    mist_model *m = position_model(41, 0);
     const char *dir = tu_tmpdir("cols");
     char path[512];
     snprintf(path, sizeof path, "%s/m.msgpack", dir);
@@ -311,7 +318,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("col_canon");
-    tu_case(s, "col_canon", 120, test_plan_recovers_pairs, test_estimate_invariances,
-            test_batch_and_layouts, test_meta_columns, NULL);
+    TCase *t = tu_case(s, "col_canon", 120, test_plan_recovers_pairs, test_batch_and_layouts,
+                       test_meta_columns, NULL);
+    tcase_add_loop_test(t, test_estimate_invariances, 0, 2);
     return tu_run(s) ? 1 : 0;
 }
