@@ -57,6 +57,10 @@ static void train_usage(FILE *f)
           "  --clip C           gradient global-norm clip, 0 = off (default 1.0); a sum_head\n"
           "                     readout is clipped on its own\n"
           "  --metadist NAME    training meta-distribution (default 'default')\n"
+          "  --columns C        canonical: every training dataset in its canonical column order\n"
+          "                     and signs (X/Y exchanged for half of them), as `mist estimate\n"
+          "                     --columns canonical` reads data; the model reads canonical\n"
+          "                     columns (meta \"columns\"). as_given (default): as generated\n"
           "  --init WEIGHTS     start from these weights instead of random ones (same graph;\n"
           "                     e.g. a trained model fine-tuned with --arch ...,gauss_base=1)\n"
           "  --n-range A-B      rows per dataset drawn uniformly in A..B (default: the\n"
@@ -246,7 +250,7 @@ int cmd_train(int argc, char **argv)
     enum {
         O_ARCH = 1, O_LOSS, O_BATCH, O_STEPS, O_STOP, O_LR, O_LRF, O_WD, O_CLIP, O_CKPT, O_WARMUP,
         O_VALEVERY, O_METADIST, O_NRANGE, O_POOL, O_SEED, O_VALSEED, O_VALCOUNT, O_THREADS,
-        O_DUMP, O_DUMPSTEPS, O_NOPREFETCH, O_QUIET, O_OUT, O_RESUME, O_INIT
+        O_DUMP, O_DUMPSTEPS, O_NOPREFETCH, O_QUIET, O_OUT, O_RESUME, O_INIT, O_COLS
     };
     static const cli_opt opts[] = {{O_ARCH, "--arch", NULL, 1},
                                    {O_LOSS, "--loss", NULL, 1},
@@ -259,6 +263,7 @@ int cmd_train(int argc, char **argv)
                                    {O_CLIP, "--clip", NULL, 1},
                                    {O_CKPT, "--ckpt-every", NULL, 1},
                                    {O_WARMUP, "--warmup", NULL, 1},
+                                   {O_COLS, "--columns", NULL, 1},
                                    {O_VALEVERY, "--val-every", NULL, 1},
                                    {O_METADIST, "--metadist", NULL, 1},
                                    {O_INIT, "--init", NULL, 1},
@@ -330,6 +335,11 @@ int cmd_train(int argc, char **argv)
             if (mist_parse_u64(v, &u) || u > (uint64_t)1 << 40) BAD("a non-negative integer");
             if (id == O_WARMUP) c.warmup = (int64_t)u, have_warmup = 1;
             else c.val_every = (int64_t)u;
+            other_cfg = 1;
+            break;
+        case O_COLS:
+            if (strcmp(v, "canonical") && strcmp(v, "as_given")) BAD("canonical or as_given");
+            c.col_canon = !strcmp(v, "canonical");
             other_cfg = 1;
             break;
         case O_METADIST:

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer_internal.h"
 #include "mist_gen.h"
 #include "mist_infer.h"
 #include "mist_train.h"
@@ -242,6 +243,68 @@ START_TEST(test_stream_determinism)
 }
 END_TEST
 
+/* --columns canonical: every training dataset is the canonical reading of the one generated
+ * without it (X and Y exchanged for some, chosen by the dataset's seed), hence a fixed point of
+ * canonicalisation, with the same MI. */
+START_TEST(test_stream_columns_canonical)
+{
+    mist_train_config c;
+    small_cfg(&c, "default", MIST_LOSS_PINBALL);
+    mist_err err = {0};
+    mist_stream *plain = mist_stream_create(&c, &err);
+    c.col_canon = 1;
+    mist_stream *canon = mist_stream_create(&c, &err);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_ptr_nonnull(canon);
+    int swapped = 0, kept = 0, moved = 0;
+    for (int64_t st = 0; st < 8; st++) {
+        const mist_batch *bp, *bc;
+        ck_assert_int_eq(mist_stream_get(plain, st, &bp, &err), 0);
+        mist_dataset *g[4];
+        for (int i = 0; i < 4; i++) { /* copies: the stream reuses its batch */
+            const mist_dataset *d = bp->sets[i];
+            g[i] = mist_dataset_alloc(d->n, d->dx, d->dy, &err);
+            memcpy(g[i]->data, d->data, d->n * (size_t)(d->dx + d->dy) * sizeof(double));
+            g[i]->meta.mi = d->meta.mi;
+        }
+        ck_assert_int_eq(mist_stream_get(canon, st, &bc, &err), 0);
+        for (int i = 0; i < 4; i++) {
+            const mist_dataset *d = bc->sets[i];
+            size_t n = g[i]->n, dd = (size_t)(g[i]->dx + g[i]->dy);
+            ck_assert_uint_eq(d->n, n);
+            ck_assert(d->meta.mi == g[i]->meta.mi);
+            int sw = d->dx != g[i]->dx;
+            ck_assert_int_eq(sw ? d->dy : d->dx, g[i]->dx);
+            int src[64];
+            double sign[64];
+            double *want = malloc(n * dd * sizeof *want);
+            ck_assert(col_canon_plan(g[i]->data, n, g[i]->dx, g[i]->dy, src, sign, &err) == 0);
+            int flipped_cols = 0;
+            for (size_t k = 0; k < dd; k++) flipped_cols |= src[k] != (int)k || sign[k] < 0;
+            moved += flipped_cols;
+            /* either orientation: the same values, Y first when exchanged */
+            col_canon_apply(want, g[i]->data, n, g[i]->dx, g[i]->dy, src, sign, 0);
+            int same0 = !memcmp(want, d->data, n * dd * sizeof *want);
+            col_canon_apply(want, g[i]->data, n, g[i]->dx, g[i]->dy, src, sign, 1);
+            int same1 = !memcmp(want, d->data, n * dd * sizeof *want);
+            ck_assert_msg(same0 || same1, "step %lld set %d is not the canonical reading",
+                          (long long)st, i);
+            if (g[i]->dx != g[i]->dy) swapped += sw, kept += !sw;
+            /* a fixed point */
+            ck_assert(col_canon_plan(d->data, n, d->dx, d->dy, src, sign, &err) == 0);
+            col_canon_apply(want, d->data, n, d->dx, d->dy, src, sign, 0);
+            ck_assert(!memcmp(want, d->data, n * dd * sizeof *want));
+            free(want);
+            mist_dataset_free(g[i]);
+        }
+    }
+    ck_assert_msg(swapped > 0 && kept > 0, "exchanged %d, kept %d", swapped, kept);
+    ck_assert_int_gt(moved, 0); /* some generated datasets were not canonical already */
+    mist_stream_free(plain);
+    mist_stream_free(canon);
+}
+END_TEST
+
 START_TEST(test_stream_n_range_and_validation)
 {
     mist_train_config c;
@@ -281,6 +344,7 @@ static void fill_ck(mist_checkpoint *ck)
 {
     memset(ck, 0, sizeof *ck);
     small_cfg(&ck->cfg, "default", MIST_LOSS_MSE);
+    ck->cfg.col_canon = 1; /* written and read back like every other field */
     ck->step = 17;
     ck->elapsed_s = 12.5;
     ck->last_loss = 0.25;
@@ -400,6 +464,9 @@ START_TEST(test_export_average)
     const char *meta = mist_model_meta_json(m);
     ck_assert_msg(strstr(meta, "\"steps\": 20") != NULL, "%s", meta);
     ck_assert_msg(strstr(meta, "average of 3 checkpoints, steps 10..20") != NULL, "%s", meta);
+    /* a run on canonical columns exports a model that reads them */
+    ck_assert_msg(strstr(meta, "\"columns\": \"canonical\"") != NULL, "%s", meta);
+    ck_assert_int_eq(mist_model_col_canon(m), 1);
     mist_model_free(m);
     /* another run (other seed) cannot be mixed in, and nothing is written */
     c[2].cfg.seed = 43;
@@ -607,7 +674,8 @@ static Suite *train_suite(void)
     Suite *s = suite_create("train");
     tu_case(s, "optim", 0, test_adamw_quadratic, test_clip, test_schedule, test_decay_mask,
             test_presets, NULL);
-    tu_case(s, "stream", 0, test_stream_determinism, test_stream_n_range_and_validation, NULL);
+    tu_case(s, "stream", 0, test_stream_determinism, test_stream_n_range_and_validation,
+            test_stream_columns_canonical, NULL);
     tu_case(s, "checkpoint", 0, test_checkpoint_roundtrip, test_export_average, NULL);
     tu_case(s, "run", 300, test_resume_bit_for_bit, test_learning, test_init_adds_sum_head, NULL);
     return s;

@@ -40,20 +40,22 @@ typedef struct field {
     int type;
     size_t off;
     size_t size; /* F_STR: buffer size */
+    int opt;     /* may be absent (older checkpoints): keeps its default */
 } field;
 
-#define C(k, t) {#k, t, offsetof(mist_train_config, k), 0}
-#define CS(k) {#k, F_STR, offsetof(mist_train_config, k), sizeof(((mist_train_config *)0)->k)}
+#define C(k, t) {#k, t, offsetof(mist_train_config, k), 0, 0}
+#define CS(k) {#k, F_STR, offsetof(mist_train_config, k), sizeof(((mist_train_config *)0)->k), 0}
 static const field config_fields[] = {
     CS(arch_spec), C(loss, F_LOSS), C(batch, F_INT), C(steps, F_I64), C(lr, F_F64),
     C(lr_floor, F_F64), C(warmup, F_I64), C(wd, F_F64), C(clip, F_F64), C(beta1, F_F64),
     C(beta2, F_F64), C(eps, F_F64), CS(metadist), C(seed, F_U64), C(val_seed, F_U64),
     C(val_count, F_INT), C(val_every, F_I64), C(pool, F_INT), C(n_min, F_I64), C(n_max, F_I64),
     C(threads, F_INT), C(prefetch, F_BOOL), C(ckpt_every_s, F_F64), C(stop_after, F_I64),
-    CS(dump_dir), C(dump_steps, F_INT)};
+    CS(dump_dir), C(dump_steps, F_INT),
+    {"col_canon", F_BOOL, offsetof(mist_train_config, col_canon), 0, 1}};
 #undef C
 #undef CS
-#define S(k, t) {#k, t, offsetof(mist_checkpoint, k), 0}
+#define S(k, t) {#k, t, offsetof(mist_checkpoint, k), 0, 0}
 static const field state_fields[] = {S(step, F_I64), S(elapsed_s, F_F64), S(last_loss, F_F64),
                                      S(val_mse, F_F64), S(val_pinball, F_F64),
                                      S(datasets, F_U64), S(n_seen_min, F_I64),
@@ -197,7 +199,7 @@ static int read_fields(const msgpack_object *map, const char *what, void *base, 
                              f[j].name);
     }
     for (size_t j = 0; j < nf; j++)
-        if (!seen[j])
+        if (!seen[j] && !f[j].opt)
             return mist_fail(err, MIST_EFORMAT, "'%s': %s.%s is missing", name, what, f[j].name);
     return MIST_OK;
 }

@@ -84,6 +84,10 @@ typedef struct mist_train_config {
      * only; its graph must equal arch's up to gauss_base and the trained range). Not stored in
      * checkpoints: a resumed run continues from its own parameters. */
     char init_from[1024];
+    /* 1: every training dataset is given in its canonical column order and signs (the same
+     * transform as mist_model_set_col_canon, X and Y exchanged for half of them, chosen by the
+     * dataset's seed), and the exported model reads canonical columns (meta "columns") */
+    int col_canon;
 } mist_train_config;
 
 MIST_API void mist_train_config_default(mist_train_config *c);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer_internal.h"
 #include "mist_gen.h"
 #include "mist_train.h"
 #include "mist_train_grad.h"
@@ -22,6 +23,7 @@
 #define TAG_TAU 0x746175ULL
 #define TAG_VAL 0x76616cULL
 #define TAG_N 0x6e6e6eULL
+#define TAG_SWAP 0x73776170ULL
 #define MAX_REJECT_FACTOR 2000
 
 typedef struct stream_params {
@@ -31,6 +33,7 @@ typedef struct stream_params {
     int max_dx, max_dy;
     int64_t n_min, n_max;
     int pinball;
+    int col_canon;
     size_t share_lo, share_hi; /* datasets generated: [lo, hi) of each batch */
 } stream_params;
 
@@ -78,6 +81,35 @@ static int draw_fitting(const stream_params *sp, uint64_t sseed, uint64_t *curso
     }
 }
 
+/* ds in its canonical column order and signs (infer/col_canon.c), with X and Y exchanged when
+ * swap is set and the model takes the exchanged dims: what a model that reads canonical
+ * columns is given at inference, one of its two readings. */
+static int canon_dataset(mist_dataset *ds, int swap, const stream_params *sp, mist_err *err)
+{
+    size_t d = (size_t)(ds->dx + ds->dy);
+    int *src = malloc(d * sizeof *src);
+    double *sign = malloc(d * sizeof *sign), *out = malloc(ds->n * d * sizeof *out);
+    int rc = MIST_OK;
+    if (!src || !sign || !out) {
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory for the canonical columns");
+        goto done;
+    }
+    if ((rc = col_canon_plan(ds->data, ds->n, ds->dx, ds->dy, src, sign, err))) goto done;
+    swap = swap && ds->dy <= sp->max_dx && ds->dx <= sp->max_dy;
+    col_canon_apply(out, ds->data, ds->n, ds->dx, ds->dy, src, sign, swap);
+    free(ds->data);
+    ds->data = out, out = NULL;
+    if (swap) {
+        int t = ds->dx;
+        ds->dx = ds->dy, ds->dy = t;
+    }
+done:
+    free(src);
+    free(sign);
+    free(out);
+    return rc;
+}
+
 static int gen_checked(const stream_params *sp, const mist_task_spec *spec, mist_dataset **out,
                        mist_err *err)
 {
@@ -89,6 +121,12 @@ static int gen_checked(const stream_params *sp, const mist_task_spec *spec, mist
         mist_dataset_free(*out);
         *out = NULL;
         return MIST_EINVAL;
+    }
+    if (sp->col_canon &&
+        (rc = canon_dataset(*out, (int)(mist_seed_derive(spec->seed, TAG_SWAP) & 1), sp, err))) {
+        mist_dataset_free(*out);
+        *out = NULL;
+        return rc;
     }
     return MIST_OK;
 }
@@ -188,6 +226,7 @@ static void params_from_cfg(stream_params *sp, const mist_train_config *cfg)
     sp->n_min = cfg->n_min;
     sp->n_max = cfg->n_max;
     sp->pinball = cfg->loss == MIST_LOSS_PINBALL;
+    sp->col_canon = cfg->col_canon;
     sp->share_lo = 0;
     sp->share_hi = sp->B;
 }

@@ -57,6 +57,7 @@ static int set_meta(mist_model *m, const mist_checkpoint *ck, mist_err *err)
     rc |= mist_model_meta_set_str(m, "arch_spec", c->arch_spec, err);
     rc |= mist_model_meta_set_str(m, "loss", c->loss == MIST_LOSS_PINBALL ? "pinball" : "mse", err);
     rc |= mist_model_meta_set_str(m, "metadist", c->metadist, err);
+    if (c->col_canon) rc |= mist_model_meta_set_str(m, "columns", "canonical", err);
     rc |= mist_model_meta_set_num(m, "steps", (double)ck->step, err);
     rc |= mist_model_meta_set_num(m, "steps_planned", (double)c->steps, err);
     rc |= mist_model_meta_set_num(m, "batch", c->batch, err);
@@ -105,7 +106,7 @@ int mist_train_export(const char *ckpt_path, const char *out_path, mist_err *err
 static int same_run(const mist_checkpoint *a, const mist_checkpoint *b)
 {
     return a->nparams == b->nparams && a->cfg.loss == b->cfg.loss && a->cfg.seed == b->cfg.seed &&
-           !strcmp(a->cfg.metadist, b->cfg.metadist) &&
+           !strcmp(a->cfg.metadist, b->cfg.metadist) && a->cfg.col_canon == b->cfg.col_canon &&
            mist_arch_same_graph(&a->cfg.arch, &b->cfg.arch);
 }
 
@@ -361,6 +362,7 @@ static int setup(run *r, const mist_train_config *cfg, const char *resume_dir, m
         rc = err ? err->code : MIST_EINVAL;
         goto fail;
     }
+    mist_model_set_col_canon(r->model, r->c.col_canon); /* validation reads as inference does */
     size_t np = mist_model_param_count(r->model);
     r->grads = calloc(np, sizeof(float));
     r->m = calloc(np, sizeof(float));
@@ -454,6 +456,7 @@ static int share_run(run *r, mist_err *err)
         r->st.params = r->st.m = r->st.v = NULL;
         rc = mist_infer_set_threads(r->c.threads, err);
         if (!rc && !(r->model = mist_model_create(&r->c.arch, err))) rc = err ? err->code : 1;
+        if (!rc) mist_model_set_col_canon(r->model, r->c.col_canon);
         size_t np = r->model ? mist_model_param_count(r->model) : 0;
         if (!rc) {
             r->grads = calloc(np, sizeof(float));
