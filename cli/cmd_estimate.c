@@ -389,8 +389,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                "\"n\": %zu, \"dx\": %d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": "
                "\"%s\", \"true_mi\": ",
                raw ? "true" : "false",
-               mist_model_col_canon(m) && a->input_layout != MIST_LAYOUT_PAIRS ? "canonical"
-                                                                              : "as_given",
+               mist_model_col_canon(m) ? "canonical" : "as_given",
                a->quantile_conditioned ? "true" : "false", ds->n, ds->dx, ds->dy,
                (long long)a->n_min, (long long)a->n_max, cli_unit());
         mist_json_put_number(stdout, cli_mi(truth));

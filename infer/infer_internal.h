@@ -367,11 +367,11 @@ struct mist_model {
     infer_ws ws;
 };
 
-/* qmap.c: the meta key of the quantile map; parse its value (len 0: no map) into m; the
- * network level to query for a calibrated tau (tau itself without a map). */
 /* weights.c: the meta key that opens a model with column canonicalisation on ("canonical")
  * or off ("as_given"); absent: off. */
 #define COLUMNS_META_KEY "columns"
+/* qmap.c: the meta key of the quantile map; parse its value (len 0: no map) into m; the
+ * network level to query for a calibrated tau (tau itself without a map). */
 #define QMAP_META_KEY "quantile_map"
 int qmap_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
 double qmap_apply(const mist_model *m, double tau);

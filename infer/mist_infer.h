@@ -173,6 +173,7 @@ MIST_API void mist_model_set_raw_quantiles(mist_model *m, int raw);
  * forward passes and O(n dx dy) statistics. See col_canon.c. A weights file whose meta
  * "columns" is "canonical" opens with it on ("as_given" or no such key: off). */
 MIST_API void mist_model_set_col_canon(mist_model *m, int on);
+/* 1 when the estimate reads canonical columns: set, and a layout that reads positions. */
 MIST_API int mist_model_col_canon(const mist_model *m);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),

@@ -147,7 +147,7 @@ void mist_model_set_col_canon(mist_model *m, int on)
 
 int mist_model_col_canon(const mist_model *m)
 {
-    return m->col_canon;
+    return m->col_canon && m->arch.input_layout != MIST_LAYOUT_PAIRS;
 }
 
 int mist_infer_set_threads(int threads, mist_err *err)
@@ -352,7 +352,7 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
         if (total > ((size_t)1 << 30))
             return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
     }
-    if (m->col_canon && m->arch.input_layout != MIST_LAYOUT_PAIRS)
+    if (mist_model_col_canon(m))
         return estimate_canon(m, sets, nsets, taus, ntaus, out, err);
     return estimate_checked(m, sets, nsets, taus, ntaus, out, err);
 }
