@@ -46,7 +46,9 @@ extern "C" {
  *   estimate and interval where it finds a reason, mist_guard.h; such rows keep no quantiles,
  *   since the fallback has only an interval), canon (the columns put in a canonical order and
  *   sign first, and X/Y symmetrised: mist_model_set_col_canon; canon=0: as given, for a model
- *   whose weights ask for canonical columns). Paths cannot contain ',' or ':'. `mist:qr`, `mist:point` (or
+ *   whose weights ask for canonical columns), route=0 (a model whose weights name a second
+ *   model answers alone: mist_model_set_route; label ":route=0"). Paths cannot contain ',' or
+ *   ':'. `mist:qr`, `mist:point` (or
  *   a shipped file name such as `mist:mist-qr.msgpack`, when no such file is in the working
  *   folder) are the shipped models and bare `mist` the default one, found wherever they are
  *   installed (mist_model_resolve); the label keeps the name as given, an absolute path by its
@@ -88,6 +90,7 @@ typedef struct mist_bench_est {
     int guard; /* 1: the answer `mist estimate` gives, after the guard (mist_guard.h) */
     int col_canon; /* 1: columns canonicalised first (mist_model_set_col_canon); 0: as given;
                     * -1 (no option): as the model's weights say */
+    int route;     /* 0: a routed model answers alone; 1 (default): as its weights say */
     /* cmd: the COMMAND as given (placeholders not yet substituted) and its per-call limit */
     char command[MIST_BENCH_CMD_LEN];
     double timeout_s;

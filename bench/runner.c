@@ -149,6 +149,7 @@ static void *worker(void *arg)
                             mist_model_set_raw_quantiles(models[e], st->rt[e].spec->raw_quantiles);
                             if (st->rt[e].spec->col_canon >= 0)
                                 mist_model_set_col_canon(models[e], st->rt[e].spec->col_canon);
+                            if (!st->rt[e].spec->route) mist_model_set_route(models[e], NULL, 0, NULL);
                         }
                     }
                     bench_est_rt_run(&st->rt[e], models[e], ds, seed, score_seed,

@@ -15,6 +15,7 @@ int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int train_calibrate(int argc, char **argv); /* mist train calibrate (cmd_calibrate.c) */
 int train_validate(int argc, char **argv);  /* mist train validate (cmd_calibrate.c) */
+int train_route(int argc, char **argv);     /* mist train route (cmd_route.c) */
 
 /* Strict number parsing (mist_parse_int, mist_parse_u64, mist_parse_double: core/util.h), and
  * a size in range; 0 on success. */

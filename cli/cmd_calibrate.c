@@ -134,6 +134,8 @@ int train_calibrate(int argc, char **argv)
         cli_error("train calibrate: %s", err.msg);
         return 1;
     }
+    /* the fit is of this network's quantiles; OUT keeps the route meta (and so the route) */
+    mist_model_set_route(m, NULL, 0.0, NULL);
     if (!mist_model_arch(m)->quantile_conditioned) {
         cli_error("train calibrate: '%s' is a point model: only quantile models are calibrated",
                   in);

@@ -87,6 +87,12 @@ static void estimate_usage(FILE *f)
           "                    model's and the classical one; the model's answer is shown too.\n"
           "                    warn: warn, keep the model's answer. off: no checks, no guard\n"
           "                    output. --seed seeds KSG's tie-breaking noise\n"
+          "  --route on|off    on (default): a model whose weights name a second model (meta\n"
+          "                    \"route\", the shipped mist-qr: mist-pairs) hands it the datasets it\n"
+          "                    reads badly: dependence spread over many column pairs (kappa below\n"
+          "                    the stored threshold) or more MI than it was trained on (by the\n"
+          "                    classical cross-checks); a note on stderr and the JSON \"route\"\n"
+          "                    object say which answered. off: the first model answers alone\n"
           "  The official models read [x, y] rows: they need dx == dy <= 32.\n"
           "  The model refuses fewer rows than the smallest n it was trained on (10 for the\n"
           "  shipped models; 10 when the file records none) and a constant column.\n"
@@ -263,7 +269,7 @@ static int guard_quantiles(mist_model *m, const mist_dataset *ds, const double *
  * (taus_are_default), which a point model ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
                          size_t nuser, int taus_are_default, int raw, int threads, int json,
-                         int guard, uint64_t seed, int columns)
+                         int guard, uint64_t seed, int columns, int route)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -277,6 +283,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         return 1;
     }
     if (columns >= 0) mist_model_set_col_canon(m, columns);
+    if (!route) mist_model_set_route(m, NULL, 0.0, NULL);
     const mist_arch *a = mist_model_arch(m);
     char why[96];
     int constant_col;
@@ -330,6 +337,27 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         return 1;
     }
     double est = a->quantile_conditioned ? out[imed] : out[0];
+    /* the model that answered (a routed model hands some datasets to its second model): the
+     * guard and the reports take its trained ranges */
+    double kappa, kappa_min = NAN;
+    mist_model *pm = mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &err);
+    if (!pm) {
+        cli_error("estimate: mist: %s", err.msg);
+        mist_model_free(m);
+        return 1;
+    }
+    char alt_name[256] = "";
+    int routed = mist_model_route_alt(m, &kappa_min) != NULL;
+    if (routed && !mist_model_meta_get_str(m, "route", alt_name, sizeof alt_name))
+        snprintf(alt_name, sizeof alt_name, "(second model)");
+    if (pm != m && !json)
+        fprintf(stderr,
+                "mist: note: answered by the second model %s: %s\n", alt_name,
+                kappa < kappa_min ? "the dependence is spread over many column pairs, which the "
+                                    "first model reads badly"
+                                  : "the classical cross-checks read more MI than the first "
+                                    "model was trained on");
+    a = mist_model_arch(pm);
     /* The interval is the outermost pair of levels asked for (5% and 95% by default). */
     size_t ilo = 0, ihi = 0;
     for (size_t i = 0; i < nq; i++) {
@@ -349,7 +377,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         go.threads = threads;
         int rc = guard_quantiles(m, ds, taus, nq, out, est, q3, &err);
         if (!rc) {
-            mist_guard_model_init(&gm, m, q3[0], q3[1], q3[2]);
+            mist_guard_model_init(&gm, pm, q3[0], q3[1], q3[2]);
             rc = mist_guard_run(ds->data, ds->n, ds->dx, ds->dy, &gm, &go, &gr, &err);
         }
         if (rc) {
@@ -393,6 +421,17 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                a->quantile_conditioned ? "true" : "false", ds->n, ds->dx, ds->dy,
                (long long)a->n_min, (long long)a->n_max, cli_unit());
         mist_json_put_number(stdout, cli_mi(truth));
+        if (routed) {
+            printf(", \"route\": {\"answered_by\": \"%s\", \"second_model\": ",
+                   pm == m ? "first" : "second");
+            mist_json_put_string(stdout, alt_name);
+            printf(", \"kappa\": ");
+            mist_json_put_number(stdout, kappa);
+            printf(", \"kappa_min\": ");
+            mist_json_put_number(stdout, kappa_min);
+            printf(", \"reason\": \"%s\"}", pm == m ? "none"
+                                               : kappa < kappa_min ? "kappa" : "mi_range");
+        }
         if (guard != GUARD_OFF) {
             printf(", ");
             guard_json(&gr, &gm, ds->dx, guard == GUARD_FALLBACK);
@@ -436,7 +475,7 @@ int cmd_estimate(int argc, char **argv)
     enum {
         O_DX = 1, O_X, O_Y, O_METHOD, O_K, O_COPULA, O_CI, O_BOOT, O_SEED, O_THREADS, O_BINS,
         O_MM, O_BW, O_NOZ, O_NOISE, O_JSON, O_WEIGHTS, O_QUANTILES, O_RAW, O_GUARD, O_UNIT,
-        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED, O_COLS
+        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED, O_COLS, O_ROUTE
     };
     static const cli_opt opts[] = {{O_DX, "--dx", NULL, 1},
                                    {O_X, "--x", NULL, 1},
@@ -464,10 +503,12 @@ int cmd_estimate(int argc, char **argv)
                                    {O_FORMAT, "--format", NULL, 1},
                                    {O_QUIET, "--quiet", NULL, 0},
                                    {O_COLS, "--columns", NULL, 1},
+                                   {O_ROUTE, "--route", NULL, 1},
                                    {0, NULL, NULL, 0}};
     const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
                *quantiles = NULL, *v;
-    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0, columns = -1;
+    int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0, columns = -1,
+        route = -1;
     const char *guard_opt = NULL;
     const char *classical_only = NULL; /* an option that the learned model has no use for */
     mist_read_opts ro = {MIST_FMT_AUTO, 0};
@@ -516,6 +557,11 @@ int cmd_estimate(int argc, char **argv)
             if (!strcmp(v, "canonical")) columns = 1;
             else if (!strcmp(v, "as_given")) columns = 0;
             else return cli_opts_bad(&p, v, "canonical or as_given");
+            break;
+        case O_ROUTE:
+            if (!strcmp(v, "on")) route = 1;
+            else if (!strcmp(v, "off")) route = 0;
+            else return cli_opts_bad(&p, v, "on or off");
             break;
         case O_GUARD:
             guard_opt = v;
@@ -566,9 +612,10 @@ int cmd_estimate(int argc, char **argv)
                   classical_only);
         return 2;
     }
-    if (!is_mist && (weights || quantiles || raw_quantiles || guard_opt || columns >= 0)) {
-        cli_error("estimate: --weights, --quantiles, --raw-quantiles, --columns and --guard apply to "
-                  "--method mist");
+    if (!is_mist &&
+        (weights || quantiles || raw_quantiles || guard_opt || columns >= 0 || route >= 0)) {
+        cli_error("estimate: --weights, --quantiles, --raw-quantiles, --columns, --route and "
+                  "--guard apply to --method mist");
         return 2;
     }
     double taus[MAX_TAUS];
@@ -614,7 +661,8 @@ int cmd_estimate(int argc, char **argv)
             taus[2] = nearbyint((1 + o.ci) / 2 * 1e12) / 1e12;
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
-                               raw_quantiles, o.threads, json, guard, o.seed, columns);
+                               raw_quantiles, o.threads, json, guard, o.seed, columns,
+                               route != 0);
         mist_dataset_free(ds);
         return rc;
     }

@@ -25,6 +25,7 @@ static void train_usage(FILE *f)
           "        (several checkpoints of one run: their weights are averaged)\n"
           "  mist train calibrate WEIGHTS -o OUT   (quantile models: see --help there)\n"
           "  mist train validate WEIGHTS [--count N] [--seed S] [--quiet]\n"
+          "  mist train route WEIGHTS --to SECOND --kappa K -o OUT   (see --help there)\n"
           "\n"
           "Trains a Set Transformer MI estimator on a fresh stream of datasets with known MI from\n"
           "a meta-distribution (see `mist gen --list`). DIR receives train.csv (step, elapsed_s,\n"
@@ -240,6 +241,7 @@ int cmd_train(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "export")) return train_export(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "calibrate")) return train_calibrate(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "validate")) return train_validate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "route")) return train_route(argc - 1, argv + 1);
     mist_train_config c;
     mist_train_config_default(&c);
     c.arch_spec[0] = '\0';

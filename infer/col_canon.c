@@ -86,19 +86,43 @@ static double link(const double *R, size_t d, size_t x, const int *ox, size_t nx
     return tx + ty; /* two partial sums: the X/Y swap adds the same two */
 }
 
+static int cmp_double_up(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The share of the evidence of cross dependence that sits on the matched pairs: E = max(S -
+ * 4/n, 0) per cross pair (S sums four squared correlations, each about 1/n under independence),
+ * summed over the matched pairs in matching order, over all pairs in increasing order (both
+ * orders are free of column positions, so the share is too); 1 without any evidence. */
+static double match_share(const double *S, size_t x, size_t y, const int *ox, const int *oy,
+                          size_t m, size_t n, double *tmp)
+{
+    double null = 4.0 / (double)n, matched = 0.0, all = 0.0;
+    for (size_t p = 0; p < m; p++)
+        matched += fmax(S[(size_t)ox[p] * y + (size_t)oy[p]] - null, 0.0);
+    for (size_t i = 0; i < x * y; i++) tmp[i] = fmax(S[i] - null, 0.0);
+    qsort(tmp, x * y, sizeof *tmp, cmp_double_up);
+    for (size_t i = 0; i < x * y; i++) all += tmp[i];
+    return all > 0.0 ? matched / all : 1.0;
+}
+
 int col_canon_plan(const double *data, size_t n, int dx, int dy, int *src, double *sign,
-                   mist_err *err)
+                   double *kappa, mist_err *err)
 {
     const size_t x = (size_t)dx, y = (size_t)dy, d = x + y;
     double *a = malloc(n * d * sizeof *a), *b = malloc(n * d * sizeof *b);
     double *na = malloc(2 * d * sizeof *na), *S = malloc(x * y * sizeof *S);
     double *R = malloc(d * d * sizeof *R), *sg = malloc(d * sizeof *sg);
+    double *tmp = kappa ? malloc(x * y * sizeof *tmp) : NULL;
     int *mx = malloc(x * sizeof *mx), *my = malloc(y * sizeof *my);
     int *ox = malloc(x * sizeof *ox), *oy = malloc(y * sizeof *oy);
     int *tx = malloc(d * sizeof *tx), *ty = tx + (x < y ? x : y);
     pair_key *key = malloc(d * sizeof *key);
     int rc = MIST_OK;
-    if (!a || !b || !na || !S || !R || !sg || !mx || !my || !ox || !oy || !tx || !key) {
+    if (!a || !b || !na || !S || !R || !sg || !mx || !my || !ox || !oy || !tx || !key ||
+        (kappa && !tmp)) {
         rc = mist_fail(err, MIST_ENOMEM, "out of memory for the column order (%zu x %zu)", n, d);
         goto done;
     }
@@ -148,6 +172,7 @@ int col_canon_plan(const double *data, size_t n, int dx, int dy, int *src, doubl
         mx[bj] = (int)bk, my[bk] = (int)bj;
         ox[nx++] = (int)bj, oy[ny++] = (int)bk;
     }
+    if (kappa) *kappa = match_share(S, x, y, ox, oy, m, n, tmp);
     /* the order of the pairs: those with evidence of dependence first, each group by a
      * statistic unrelated to the strength (see the header) */
     double prev = 0.0;
@@ -221,6 +246,7 @@ done:
     free(oy);
     free(tx);
     free(key);
+    free(tmp);
     return rc;
 }
 

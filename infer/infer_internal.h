@@ -315,9 +315,10 @@ int pairs_set_canon(pairs_set *s, double *sign, mist_err *err);
 void canon_jacobi(double *A, double *V, int m);
 /* col_canon.c: the canonical column order and signs of a dataset n x (dx+dy) (finite values):
  * output column c is sign[c] times input column src[c] (X columns to X positions, Y to Y);
+ * kappa (may be NULL): the matched pairs' share of the cross dependence (mist_route_kappa);
  * then the canonical copy (swap: with the Y block first, dims dy x dx). */
 int col_canon_plan(const double *data, size_t n, int dx, int dy, int *src, double *sign,
-                   mist_err *err);
+                   double *kappa, mist_err *err);
 void col_canon_apply(double *out, const double *data, size_t n, int dx, int dy, const int *src,
                      const double *sign, int swap);
 /* Scratch floats for pairs_forward and pairs_backward at pooled width P, T tokens. */
@@ -357,6 +358,8 @@ struct mist_model {
     char *meta_json;        /* rendered on demand */
     int raw_quantiles;
     int col_canon;          /* mist_model_set_col_canon */
+    mist_model *route_alt;  /* route.c: owned; NULL: no routing */
+    double route_kappa_min;
     double *qmap_level, *qmap_tau; /* the quantile recalibration map (qmap.c), qmap_k knots */
     size_t qmap_k;
     double qres_lo, qres_hi, *qres_level, *qres_value; /* residual recalibration (qmap.c): */
@@ -382,6 +385,24 @@ double qmap_apply(const mist_model *m, double tau);
 int qres_parse(mist_model *m, const char *name, const char *s, size_t len, mist_err *err);
 void qres_apply(const mist_model *m, const double *net3, size_t n, const double *taus,
                 size_t ntaus, double *out);
+
+/* route.c: the meta keys naming the second model's file and the kappa threshold (text). */
+#define ROUTE_META_KEY "route"
+#define ROUTE_KAPPA_META_KEY "route_kappa"
+/* route.c: reads the route meta of a freshly opened model (path: its file, NULL from memory)
+ * and opens the second model; no meta: nothing to do. */
+int route_attach(mist_model *m, const char *path, mist_err *err);
+/* route.c: estimates of validated sets, each by the model mist_model_route_pick picks. */
+int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                         const double *taus, size_t ntaus, double *out, mist_err *err);
+/* model.c: the checks of one dataset against an arch (what prefixes the message). */
+int model_check_set(const mist_arch *a, const mist_data_view *v, const char *what,
+                    mist_err *err);
+/* model.c: the estimate of validated sets by m itself (no routing). */
+int model_estimate_noroute(mist_model *m, const mist_data_view *sets, size_t nsets,
+                           const double *taus, size_t ntaus, double *out, mist_err *err);
+/* weights.c: mist_model_open without reading the route meta (the second model's own open). */
+mist_model *mist_model_open_noroute(const char *path, mist_err *err);
 
 /* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);

@@ -159,7 +159,7 @@ MIST_API int mist_model_save(const mist_model *m, const char *path, mist_err *er
 /* Default 0: quantiles are recalibrated (when the model has a quantile map) and returned
  * sorted along tau (monotone rearrangement: the k-th smallest value goes to the k-th smallest
  * tau), so they never cross. 1: as the network gives them at the levels asked for, one pass
- * of rho per tau. */
+ * of rho per tau. A routed model's second model follows the same setting. */
 MIST_API void mist_model_set_raw_quantiles(mist_model *m, int raw);
 
 /* Column canonicalisation, for the models that read columns by position (split and packed
@@ -175,6 +175,32 @@ MIST_API void mist_model_set_raw_quantiles(mist_model *m, int raw);
 MIST_API void mist_model_set_col_canon(mist_model *m, int on);
 /* 1 when the estimate reads canonical columns: set, and a layout that reads positions. */
 MIST_API int mist_model_col_canon(const mist_model *m);
+
+/* Routing between two models (route.c). kappa of a dataset: the share of the evidence of
+ * cross dependence (squared correlations of the normal scores and of their squares, beyond
+ * their null level) that sits on the cross pairs matched by the canonical reading; near 1 when
+ * the dependence sits on pairs x_j - y_k, small when it is spread over many (mixed or rotated
+ * columns, dense couplings); 1 without evidence of dependence. Unchanged by permuting or negating
+ * columns and by the X/Y swap. O(n dx dy). */
+MIST_API int mist_route_kappa(const double *data, size_t n, int dx, int dy, double *kappa,
+                              mist_err *err);
+/* Routes datasets from m (split or packed layout) to alt (no route of its own; both give
+ * quantiles, or neither): every dataset that alt takes and that has kappa < kappa_min, or a
+ * classical cross-check (the guard's bias-corrected Gaussian copula, else KSG with k = 5) above
+ * the MI range of m's training meta-distribution at its dims (mist_guard_mi_max; only when m's
+ * meta "metadist" has a stored range) is answered by alt in mist_model_estimate(_batch) on m.
+ * The cross-checks cost about what the guard's do. m owns alt from then on (freed with m, or by
+ * the next call); alt NULL removes the route. A weights file whose meta "route" names a file and
+ * "route_kappa" a threshold (text) opens with its route set: the file next to it, else among
+ * the shipped models (mist_default_model_path). */
+MIST_API int mist_model_set_route(mist_model *m, mist_model *alt, double kappa_min,
+                                  mist_err *err);
+/* The second model (owned by m) and its threshold; NULL when m has no route. */
+MIST_API mist_model *mist_model_route_alt(const mist_model *m, double *kappa_min);
+/* The model that answers this dataset: m, or its second model; kappa (may be NULL) gets the
+ * dataset's kappa (NaN when m has no route). NULL with err on bad data. */
+MIST_API mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx,
+                                           int dy, double *kappa, mist_err *err);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear

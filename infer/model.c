@@ -101,6 +101,7 @@ void mist_model_free(mist_model *m)
     free(m->qres_bound);
     free(m->ws.block);
     free(m->ws.bytes);
+    mist_model_free(m->route_alt);
     free(m);
 }
 
@@ -138,6 +139,7 @@ int mist_model_tensor_info(const mist_model *m, size_t i, const char **name, int
 void mist_model_set_raw_quantiles(mist_model *m, int raw)
 {
     m->raw_quantiles = raw ? 1 : 0;
+    if (m->route_alt) m->route_alt->raw_quantiles = m->raw_quantiles; /* one answer, one mode */
 }
 
 void mist_model_set_col_canon(mist_model *m, int on)
@@ -171,8 +173,8 @@ const char *mist_infer_blas_core(void)
 
 /* ---- estimates -------------------------------------------------------------------------- */
 
-static int check_set(const mist_arch *a, const mist_data_view *v, const char *what,
-                     mist_err *err)
+int model_check_set(const mist_arch *a, const mist_data_view *v, const char *what,
+                    mist_err *err)
 {
     if (!v->data) return mist_fail(err, MIST_EINVAL, "%sdata is NULL", what);
     if (v->dx < 1 || v->dy < 1)
@@ -285,7 +287,7 @@ static int estimate_canon(mist_model *m, const mist_data_view *sets, size_t nset
         if (d > maxd) maxd = d;
     }
     double *buf = malloc(2 * total * sizeof *buf), *res = malloc(2 * nsets * nt * sizeof *res);
-    mist_data_view *v = malloc(2 * nsets * sizeof *v);
+    mist_data_view *v = calloc(2 * nsets, sizeof *v); /* calloc: gcc sees no loop bound */
     unsigned char *sym = malloc(nsets);
     int *src = malloc(maxd * sizeof *src);
     double *sign = malloc(maxd * sizeof *sign);
@@ -300,7 +302,7 @@ static int estimate_canon(mist_model *m, const mist_data_view *sets, size_t nset
     for (size_t s = 0; s < nsets && !rc; s++) {
         const mist_data_view *in = &sets[s];
         size_t len = in->n * (size_t)(in->dx + in->dy);
-        if ((rc = col_canon_plan(in->data, in->n, in->dx, in->dy, src, sign, err))) break;
+        if ((rc = col_canon_plan(in->data, in->n, in->dx, in->dy, src, sign, NULL, err))) break;
         col_canon_apply(buf + off, in->data, in->n, in->dx, in->dy, src, sign, 0);
         v[s] = (mist_data_view){buf + off, in->n, in->dx, in->dy};
         off += len;
@@ -347,13 +349,19 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
     for (size_t s = 0; s < nsets; s++) {
         char what[48] = "";
         if (nsets > 1) snprintf(what, sizeof what, "dataset %zu: ", s + 1);
-        if ((rc = check_set(&m->arch, &sets[s], what, err))) return rc;
+        if ((rc = model_check_set(&m->arch, &sets[s], what, err))) return rc;
         total += sets[s].n;
         if (total > ((size_t)1 << 30))
             return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
     }
-    if (mist_model_col_canon(m))
-        return estimate_canon(m, sets, nsets, taus, ntaus, out, err);
+    if (m->route_alt) return route_estimate_batch(m, sets, nsets, taus, ntaus, out, err);
+    return model_estimate_noroute(m, sets, nsets, taus, ntaus, out, err);
+}
+
+int model_estimate_noroute(mist_model *m, const mist_data_view *sets, size_t nsets,
+                           const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    if (mist_model_col_canon(m)) return estimate_canon(m, sets, nsets, taus, ntaus, out, err);
     return estimate_checked(m, sets, nsets, taus, ntaus, out, err);
 }
 

@@ -633,7 +633,7 @@ fail:
     return NULL;
 }
 
-mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err)
+static mist_model *open_mem(const void *buf, size_t len, const char *name, mist_err *err)
 {
     if (!name) name = "(memory)";
     if (!buf || len == 0) {
@@ -666,7 +666,22 @@ mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, m
     return m;
 }
 
-mist_model *mist_model_open(const char *path, mist_err *err)
+/* A model with a route opens its second model too (route.c), or fails. */
+static mist_model *with_route(mist_model *m, const char *path, mist_err *err)
+{
+    if (m && route_attach(m, path, err)) {
+        mist_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+mist_model *mist_model_open_mem(const void *buf, size_t len, const char *name, mist_err *err)
+{
+    return with_route(open_mem(buf, len, name, err), NULL, err);
+}
+
+mist_model *mist_model_open_noroute(const char *path, mist_err *err)
 {
     unsigned char *buf;
     size_t len;
@@ -675,7 +690,12 @@ mist_model *mist_model_open(const char *path, mist_err *err)
         return NULL;
     }
     if (mist_io_slurp(path, WEIGHTS_MAX_BYTES, &buf, &len, NULL, err)) return NULL;
-    mist_model *m = mist_model_open_mem(buf, len, path, err);
+    mist_model *m = open_mem(buf, len, path, err);
     free(buf);
     return m;
+}
+
+mist_model *mist_model_open(const char *path, mist_err *err)
+{
+    return with_route(mist_model_open_noroute(path, err), path, err);
 }

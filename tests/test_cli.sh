@@ -402,15 +402,15 @@ with open("square.csv", "w") as f:
     for _ in range(500):
         x = r.gauss(0, 1)
         f.write("%r,%r\n" % (x, x * x - 1 + 0.1 * r.gauss(0, 1)))'
-out=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 2>guard.err) && ok || bad "guard: exit code"
+out=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off 2>guard.err) && ok || bad "guard: exit code"
 grep -q "^mist: warning: the model's 90% interval \[[-0-9.]*, [-0-9.]*\] lies below KSG's 90% interval \[[0-9.]*, [0-9.]*\]: the data may be unlike the model's training data" guard.err &&
   grep -q "^mist: warning: answering with KSG's estimate [0-9.]* and the 90% interval" guard.err &&
   [ "$(wc -l < guard.err)" -eq 2 ] && ok || bad "guard warnings: $(cat guard.err)"
 echo "$out" | head -1 | grep -q "^mist: [0-9.]* nats (guard fallback: ksg1)  \[.*\] 90% interval" &&
   echo "$out" | sed -n 2p | grep -q "^model: .* nats (median)" && ok || bad "guard answer: $out"
-env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json > g-fb.json 2>/dev/null &&
-  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json --guard warn > g-warn.json 2>/dev/null &&
-  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json --guard off > g-off.json 2>g-off.err &&
+env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --json > g-fb.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --json --guard warn > g-warn.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --json --guard off > g-off.json 2>g-off.err &&
   "$MIST" estimate square.csv --dx 1 --method ksg1 --json > g-ksg.json && ok || bad "guard json runs"
 /usr/bin/python3 -c '
 import json
@@ -432,8 +432,8 @@ assert warn["guard"]["fallback"]["applied"] is False and warn["estimate"] == g["
 assert "guard" not in off and off["quantiles"] == fb["quantiles"], off
 assert (off["estimate"], off["lower"], off["upper"]) == (g["model"]["estimate"], g["model"]["lower"], g["model"]["upper"]), off
 ' && [ ! -s g-off.err ] && ok || bad "guard json fields"
-w=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --guard warn 2>g-warn.err) &&
-  o=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --guard off 2>/dev/null) &&
+w=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --guard warn 2>g-warn.err) &&
+  o=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --guard off 2>/dev/null) &&
   [ "$w" = "$o" ] && echo "$o" | grep -q "^mist: .* (median)  \[.*\] 90% interval (quantiles 0.05, 0.95)  (n = 500, dx = 1, dy = 1)$" &&
   grep -q "keeping the model's answer (--guard warn)" g-warn.err && ok || bad "guard warn / off text: $w / $o"
 # in-distribution data: no warning, the model's answer untouched
@@ -456,9 +456,39 @@ with open("binary.csv", "w") as f:
 env -u MIST_WEIGHTS "$MIST" estimate binary.csv --dx 1 >/dev/null 2>g-bin.err &&
   grep -q "^mist: warning: column x1 takes only 2 distinct values" g-bin.err && ok || bad "guard discrete: $(cat g-bin.err)"
 "$MIST" gen normal-dense-base --dims 2x2 --n 600 --seed 3 -o n600.npy --quiet &&
-  env -u MIST_WEIGHTS "$MIST" estimate n600.npy >/dev/null 2>g-n.err &&
+  env -u MIST_WEIGHTS "$MIST" estimate n600.npy --route off >/dev/null 2>g-n.err &&
   grep -q "^mist: warning: n = 600 is outside the range the model was trained on (10..500)" g-n.err &&
   ok || bad "guard n range: $(cat g-n.err)"
+# the route: the shipped mist-qr hands square.csv (KSG reads more MI than it was trained on at
+# 1 x 1) and rotated columns (the dependence spread over all column pairs: kappa small) to
+# mist-pairs, says so on stderr and in the JSON, and answers nearer the truth than alone
+env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --json > r-sq.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 > /dev/null 2>r-sq.err &&
+  grep -q "^mist: note: answered by the second model mist-pairs.msgpack: the classical cross-checks read more MI" r-sq.err &&
+  "$MIST" gen normal-2pair-base --dims 5x5 --n 400 --seed 4 --transform rotate -o rot.npy --quiet &&
+  env -u MIST_WEIGHTS "$MIST" estimate rot.npy --json > r-rot.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate rot.npy --json --route off > r-rot-off.json 2>/dev/null &&
+  /usr/bin/python3 -c '
+import json
+sq, rot, off, alone = (json.load(open(f)) for f in ("r-sq.json", "r-rot.json", "r-rot-off.json", "g-fb.json"))
+r = sq["route"]
+assert r["answered_by"] == "second" and r["second_model"] == "mist-pairs.msgpack" and r["reason"] == "mi_range", r
+assert r["kappa"] == 1.0 and r["kappa_min"] == 0.6, r
+assert sq["guard"]["trained"]["metadist"] == "broad2", sq["guard"]
+assert abs(sq["estimate"] - 1.99) < abs(alone["guard"]["model"]["estimate"] - 1.99), (sq, alone)
+r = rot["route"]
+assert r["answered_by"] == "second" and r["reason"] == "kappa" and r["kappa"] < 0.6, r
+assert "route" not in off, off
+truth = rot["true_mi"]
+assert abs(rot["estimate"] - truth) < abs(off["guard"]["model"]["estimate"] - truth), (rot, off)
+' && ok || bad "route: $(cat r-sq.err)"
+# mist train route: the second model found among the shipped ones; kinds must match
+"$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.3 -o rq.msgpack --quiet &&
+  "$MIST" info rq.msgpack | grep -q 'route_kappa: "0.3"' && ok || bad "train route"
+expect_fail "train route kinds" "both models must give quantiles" "$MIST" train route "$SRC/weights/mist-point.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.5 -o rp.msgpack
+expect_fail "train route kappa" "want a number in \\[0, 1\\]" "$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 2 -o rp.msgpack
+[ ! -e rp.msgpack ] && ok || bad "train route wrote a refused file"
+expect_fail "route bad value" "bad value for --route: 'maybe' \\(want on or off\\)" "$MIST" estimate a.npy --route maybe
 expect_fail "guard bad mode" "bad value for --guard: 'maybe' \\(want fallback, warn or off\\)" "$MIST" estimate a.npy --guard maybe
 expect_fail "guard with a classical method" "--guard apply to --method mist" "$MIST" estimate a.npy --method ksg1 --guard warn
 

@@ -73,7 +73,7 @@ START_TEST(test_plan_recovers_pairs)
         int src[9];
         double sign[9];
         mist_err err;
-        ck_assert_msg(col_canon_plan(x, n, dx, dy, src, sign, &err) == 0, "%s", err.msg);
+        ck_assert_msg(col_canon_plan(x, n, dx, dy, src, sign, NULL, &err) == 0, "%s", err.msg);
         for (int p = 0; p < 3; p++) {
             ck_assert_msg(src[p] == px[p], "rep %d: X position %d holds column %d, want %d", rep, p,
                           src[p], px[p]);
@@ -102,7 +102,7 @@ START_TEST(test_plan_recovers_pairs)
         for (size_t i = 0; i < n * (size_t)d; i++) xn[i] = flip[i % (size_t)d] ? -x[i] : x[i];
         int src2[9];
         double sign2[9];
-        ck_assert(col_canon_plan(xn, n, dx, dy, src2, sign2, &err) == 0);
+        ck_assert(col_canon_plan(xn, n, dx, dy, src2, sign2, NULL, &err) == 0);
         col_canon_apply(on, xn, n, dx, dy, src2, sign2, 0);
         ck_assert_msg(memcmp(o, on, n * (size_t)d * sizeof *o) == 0, "rep %d: negation moved bits",
                       rep);

@@ -278,7 +278,7 @@ START_TEST(test_stream_columns_canonical)
             int src[64];
             double sign[64];
             double *want = malloc(n * dd * sizeof *want);
-            ck_assert(col_canon_plan(g[i]->data, n, g[i]->dx, g[i]->dy, src, sign, &err) == 0);
+            ck_assert(col_canon_plan(g[i]->data, n, g[i]->dx, g[i]->dy, src, sign, NULL, &err) == 0);
             int flipped_cols = 0;
             for (size_t k = 0; k < dd; k++) flipped_cols |= src[k] != (int)k || sign[k] < 0;
             moved += flipped_cols;
@@ -291,7 +291,7 @@ START_TEST(test_stream_columns_canonical)
                           (long long)st, i);
             if (g[i]->dx != g[i]->dy) swapped += sw, kept += !sw;
             /* a fixed point */
-            ck_assert(col_canon_plan(d->data, n, d->dx, d->dy, src, sign, &err) == 0);
+            ck_assert(col_canon_plan(d->data, n, d->dx, d->dy, src, sign, NULL, &err) == 0);
             col_canon_apply(want, d->data, n, d->dx, d->dy, src, sign, 0);
             ck_assert(!memcmp(want, d->data, n * dd * sizeof *want));
             free(want);

@@ -94,7 +94,7 @@ static int canon_dataset(mist_dataset *ds, int swap, const stream_params *sp, mi
         rc = mist_fail(err, MIST_ENOMEM, "out of memory for the canonical columns");
         goto done;
     }
-    if ((rc = col_canon_plan(ds->data, ds->n, ds->dx, ds->dy, src, sign, err))) goto done;
+    if ((rc = col_canon_plan(ds->data, ds->n, ds->dx, ds->dy, src, sign, NULL, err))) goto done;
     swap = swap && ds->dy <= sp->max_dx && ds->dx <= sp->max_dy;
     col_canon_apply(out, ds->data, ds->n, ds->dx, ds->dy, src, sign, swap);
     free(ds->data);

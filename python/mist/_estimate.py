@@ -142,8 +142,15 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                                              _lib.doubles(t3), 3, _lib.doubles(o3),
                                              ctypes.byref(err)), err)
             q3 = list(o3)
+    # the model that answered (a routed model hands some datasets to its second model)
+    kappa, kmin = ctypes.c_double(), ctypes.c_double(math.nan)
+    pm = L.mist_model_route_pick(m.handle, _lib.doubles(data), n, dx, dy, ctypes.byref(kappa),
+                                 ctypes.byref(err))
+    if not pm:
+        raise _lib.MistError(err.msg.decode())
+    routed = bool(L.mist_model_route_alt(m.handle, ctypes.byref(kmin)))
     gm, go, gr = _lib.GuardModel(), _lib.GuardOpts(), _lib.GuardResult()
-    L.mist_guard_model_init(ctypes.byref(gm), m.handle, q3[0], q3[1], q3[2])
+    L.mist_guard_model_init(ctypes.byref(gm), pm, q3[0], q3[1], q3[2])
     L.mist_guard_opts_default(ctypes.byref(go))
     go.seed, go.threads = seed, threads
     _lib.check(L.mist_guard_run(_lib.doubles(data), n, dx, dy, ctypes.byref(gm),
@@ -157,7 +164,9 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  "ksg1": xc(gr.ksg1), "gaussian_copula": xc(gr.gaussian_copula),
                  "mi_max": gr.mi_max,
                  "discrete": {"column": gr.discrete_col, "levels": gr.discrete_levels}
-                 if gr.discrete_col >= 0 else None}
+                 if gr.discrete_col >= 0 else None,
+                 "route": {"answered_by": "first" if pm == m.handle else "second",
+                           "kappa": kappa.value, "kappa_min": kmin.value} if routed else None}
     res.warnings = _guard.warnings(gr, gm, n, dx, dy, fallback)
     if fallback:
         res.estimate, res.lower, res.upper, res.ci = gr.estimate, gr.lower, gr.upper, 0.9

@@ -195,9 +195,14 @@ class LearnedModelTest(unittest.TestCase):
         self.assertIn("n_range", e.guard["reasons"])
         self.assertTrue(any("outside the range the model was trained on" in w
                             for w in e.warnings))
-        e = self.compare(x, y, None, "fallback")
         with self.assertWarns(mist.MistWarning):
-            mist.estimate(x, y)
+            mist.estimate(x, y, weights=point)
+        # the default model hands this dataset to its second model (KSG reads more MI than
+        # mist-qr was trained on at 1 x 1), trained on n up to 5,000: no n_range reason there
+        e = self.compare(x, y, None, "fallback")
+        self.assertEqual(e.guard["route"]["answered_by"], "second")
+        self.assertEqual(e.guard["route"]["kappa"], 1.0)
+        self.assertNotIn("n_range", e.guard["reasons"])
 
     def test_columns_canonical(self):
         # permuted and negated columns, X and Y swapped: no digit changes with "canonical",

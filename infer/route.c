@@ -1,0 +1,244 @@
+/* Routing between two models: a model that reads columns by position, in canonical order (the
+ * shipped mist-qr), and a second model that answers the datasets it reads badly (an invariant
+ * pairs model).
+ *
+ * Why: the canonical reading (col_canon.c) puts the strongest cross pairs x_j - y_k first, the
+ * generator's arrangement, and a network trained on that arrangement is accurate when the
+ * dependence does sit on such pairs. When it is spread over many cross pairs (columns mixed by
+ * a rotation or a flow, dense couplings) no order of the columns restores the arrangement and
+ * the network reads such data far off (mist-imd rotate and flow: MSE 22-25 against 2.2-2.8 for
+ * the pairs model, which sees every cross pair alike). kappa, the matched pairs' share of the
+ * evidence of cross dependence, tells the two cases apart from the data alone, at the cost of
+ * the statistics the canonical reading computes anyway; it is a function of the normal scores
+ * only and is unchanged by permuting, negating or swapping columns, so the routing keeps the
+ * invariances of both models.
+ *
+ * A second reason to hand a dataset over: a classical cross-check reads more MI than the
+ * primary's training meta-distribution reaches at these dims (its 99.9th percentile, the
+ * guard's table). A network trained on a range saturates beyond it (mist-qr: about 2.5 nats at
+ * 1 x 1 where the truth is 6-9, new-families normal-dense and additive), and the second model
+ * is trained on MI up to 10 nats; both cross-checks are biased downward there, so the rule
+ * fires late rather than early.
+ *
+ * The threshold is a property of the pair of models, fitted on suites the bars do not score
+ * (weights/benchmarks/candidates/routing.md), and stored with the primary's weights: meta
+ * "route" names the second model's file (looked for next to the primary's, then where the
+ * shipped models are), meta "route_kappa" the threshold. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer_internal.h"
+#include "mist_guard.h"
+#include "util.h"
+
+int mist_route_kappa(const double *data, size_t n, int dx, int dy, double *kappa, mist_err *err)
+{
+    if (!data || !kappa) return mist_fail(err, MIST_EINVAL, "route: NULL argument");
+    if (dx < 1 || dy < 1 || dx > 4096 || dy > 4096)
+        return mist_fail(err, MIST_EINVAL, "route: dx and dy must be within 1..4096 (got %d, %d)",
+                         dx, dy);
+    if (n < 2) return mist_fail(err, MIST_EDATA, "route: needs at least 2 rows (got %zu)", n);
+    size_t d = (size_t)dx + (size_t)dy;
+    size_t bad = mist_first_nonfinite(data, n * d);
+    if (bad < n * d)
+        return mist_fail(err, MIST_EDATA, "route: non-finite value at row %zu, column %zu",
+                         bad / d + 1, bad % d + 1);
+    int *src = malloc(d * sizeof *src);
+    double *sign = malloc(d * sizeof *sign);
+    int rc = src && sign ? col_canon_plan(data, n, dx, dy, src, sign, kappa, err)
+                         : mist_fail(err, MIST_ENOMEM, "route: out of memory");
+    free(src);
+    free(sign);
+    return rc;
+}
+
+int mist_model_set_route(mist_model *m, mist_model *alt, double kappa_min, mist_err *err)
+{
+    if (!m) return mist_fail(err, MIST_EINVAL, "route: model is NULL");
+    if (alt) {
+        if (alt == m || alt->route_alt)
+            return mist_fail(err, MIST_EINVAL,
+                             "route: the second model must be another model without a route");
+        if (m->arch.input_layout == MIST_LAYOUT_PAIRS)
+            return mist_fail(err, MIST_EINVAL,
+                             "route: the first model must read columns by position (split or "
+                             "packed layout); a pairs model needs no routing");
+        if (!m->arch.quantile_conditioned != !alt->arch.quantile_conditioned)
+            return mist_fail(err, MIST_EINVAL,
+                             "route: both models must give quantiles, or neither");
+        if (!(kappa_min >= 0.0 && kappa_min <= 1.0))
+            return mist_fail(err, MIST_EINVAL, "route: kappa_min must be within [0, 1] (got %g)",
+                             kappa_min);
+    }
+    mist_model_free(m->route_alt);
+    m->route_alt = alt;
+    if (alt) alt->raw_quantiles = m->raw_quantiles;
+    m->route_kappa_min = alt ? kappa_min : 0.0;
+    return MIST_OK;
+}
+
+mist_model *mist_model_route_alt(const mist_model *m, double *kappa_min)
+{
+    if (!m || !m->route_alt) return NULL;
+    if (kappa_min) *kappa_min = m->route_kappa_min;
+    return m->route_alt;
+}
+
+/* Whether the second model takes the set (its dims and data checks), without a message. */
+static int alt_takes(const mist_model *alt, const mist_data_view *v)
+{
+    mist_err e = {0};
+    return model_check_set(&alt->arch, v, "", &e) == MIST_OK;
+}
+
+/* 1 when a classical cross-check reads more MI than the primary's training meta-distribution
+ * reaches at these dims (mist_guard_mi_max): the bias-corrected Gaussian copula, else KSG
+ * (k = 5), each as the guard computes it. Without a stored range for the primary: 0. */
+static int beyond_trained_mi(const mist_model *m, const double *data, size_t n, int dx, int dy,
+                             mist_err *err, int *rc)
+{
+    char md[32];
+    *rc = MIST_OK;
+    if (!mist_model_meta_get_str(m, "metadist", md, sizeof md)) return 0;
+    double top = mist_guard_mi_max(md, dx, dy), v, bias, se;
+    if (!isfinite(top)) return 0;
+    mist_err e = {0};
+    int r = mist_guard_gaussian_copula(data, n, dx, dy, &v, &bias, &se, &e);
+    if (r == MIST_ENOMEM) return *rc = mist_fail(err, r, "route: %s", e.msg), 0;
+    if (!r && v - bias > top) return 1;
+    r = mist_guard_ksg(data, n, dx, dy, 5, 0, 1, &v, &se, &e);
+    if (r == MIST_ENOMEM) return *rc = mist_fail(err, r, "route: %s", e.msg), 0;
+    return !r && v > top;
+}
+
+mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx, int dy,
+                                  double *kappa, mist_err *err)
+{
+    if (kappa) *kappa = NAN;
+    if (!m) {
+        mist_fail(err, MIST_EINVAL, "route: model is NULL");
+        return NULL;
+    }
+    if (!m->route_alt) return m;
+    double k;
+    if (mist_route_kappa(data, n, dx, dy, &k, err)) return NULL;
+    if (kappa) *kappa = k;
+    mist_data_view v = {data, n, dx, dy};
+    if (!alt_takes(m->route_alt, &v)) return m;
+    if (k < m->route_kappa_min) return m->route_alt;
+    int rc, high = beyond_trained_mi(m, data, n, dx, dy, err, &rc);
+    if (rc) return NULL;
+    return high ? m->route_alt : m;
+}
+
+int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                         const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    size_t nt = ntaus ? ntaus : 1, np = 0;
+    mist_data_view *v = malloc(nsets * sizeof *v);
+    size_t *at = malloc(nsets * sizeof *at);
+    unsigned char *to_alt = malloc(nsets);
+    double *res = malloc(nsets * nt * sizeof *res);
+    int rc = MIST_OK;
+    if (!v || !at || !to_alt || !res) {
+        rc = mist_fail(err, MIST_ENOMEM, "route: out of memory");
+        goto done;
+    }
+    for (size_t s = 0; s < nsets; s++) {
+        mist_err e = {0};
+        mist_model *pick =
+            mist_model_route_pick(m, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, NULL, &e);
+        if (!pick) {
+            rc = mist_fail(err, e.code, "%s", e.msg);
+            goto done;
+        }
+        to_alt[s] = pick != m;
+        np += !to_alt[s];
+    }
+    /* v: the primary's sets, then the second model's, each in input order */
+    for (size_t s = 0, i = 0, j = np; s < nsets; s++) {
+        size_t slot = to_alt[s] ? j++ : i++;
+        v[slot] = sets[s];
+        at[slot] = s;
+    }
+    if (np) rc = model_estimate_noroute(m, v, np, taus, ntaus, res, err);
+    if (!rc && np < nsets)
+        rc = mist_model_estimate_batch(m->route_alt, v + np, nsets - np, taus, ntaus,
+                                       res + np * nt, err);
+    for (size_t i = 0; i < nsets && !rc; i++)
+        memcpy(out + at[i] * nt, res + i * nt, nt * sizeof *out);
+done:
+    free(v);
+    free(at);
+    free(to_alt);
+    free(res);
+    return rc;
+}
+
+/* The second model's file: next to the primary's (path), else among the shipped models. */
+static mist_model *open_companion(const char *path, const char *name, mist_err *err)
+{
+    char buf[4096];
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (path) {
+        int len = slash ? snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - path), path, name)
+                        : snprintf(buf, sizeof buf, "%s", name);
+        FILE *f = len > 0 && (size_t)len < sizeof buf ? fopen(buf, "rb") : NULL;
+        if (f) {
+            fclose(f);
+            return mist_model_open_noroute(buf, err);
+        }
+    }
+    mist_err e = {0};
+    if (mist_default_model_path(name, buf, sizeof buf, &e)) {
+        mist_fail(err, MIST_EIO,
+                  "'%s' routes some datasets to '%s' (meta \"%s\"), which is neither next to it "
+                  "nor among the shipped models (%s)",
+                  path ? path : "(memory)", name, ROUTE_META_KEY, e.msg);
+        return NULL;
+    }
+    return mist_model_open_noroute(buf, err);
+}
+
+int route_attach(mist_model *m, const char *path, mist_err *err)
+{
+    char name[256], kap[64];
+    const char *who = path ? path : "(memory)";
+    int has_name = mist_model_meta_get_str(m, ROUTE_META_KEY, name, sizeof name);
+    int has_kap = mist_model_meta_get_str(m, ROUTE_KAPPA_META_KEY, kap, sizeof kap);
+    if (!has_name && !has_kap) return MIST_OK;
+    if (!has_name || !has_kap)
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': meta \"%s\" and \"%s\" go together (a file name and a threshold "
+                         "as text)", who, ROUTE_META_KEY, ROUTE_KAPPA_META_KEY);
+    if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+        return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" must be a file name (got '%s')",
+                         who, ROUTE_META_KEY, name);
+    char *end;
+    errno = 0;
+    double k = strtod(kap, &end);
+    if (end == kap || *end || errno || !(k >= 0.0 && k <= 1.0))
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s': meta \"%s\" must be a number within [0, 1] (got '%s')", who,
+                         ROUTE_KAPPA_META_KEY, kap);
+    mist_err oe = {0};
+    mist_model *alt = open_companion(path, name, &oe);
+    if (!alt) return mist_fail(err, oe.code, "%s", oe.msg);
+    int has_route = mist_model_meta_get_str(alt, ROUTE_META_KEY, kap, sizeof kap);
+    if (has_route) {
+        mist_model_free(alt);
+        return mist_fail(err, MIST_EFORMAT,
+                         "'%s' routes to '%s', which routes again (one level only)", who, name);
+    }
+    mist_err e = {0};
+    int rc = mist_model_set_route(m, alt, k, &e);
+    if (rc) {
+        mist_model_free(alt);
+        return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" '%s': %s", who, ROUTE_META_KEY,
+                         name, e.msg);
+    }
+    return MIST_OK;
+}
