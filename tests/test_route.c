@@ -4,7 +4,7 @@
  *     lower for dependence spread by a rotation; the same bits under column permutations within X and
  *     within Y, negations and the X/Y swap;
  *   - a routed model answers with the second model's estimate (bit for bit) exactly where
- *     kappa < kappa_min, with its own elsewhere; a batch equals the sets one at a time; the
+ *     kappa < kappa_min (at n inside its trained range), with its own elsewhere; a batch equals the sets one at a time; the
  *     routed answer keeps the invariances;
  *   - the weights' meta "route" / "route_kappa" open the second model from the folder of the
  *     first, strictly: a missing file, a bad threshold, a lone key, a path, a second level of
@@ -320,6 +320,12 @@ START_TEST(test_route_meta)
     ck_assert_int_eq(mist_model_estimate(r, x, n, 3, 3, taus, 2, got, &err), 0);
     ck_assert_int_eq(mist_model_estimate(alt0, x, n, 3, 3, taus, 2, want, &err), 0);
     ck_assert(got[0] == want[0] && got[1] == want[1]);
+    /* above the first model's trained n, kappa does not decide (the same kind of data) */
+    size_t big = (size_t)mist_model_arch(r)->n_max + 1;
+    double *xb = pair_data(big, 3, 3, 3, 1.0, 1), kb;
+    ck_assert(mist_model_route_pick(r, xb, big, 3, 3, &kb, &err) == r);
+    ck_assert_msg(kb < 0.999, "kappa %g", kb);
+    free(xb);
     mist_model_free(r);
     /* strictness */
     const char *bad[4][3] = {{"second.msgpack", "1.5", "route_kappa"},
