@@ -211,6 +211,8 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     guard    "fallback" (default), "warn" or "off", as `mist estimate --guard`: checks the
              model's answer against its training range and two classical cross-checks; its
              warnings go to Estimate.warnings and, when warn is true, to warnings.warn.
+             With the guard on, Estimate.guard["route"] says which model answered when the
+             model routes datasets to a second one (the shipped mist-qr: mist-pairs).
     columns  "canonical" or "as_given", as `mist estimate --columns` (default None: the
              model's own choice): canonical puts the columns in an order and with signs
              chosen from the data, X/Y symmetrised, so that reordering or negating columns or
