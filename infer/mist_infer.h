@@ -185,8 +185,8 @@ MIST_API int mist_model_col_canon(const mist_model *m);
 MIST_API int mist_route_kappa(const double *data, size_t n, int dx, int dy, double *kappa,
                               mist_err *err);
 /* Routes datasets from m (split or packed layout) to alt (no route of its own; both give
- * quantiles, or neither): every dataset that alt takes and that has kappa < kappa_min (and n
- * at most m's trained n_max), or a
+ * quantiles, or neither): every dataset without tied values in any column that alt takes and
+ * that has kappa < kappa_min (and n at most m's trained n_max), or a
  * classical cross-check (the guard's bias-corrected Gaussian copula, else KSG with k = 5) above
  * the MI range of m's training meta-distribution at its dims (mist_guard_mi_max; only when m's
  * meta "metadist" has a stored range) is answered by alt in mist_model_estimate(_batch) on m.

@@ -4,7 +4,8 @@
  *     lower for dependence spread by a rotation; the same bits under column permutations within X and
  *     within Y, negations and the X/Y swap;
  *   - a routed model answers with the second model's estimate (bit for bit) exactly where
- *     kappa < kappa_min (at n inside its trained range), with its own elsewhere; a batch equals the sets one at a time; the
+ *     kappa < kappa_min (at n inside its trained range, data without ties), with its own
+ *     elsewhere; a batch equals the sets one at a time; the
  *     routed answer keeps the invariances;
  *   - the weights' meta "route" / "route_kappa" open the second model from the folder of the
  *     first, strictly: a missing file, a bad threshold, a lone key, a path, a second level of
@@ -326,6 +327,10 @@ START_TEST(test_route_meta)
     ck_assert(mist_model_route_pick(r, xb, big, 3, 3, &kb, &err) == r);
     ck_assert_msg(kb < 0.999, "kappa %g", kb);
     free(xb);
+    /* a repeated row (as in a bootstrap resample): tied values stay with the first model */
+    memcpy(x + 6, x, 6 * sizeof *x);
+    ck_assert(mist_model_route_pick(r, x, n, 3, 3, &kb, &err) == r);
+    ck_assert_msg(kb < 0.999, "kappa %g", kb);
     mist_model_free(r);
     /* strictness */
     const char *bad[4][3] = {{"second.msgpack", "1.5", "route_kappa"},
