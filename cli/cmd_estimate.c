@@ -350,10 +350,12 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     int routed = mist_model_route_alt(m, &kappa_min) != NULL;
     if (routed && !mist_model_meta_get_str(m, "route", alt_name, sizeof alt_name))
         snprintf(alt_name, sizeof alt_name, "(second model)");
+    /* as mist_model_route_pick decides: kappa only within the first model's trained n */
+    int by_kappa = kappa < kappa_min && (int64_t)ds->n <= a->n_max;
     if (pm != m && !json)
         fprintf(stderr,
                 "mist: note: answered by the second model %s: %s\n", alt_name,
-                kappa < kappa_min ? "the dependence is spread over many column pairs, which the "
+                by_kappa ? "the dependence is spread over many column pairs, which the "
                                     "first model reads badly"
                                   : "the classical cross-checks read more MI than the first "
                                     "model was trained on");
@@ -430,7 +432,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             printf(", \"kappa_min\": ");
             mist_json_put_number(stdout, kappa_min);
             printf(", \"reason\": \"%s\"}", pm == m ? "none"
-                                               : kappa < kappa_min ? "kappa" : "mi_range");
+                                               : by_kappa ? "kappa" : "mi_range");
         }
         if (guard != GUARD_OFF) {
             printf(", ");

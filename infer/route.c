@@ -131,8 +131,8 @@ static int has_ties(const double *data, size_t n, size_t d)
 
 /* 1 when a classical cross-check reads more MI than the primary's training meta-distribution
  * reaches at these dims (mist_guard_mi_max): the bias-corrected Gaussian copula, else KSG
- * (k = 5), each as the guard computes it. Without a stored range for the primary: 0. KSG only
- * (mist_model_route_pick asks this only of data without tied values). */
+ * (k = 5), each as the guard computes it. Without a stored range for the primary: 0. Asked
+ * only of data without tied values, where KSG is sound (see the header). */
 static int beyond_trained_mi(const mist_model *m, const double *data, size_t n, int dx, int dy,
                              mist_err *err, int *rc)
 {
