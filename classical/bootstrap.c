@@ -122,12 +122,6 @@ static void *boot_worker(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Type 7 quantile of sorted v[0..m). */
 static double quantile7(const double *v, size_t m, double q)
 {
@@ -207,7 +201,7 @@ int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
                        name, failed, B, jobs[bad].first_bad, jobs[bad].first_err.msg);
         goto done;
     }
-    if (m > 1) qsort(val, m, sizeof *val, cmp_double);
+    if (m > 1) qsort(val, m, sizeof *val, mist_cmp_double);
     *lower = quantile7(val, m, 0.5 * (1.0 - o->ci));
     *upper = quantile7(val, m, 0.5 * (1.0 + o->ci));
 done:

@@ -93,6 +93,12 @@ int mist_json_put_string(FILE *f, const char *s)
     return fputc('"', f) == EOF ? -1 : 0;
 }
 
+int mist_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 size_t mist_first_nonfinite(const double *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -33,6 +33,9 @@ int mist_json_escape_byte(char *out, unsigned char c);
 /* s as a JSON string literal onto f; 0, or -1 on a write error. */
 int mist_json_put_string(FILE *f, const char *s);
 
+/* qsort comparator of doubles, increasing (no NaN among them). */
+int mist_cmp_double(const void *a, const void *b);
+
 /* The index of the first NaN or infinity in x[0..n), or n when all are finite. */
 size_t mist_first_nonfinite(const double *x, size_t n);
 size_t mist_first_nonfinite_f(const float *x, size_t n);

@@ -45,6 +45,7 @@
 
 #include "infer_internal.h"
 #include "mist_classical.h"
+#include "util.h"
 
 /* r over rows of two centred columns u, v (stride d) with norms nu, nv; 0 when one is flat. */
 static double corr_cols(const double *u, const double *v, size_t n, size_t d, double nu,
@@ -86,12 +87,6 @@ static double link(const double *R, size_t d, size_t x, const int *ox, size_t nx
     return tx + ty; /* two partial sums: the X/Y swap adds the same two */
 }
 
-static int cmp_double_up(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
 /* The share of the evidence of cross dependence that sits on the matched pairs: E = max(S -
  * 4/n, 0) per cross pair (S sums four squared correlations, each about 1/n under independence),
  * summed over the matched pairs in matching order, over all pairs in increasing order (both
@@ -103,7 +98,7 @@ static double match_share(const double *S, size_t x, size_t y, const int *ox, co
     for (size_t p = 0; p < m; p++)
         matched += fmax(S[(size_t)ox[p] * y + (size_t)oy[p]] - null, 0.0);
     for (size_t i = 0; i < x * y; i++) tmp[i] = fmax(S[i] - null, 0.0);
-    qsort(tmp, x * y, sizeof *tmp, cmp_double_up);
+    qsort(tmp, x * y, sizeof *tmp, mist_cmp_double);
     for (size_t i = 0; i < x * y; i++) all += tmp[i];
     return all > 0.0 ? matched / all : 1.0;
 }

@@ -243,12 +243,6 @@ static int cmp_tau(const void *a, const void *b)
     return (p->i > q->i) - (p->i < q->i);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Monotone rearrangement of one set's quantiles: the k-th smallest value goes to the k-th
  * smallest tau (equal taus in their given order). */
 static int rearrange(double *q, const double *taus, size_t nt, mist_err *err)
@@ -262,7 +256,7 @@ static int rearrange(double *q, const double *taus, size_t nt, mist_err *err)
     }
     for (size_t i = 0; i < nt; i++) ti[i].tau = taus[i], ti[i].i = i, v[i] = q[i];
     qsort(ti, nt, sizeof *ti, cmp_tau);
-    qsort(v, nt, sizeof *v, cmp_double);
+    qsort(v, nt, sizeof *v, mist_cmp_double);
     for (size_t k = 0; k < nt; k++) q[ti[k].i] = v[k];
     free(ti);
     free(v);

@@ -108,12 +108,6 @@ static int alt_takes(const mist_model *alt, const mist_data_view *v)
     return model_check_set(&alt->arch, v, "", &e) == MIST_OK;
 }
 
-static int cmp_double_up(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
 /* 1 when some column holds a value twice (-1: out of memory). */
 static int has_ties(const double *data, size_t n, size_t d)
 {
@@ -122,7 +116,7 @@ static int has_ties(const double *data, size_t n, size_t d)
     int tie = 0;
     for (size_t j = 0; j < d && !tie; j++) {
         for (size_t i = 0; i < n; i++) c[i] = data[i * d + j];
-        qsort(c, n, sizeof *c, cmp_double_up);
+        qsort(c, n, sizeof *c, mist_cmp_double);
         for (size_t i = 1; i < n && !tie; i++) tie = c[i] == c[i - 1];
     }
     free(c);

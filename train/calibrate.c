@@ -7,6 +7,7 @@
 
 #include "mist_gen.h"
 #include "mist_train.h"
+#include "util.h"
 
 /* Calibration sets are a validation suite of another seed: same rejection of dims above the
  * model's maxima, same n range, never the training stream (whose seeds derive differently). */
@@ -102,12 +103,6 @@ int mist_quantile_map_fit(const double *grid, const double *cover, size_t ngrid,
     return rc;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t count, double lo,
                             double hi, const double *levels, size_t k, double *values,
                             mist_err *err)
@@ -133,7 +128,7 @@ int mist_quantile_resid_fit(mist_model *m, mist_dataset *const *sets, size_t cou
         r[s] = (ds->meta.mi - q[1]) / spread;
     }
     if (!rc) {
-        qsort(r, count, sizeof *r, cmp_dbl);
+        qsort(r, count, sizeof *r, mist_cmp_double);
         for (size_t j = 0; j < k; j++) { /* linear interpolation of the order statistics */
             double h = levels[j] * (double)(count - 1);
             size_t i = (size_t)h;
