@@ -164,7 +164,7 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
      * interval, and only the fallback's estimate is kept for it */
     int point = !out->has_q;
     mist_guard_model gm;
-    mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, err);
+    mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, NULL, err);
     if (!pm) return err ? err->code : MIST_EINVAL;
     mist_guard_model_init(&gm, pm, point ? out->estimate : out->lower, out->estimate,
                           point ? out->estimate : out->upper);

@@ -340,7 +340,9 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     /* the model that answered (a routed model hands some datasets to its second model): the
      * guard and the reports take its trained ranges */
     double kappa, kappa_min = NAN;
-    mist_model *pm = mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &err);
+    int reason;
+    mist_model *pm =
+        mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &reason, &err);
     if (!pm) {
         cli_error("estimate: mist: %s", err.msg);
         mist_model_free(m);
@@ -350,12 +352,10 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     int routed = mist_model_route_alt(m, &kappa_min) != NULL;
     if (routed && !mist_model_meta_get_str(m, "route", alt_name, sizeof alt_name))
         snprintf(alt_name, sizeof alt_name, "(second model)");
-    /* as mist_model_route_pick decides: kappa only within the first model's trained n */
-    int by_kappa = kappa < kappa_min && (int64_t)ds->n <= a->n_max;
     if (pm != m && !json)
         fprintf(stderr,
                 "mist: note: answered by the second model %s: %s\n", alt_name,
-                by_kappa ? "the dependence is spread over many column pairs, which the "
+                reason == MIST_ROUTE_KAPPA ? "the dependence is spread over many column pairs, which the "
                                     "first model reads badly"
                                   : "the classical cross-checks read more MI than the first "
                                     "model was trained on");
@@ -431,8 +431,9 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             mist_json_put_number(stdout, kappa);
             printf(", \"kappa_min\": ");
             mist_json_put_number(stdout, kappa_min);
-            printf(", \"reason\": \"%s\"}", pm == m ? "none"
-                                               : by_kappa ? "kappa" : "mi_range");
+            printf(", \"reason\": \"%s\"}", reason == MIST_ROUTE_KAPPA      ? "kappa"
+                                               : reason == MIST_ROUTE_MI_RANGE ? "mi_range"
+                                                                               : "none");
         }
         if (guard != GUARD_OFF) {
             printf(", ");

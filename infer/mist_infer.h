@@ -198,10 +198,17 @@ MIST_API int mist_model_set_route(mist_model *m, mist_model *alt, double kappa_m
                                   mist_err *err);
 /* The second model (owned by m) and its threshold; NULL when m has no route. */
 MIST_API mist_model *mist_model_route_alt(const mist_model *m, double *kappa_min);
+/* Why a dataset went to the second model. */
+enum mist_route_reason {
+    MIST_ROUTE_NONE = 0,    /* it did not: m answers */
+    MIST_ROUTE_KAPPA = 1,   /* kappa < kappa_min */
+    MIST_ROUTE_MI_RANGE = 2 /* a cross-check above m's trained MI */
+};
 /* The model that answers this dataset: m, or its second model; kappa (may be NULL) gets the
- * dataset's kappa (NaN when m has no route). NULL with err on bad data. */
+ * dataset's kappa (NaN when m has no route), reason (may be NULL) the enum mist_route_reason.
+ * NULL with err on bad data. */
 MIST_API mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx,
-                                           int dy, double *kappa, mist_err *err);
+                                           int dy, double *kappa, int *reason, mist_err *err);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear

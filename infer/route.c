@@ -145,9 +145,10 @@ static int beyond_trained_mi(const mist_model *m, const double *data, size_t n, 
 }
 
 mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx, int dy,
-                                  double *kappa, mist_err *err)
+                                  double *kappa, int *reason, mist_err *err)
 {
     if (kappa) *kappa = NAN;
+    if (reason) *reason = MIST_ROUTE_NONE;
     if (!m) {
         mist_fail(err, MIST_EINVAL, "route: model is NULL");
         return NULL;
@@ -166,10 +167,15 @@ mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, i
     if (ties) return m; /* see the header: tied values stay with the first model */
     /* kappa decides only inside the primary's trained n (where the threshold was chosen); above
      * it the pairs model's error grows with n on bmi40 (routing.md) */
-    if (k < m->route_kappa_min && (int64_t)n <= m->arch.n_max) return m->route_alt;
-    int rc, high = beyond_trained_mi(m, data, n, dx, dy, err, &rc);
-    if (rc) return NULL;
-    return high ? m->route_alt : m;
+    int why = k < m->route_kappa_min && (int64_t)n <= m->arch.n_max ? MIST_ROUTE_KAPPA
+                                                                     : MIST_ROUTE_NONE;
+    if (!why) {
+        int rc, high = beyond_trained_mi(m, data, n, dx, dy, err, &rc);
+        if (rc) return NULL;
+        if (high) why = MIST_ROUTE_MI_RANGE;
+    }
+    if (reason) *reason = why;
+    return why ? m->route_alt : m;
 }
 
 int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
@@ -188,7 +194,8 @@ int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets
     for (size_t s = 0; s < nsets; s++) {
         mist_err e = {0};
         mist_model *pick =
-            mist_model_route_pick(m, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, NULL, &e);
+            mist_model_route_pick(m, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, NULL, NULL,
+                                  &e);
         if (!pick) {
             rc = mist_fail(err, e.code, "%s", e.msg);
             goto done;

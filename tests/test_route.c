@@ -244,8 +244,10 @@ START_TEST(test_route_estimate)
         int dx = dims[s][0], dy = dims[s][1];
         v[s] = (mist_data_view){sets[s], n, dx, dy};
         double k;
-        mist_model *pick = mist_model_route_pick(m, sets[s], n, dx, dy, &k, &err);
+        int why;
+        mist_model *pick = mist_model_route_pick(m, sets[s], n, dx, dy, &k, &why, &err);
         ck_assert_msg(pick == (k < kmin ? alt : m), "set %d: kappa %g", s, k);
+        ck_assert_int_eq(why, pick == alt ? MIST_ROUTE_KAPPA : MIST_ROUTE_NONE);
         to_alt += pick == alt, to_m += pick == m;
         ck_assert_int_eq(mist_model_estimate(m, sets[s], n, dx, dy, taus, 3, got, &err), 0);
         ck_assert_int_eq(mist_model_estimate(pick == alt ? alt0 : m0, sets[s], n, dx, dy, taus, 3,
@@ -317,19 +319,19 @@ START_TEST(test_route_meta)
     mist_model_set_raw_quantiles(mist_model_route_alt(r, NULL), 1);
     const size_t n = 120;
     double *x = pair_data(n, 3, 3, 3, 1.0, 1), taus[2] = {0.1, 0.9}, got[2], want[2];
-    ck_assert(mist_model_route_pick(r, x, n, 3, 3, NULL, &err) == mist_model_route_alt(r, NULL));
+    ck_assert(mist_model_route_pick(r, x, n, 3, 3, NULL, NULL, &err) == mist_model_route_alt(r, NULL));
     ck_assert_int_eq(mist_model_estimate(r, x, n, 3, 3, taus, 2, got, &err), 0);
     ck_assert_int_eq(mist_model_estimate(alt0, x, n, 3, 3, taus, 2, want, &err), 0);
     ck_assert(got[0] == want[0] && got[1] == want[1]);
     /* above the first model's trained n, kappa does not decide (the same kind of data) */
     size_t big = (size_t)mist_model_arch(r)->n_max + 1;
     double *xb = pair_data(big, 3, 3, 3, 1.0, 1), kb;
-    ck_assert(mist_model_route_pick(r, xb, big, 3, 3, &kb, &err) == r);
+    ck_assert(mist_model_route_pick(r, xb, big, 3, 3, &kb, NULL, &err) == r);
     ck_assert_msg(kb < 0.999, "kappa %g", kb);
     free(xb);
     /* a repeated row (as in a bootstrap resample): tied values stay with the first model */
     memcpy(x + 6, x, 6 * sizeof *x);
-    ck_assert(mist_model_route_pick(r, x, n, 3, 3, &kb, &err) == r);
+    ck_assert(mist_model_route_pick(r, x, n, 3, 3, &kb, NULL, &err) == r);
     ck_assert_msg(kb < 0.999, "kappa %g", kb);
     mist_model_free(r);
     /* strictness */

@@ -143,9 +143,9 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                                              ctypes.byref(err)), err)
             q3 = list(o3)
     # the model that answered (a routed model hands some datasets to its second model)
-    kappa, kmin = ctypes.c_double(), ctypes.c_double(math.nan)
+    kappa, kmin, why = ctypes.c_double(), ctypes.c_double(math.nan), ctypes.c_int()
     pm = L.mist_model_route_pick(m.handle, _lib.doubles(data), n, dx, dy, ctypes.byref(kappa),
-                                 ctypes.byref(err))
+                                 ctypes.byref(why), ctypes.byref(err))
     if not pm:
         raise _lib.MistError(err.msg.decode())
     routed = bool(L.mist_model_route_alt(m.handle, ctypes.byref(kmin)))
@@ -166,7 +166,9 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  "discrete": {"column": gr.discrete_col, "levels": gr.discrete_levels}
                  if gr.discrete_col >= 0 else None,
                  "route": {"answered_by": "first" if pm == m.handle else "second",
-                           "kappa": kappa.value, "kappa_min": kmin.value} if routed else None}
+                           "kappa": kappa.value, "kappa_min": kmin.value,
+                           "reason": ("none", "kappa", "mi_range")[why.value]}
+                 if routed else None}
     res.warnings = _guard.warnings(gr, gm, n, dx, dy, fallback)
     if fallback:
         res.estimate, res.lower, res.upper, res.ci = gr.estimate, gr.lower, gr.upper, 0.9

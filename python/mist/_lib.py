@@ -127,7 +127,7 @@ _PROTOTYPES = {
     "mist_model_set_col_canon": (None, [c_void_p, c_int]),
     "mist_model_col_canon": (c_int, [c_void_p]),
     "mist_model_route_pick": (c_void_p, [c_void_p, _DOUBLES, c_size_t, c_int, c_int,
-                                         POINTER(c_double), POINTER(Err)]),
+                                         POINTER(c_double), POINTER(c_int), POINTER(Err)]),
     "mist_model_route_alt": (c_void_p, [c_void_p, POINTER(c_double)]),
     "mist_model_estimate": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, _DOUBLES,
                                     c_size_t, _DOUBLES, POINTER(Err)]),

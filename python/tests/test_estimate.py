@@ -202,6 +202,7 @@ class LearnedModelTest(unittest.TestCase):
         e = self.compare(x, y, None, "fallback")
         self.assertEqual(e.guard["route"]["answered_by"], "second")
         self.assertEqual(e.guard["route"]["kappa"], 1.0)
+        self.assertEqual(e.guard["route"]["reason"], "mi_range")
         self.assertNotIn("n_range", e.guard["reasons"])
 
     def test_columns_canonical(self):
