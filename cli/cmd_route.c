@@ -37,7 +37,8 @@ int train_route(int argc, char **argv)
                                    {0, NULL, NULL, 0}};
     cli_parser p;
     cli_opts_init(&p, "train route", opts, argc, argv);
-    const char *v, *in = NULL, *out = NULL, *to = NULL, *kap = NULL;
+    const char *v, *in = NULL, *out = NULL, *to = NULL, *kap = NULL; /* kap: as written */
+    double k = 0.0;
     int quiet = 0;
     for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
         switch (id) {
@@ -48,7 +49,7 @@ int train_route(int argc, char **argv)
         case O_KAPPA: {
             char *end;
             errno = 0;
-            double k = strtod(v, &end);
+            k = strtod(v, &end);
             if (end == v || *end || errno || !(k >= 0.0 && k <= 1.0))
                 return cli_opts_bad(&p, v, "a number in [0, 1]");
             kap = v;
@@ -71,7 +72,7 @@ int train_route(int argc, char **argv)
     mist_model *m = mist_model_open(in, &err), *alt = m ? mist_model_open(to, &err) : NULL;
     int rc = !m || !alt;
     if (!rc) { /* the pair's compatibility, as the loader will check it */
-        rc = mist_model_set_route(m, alt, strtod(kap, NULL), &err);
+        rc = mist_model_set_route(m, alt, k, &err);
         if (rc) mist_model_free(alt);
     } else if (m) {
         mist_model_free(m);
