@@ -47,7 +47,9 @@ extern "C" {
  *   since the fallback has only an interval), canon (the columns put in a canonical order and
  *   sign first, and X/Y symmetrised: mist_model_set_col_canon; canon=0: as given, for a model
  *   whose weights ask for canonical columns), route=0 (a model whose weights name a second
- *   model answers alone: mist_model_set_route; label ":route=0"). Paths cannot contain ',' or
+ *   model answers alone: mist_model_set_route; label ":route=0"), chunk=ROWS (rows per
+ *   chunk of the feature block, mist_model_set_row_chunk; 0: one attention over all rows;
+ *   label ":chunk=ROWS"). Paths cannot contain ',' or
  *   ':'. `mist:qr`, `mist:point` (or
  *   a shipped file name such as `mist:mist-qr.msgpack`, when no such file is in the working
  *   folder) are the shipped models and bare `mist` the default one, found wherever they are
@@ -91,6 +93,8 @@ typedef struct mist_bench_est {
     int col_canon; /* 1: columns canonicalised first (mist_model_set_col_canon); 0: as given;
                     * -1 (no option): as the model's weights say */
     int route;     /* 0: a routed model answers alone; 1 (default): as its weights say */
+    int row_chunk; /* rows per feature-block chunk (mist_model_set_row_chunk; 0: all rows);
+                    * -1 (no option): the model's default */
     /* cmd: the COMMAND as given (placeholders not yet substituted) and its per-call limit */
     char command[MIST_BENCH_CMD_LEN];
     double timeout_s;

@@ -150,6 +150,9 @@ static void *worker(void *arg)
                             if (st->rt[e].spec->col_canon >= 0)
                                 mist_model_set_col_canon(models[e], st->rt[e].spec->col_canon);
                             if (!st->rt[e].spec->route) mist_model_set_route(models[e], NULL, 0, NULL);
+                            if (st->rt[e].spec->row_chunk >= 0)
+                                mist_model_set_row_chunk(models[e],
+                                                         (size_t)st->rt[e].spec->row_chunk);
                         }
                     }
                     bench_est_rt_run(&st->rt[e], models[e], ds, seed, score_seed,

@@ -38,6 +38,7 @@ static int make_label(mist_bench_est *e, mist_err *err)
         if (e->raw_quantiles) ADD(":raw");
         if (e->col_canon >= 0) ADD(e->col_canon ? ":canon" : ":canon=0");
         if (!e->route) ADD(":route=0");
+        if (e->row_chunk >= 0) ADD(":chunk=%d", e->row_chunk);
         if (e->guard) ADD(":guard");
     } else {
         int ksg = !strcmp(e->name, "ksg1") || !strcmp(e->name, "ksg2");
@@ -159,6 +160,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
     memset(e, 0, sizeof *e);
     e->col_canon = -1; /* the model's own */
     e->route = 1;
+    e->row_chunk = -1; /* the model's own */
     if (!spec || !*spec)
         return mist_fail(err, MIST_EINVAL,
                          "empty estimator spec (want NAME[:OPTION...], e.g. ksg1:k=5)");
@@ -199,6 +201,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
             else if (!strcmp(o, "guard")) bad = parse_flag(v, &e->guard);
             else if (!strcmp(o, "canon")) bad = parse_flag(v, &e->col_canon);
             else if (!strcmp(o, "route")) bad = parse_flag(v, &e->route);
+            else if (!strcmp(o, "chunk")) bad = mist_parse_int(v, 0, 1 << 30, &e->row_chunk);
             else if (!v && nopts == 1) { /* mist:PATH */
                 if (strlen(o) >= sizeof e->weights)
                     return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);
@@ -206,7 +209,7 @@ int mist_bench_parse_estimator(const char *spec, mist_bench_est *e, mist_err *er
             } else
                 return mist_fail(err, MIST_EINVAL,
                                  "estimator spec '%s': unknown mist option '%s' (mist takes "
-                                 "weights=PATH or a bare PATH, raw, canon, route and guard)",
+                                 "weights=PATH or a bare PATH, raw, canon, route, chunk=ROWS and guard)",
                                  spec, o);
             if (v && !strcmp(o, "weights") && strlen(v) >= sizeof e->weights)
                 return mist_fail(err, MIST_EINVAL, "estimator spec '%s': path too long", spec);

@@ -166,13 +166,18 @@ static int zscore(double *out, const double *in, size_t n, int cols)
     return 0;
 }
 
-static int prepare(const mist_arch *a, const mist_data_view *sets, size_t nsets, prepared *pr,
-                   mist_err *err)
+/* The network's input values of every set: preprocessed copies, or the caller's data where
+ * nothing changes them. A set cut into row chunks (row_chunk.c) is first put in the chunks'
+ * row order, on its raw values, which are exactly the same for any order of the same rows. */
+static int prepare(const mist_arch *a, const mist_data_view *sets, size_t nsets, size_t chunk,
+                   prepared *pr, mist_err *err)
 {
     pr->data = malloc(nsets * sizeof *pr->data);
     pr->own = NULL;
     if (!pr->data) return mist_fail(err, MIST_ENOMEM, "out of memory");
-    if (a->preprocess == MIST_PREP_NONE) {
+    int any = 0;
+    for (size_t s = 0; s < nsets; s++) any |= row_chunk_count(sets[s].n, chunk) > 1;
+    if (a->preprocess == MIST_PREP_NONE && !any) {
         for (size_t s = 0; s < nsets; s++) pr->data[s] = sets[s].data;
         return MIST_OK;
     }
@@ -182,18 +187,36 @@ static int prepare(const mist_arch *a, const mist_data_view *sets, size_t nsets,
     if (!pr->own) return mist_fail(err, MIST_ENOMEM, "out of memory for %zu values", total);
     size_t off = 0;
     for (size_t s = 0; s < nsets; s++) {
-        int cols = sets[s].dx + sets[s].dy;
+        int cols = sets[s].dx + sets[s].dy, rc = MIST_OK;
+        size_t n = sets[s].n;
         double *o = pr->own + off;
-        if (a->preprocess == MIST_PREP_COPULA) {
-            int rc = mist_copula_transform(o, sets[s].data, sets[s].n, cols, err);
-            if (rc) return rc;
-        } else {
-            zscore(o, sets[s].data, sets[s].n, cols);
-        }
+        memcpy(o, sets[s].data, n * (size_t)cols * sizeof *o);
+        if (row_chunk_count(n, chunk) > 1 && (rc = row_chunk_order(o, n, cols, err))) return rc;
+        if (a->preprocess == MIST_PREP_COPULA) rc = mist_copula_transform(o, o, n, cols, err);
+        else if (a->preprocess != MIST_PREP_NONE) zscore(o, o, n, cols);
+        if (rc) return rc;
         pr->data[s] = o;
-        off += sets[s].n * (size_t)cols;
+        off += n * (size_t)cols;
     }
     return MIST_OK;
+}
+
+/* The feature block's segments: each set's rows, or its row chunks. Returns the offsets
+ * (nseg + 1) and sets *nseg; NULL when out of memory. */
+static size_t *chunk_segments(const size_t *off, size_t nsets, size_t chunk, size_t *nseg)
+{
+    size_t k = 0;
+    for (size_t s = 0; s < nsets; s++) k += row_chunk_count(off[s + 1] - off[s], chunk);
+    size_t *c = malloc((k + 1) * sizeof *c);
+    if (!c) return NULL;
+    size_t i = 0;
+    for (size_t s = 0; s < nsets; s++) {
+        size_t n = off[s + 1] - off[s], ks = row_chunk_count(n, chunk);
+        for (size_t j = 0; j < ks; j++) c[i++] = off[s] + row_chunk_start(n, ks, j);
+    }
+    c[k] = off[nsets];
+    *nseg = k;
+    return c;
 }
 
 /* Fills rows [r0, r0 + b) of the input block: the first P of the max_input_dim input columns
@@ -402,7 +425,7 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
     off[0] = 0;
     for (size_t s = 0; s < nsets; s++)
         off[s + 1] = off[s] + (pairs ? pairs_count(sets[s].dx, sets[s].dy) : sets[s].n);
-    size_t N = off[nsets];
+    size_t N = off[nsets], *coff = NULL;
     layout L;
     prepared pr = {0};
     int rc;
@@ -411,7 +434,8 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         goto done;
     }
     if ((rc = ws_reserve(&m->ws, L.total, N, err))) goto done;
-    if (!pairs && (rc = prepare(a, sets, nsets, &pr, err))) goto done;
+    size_t chunk = pairs ? 0 : m->row_chunk;
+    if (!pairs && (rc = prepare(a, sets, nsets, chunk, &pr, err))) goto done;
 
     float *W = m->ws.block;
     float *X = W + L.X;
@@ -437,9 +461,30 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
         embed_rows(m, &c, sets, nsets, &pr, off, X);
     }
     segs rows = {nsets, off, 0};
-    /* 3. feature block: SAB -> LN, keys masked by the zero-sum quirk (packed) */
+    /* 3. feature block: SAB -> LN, keys masked by the zero-sum quirk (packed); rows attend
+     * within their chunk */
+    segs fseg = rows;
+    if (a->n_feature_sab > 0 && chunk) {
+        if (!(coff = chunk_segments(off, nsets, chunk, &fseg.nseg))) {
+            rc = mist_fail(err, MIST_ENOMEM, "out of memory for the row chunks");
+            goto done;
+        }
+        fseg.off = coff;
+        for (size_t g = 0; kmask && g < fseg.nseg; g++) {
+            size_t k = coff[g];
+            while (k < coff[g + 1] && !kmask[k]) k++;
+            if (k == coff[g + 1]) {
+                rc = mist_fail(err, MIST_EDATA,
+                               "a row chunk of %zu rows sums to exactly 0 in every row (the "
+                               "official model masks such rows); use one chunk "
+                               "(mist_model_set_row_chunk 0)",
+                               coff[g + 1] - coff[g]);
+                goto done;
+            }
+        }
+    }
     for (int i = 0; i < a->n_feature_sab; i++)
-        mab_forward(&c, &p->fsab[i], X, &rows, X, &rows, kmask, p->fln_w[i], p->fln_b[i]);
+        mab_forward(&c, &p->fsab[i], X, &fseg, X, &fseg, kmask, p->fln_w[i], p->fln_b[i]);
     /* 4. encoder: ISAB = MAB(X, MAB(I, X)) */
     segs inds = {nsets, NULL, (size_t)a->n_inds};
     float *h = W + L.h;
@@ -491,6 +536,7 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
 done:
     free(pr.data);
     free(pr.own);
+    free(coff);
     free(off);
     free(glob);
     free(base);
@@ -508,7 +554,7 @@ int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nse
     off[0] = 0;
     for (size_t s = 0; s < nsets; s++) off[s + 1] = off[s] + sets[s].n;
     prepared pr = {0};
-    int rc = prepare(a, sets, nsets, &pr, err);
+    int rc = prepare(a, sets, nsets, m->row_chunk, &pr, err);
     if (!rc) {
         size_t cursor = 0, N = off[nsets];
         for (size_t r0 = 0; r0 < N; r0 += 1024) {

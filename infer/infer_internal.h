@@ -367,6 +367,7 @@ struct mist_model {
     size_t qres_k, qres_groups;                        /* k knots, values groups x k */
     attn_cfg attn;
     int row_block;          /* rows per block of the per-token stages */
+    size_t row_chunk;       /* most rows one feature-block attention spans (0: all) */
     infer_ws ws;
 };
 
@@ -403,6 +404,14 @@ int model_estimate_noroute(mist_model *m, const mist_data_view *sets, size_t nse
                            const double *taus, size_t ntaus, double *out, mist_err *err);
 /* weights.c: mist_model_open without reading the route meta (the second model's own open). */
 mist_model *mist_model_open_noroute(const char *path, mist_err *err);
+
+/* row_chunk.c: a set of n rows meets itself in the feature block within k =
+ * row_chunk_count(n, chunk) runs of equal size (1: no chunks), run j starting at row
+ * row_chunk_start(n, k, j) of the rows put in row_chunk_order (in place, n x cols): an order
+ * that is a function of the set of rows, whatever order they came in. */
+size_t row_chunk_count(size_t n, size_t chunk);
+size_t row_chunk_start(size_t n, size_t k, size_t j);
+int row_chunk_order(double *data, size_t n, int cols, mist_err *err);
 
 /* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);

@@ -176,6 +176,20 @@ MIST_API void mist_model_set_col_canon(mist_model *m, int on);
 /* 1 when the estimate reads canonical columns: set, and a layout that reads positions. */
 MIST_API int mist_model_col_canon(const mist_model *m);
 
+/* Row chunks of the feature block (the only attention over all pairs of rows, cost n x n):
+ * a dataset of more than `rows` rows meets itself there only within runs of at most `rows`
+ * rows (equal runs; which rows share a run is a function of the set of rows, so the estimate
+ * stays invariant to row order and, with canonical columns, to column order and signs); the
+ * encoder's inducing points and the pooling still see every row. The cost is then linear in
+ * n. 0: one attention over all rows, as the official models. Default: MIST_ROW_CHUNK_DEFAULT
+ * for the models that read one token per row with a feature block and were trained at
+ * n <= n_max (the split layout), 0 for the packed layout (the official checkpoints keep the
+ * paper's graph). Sets of at most `rows` rows are not touched (same bits as 0). A routed
+ * model's second model reads column pairs and has no such block. */
+#define MIST_ROW_CHUNK_DEFAULT 500
+MIST_API void mist_model_set_row_chunk(mist_model *m, size_t rows);
+MIST_API size_t mist_model_row_chunk(const mist_model *m);
+
 /* Routing between two models (route.c). kappa of a dataset: the share of the evidence of
  * cross dependence (squared correlations of the normal scores and of their squares, beyond
  * their null level) that sits on the cross pairs matched by the canonical reading; near 1 when

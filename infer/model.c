@@ -34,6 +34,9 @@ mist_model *model_alloc(const mist_arch *a, mist_err *err)
     m->row_block = DEFAULT_ROW_BLOCK;
     m->attn.q_block = DEFAULT_Q_BLOCK;
     m->attn.kv_block = DEFAULT_KV_BLOCK;
+    m->row_chunk = a->input_layout == MIST_LAYOUT_SPLIT && a->n_feature_sab > 0
+                       ? MIST_ROW_CHUNK_DEFAULT
+                       : 0;
     if (arch_tensor_table(a, &m->p, &m->table, &m->ntensors, err)) {
         free(m);
         return NULL;
@@ -145,6 +148,16 @@ void mist_model_set_raw_quantiles(mist_model *m, int raw)
 void mist_model_set_col_canon(mist_model *m, int on)
 {
     m->col_canon = on ? 1 : 0;
+}
+
+void mist_model_set_row_chunk(mist_model *m, size_t rows)
+{
+    if (m) m->row_chunk = rows;
+}
+
+size_t mist_model_row_chunk(const mist_model *m)
+{
+    return m ? m->row_chunk : 0;
 }
 
 int mist_model_col_canon(const mist_model *m)

@@ -236,7 +236,9 @@ for f in sg/*.npy; do
   want=$(for k in estimate lower upper; do echo "$js" | grep -o "\"$k\": [^,}]*" | head -1 | cut -d' ' -f2; done | tr '\n' ' ')
   got=$(awk -F, -v id="$id" '$3 == id && $11 == "mist:qr:canon=0:guard" { print $12, $13, $14 }' bg/results.csv)
   raw=$(awk -F, -v id="$id" '$3 == id && $11 == "mist:qr:canon=0" { print $12, $13, $14 }' bg/results.csv)
-  awk -v a="$want" -v b="$got" 'BEGIN { split(a, x, " "); split(b, y, " "); for (i = 1; i <= 3; i++) if (x[i] - y[i] > 1e-12 || y[i] - x[i] > 1e-12) exit 1 }' && gm=$((gm + 1))
+  # to float32 rounding: OpenBLAS's AVX-512 (SkylakeX) sgemm gave the pairs model 6e-8 apart on
+  # the two paths (equal bits with its Haswell kernels); a wrong fallback is off by far more
+  awk -v a="$want" -v b="$got" 'BEGIN { split(a, x, " "); split(b, y, " "); for (i = 1; i <= 3; i++) if (x[i] - y[i] > 1e-6 || y[i] - x[i] > 1e-6) exit 1 }' && gm=$((gm + 1))
   [ "$got" != "$raw" ] && gd=$((gd + 1))
 done
 [ "$gm" -eq 6 ] && [ "$gd" -ge 1 ] && ok || bad "bench guard = mist estimate ($gm of 6 equal, $gd moved by the guard)"

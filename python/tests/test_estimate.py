@@ -154,15 +154,20 @@ class LearnedModelTest(unittest.TestCase):
             if weights:
                 args += ["--weights", weights]
             ref = cli_json(*args)
+        # The network computes in float32 through OpenBLAS, which picks its kernels when it
+        # loads: the CLI (static) and this process (libmist.so) can get different ones on one
+        # machine (seen: SkylakeX and Prescott on a Xeon with AVX-512), so the learned model's
+        # numbers agree to float32 rounding; a struct read wrongly is off by far more.
+        tol = lambda b: 1e-6 * max(1.0, abs(b))
         for key in ("estimate", "lower", "upper", "ci"):
             a, b = getattr(e, key), ref[key]
             if b is None:
                 self.assertTrue(math.isnan(a), key)
             else:
-                self.assertAlmostEqual(a, b, delta=1e-12, msg=key)
+                self.assertAlmostEqual(a, b, delta=tol(b), msg=key)
         self.assertEqual(sorted(e.quantiles), sorted(q["tau"] for q in ref["quantiles"]))
         for q in ref["quantiles"]:
-            self.assertAlmostEqual(e.quantiles[q["tau"]], q["value"], delta=1e-12)
+            self.assertAlmostEqual(e.quantiles[q["tau"]], q["value"], delta=tol(q["value"]))
         if guard == "off":
             self.assertIsNone(e.guard)
             self.assertEqual(e.warnings, [])
