@@ -93,6 +93,11 @@ static void estimate_usage(FILE *f)
           "                    the stored threshold) or more MI than it was trained on (by the\n"
           "                    classical cross-checks); a note on stderr and the JSON \"route\"\n"
           "                    object say which answered. off: the first model answers alone\n"
+          "  --row-chunk ROWS  rows of one chunk of the feature block (the attention over all\n"
+          "                    pairs of rows): a larger dataset meets itself there within equal\n"
+          "                    chunks of at most ROWS rows, so time grows linearly in n (the other\n"
+          "                    layers still see every row). Default 500 for our models, 0 (all\n"
+          "                    rows at once, n x n) for the official ones; 0 turns chunks off\n"
           "  The official models read [x, y] rows: they need dx == dy <= 32.\n"
           "  The model refuses fewer rows than the smallest n it was trained on (10 for the\n"
           "  shipped models; 10 when the file records none) and a constant column.\n"
@@ -269,7 +274,7 @@ static int guard_quantiles(mist_model *m, const mist_dataset *ds, const double *
  * (taus_are_default), which a point model ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
                          size_t nuser, int taus_are_default, int raw, int threads, int json,
-                         int guard, uint64_t seed, int columns, int route)
+                         int guard, uint64_t seed, int columns, int route, int row_chunk)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -284,6 +289,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     }
     if (columns >= 0) mist_model_set_col_canon(m, columns);
     if (!route) mist_model_set_route(m, NULL, 0.0, NULL);
+    if (row_chunk >= 0) mist_model_set_row_chunk(m, (size_t)row_chunk);
     const mist_arch *a = mist_model_arch(m);
     char why[96];
     int constant_col;
@@ -416,11 +422,11 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         printf(", \"weights\": ");
         mist_json_put_string(stdout, weights);
         printf(", \"raw_quantiles\": %s, \"columns\": \"%s\", \"quantile_conditioned\": %s, "
-               "\"n\": %zu, \"dx\": %d, \"dy\": %d, \"trained_n\": [%lld, %lld], \"unit\": "
-               "\"%s\", \"true_mi\": ",
+               "\"row_chunk\": %zu, \"n\": %zu, \"dx\": %d, \"dy\": %d, \"trained_n\": "
+               "[%lld, %lld], \"unit\": \"%s\", \"true_mi\": ",
                raw ? "true" : "false",
                mist_model_col_canon(m) ? "canonical" : "as_given",
-               a->quantile_conditioned ? "true" : "false", ds->n, ds->dx, ds->dy,
+               a->quantile_conditioned ? "true" : "false", mist_model_row_chunk(m), ds->n, ds->dx, ds->dy,
                (long long)a->n_min, (long long)a->n_max, cli_unit());
         mist_json_put_number(stdout, cli_mi(truth));
         if (routed) {
@@ -478,7 +484,7 @@ int cmd_estimate(int argc, char **argv)
     enum {
         O_DX = 1, O_X, O_Y, O_METHOD, O_K, O_COPULA, O_CI, O_BOOT, O_SEED, O_THREADS, O_BINS,
         O_MM, O_BW, O_NOZ, O_NOISE, O_JSON, O_WEIGHTS, O_QUANTILES, O_RAW, O_GUARD, O_UNIT,
-        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED, O_COLS, O_ROUTE
+        O_DELIM, O_FORMAT, O_QUIET, O_UNBIASED, O_COLS, O_ROUTE, O_CHUNK
     };
     static const cli_opt opts[] = {{O_DX, "--dx", NULL, 1},
                                    {O_X, "--x", NULL, 1},
@@ -507,11 +513,12 @@ int cmd_estimate(int argc, char **argv)
                                    {O_QUIET, "--quiet", NULL, 0},
                                    {O_COLS, "--columns", NULL, 1},
                                    {O_ROUTE, "--route", NULL, 1},
+                                   {O_CHUNK, "--row-chunk", NULL, 1},
                                    {0, NULL, NULL, 0}};
     const char *path = NULL, *method = "mist", *xcols = NULL, *ycols = NULL, *weights = NULL,
                *quantiles = NULL, *v;
     int dx = 0, json = 0, raw_quantiles = 0, guard = GUARD_FALLBACK, quiet = 0, columns = -1,
-        route = -1;
+        route = -1, row_chunk = -1;
     const char *guard_opt = NULL;
     const char *classical_only = NULL; /* an option that the learned model has no use for */
     mist_read_opts ro = {MIST_FMT_AUTO, 0};
@@ -566,6 +573,9 @@ int cmd_estimate(int argc, char **argv)
             else if (!strcmp(v, "off")) route = 0;
             else return cli_opts_bad(&p, v, "on or off");
             break;
+        case O_CHUNK:
+            bad = mist_parse_int(v, 0, 1 << 30, &row_chunk), want = "0 or a number of rows";
+            break;
         case O_GUARD:
             guard_opt = v;
             if (!strcmp(v, "off")) guard = GUARD_OFF;
@@ -616,9 +626,10 @@ int cmd_estimate(int argc, char **argv)
         return 2;
     }
     if (!is_mist &&
-        (weights || quantiles || raw_quantiles || guard_opt || columns >= 0 || route >= 0)) {
-        cli_error("estimate: --weights, --quantiles, --raw-quantiles, --columns, --route and "
-                  "--guard apply to --method mist");
+        (weights || quantiles || raw_quantiles || guard_opt || columns >= 0 || route >= 0 ||
+         row_chunk >= 0)) {
+        cli_error("estimate: --weights, --quantiles, --raw-quantiles, --columns, --route, "
+                  "--row-chunk and --guard apply to --method mist");
         return 2;
     }
     double taus[MAX_TAUS];
@@ -665,7 +676,7 @@ int cmd_estimate(int argc, char **argv)
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
                                raw_quantiles, o.threads, json, guard, o.seed, columns,
-                               route != 0);
+                               route != 0, row_chunk);
         mist_dataset_free(ds);
         return rc;
     }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer_internal.h"
 #include "mist_classical.h"
 #include "mist_guard.h"
 
@@ -45,6 +46,19 @@ int mist_guard_ksg(const double *data, size_t n, int dx, int dy, int k, uint64_t
         return mist_fail(err, MIST_EDATA, "ksg1 needs more than k = %d rows (got n = %zu)", k,
                          n);
     size_t cols = (size_t)dx + (size_t)dy;
+    double *sub = NULL;
+    if (n > MIST_GUARD_KSG_ROWS) {
+        if (!(sub = malloc(n * cols * sizeof *sub)))
+            return mist_fail(err, MIST_ENOMEM, "guard ksg: out of memory for %zu rows", n);
+        memcpy(sub, data, n * cols * sizeof *sub);
+        int rc = row_chunk_order(sub, n, dx + dy, err);
+        if (rc) {
+            free(sub);
+            return rc;
+        }
+        data = sub;
+        n = MIST_GUARD_KSG_ROWS;
+    }
     mist_est_opts o;
     mist_est_opts_default(&o);
     o.k = k;
@@ -78,6 +92,7 @@ out:
     free(prep);
     free(nx);
     free(ny);
+    free(sub);
     return rc;
 }
 

@@ -120,7 +120,11 @@ MIST_API int mist_guard_metadist_continuous(const char *metadist);
 
 /* KSG algorithm 1 with the classical defaults (z-scores, tie-breaking noise 1e-10 from seed):
  * *mi equals mist_ksg(1, ...) with the same k and seed; *se is sd(t_i)/sqrt(n) of its per-row
- * digamma terms t_i. */
+ * digamma terms t_i. Its neighbour search costs n^2 at higher dims, so above
+ * MIST_GUARD_KSG_ROWS rows it reads that many: the first in an order that is a function of the
+ * set of rows alone (a hash of each row's values, as the row chunks of mist_infer.h), so the
+ * cross-check stays invariant to row order; *se is then the subsample's. */
+#define MIST_GUARD_KSG_ROWS 5000
 MIST_API int mist_guard_ksg(const double *data, size_t n, int dx, int dy, int k, uint64_t seed,
                             int threads, double *mi, double *se, mist_err *err);
 

@@ -104,6 +104,8 @@ for case in exp["cases"]:
                "--guard", "off"]  # the network's own numbers, not the guard's fallback
         if minfo["quantile_conditioned"]:
             cmd += ["--quantiles", tau_arg, "--raw-quantiles"]
+        if case.get("row_chunk"):
+            cmd += ["--row-chunk", str(case["row_chunk"])]
         label = f"{case['name']} {mname}"
         r = subprocess.run(cmd, capture_output=True, text=True)
         if case.get("n", 10) < 10:

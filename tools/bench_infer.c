@@ -2,13 +2,15 @@
  * inducing points, 10 seeds, 2 feature SABs, 2 ISABs, 1 decoder SAB, rho 3 x 256, packed 64:
  * 5.52 M parameters) with random weights.
  *
- * usage: bench_infer [--weights FILE] [--threads T] [--reps R] [--dx D] [--qr] [N ...]
+ * usage: bench_infer [--weights FILE] [--threads T] [--reps R] [--dx D] [--qr] [--row-chunk C]
+ *          [N ...]
  *          latency of one estimate at each N (default 100 500 2000), best of R (default 7)
  *        bench_infer --memory N [--threads T] [--dx D]
  *          one estimate at N rows, then the peak resident memory (getrusage ru_maxrss)
  *        bench_infer --batch B N  throughput of B datasets of N rows in one batch call vs one
  *          by one
- * Single thread by default (OpenBLAS set to 1 thread). */
+ * Single thread by default (OpenBLAS set to 1 thread). --row-chunk: mist_model_set_row_chunk
+ * (default: the model's own). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
 {
     const char *weights = NULL;
     int threads = 1, reps = 7, d = 5, qr = 0;
+    long row_chunk = -1;
     size_t memory_n = 0, batch_b = 0, ns[16];
     int nn = 0;
     for (int i = 1; i < argc; i++) {
@@ -67,12 +70,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--dx") && i + 1 < argc) d = atoi(argv[++i]);
         else if (!strcmp(a, "--qr")) qr = 1;
+        else if (!strcmp(a, "--row-chunk") && i + 1 < argc) row_chunk = atol(argv[++i]);
         else if (!strcmp(a, "--memory") && i + 1 < argc) memory_n = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--batch") && i + 1 < argc) batch_b = strtoull(argv[++i], NULL, 10);
         else if (a[0] != '-' && nn < 16) ns[nn++] = strtoull(a, NULL, 10);
         else {
             fprintf(stderr, "usage: bench_infer [--weights F] [--threads T] [--reps R] [--dx D] "
-                            "[--qr] [--memory N | --batch B N | N ...]\n");
+                            "[--qr] [--row-chunk C] [--memory N | --batch B N | N ...]\n");
             return 2;
         }
     }
@@ -95,6 +99,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    if (row_chunk >= 0) mist_model_set_row_chunk(m, (size_t)row_chunk);
     const char *blocks = getenv("MIST_BLOCKS");
     if (blocks) {
         int rb = 0, qb = 0, kb = 0;
@@ -104,10 +109,11 @@ int main(int argc, char **argv)
     const mist_arch *a = mist_model_arch(m);
     double taus[3] = {0.05, 0.5, 0.95}, out[3];
     size_t ntaus = a->quantile_conditioned ? 3 : 0;
-    printf("model: %zu parameters, D %d, H %d, ff %d, %s; OpenBLAS %s kernels, %d thread(s)\n",
+    printf("model: %zu parameters, D %d, H %d, ff %d, %s; row chunks of %zu (0: none); OpenBLAS "
+           "%s kernels, %d thread(s)\n",
            mist_model_param_count(m), a->D, a->H, a->ff,
            a->quantile_conditioned ? "quantile-conditioned (3 taus)" : "point",
-           mist_infer_blas_core(), threads);
+           mist_model_row_chunk(m), mist_infer_blas_core(), threads);
     if (memory_n) {
         double *x = make_data(memory_n, d);
         double before = peak_mb(), t0 = mist_clock_s();

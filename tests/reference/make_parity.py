@@ -59,12 +59,19 @@ def make_inputs(rng):
     return cases
 
 
-def run(model, data, d, dtype, use_mask=True):
+# Row chunks of the feature block (mist estimate --row-chunk): input, chunk rows, note
+CHUNKED = [("n777_d32", 300, "3 chunks of 259 rows"),
+           ("n200_d3_zerorows", 64, "4 chunks of 50 rows, the mask quirk within chunks"),
+           ("n300_d1_ties", 128, "3 chunks of 100 rows, tied rows")]
+
+
+def run(model, data, d, dtype, use_mask=True, row_chunk=0):
     model.to(dtype)
     with torch.inference_mode():
         if model.core.quantile_conditioned:
-            return model.estimate(data[:, :d], data[:, d:], TAUS, use_mask=use_mask)
-        return model.estimate(data[:, :d], data[:, d:], use_mask=use_mask)
+            return model.estimate(data[:, :d], data[:, d:], TAUS, use_mask=use_mask,
+                                  row_chunk=row_chunk)
+        return model.estimate(data[:, :d], data[:, d:], use_mask=use_mask, row_chunk=row_chunk)
 
 
 def main():
@@ -75,6 +82,9 @@ def main():
     os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
     rng = np.random.default_rng(20251118)
     cases = make_inputs(rng)
+    for base, chunk, note in CHUNKED:
+        data, d, _ = cases[base]
+        cases[f"{base}_chunk{chunk}"] = (data, d, note, chunk)
 
     expected = {
         "format": "cases[].outputs[model] = {f64: torch float64 reference, f32: torch float32, "
@@ -99,20 +109,29 @@ def main():
         expected["models"][name] = {"dir": name, "quantile_conditioned": qc, "params": npar,
                                     "seed": seed}
 
-    for cname, (data, d, note) in cases.items():
+    for cname, (data, d, note, *chunk) in cases.items():
+        chunk = chunk[0] if chunk else 0
         rel = os.path.join("inputs", cname + ".npy")
         np.save(os.path.join(out, rel), data.astype(np.float64))
         rec = {"name": cname, "path": rel, "n": int(data.shape[0]), "dx": d, "dy": d,
-               "note": note, "outputs": {}}
+               "note": note, "row_chunk": chunk, "outputs": {}}
         masked = int(np.sum(data.astype(np.float32).sum(axis=1, dtype=np.float32) == 0))
         for mname, m in models.items():
             t0 = time.time()
-            v64 = run(m, data, d, torch.float64)
-            v64_nomask = run(m, data, d, torch.float64, use_mask=False)
-            v32 = run(m, data, d, torch.float32)
+            v64 = run(m, data, d, torch.float64, row_chunk=chunk)
+            v64_nomask = run(m, data, d, torch.float64, use_mask=False, row_chunk=chunk)
+            v32 = run(m, data, d, torch.float32, row_chunk=chunk)
             eff = float(np.max(np.abs(np.atleast_1d(v64) - np.atleast_1d(v64_nomask))))
             rec["outputs"][mname] = {"f64": v64, "f32": v32, "masked_rows": masked,
                                      "mask_effect": eff}
+            if chunk:
+                # the chunks must matter, or the comparison could not tell them from none
+                whole = run(m, data, d, torch.float64)
+                ce = float(np.max(np.abs(np.atleast_1d(v64) - np.atleast_1d(whole))))
+                rec["outputs"][mname]["chunk_effect"] = ce
+                print(f"  {cname:18s} {mname:8s} chunk_effect={ce:.2e}")
+                if not ce > 1e-3:
+                    sys.exit(f"{cname}: the row chunks change the output by only {ce:.2e}")
             dev = float(np.max(np.abs(np.atleast_1d(v64) - np.atleast_1d(v32))))
             print(f"  {cname:18s} {mname:8s} f64={np.round(v64, 6)} |f32-f64|={dev:.2e}"
                   + (f" masked={masked} mask_effect={eff:.2e}" if masked else "")

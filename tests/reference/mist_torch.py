@@ -221,13 +221,22 @@ class Phi(nn.Module):
                                      + [PMA(d, heads, 1, act)])
         self.output_layer = nn.Linear(d, d)
 
-    def forward(self, x, use_mask=True):
-        # x: (B, n, P) packed rows.  Official mask quirk: rows summing to exactly 0 are removed
-        # as keys in the feature-block SABs only.
-        mask = (x.sum(dim=-1) == 0) if use_mask else None
-        t = self.embedding_mlp(x)
+    def features(self, t, mask):
         for layer in self.feature_interaction_block.layers:
             t = layer(t, mask) if isinstance(layer, SAB) else layer(t)
+        return t
+
+    def forward(self, x, use_mask=True, chunks=None):
+        # x: (B, n, P) packed rows.  Official mask quirk: rows summing to exactly 0 are removed
+        # as keys in the feature-block SABs only.  chunks: [(start, end)] row ranges that the
+        # feature block sees one at a time (mist's row chunks; the rest sees every row).
+        mask = (x.sum(dim=-1) == 0) if use_mask else None
+        t = self.embedding_mlp(x)
+        if chunks:
+            t = torch.cat([self.features(t[:, a:b], None if mask is None else mask[:, a:b])
+                           for a, b in chunks], dim=1)
+        else:
+            t = self.features(t, mask)
         for isab in self.encoder:
             t = isab(t)
         t = self.pooling_pma(t)
@@ -285,11 +294,41 @@ class MIST(nn.Module):
         rows[:, :x.shape[1] + y.shape[1]] = torch.from_numpy(np.concatenate([x, y], axis=1)).to(dt)
         return rows.unsqueeze(0)
 
-    def estimate(self, x, y, taus=None, use_mask=True):
-        """Point model: float.  QR model: list of raw rho(tau) for each tau (unsorted)."""
-        rep = self.core.phi(self.pack(x, y), use_mask=use_mask)
+    def estimate(self, x, y, taus=None, use_mask=True, row_chunk=0):
+        """Point model: float.  QR model: list of raw rho(tau) for each tau (unsorted).
+        row_chunk: mist's row chunks of the feature block (mist_model_set_row_chunk)."""
+        chunks = None
+        n = len(x)
+        if row_chunk and n > row_chunk:
+            x, y = np.asarray(x).reshape(n, -1), np.asarray(y).reshape(n, -1)
+            order = row_chunk_order(np.concatenate([x, y], axis=1))
+            x, y = x[order], y[order]
+            k = -(-n // row_chunk)
+            chunks = [(j * n // k, (j + 1) * n // k) for j in range(k)]
+        rep = self.core.phi(self.pack(x, y), use_mask=use_mask, chunks=chunks)
         out = self.core.head(rep, taus)[0]
         return [float(v) for v in out] if self.core.quantile_conditioned else float(out[0])
+
+
+_M64 = (1 << 64) - 1
+
+
+def _mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def row_chunk_order(rows):
+    """The row order of mist's row chunks, as infer/row_chunk.c specifies it: by a hash of each
+    row's float64 bits (-0 read as +0), then by the values."""
+    def h(row):
+        z = 0x6A09E667F3BCC909
+        for v in row:
+            b = struct.unpack("<Q", struct.pack("<d", 0.0 if v == 0 else float(v)))[0]
+            z = (_mix64(z ^ b) + 0x9E3779B97F4A7C15) & _M64
+        return z
+    return sorted(range(len(rows)), key=lambda i: (h(rows[i]), tuple(rows[i])))
 
 
 def official_config(quantile_conditioned=False):
