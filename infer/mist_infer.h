@@ -181,9 +181,10 @@ MIST_API int mist_model_col_canon(const mist_model *m);
  * rows (equal runs; which rows share a run is a function of the set of rows, so the estimate
  * stays invariant to row order and, with canonical columns, to column order and signs); the
  * encoder's inducing points and the pooling still see every row. The cost is then linear in
- * n. 0: one attention over all rows, as the official models. Default: MIST_ROW_CHUNK_DEFAULT
- * for the models that read one token per row with a feature block and were trained at
- * n <= n_max (the split layout), 0 for the packed layout (the official checkpoints keep the
+ * n. 0: one attention over all rows, as the official models. Default: for the models of the
+ * split layout (ours, one token per row, with a feature block), the largest n they were trained
+ * on (arch n_max; MIST_ROW_CHUNK_DEFAULT when it is not recorded), so that no attention spans
+ * more rows than in training; 0 for the packed layout (the official checkpoints keep the
  * paper's graph). Sets of at most `rows` rows are not touched (same bits as 0). A routed
  * model's second model reads column pairs and has no such block. */
 #define MIST_ROW_CHUNK_DEFAULT 500

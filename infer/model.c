@@ -34,9 +34,9 @@ mist_model *model_alloc(const mist_arch *a, mist_err *err)
     m->row_block = DEFAULT_ROW_BLOCK;
     m->attn.q_block = DEFAULT_Q_BLOCK;
     m->attn.kv_block = DEFAULT_KV_BLOCK;
-    m->row_chunk = a->input_layout == MIST_LAYOUT_SPLIT && a->n_feature_sab > 0
-                       ? MIST_ROW_CHUNK_DEFAULT
-                       : 0;
+    /* chunks no larger than the sets it was trained on (row_chunk.c) */
+    if (a->input_layout == MIST_LAYOUT_SPLIT && a->n_feature_sab > 0)
+        m->row_chunk = a->n_max >= 2 ? (size_t)a->n_max : MIST_ROW_CHUNK_DEFAULT;
     if (arch_tensor_table(a, &m->p, &m->table, &m->ntensors, err)) {
         free(m);
         return NULL;

@@ -133,6 +133,15 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(mist_model_row_chunk(s), 77);
     mist_model_free(s);
     mist_model_free(p);
+    /* a model trained on larger sets: chunks as large as those */
+    mist_arch a;
+    mist_err err;
+    ck_assert_int_eq(mist_arch_preset("tiny", &a, &err), 0);
+    a.n_max = 2000;
+    mist_model *b = mist_model_create_random(&a, 3, &err);
+    ck_assert_msg(b != NULL, "%s", err.msg);
+    ck_assert_uint_eq(mist_model_row_chunk(b), 2000);
+    mist_model_free(b);
 }
 END_TEST
 
