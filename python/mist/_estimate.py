@@ -101,7 +101,7 @@ def _taus(ci, quantiles):
 
 
 def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard, seed, threads,
-                   columns):
+                   columns, row_chunk):
     L = _lib.lib()
     path = weights if weights is not None else _model.default_path()
     _model.set_blas_threads(threads)
@@ -119,6 +119,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     L.mist_model_set_raw_quantiles(m.handle, 1 if raw_quantiles else 0)
     canon = m.columns_canonical if columns is None else columns == "canonical"
     L.mist_model_set_col_canon(m.handle, 1 if canon else 0)
+    L.mist_model_set_row_chunk(m.handle, m.row_chunk if row_chunk is None else row_chunk)
     _lib.check(L.mist_model_estimate(m.handle, _lib.doubles(data), n, dx, dy,
                                      _lib.doubles(t) if taus else None, len(taus),
                                      _lib.doubles(out), ctypes.byref(err)), err)
@@ -197,8 +198,8 @@ def _estimate_classical(data, n, dx, dy, name, copula, unbiased, ci, k, bootstra
 
 
 def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard="fallback",
-             raw_quantiles=False, columns=None, k=5, bootstrap=0, seed=0, threads=1, noise=None,
-             zscore=True, bins=0, miller_madow=False, bandwidth=0.0, warn=True):
+             raw_quantiles=False, columns=None, row_chunk=None, k=5, bootstrap=0, seed=0, threads=1,
+             noise=None, zscore=True, bins=0, miller_madow=False, bandwidth=0.0, warn=True):
     """I(X;Y) in nats from samples: x (n,) or (n, dx), y (n,) or (n, dy), rows paired.
 
     method   "mist" (default): the learned model; "ksg" / "ksg1", "ksg2" (Kraskov et al.),
@@ -219,6 +220,10 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
              model's own choice): canonical puts the columns in an order and with signs
              chosen from the data, X/Y symmetrised, so that reordering or negating columns or
              swapping X and Y changes nothing.
+    row_chunk  as `mist estimate --row-chunk` (default None: the model's own, the largest n
+             it was trained on for our models): above that many rows the model's one
+             attention over all pairs of rows runs within chunks of at most that many, so
+             time grows linearly in n; 0: one attention over all rows (n x n).
     k, noise, zscore  KSG options (k = 5, tie-breaking noise 1e-10, z-scored columns);
              bins, miller_madow (histogram), bandwidth (KDE); seed: KSG noise and bootstrap;
              threads: worker (and OpenBLAS) threads; results do not depend on it.
@@ -229,6 +234,12 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
         raise _lib.MistError("columns must be 'canonical', 'as_given' or None; got %r" % (columns,))
     if columns is not None and name != "mist":
         raise _lib.MistError("columns applies to method 'mist'")
+    if row_chunk is not None:
+        if isinstance(row_chunk, bool) or not isinstance(row_chunk, int) or row_chunk < 0:
+            raise _lib.MistError("row_chunk must be a non-negative integer or None; got %r"
+                                 % (row_chunk,))
+        if name != "mist":
+            raise _lib.MistError("row_chunk applies to method 'mist'")
     if guard not in ("fallback", "warn", "off"):
         raise _lib.MistError("guard must be 'fallback', 'warn' or 'off'; got %r" % (guard,))
     if not isinstance(threads, int) or threads < 1:
@@ -237,7 +248,7 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     n = data.shape[0]
     if name == "mist":
         res = _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard,
-                             seed, threads, columns)
+                             seed, threads, columns, row_chunk)
         if warn:
             for w in res.warnings:
                 _warnings.warn(w, _lib.MistWarning, stacklevel=2)

@@ -126,6 +126,8 @@ _PROTOTYPES = {
     "mist_model_set_raw_quantiles": (None, [c_void_p, c_int]),
     "mist_model_set_col_canon": (None, [c_void_p, c_int]),
     "mist_model_col_canon": (c_int, [c_void_p]),
+    "mist_model_set_row_chunk": (None, [c_void_p, c_size_t]),
+    "mist_model_row_chunk": (c_size_t, [c_void_p]),
     "mist_model_route_pick": (c_void_p, [c_void_p, _DOUBLES, c_size_t, c_int, c_int,
                                          POINTER(c_double), POINTER(c_int), POINTER(Err)]),
     "mist_model_route_alt": (c_void_p, [c_void_p, POINTER(c_double)]),

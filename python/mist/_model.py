@@ -26,6 +26,7 @@ class Model:
         self.quantile_conditioned = bool(a.quantile_conditioned)
         # the weights' own choice (meta "columns"); estimate(columns=...) overrides per call
         self.columns_canonical = bool(L.mist_model_col_canon(self.handle))
+        self.row_chunk = int(L.mist_model_row_chunk(self.handle))  # the model's default
         self.n_range = (a.n_min, a.n_max)
         self.d_range = (a.d_min, a.d_max)
         self.max_dims = (a.max_dx, a.max_dy)

@@ -226,6 +226,34 @@ class LearnedModelTest(unittest.TestCase):
         with self.assertRaisesRegex(mist.MistError, "columns applies to method 'mist'"):
             mist.estimate(x, y, method="ksg1", columns="canonical")
 
+    def test_row_chunk(self):
+        # above the model's trained n its row attention runs in row chunks (500 rows): the
+        # answer depends only on the set of rows, matches `mist estimate`, and differs from
+        # one attention over all rows (row_chunk=0), which a chunk >= n reproduces exactly
+        x, y, _ = mist.gen("normal-sparse-base", 1200, 2, 2, seed=4)
+        a = mist.estimate(x, y, guard="off")
+        perm = np.random.default_rng(1).permutation(len(x))
+        b = mist.estimate(x[perm], y[perm], guard="off")
+        self.assertEqual(a.quantiles, b.quantiles)
+        whole = mist.estimate(x, y, guard="off", row_chunk=0)
+        self.assertEqual(whole.quantiles, mist.estimate(x, y, guard="off", row_chunk=1200).quantiles)
+        self.assertNotEqual(a.estimate, whole.estimate)
+        with Scratch() as d:
+            f = os.path.join(d, "a.npy")
+            np.save(f, np.hstack([x, y]))
+            for chunk, e in ((None, a), (0, whole)):
+                args = ["estimate", f, "--dx", 2, "--guard", "off", "--json"]
+                if chunk is not None:
+                    args += ["--row-chunk", chunk]
+                ref = cli_json(*args)
+                self.assertEqual(ref["row_chunk"], 500 if chunk is None else 0)
+                self.assertAlmostEqual(e.estimate, ref["estimate"], delta=1e-6)
+        for bad in (-1, 2.5, True):
+            with self.assertRaisesRegex(mist.MistError, "row_chunk"):
+                mist.estimate(x, y, row_chunk=bad)
+        with self.assertRaisesRegex(mist.MistError, "row_chunk applies"):
+            mist.estimate(x, y, method="ksg1", row_chunk=10)
+
     def test_point_model_refuses_quantiles(self):
         x, y, _ = mist.gen("normal-dense-base", 100, 1, 1, seed=1)
         with self.assertRaisesRegex(mist.MistError, "point-estimate model"):
