@@ -144,7 +144,10 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     const double *taus = !rt->quantile_model ? NULL : rows ? &MEDIAN : rt->taus;
     size_t ntaus = !rt->quantile_model ? 0 : rows ? 1 : rt->ntaus;
     double v[BENCH_MAX_TAUS];
-    int rc = mist_model_estimate(model, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
+    /* the model that answers (routed models): the guard takes its ranges */
+    mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, NULL, err);
+    if (!pm) return err ? err->code : MIST_EINVAL;
+    int rc = mist_model_estimate_picked(model, pm, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
     if (rc) return rc;
     size_t nv = ntaus ? ntaus : 1;
     if (mist_first_nonfinite(v, nv) < nv)
@@ -164,8 +167,6 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
      * interval, and only the fallback's estimate is kept for it */
     int point = !out->has_q;
     mist_guard_model gm;
-    mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, NULL, err);
-    if (!pm) return err ? err->code : MIST_EINVAL;
     mist_guard_model_init(&gm, pm, point ? out->estimate : out->lower, out->estimate,
                           point ? out->estimate : out->upper);
     mist_guard_opts go;

@@ -336,25 +336,20 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         if (imed == nq) taus[ntaus++] = 0.5;
     }
     mist_model_set_raw_quantiles(m, raw);
-    double out[MAX_TAUS];
-    if (mist_model_estimate(m, ds->data, ds->n, ds->dx, ds->dy, ntaus ? taus : NULL, ntaus, out,
-                            &err)) {
-        cli_error("estimate: mist: %s", err.msg);
-        mist_model_free(m);
-        return 1;
-    }
-    double est = a->quantile_conditioned ? out[imed] : out[0];
-    /* the model that answered (a routed model hands some datasets to its second model): the
+    /* the model that answers (a routed model hands some datasets to its second model): the
      * guard and the reports take its trained ranges */
     double kappa, kappa_min = NAN;
     int reason;
     mist_model *pm =
         mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &reason, &err);
-    if (!pm) {
+    double out[MAX_TAUS];
+    if (!pm || mist_model_estimate_picked(m, pm, ds->data, ds->n, ds->dx, ds->dy,
+                                          ntaus ? taus : NULL, ntaus, out, &err)) {
         cli_error("estimate: mist: %s", err.msg);
         mist_model_free(m);
         return 1;
     }
+    double est = a->quantile_conditioned ? out[imed] : out[0];
     char alt_name[256] = "";
     int routed = mist_model_route_alt(m, &kappa_min) != NULL;
     if (routed && !mist_model_meta_get_str(m, "route", alt_name, sizeof alt_name))

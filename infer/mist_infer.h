@@ -224,6 +224,12 @@ enum mist_route_reason {
  * NULL with err on bad data. */
 MIST_API mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx,
                                            int dy, double *kappa, int *reason, mist_err *err);
+/* The estimate of these data by pick, the model mist_model_route_pick returned for them (m or
+ * its second model), without computing the route again: mist_model_estimate's answer, for a
+ * caller that wants to know which model answered. */
+MIST_API int mist_model_estimate_picked(mist_model *m, mist_model *pick, const double *data,
+                                        size_t n, int dx, int dy, const double *taus, size_t ntaus,
+                                        double *out, mist_err *err);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear

@@ -338,11 +338,10 @@ done:
     return rc;
 }
 
-int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
-                              const double *taus, size_t ntaus, double *out, mist_err *err)
+/* The checks of a batch call against m's arch. */
+static int check_batch(const mist_model *m, const mist_data_view *sets, size_t nsets,
+                       const double *taus, size_t ntaus, mist_err *err)
 {
-    if (!m || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
-    if (nsets == 0) return MIST_OK;
     if (!sets) return mist_fail(err, MIST_EINVAL, "sets is NULL");
     /* int-sized matrix dimensions downstream (BLAS): keep every count far inside them */
     if (nsets > ((size_t)1 << 24) || ntaus > 65536 ||
@@ -361,8 +360,32 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
         if (total > ((size_t)1 << 30))
             return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu+)", total);
     }
+    return MIST_OK;
+}
+
+int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
+                              const double *taus, size_t ntaus, double *out, mist_err *err)
+{
+    if (!m || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
+    if (nsets == 0) return MIST_OK;
+    int rc = check_batch(m, sets, nsets, taus, ntaus, err);
+    if (rc) return rc;
     if (m->route_alt) return route_estimate_batch(m, sets, nsets, taus, ntaus, out, err);
     return model_estimate_noroute(m, sets, nsets, taus, ntaus, out, err);
+}
+
+int mist_model_estimate_picked(mist_model *m, mist_model *pick, const double *data, size_t n,
+                               int dx, int dy, const double *taus, size_t ntaus, double *out,
+                               mist_err *err)
+{
+    if (!m || !pick || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
+    if (pick != m && pick != m->route_alt)
+        return mist_fail(err, MIST_EINVAL,
+                         "the picked model is neither the model nor its second model");
+    mist_data_view v = {data, n, dx, dy};
+    int rc = check_batch(pick, &v, 1, taus, ntaus, err);
+    if (rc) return rc;
+    return model_estimate_noroute(pick, &v, 1, taus, ntaus, out, err);
 }
 
 int model_estimate_noroute(mist_model *m, const mist_data_view *sets, size_t nsets,

@@ -153,11 +153,13 @@ mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, i
         mist_fail(err, MIST_EINVAL, "route: model is NULL");
         return NULL;
     }
+    /* the checks mist_model_estimate makes first, so that bad data get its messages */
+    mist_data_view v = {data, n, dx, dy};
+    if (model_check_set(&m->arch, &v, "", err)) return NULL;
     if (!m->route_alt) return m;
     double k;
     if (mist_route_kappa(data, n, dx, dy, &k, err)) return NULL;
     if (kappa) *kappa = k;
-    mist_data_view v = {data, n, dx, dy};
     if (!alt_takes(m->route_alt, &v)) return m;
     int ties = has_ties(data, n, (size_t)(dx + dy));
     if (ties < 0) {

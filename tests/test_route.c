@@ -253,6 +253,14 @@ START_TEST(test_route_estimate)
         ck_assert_int_eq(mist_model_estimate(pick == alt ? alt0 : m0, sets[s], n, dx, dy, taus, 3,
                                              want, &err), 0);
         for (int t = 0; t < 3; t++) ck_assert_msg(got[t] == want[t], "set %d tau %d", s, t);
+        /* the picked model's estimate without a second route: the same bits; a model that is
+         * neither is refused */
+        double pk[3];
+        ck_assert_int_eq(
+            mist_model_estimate_picked(m, pick, sets[s], n, dx, dy, taus, 3, pk, &err), 0);
+        for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
+        ck_assert_int_eq(mist_model_estimate_picked(m, m0, sets[s], n, dx, dy, taus, 3, pk, &err),
+                         MIST_EINVAL);
         /* invariances of the routed answer: perm + negate bit for bit on the primary's side,
          * to rounding on the pairs model's (mist_infer.h) */
         for (int swap = 0; swap < 2; swap++) {

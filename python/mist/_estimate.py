@@ -120,9 +120,16 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     canon = m.columns_canonical if columns is None else columns == "canonical"
     L.mist_model_set_col_canon(m.handle, 1 if canon else 0)
     L.mist_model_set_row_chunk(m.handle, m.row_chunk if row_chunk is None else row_chunk)
-    _lib.check(L.mist_model_estimate(m.handle, _lib.doubles(data), n, dx, dy,
-                                     _lib.doubles(t) if taus else None, len(taus),
-                                     _lib.doubles(out), ctypes.byref(err)), err)
+    # the model that answers (a routed model hands some datasets to its second model), then
+    # its estimate, the route computed once
+    kappa, kmin, why = ctypes.c_double(), ctypes.c_double(math.nan), ctypes.c_int()
+    pm = L.mist_model_route_pick(m.handle, _lib.doubles(data), n, dx, dy, ctypes.byref(kappa),
+                                 ctypes.byref(why), ctypes.byref(err))
+    if not pm:
+        _lib.check(err.code or 3, err)
+    _lib.check(L.mist_model_estimate_picked(m.handle, pm, _lib.doubles(data), n, dx, dy,
+                                            _lib.doubles(t) if taus else None, len(taus),
+                                            _lib.doubles(out), ctypes.byref(err)), err)
     est = float(out[taus.index(0.5)]) if taus else float(out[0])
     qs = {taus[i]: float(out[i]) for i in range(len(user))} if m.quantile_conditioned else {}
     lower = upper = lvl = math.nan
@@ -139,16 +146,10 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
             q3 = [qs[0.05], est, qs[0.95]]
         else:
             t3, o3 = np.array([0.05, 0.5, 0.95]), np.zeros(3)
-            _lib.check(L.mist_model_estimate(m.handle, _lib.doubles(data), n, dx, dy,
-                                             _lib.doubles(t3), 3, _lib.doubles(o3),
-                                             ctypes.byref(err)), err)
+            _lib.check(L.mist_model_estimate_picked(m.handle, pm, _lib.doubles(data), n, dx, dy,
+                                                    _lib.doubles(t3), 3, _lib.doubles(o3),
+                                                    ctypes.byref(err)), err)
             q3 = list(o3)
-    # the model that answered (a routed model hands some datasets to its second model)
-    kappa, kmin, why = ctypes.c_double(), ctypes.c_double(math.nan), ctypes.c_int()
-    pm = L.mist_model_route_pick(m.handle, _lib.doubles(data), n, dx, dy, ctypes.byref(kappa),
-                                 ctypes.byref(why), ctypes.byref(err))
-    if not pm:
-        raise _lib.MistError(err.msg.decode())
     routed = bool(L.mist_model_route_alt(m.handle, ctypes.byref(kmin)))
     gm, go, gr = _lib.GuardModel(), _lib.GuardOpts(), _lib.GuardResult()
     L.mist_guard_model_init(ctypes.byref(gm), pm, q3[0], q3[1], q3[2])

@@ -133,6 +133,8 @@ _PROTOTYPES = {
     "mist_model_route_alt": (c_void_p, [c_void_p, POINTER(c_double)]),
     "mist_model_estimate": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, _DOUBLES,
                                     c_size_t, _DOUBLES, POINTER(Err)]),
+    "mist_model_estimate_picked": (c_int, [c_void_p, c_void_p, _DOUBLES, c_size_t, c_int, c_int,
+                                           _DOUBLES, c_size_t, _DOUBLES, POINTER(Err)]),
     "mist_infer_set_threads": (c_int, [c_int, POINTER(Err)]),
     "mist_infer_get_threads": (c_int, []),
     "mist_infer_blas_core": (c_char_p, []),
