@@ -583,6 +583,45 @@ START_TEST(test_copula_ties)
 }
 END_TEST
 
+/* Every column against ranks counted by brute force (values below, values equal), at sizes
+ * on both sides of the radix sort's threshold: many ties, -0 beside +0, both signs, wide
+ * magnitudes; bit for bit. */
+START_TEST(test_copula_brute)
+{
+    const size_t sizes[] = {50, 1023, 1024, 2500};
+    uint64_t st = 77;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        size_t n = sizes[si];
+        double *x = malloc(n * 3 * sizeof *x), *z = malloc(n * 3 * sizeof *z);
+        ck_assert(x && z);
+        for (size_t i = 0; i < n; i++) {
+            double u = tu_rnorm(&st);
+            x[i * 3] = u * exp(6 * tu_rnorm(&st));          /* wide magnitudes, both signs */
+            x[i * 3 + 1] = floor(4 * u) / 4;               /* ties on a grid */
+            x[i * 3 + 2] = i % 3 == 0 ? 0.0 : i % 3 == 1 ? -0.0 : u; /* +0 and -0 tie */
+        }
+        ck_assert_int_eq(mist_copula_transform(z, x, n, 3, NULL), 0);
+        for (size_t j = 0; j < 3; j++)
+            for (size_t i = 0; i < n; i++) {
+                size_t below = 0, equal = 0;
+                for (size_t k = 0; k < n; k++) {
+                    below += x[k * 3 + j] < x[i * 3 + j];
+                    equal += x[k * 3 + j] == x[i * 3 + j];
+                }
+                size_t key = 2 * below + 1 + equal; /* ranks below+1 .. below+equal, doubled mean */
+                double want = key <= n + 1
+                                  ? gsl_cdf_ugaussian_Pinv(0.5 * (double)key / (double)(n + 1))
+                                  : -gsl_cdf_ugaussian_Pinv(0.5 * (double)(2 * n + 2 - key) /
+                                                            (double)(n + 1));
+                ck_assert_msg(z[i * 3 + j] == want, "n %zu column %zu row %zu: %.17g vs %.17g",
+                              n, j, i, z[i * 3 + j], want);
+            }
+        free(x);
+        free(z);
+    }
+}
+END_TEST
+
 START_TEST(test_copula_invariance)
 {
     /* Strictly increasing maps of every column (exp, cube, atan, affine) leave each estimator's
@@ -887,7 +926,7 @@ int main(void)
     tu_case(s, "classical", 120, test_names_opts, test_rows_resample, test_gaussian_hand,
             test_gaussian_cca, test_gaussian_truth, test_gaussian_unbiased, test_gaussian_singular, test_histogram_hand,
             test_histogram_sparse_highdim, test_kde_direct, test_kde_origin,
-            test_kde_threads_constant, test_independent, test_copula_ties, test_copula_invariance,
+            test_kde_threads_constant, test_independent, test_copula_ties, test_copula_brute, test_copula_invariance,
             test_bootstrap_determinism, test_bootstrap_failures, test_bootstrap_coverage,
             test_bootstrap_coverage_ksg, test_ksg_dispatch, test_errors, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
