@@ -121,44 +121,6 @@ START_TEST(test_plan_recovers_pairs)
 }
 END_TEST
 
-/* A random model taking up to 4 columns per side: the split layout with copula inputs, or
- * (packed) the official layout, raw values, dx = dy. */
-static mist_model *position_model(uint64_t seed, int packed)
-{
-    mist_arch a;
-    mist_err err;
-    ck_assert_int_eq(mist_arch_preset("tiny", &a, &err), 0);
-    ck_assert_int_eq(a.input_layout, MIST_LAYOUT_SPLIT);
-    ck_assert_int_eq(a.preprocess, MIST_PREP_COPULA);
-    if (packed) {
-        a.input_layout = MIST_LAYOUT_PACKED;
-        a.preprocess = MIST_PREP_NONE;
-    }
-    a.quantile_conditioned = 1;
-    mist_model *m = mist_model_create_random(&a, seed, &err);
-    ck_assert_msg(m != NULL, "%s", err.msg);
-    float *p = mist_model_params(m);
-    for (size_t i = 0; i < mist_model_param_count(m); i++) p[i] += (float)(0.1 * rnorm());
-    mist_model_set_raw_quantiles(m, 1);
-    return m;
-}
-
-/* n rows with dependence across the blocks at aligned and crossed positions and a
- * non-monotone column. */
-static double *rdata(size_t n, int dx, int dy)
-{
-    size_t c = (size_t)(dx + dy);
-    double *x = malloc(n * c * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++) {
-        double z = rnorm(), u = rnorm();
-        for (size_t j = 0; j < c; j++)
-            x[i * c + j] = (0.2 + 0.3 * (double)j) * (j % 2 ? z : u) + rnorm();
-        x[i * c + c - 1] = z * z + 0.3 * rnorm();
-    }
-    return x;
-}
-
 static void estimate_map(mist_model *m, const double *x, size_t n, int dx, int dy, int ndx,
                          const size_t *rows, const int *cols, const int *neg, double *q)
 {
@@ -179,12 +141,12 @@ static void estimate_map(mist_model *m, const double *x, size_t n, int dx, int d
 /* Loop 0: split layout; 1: packed (the official design, raw values, dx = dy). */
 START_TEST(test_estimate_invariances)
 {
-    mist_model *m = position_model(23, _i);
+    mist_model *m = tu_position_model(23, _i, &rs);
     const int dims[2][3][2] = {{{3, 4}, {1, 3}, {4, 4}}, {{3, 3}, {1, 1}, {4, 4}}};
     const size_t n = 200;
     for (int k = 0; k < 3; k++) {
         int dx = dims[_i][k][0], dy = dims[_i][k][1], d = dx + dy;
-        double *x = rdata(n, dx, dy);
+        double *x = tu_dependent_rows(n, dx, dy, &rs);
         size_t rows[200];
         int cols[8], neg[8] = {0};
         for (size_t i = 0; i < n; i++) rows[i] = i;
@@ -241,7 +203,7 @@ END_TEST
 
 START_TEST(test_batch_and_layouts)
 {
-    mist_model *m = position_model(5, 0);
+    mist_model *m = tu_position_model(5, 0, &rs);
     mist_model_set_col_canon(m, 1);
     const int dims[3][2] = {{2, 3}, {4, 1}, {3, 3}};
     const size_t ns[3] = {60, 150, 90};
@@ -250,7 +212,7 @@ START_TEST(test_batch_and_layouts)
     double taus[2] = {0.25, 0.75}, one[2], all[6];
     mist_err err;
     for (int k = 0; k < 3; k++) {
-        xs[k] = rdata(ns[k], dims[k][0], dims[k][1]);
+        xs[k] = tu_dependent_rows(ns[k], dims[k][0], dims[k][1], &rs);
         v[k] = (mist_data_view){xs[k], ns[k], dims[k][0], dims[k][1]};
     }
     ck_assert_msg(mist_model_estimate_batch(m, v, 3, taus, 2, all, &err) == 0, "%s", err.msg);
@@ -282,12 +244,12 @@ END_TEST
  * as setting it by hand), "as_given" off, anything else is refused naming the key. */
 START_TEST(test_meta_columns)
 {
-    mist_model *m = position_model(41, 0);
+    mist_model *m = tu_position_model(41, 0, &rs);
     const char *dir = tu_tmpdir("cols");
     char path[512];
     snprintf(path, sizeof path, "%s/m.msgpack", dir);
     size_t n = 120;
-    double *x = rdata(n, 3, 2), taus[3] = {0.05, 0.5, 0.95}, want[3], got[3];
+    double *x = tu_dependent_rows(n, 3, 2, &rs), taus[3] = {0.05, 0.5, 0.95}, want[3], got[3];
     mist_err err;
     mist_model_set_raw_quantiles(m, 0);
     mist_model_set_col_canon(m, 1);

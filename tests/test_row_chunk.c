@@ -81,41 +81,6 @@ START_TEST(test_order)
 }
 END_TEST
 
-static mist_model *tiny_model(uint64_t seed, int packed)
-{
-    mist_arch a;
-    mist_err err;
-    ck_assert_int_eq(mist_arch_preset("tiny", &a, &err), 0);
-    ck_assert_int_gt(a.n_feature_sab, 0);
-    if (packed) {
-        a.input_layout = MIST_LAYOUT_PACKED;
-        a.preprocess = MIST_PREP_NONE;
-    }
-    a.quantile_conditioned = 1;
-    mist_model *m = mist_model_create_random(&a, seed, &err);
-    ck_assert_msg(m != NULL, "%s", err.msg);
-    float *p = mist_model_params(m);
-    for (size_t i = 0; i < mist_model_param_count(m); i++) p[i] += (float)(0.1 * rnorm());
-    mist_model_set_raw_quantiles(m, 1);
-    return m;
-}
-
-/* n rows in which every column depends on the others (at its own strength, so that the
- * canonical reading has no tie to fall back on the input order for), one non-monotonely. */
-static double *rdata(size_t n, int dx, int dy)
-{
-    size_t c = (size_t)(dx + dy);
-    double *x = malloc(n * c * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++) {
-        double z = rnorm(), u = rnorm();
-        for (size_t j = 0; j < c; j++)
-            x[i * c + j] = (0.2 + 0.3 * (double)j) * (j % 2 ? z : u) + rnorm();
-        x[i * c + c - 1] = z * z + 0.3 * rnorm();
-    }
-    return x;
-}
-
 static const double TAUS[3] = {0.1, 0.5, 0.9};
 
 static void est(mist_model *m, const double *x, size_t n, int dx, int dy, double *q)
@@ -126,7 +91,7 @@ static void est(mist_model *m, const double *x, size_t n, int dx, int dy, double
 
 START_TEST(test_defaults)
 {
-    mist_model *s = tiny_model(3, 0), *p = tiny_model(3, 1);
+    mist_model *s = tu_position_model(3, 0, &g_rng), *p = tu_position_model(3, 1, &g_rng);
     ck_assert_uint_eq(mist_model_row_chunk(s), MIST_ROW_CHUNK_DEFAULT);
     ck_assert_uint_eq(mist_model_row_chunk(p), 0); /* the official graph as published */
     mist_model_set_row_chunk(s, 77);
@@ -150,11 +115,11 @@ END_TEST
  * column permutations, negations and the X/Y swap; a batch equals its sets one by one. */
 START_TEST(test_model_invariances)
 {
-    mist_model *m = tiny_model(11, 0);
+    mist_model *m = tu_position_model(11, 0, &g_rng);
     mist_model_set_col_canon(m, 1);
     const int dx = 3, dy = 2, c = dx + dy;
     const size_t n = 700, small = 150;
-    double *x = rdata(n, dx, dy);
+    double *x = tu_dependent_rows(n, dx, dy, &g_rng);
     double q0[3], q1[3], q[3];
     /* a set within one chunk */
     mist_model_set_row_chunk(m, 0);
@@ -214,7 +179,7 @@ END_TEST
  * key. */
 START_TEST(test_packed_masked_chunk)
 {
-    mist_model *m = tiny_model(5, 1);
+    mist_model *m = tu_position_model(5, 1, &g_rng);
     const size_t n = 40;
     double *x = malloc(n * 2 * sizeof *x);
     ck_assert_ptr_nonnull(x);
@@ -236,7 +201,8 @@ END_TEST
 START_TEST(test_guard_ksg_rows)
 {
     const size_t n = MIST_GUARD_KSG_ROWS + 1500, r = MIST_GUARD_KSG_ROWS;
-    double *x = rdata(n, 2, 1), *y = malloc(n * 3 * sizeof *y), *sub = malloc(n * 3 * sizeof *sub);
+    double *x = tu_dependent_rows(n, 2, 1, &g_rng), *y = malloc(n * 3 * sizeof *y);
+    double *sub = malloc(n * 3 * sizeof *sub);
     ck_assert(y && sub);
     for (size_t i = 0; i < n; i++) memcpy(y + i * 3, x + ((i * 11) % n) * 3, 3 * sizeof *y);
     memcpy(sub, x, n * 3 * sizeof *sub);

@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "testutil.h"
+#include "mist_train.h"
 
 #include <stdarg.h>
 #include <errno.h>
@@ -210,4 +211,39 @@ double tu_rnorm(uint64_t *state)
 {
     double u = tu_runif(state) + 1e-300, v = tu_runif(state);
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+mist_model *tu_position_model(uint64_t seed, int packed, uint64_t *rng)
+{
+    mist_arch a;
+    mist_err err;
+    ck_assert_int_eq(mist_arch_preset("tiny", &a, &err), 0);
+    ck_assert_int_eq(a.input_layout, MIST_LAYOUT_SPLIT);
+    ck_assert_int_eq(a.preprocess, MIST_PREP_COPULA);
+    ck_assert_int_gt(a.n_feature_sab, 0);
+    if (packed) {
+        a.input_layout = MIST_LAYOUT_PACKED;
+        a.preprocess = MIST_PREP_NONE;
+    }
+    a.quantile_conditioned = 1;
+    mist_model *m = mist_model_create_random(&a, seed, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    float *p = mist_model_params(m);
+    for (size_t i = 0; i < mist_model_param_count(m); i++) p[i] += (float)(0.1 * tu_rnorm(rng));
+    mist_model_set_raw_quantiles(m, 1);
+    return m;
+}
+
+double *tu_dependent_rows(size_t n, int dx, int dy, uint64_t *rng)
+{
+    size_t c = (size_t)(dx + dy);
+    double *x = malloc(n * c * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++) {
+        double z = tu_rnorm(rng), u = tu_rnorm(rng);
+        for (size_t j = 0; j < c; j++)
+            x[i * c + j] = (0.2 + 0.3 * (double)j) * (j % 2 ? z : u) + tu_rnorm(rng);
+        x[i * c + c - 1] = z * z + 0.3 * tu_rnorm(rng);
+    }
+    return x;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mist_gen.h"
+#include "mist_infer.h"
 
 /* A fresh empty folder (mkdtemp) under this program's scratch root in the build tree's tests
  * folder; returns its path (static: copy it to keep it). tu_run removes the root with all its
@@ -43,5 +44,14 @@ mist_task *tu_make_task(const char *name, int dx, int dy, const char *params, ui
 uint64_t tu_rnext(uint64_t *state);
 double tu_runif(uint64_t *state);
 double tu_rnorm(uint64_t *state);
+
+/* A random quantile model taking up to 4 columns per side ("tiny" preset): the split layout
+ * with copula inputs, or (packed) the official layout on raw values, dx = dy; its parameters
+ * nudged by 0.1 N(0, 1) draws from *rng; raw quantiles. The test fails when it cannot be made. */
+mist_model *tu_position_model(uint64_t seed, int packed, uint64_t *rng);
+/* n rows in which every column depends on the others at its own strength (dependence across
+ * the blocks at aligned and crossed positions), the last one non-monotonely; draws from *rng.
+ * Caller frees. */
+double *tu_dependent_rows(size_t n, int dx, int dy, uint64_t *rng);
 
 #endif
