@@ -144,19 +144,14 @@ static int beyond_trained_mi(const mist_model *m, const double *data, size_t n, 
     return !r && v > top;
 }
 
-mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx, int dy,
-                                  double *kappa, int *reason, mist_err *err)
+/* mist_model_route_pick on a set that passed m's checks (m not NULL). */
+static mist_model *pick_checked(mist_model *m, const double *data, size_t n, int dx, int dy,
+                                double *kappa, int *reason, mist_err *err)
 {
     if (kappa) *kappa = NAN;
     if (reason) *reason = MIST_ROUTE_NONE;
-    if (!m) {
-        mist_fail(err, MIST_EINVAL, "route: model is NULL");
-        return NULL;
-    }
-    /* the checks mist_model_estimate makes first, so that bad data get its messages */
-    mist_data_view v = {data, n, dx, dy};
-    if (model_check_set(&m->arch, &v, "", err)) return NULL;
     if (!m->route_alt) return m;
+    mist_data_view v = {data, n, dx, dy};
     double k;
     if (mist_route_kappa(data, n, dx, dy, &k, err)) return NULL;
     if (kappa) *kappa = k;
@@ -180,6 +175,21 @@ mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, i
     return why ? m->route_alt : m;
 }
 
+mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx, int dy,
+                                  double *kappa, int *reason, mist_err *err)
+{
+    if (kappa) *kappa = NAN;
+    if (reason) *reason = MIST_ROUTE_NONE;
+    if (!m) {
+        mist_fail(err, MIST_EINVAL, "route: model is NULL");
+        return NULL;
+    }
+    /* the checks mist_model_estimate makes first, so that bad data get its messages */
+    mist_data_view v = {data, n, dx, dy};
+    if (model_check_set(&m->arch, &v, "", err)) return NULL;
+    return pick_checked(m, data, n, dx, dy, kappa, reason, err);
+}
+
 int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
                          const double *taus, size_t ntaus, double *out, mist_err *err)
 {
@@ -195,9 +205,9 @@ int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets
     }
     for (size_t s = 0; s < nsets; s++) {
         mist_err e = {0};
+        /* the sets passed m's checks in mist_model_estimate_batch */
         mist_model *pick =
-            mist_model_route_pick(m, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, NULL, NULL,
-                                  &e);
+            pick_checked(m, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, NULL, NULL, &e);
         if (!pick) {
             rc = mist_fail(err, e.code, "%s", e.msg);
             goto done;
