@@ -12,8 +12,9 @@
 #include "util.h"
 
 /* The same strings as the CLI, the bench and the spec; order = MIST_EST_* indices. */
-static const char *const NAMES[MIST_EST_COUNT] = {"ksg1", "ksg2", "gaussian", "histogram", "kde"};
-#define KNOWN_LIST "ksg1, ksg2, gaussian, histogram, kde"
+static const char *const NAMES[MIST_EST_COUNT] = {"ksg1", "ksg2", "gaussian", "histogram", "kde",
+                                                 "discrete"};
+#define KNOWN_LIST "ksg1, ksg2, gaussian, histogram, kde, discrete"
 
 static int index_of(const char *name)
 {
@@ -83,6 +84,7 @@ static int run_raw(int method, const double *data, const size_t *origin, size_t 
     }
     case MIST_EST_HISTOGRAM: return mist_histogram_mi(data, n, dx, dy, o, mi, err);
     case MIST_EST_KDE: return mist_kde_mi_ex(data, origin, n, dx, dy, o, mi, err);
+    case MIST_EST_DISCRETE: return mist_discrete_mi(data, n, dx, dy, mi, NULL, err);
     default: return mist_fail(err, MIST_EINVAL, "estimator index %d out of range", method);
     }
 }

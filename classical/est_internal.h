@@ -18,7 +18,7 @@
 
 /* Estimator indices in the order of mist_est_names(). */
 enum { MIST_EST_KSG1, MIST_EST_KSG2, MIST_EST_GAUSSIAN, MIST_EST_HISTOGRAM, MIST_EST_KDE,
-       MIST_EST_COUNT };
+       MIST_EST_DISCRETE, MIST_EST_COUNT };
 
 /* Writes "x3" / "y1" (1-based within the block) for 0-based joint column j. */
 void mist_est_col_label(char *buf, size_t len, int j, int dx);

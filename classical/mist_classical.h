@@ -1,4 +1,5 @@
-/* mist classical estimators: KSG (two algorithms), Gaussian/CCA, histogram, KDE, each with the
+/* mist classical estimators: KSG (two algorithms), Gaussian/CCA, histogram, KDE, the plug-in for
+ * discrete data, each with the
  * copula option and percentile bootstrap intervals, behind one dispatcher by name.
  * All take n rows of dx+dy float64 values (row-major, X first) and return nats. */
 #ifndef MIST_CLASSICAL_H
@@ -40,7 +41,7 @@ typedef struct mist_est_result {
     int n_boot_failed;    /* resamples on which the estimator failed (excluded) */
 } mist_est_result;
 
-/* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde". */
+/* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete". */
 MIST_API int mist_est_known(const char *name);
 MIST_API const char *const *mist_est_names(size_t *count);
 
@@ -69,6 +70,13 @@ MIST_API int mist_histogram_mi(const double *data, size_t n, int dx, int dy, con
                                double *mi, mist_err *err);
 MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
                          mist_err *err);
+
+/* The plug-in MI of discrete data with the Miller-Madow correction (discrete.c): every distinct
+ * X row and Y row is a cell of the joint table. se (may be NULL): a standard error (the delta
+ * method plus the plug-in's spread under independence). MIST_EDATA when more than n/2 rows are
+ * distinct (continuous or too sparse for a table), with NaN/Inf, or n < 2. */
+MIST_API int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, double *se,
+                              mist_err *err);
 
 /* Normal scores Phi^-1(rank/(n+1)) per column, average ranks for ties; out may equal data. */
 MIST_API int mist_copula_transform(double *out, const double *data, size_t n, int cols, mist_err *err);

@@ -449,6 +449,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                    cli_mi(gr.estimate), cli_unit(),
                    gr.answer == MIST_GUARD_ANSWER_KSG1              ? "ksg1"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
+                   : gr.answer == MIST_GUARD_ANSWER_DISCRETE        ? "discrete plug-in"
                                                                     : "model median, widened",
                    cli_mi(gr.lower), cli_mi(gr.upper), ds->n, ds->dx, ds->dy);
         printf("%s: %.6f %s%s", fb ? "model" : "mist", cli_mi(est), cli_unit(),

@@ -18,6 +18,7 @@ static const char *answer_words(int answer)
     switch (answer) {
     case MIST_GUARD_ANSWER_KSG1: return "KSG's estimate";
     case MIST_GUARD_ANSWER_GAUSSIAN_COPULA: return "the Gaussian copula's estimate";
+    case MIST_GUARD_ANSWER_DISCRETE: return "the plug-in MI of the discrete table";
     default: return "the model's median";
     }
 }
@@ -75,7 +76,10 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
     char mw[96];
     /* with BELOW the answer is the cross-check whose lower end sits above the model */
     if (r->reasons & MIST_GUARD_BELOW) {
-        const mist_guard_xcheck *x = r->answer == MIST_GUARD_ANSWER_KSG1 ? K : G;
+        const mist_guard_xcheck *x = r->answer == MIST_GUARD_ANSWER_KSG1              ? K
+                                     : r->answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? G
+                                     : !G->ok || (K->ok && K->lower > G->lower)        ? K
+                                                                                      : G;
         fprintf(stderr,
                 "mist: warning: %s lies below %s 90%% interval [%.3f, %.3f]: the data may be "
                 "unlike the model's training data (non-monotone dependence, permuted or mixed "
@@ -90,7 +94,13 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
         fprintf(stderr, ": the data may be unlike the model's training data (a negated column, "
                         "discrete values?)\n");
     }
-    if (fallback)
+    if (fallback && r->answer == MIST_GUARD_ANSWER_DISCRETE)
+        fprintf(stderr,
+                "mist: warning: every column is discrete: answering with %s %.3f and its 90%% "
+                "interval [%.3f, %.3f] (Miller-Madow corrected); --guard warn keeps the model's "
+                "answer\n",
+                answer_words(r->answer), r->estimate, r->lower, r->upper);
+    else if (fallback)
         fprintf(stderr,
                 "mist: warning: answering with %s %.3f and the 90%% interval [%.3f, %.3f] "
                 "(it covers %s%s); --guard warn keeps the model's answer\n",

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mist_classical.h"
 #include "mist_guard.h"
 #include "mist_infer.h"
 #include "util.h"
@@ -64,8 +65,9 @@ const char *mist_guard_reason_name(unsigned reason)
 
 const char *mist_guard_answer_name(int answer)
 {
-    static const char *const names[] = {"model", "model_widened", "ksg1", "gaussian_copula"};
-    return answer >= 0 && answer < 4 ? names[answer] : NULL;
+    static const char *const names[] = {"model", "model_widened", "ksg1", "gaussian_copula",
+                                        "discrete"};
+    return answer >= 0 && answer < 5 ? names[answer] : NULL;
 }
 
 void mist_guard_opts_default(mist_guard_opts *o)
@@ -111,25 +113,39 @@ void mist_guard_model_init(mist_guard_model *gm, struct mist_model *m, double lo
     json_string_field(mist_model_meta_json(m), "metadist", gm->metadist, sizeof gm->metadist);
 }
 
-/* The first column with at most `limit` distinct values: its index, or -1. Stops counting a
- * column at limit + 1 values, so continuous data costs O(n * limit) per column at worst. */
-static int find_discrete(const double *data, size_t n, int cols, size_t limit, size_t *levels)
+/* The number of distinct values of column j, counted up to limit + 1 (O(n * limit) at worst). */
+static size_t column_levels(const double *data, size_t n, int cols, int j, size_t limit)
 {
     double seen[DISCRETE_MAX_LEVELS + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k <= limit; i++) {
+        double v = data[i * (size_t)cols + (size_t)j];
+        size_t t = 0;
+        while (t < k && seen[t] != v) t++;
+        if (t == k) seen[k++] = v;
+    }
+    return k;
+}
+
+/* The first column with at most `limit` distinct values: its index, or -1; *all: whether every
+ * column has at most `limit`. */
+static int find_discrete(const double *data, size_t n, int cols, size_t limit, size_t *levels,
+                         int *all)
+{
+    int first = -1;
+    *all = 1;
     for (int j = 0; j < cols; j++) {
-        size_t k = 0;
-        for (size_t i = 0; i < n && k <= limit; i++) {
-            double v = data[i * (size_t)cols + (size_t)j];
-            size_t t = 0;
-            while (t < k && seen[t] != v) t++;
-            if (t == k) seen[k++] = v;
-        }
-        if (k <= limit) {
+        size_t k = column_levels(data, n, cols, j, limit);
+        if (k > limit) {
+            *all = 0;
+            if (first >= 0) break;
+        } else if (first < 0) {
+            first = j;
             *levels = k;
-            return j;
+            if (!*all) break;
         }
     }
-    return -1;
+    return first;
 }
 
 static void xcheck_fail(mist_guard_xcheck *x, const mist_err *e)
@@ -191,8 +207,9 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     r->mi_max = mist_guard_mi_max(m->metadist, dx, dy);
     if (isfinite(r->mi_max) && m->median > r->mi_max) r->reasons |= MIST_GUARD_MI_RANGE;
     size_t limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
+    int all_discrete = 0;
     if (mist_guard_metadist_continuous(m->metadist))
-        r->discrete_col = find_discrete(data, n, cols, limit, &r->discrete_levels);
+        r->discrete_col = find_discrete(data, n, cols, limit, &r->discrete_levels, &all_discrete);
     if (r->discrete_col >= 0) r->reasons |= MIST_GUARD_DISCRETE;
     const mist_guard_xcheck *below = NULL, *above = NULL;
     if (K->ok && K->lower > hi) below = K;
@@ -216,6 +233,20 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     r->lower = lo;
     r->upper = hi;
     if (!r->reasons) return MIST_OK;
+    if (r->discrete_col >= 0 && all_discrete) {
+        /* every column discrete: the table's plug-in, whatever the other rules say (KSG's
+         * answer on tied data depends on its tie-breaking noise) */
+        double se_d;
+        rc = mist_discrete_mi(data, n, dx, dy, &v, &se_d, &e);
+        if (rc == MIST_ENOMEM) return mist_fail(err, rc, "guard: %s", e.msg);
+        if (!rc) {
+            r->answer = MIST_GUARD_ANSWER_DISCRETE;
+            r->estimate = v;
+            r->lower = v - GUARD_Z * se_d;
+            r->upper = v + GUARD_Z * se_d;
+            return MIST_OK;
+        }
+    }
     const mist_guard_xcheck *ref = below ? below : above;
     if (!ref && (r->reasons & MIST_GUARD_DISCRETE) && K->ok) ref = K;
     if (ref) {

@@ -14,9 +14,14 @@
  *     estimate (the one with the higher lower end);
  *   - else the model's interval lies far above both classical intervals at low dims (dx+dy <= 6):
  *     answer with the classical estimate whose upper end is higher;
+ *   - every column discrete (at most 20 distinct values each, and at most n/2): answer with the
+ *     plug-in MI of the joint table (mist_discrete_mi, Miller-Madow corrected) and its own
+ *     interval (+- z se), before the rules above: KSG's answer on tied data depends on its
+ *     tie-breaking noise, and the model (trained on continuous data) has no say;
  *   - else a discrete column: answer with KSG;
  *   - otherwise (range reasons only): keep the model's median.
- * The fallback interval always covers the model's interval and the classical interval(s) used;
+ * Except for the plug-in, the fallback interval covers the model's interval and the classical
+ * interval(s) used;
  * range-only warnings widen the model's interval by the classical intervals (at dx+dy > 6 by the
  * Gaussian copula's alone, since KSG's downward bias grows with the dims).
  * guard.c documents the rules and the measurements behind every threshold.
@@ -80,9 +85,10 @@ enum mist_guard_answer {
     MIST_GUARD_ANSWER_MODEL = 0,    /* no reason: the model's answer */
     MIST_GUARD_ANSWER_WIDENED = 1,  /* the model's median, interval widened */
     MIST_GUARD_ANSWER_KSG1 = 2,     /* the KSG cross-check's estimate */
-    MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3
+    MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3,
+    MIST_GUARD_ANSWER_DISCRETE = 4  /* every column discrete: the table's plug-in MI */
 };
-/* "model", "model_widened", "ksg1", "gaussian_copula"; NULL for anything else. */
+/* "model", "model_widened", "ksg1", "gaussian_copula", "discrete"; NULL for anything else. */
 MIST_API const char *mist_guard_answer_name(int answer);
 
 typedef struct mist_guard_result {

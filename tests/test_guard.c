@@ -591,7 +591,8 @@ START_TEST(test_names_and_model_init)
           mist_guard_reason_name(1u << MIST_GUARD_REASON_COUNT) == NULL);
     CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_GAUSSIAN_COPULA), "gaussian_copula") ==
           0);
-    CHECK(mist_guard_answer_name(4) == NULL && mist_guard_answer_name(-1) == NULL);
+    CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_DISCRETE), "discrete") == 0);
+    CHECK(mist_guard_answer_name(5) == NULL && mist_guard_answer_name(-1) == NULL);
     CHECK(mist_guard_metadist_continuous("default") && !mist_guard_metadist_continuous("broad") &&
           !mist_guard_metadist_continuous(NULL));
     mist_arch a;

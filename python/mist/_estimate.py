@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _guard, _lib, _model
 
-CLASSICAL = ("ksg1", "ksg2", "gaussian", "histogram", "kde")
+CLASSICAL = ("ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete")
 METHODS = ("mist",) + CLASSICAL + ("ksg",)
 
 
@@ -204,7 +204,7 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     """I(X;Y) in nats from samples: x (n,) or (n, dx), y (n,) or (n, dy), rows paired.
 
     method   "mist" (default): the learned model; "ksg" / "ksg1", "ksg2" (Kraskov et al.),
-             "gaussian", "histogram", "kde"; ":copula" after a classical one
+             "gaussian", "histogram", "kde", "discrete"; ":copula" after a classical one
              ("gaussian:copula") replaces every column by its normal scores first;
              ":unbiased" after gaussian subtracts its finite-sample bias for Gaussian data.
     ci       interval level: the model's (1-ci)/2 and (1+ci)/2 quantiles, or with

@@ -6,8 +6,9 @@ from . import _lib
 N_RANGE, DIM_RANGE, MI_RANGE, DISCRETE, BELOW, ABOVE = (1 << i for i in range(6))
 REASON_NAMES = {N_RANGE: "n_range", DIM_RANGE: "dims_range", MI_RANGE: "mi_range",
                 DISCRETE: "discrete", BELOW: "below_classical", ABOVE: "above_classical"}
-ANSWER_NAMES = {0: "model", 1: "model_widened", 2: "ksg1", 3: "gaussian_copula"}
-_ANSWER_WORDS = {2: "KSG's estimate", 3: "the Gaussian copula's estimate"}
+ANSWER_NAMES = {0: "model", 1: "model_widened", 2: "ksg1", 3: "gaussian_copula", 4: "discrete"}
+_ANSWER_WORDS = {2: "KSG's estimate", 3: "the Gaussian copula's estimate",
+                 4: "the plug-in MI of the discrete table"}
 
 
 def reasons(bits):
@@ -50,7 +51,8 @@ def warnings(r, m, n, dx, dy, fallback):
                    % (lab, r.discrete_levels, "" if r.discrete_levels == 1 else "s"))
     lo, hi = min(m.lower, m.upper), max(m.lower, m.upper)
     if r.reasons & BELOW:
-        x, who = (K, "KSG's") if r.answer == 2 else (G, "the Gaussian copula's")
+        use_k = r.answer == 2 or (r.answer != 3 and (not G.ok or (K.ok and K.lower > G.lower)))
+        x, who = (K, "KSG's") if use_k else (G, "the Gaussian copula's")
         out.append("%s lies below %s 90%% interval [%.3f, %.3f]: the data may be unlike the "
                    "model's training data (non-monotone dependence, permuted or mixed columns, "
                    "very high MI?)" % (_model_words(lo, hi), who, x.lower, x.upper))
@@ -62,7 +64,11 @@ def warnings(r, m, n, dx, dy, fallback):
             parts.append("the Gaussian copula's [%.3f, %.3f]" % (G.lower, G.upper))
         out.append("%s lies far above %s: the data may be unlike the model's training data (a "
                    "negated column, discrete values?)" % (_model_words(lo, hi), " and ".join(parts)))
-    if fallback:
+    if fallback and r.answer == 4:
+        out.append("every column is discrete: answering with %s %.3f and its 90%% interval "
+                   "[%.3f, %.3f] (Miller-Madow corrected); guard='warn' keeps the model's answer"
+                   % (_ANSWER_WORDS[4], r.estimate, r.lower, r.upper))
+    elif fallback:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s%s); "
                    "guard='warn' keeps the model's answer"
                    % (_ANSWER_WORDS.get(r.answer, "the model's median"), r.estimate, r.lower,
