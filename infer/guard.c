@@ -28,12 +28,19 @@
  *     and does not count as an upper reference. Found on Gaussian 1x1 data with MI 8.86 at
  *     n = 100 (new-families suite): KSG read 2.89 (ceiling 3.09), the copula cross-check could
  *     not run (tied scores), and the rule replaced a right answer (8.8 [7.3, 10.8]) by 2.89.
+ *     The copula has a ceiling of the same kind: ranks resolve a strong dependence only up to
+ *     swapped rows, and one swap of the two lowest ranks already reads 3.22 nats at n = 100
+ *     (copula_one_swap_mi). Within COPULA_CEILING_MARGIN of that reading (before its bias
+ *     correction) it is no upper reference either. Found on new-families suite seed 2 (Gaussian
+ *     1x1, MI 8.86, n = 100): one swapped pair of rows 3e-5 apart in the lower tail, the copula
+ *     read 3.21, and the rule replaced the pairs model's 6.2 [5.5, 7.2] by 3.21.
  *   MI_RANGE: the model's median above the 99.9th percentile of its training MI at these dims.
  *   DISCRETE: a column with at most 20 distinct values (and at most n/2), for a model trained on
  *     a continuous meta-distribution: the copula ranks turn it into a few tied scores the model
  *     never saw; binary X with continuous Y read 5-8x the truth, X = Y binary 6 nats for 0.69.
  *     KSG with its tie-breaking noise read such data within 0.1 nats.
  *   N_RANGE, DIM_RANGE: outside the arch's trained range. */
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_psi.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +58,7 @@
 #define ABOVE_ABS 0.1
 #define ABOVE_REL 0.25
 #define KSG_CEILING_MARGIN 0.5
+#define COPULA_CEILING_MARGIN 0.5
 #define DISCRETE_MAX_LEVELS 20
 
 static const char *const REASON_NAMES[MIST_GUARD_REASON_COUNT] = {
@@ -127,6 +135,24 @@ static size_t column_levels(const double *data, size_t n, int cols, int j, size_
     return k;
 }
 
+/* The Gaussian copula's reading of a pair of columns whose ranks agree but for one swap of the
+ * two lowest: with normal scores s_i = Phi^-1(i / (n + 1)), r = 1 - (s_2 - s_1)^2 / sum s_i^2
+ * and the reading -1/2 log(1 - r^2). The largest score spacing sits in the tails, so this is
+ * the lowest reading a single swap can give: above about this level the copula cannot tell its
+ * MI from any higher one (a dependence that strong is resolved only up to swaps of rows). */
+static double copula_one_swap_mi(size_t n)
+{
+    double ss = 0.0;
+    for (size_t i = 1; i <= n; i++) {
+        double s = gsl_cdf_ugaussian_Pinv((double)i / (double)(n + 1));
+        ss += s * s;
+    }
+    double s1 = gsl_cdf_ugaussian_Pinv(1.0 / (double)(n + 1));
+    double s2 = gsl_cdf_ugaussian_Pinv(2.0 / (double)(n + 1));
+    double one_minus_r = (s2 - s1) * (s2 - s1) / ss;
+    return -0.5 * log(one_minus_r * (2.0 - one_minus_r));
+}
+
 /* The first column with at most `limit` distinct values: its index, or -1; *all: whether every
  * column has at most `limit`. */
 static int find_discrete(const double *data, size_t n, int cols, size_t limit, size_t *levels,
@@ -191,9 +217,11 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     }
     rc = mist_guard_gaussian_copula(data, n, dx, dy, &v, &bias, &se, &e);
     if (rc == MIST_ENOMEM) return mist_fail(err, rc, "guard: %s", e.msg);
+    int g_ref = 0; /* the copula's upper end counts as an upper reference (see ABOVE) */
     if (rc)
         xcheck_fail(&r->gaussian_copula, &e);
     else {
+        g_ref = v < copula_one_swap_mi(n) - COPULA_CEILING_MARGIN;
         double h = GUARD_Z * se;
         v -= bias;
         r->gaussian_copula = (mist_guard_xcheck){1, v, v - h, v + h, se, ""};
@@ -218,8 +246,8 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     /* KSG near its ceiling is no upper reference (see ABOVE) */
     int k_ref = K->ok && K->estimate < gsl_sf_psi((double)n) - gsl_sf_psi_int(o->k) -
                                            KSG_CEILING_MARGIN;
-    if (!below && cols <= ABOVE_MAX_DIMS && (k_ref || G->ok)) {
-        const mist_guard_xcheck *top = !k_ref ? G : !G->ok ? K : G->upper > K->upper ? G : K;
+    if (!below && cols <= ABOVE_MAX_DIMS && (k_ref || g_ref)) {
+        const mist_guard_xcheck *top = !k_ref ? G : !g_ref ? K : G->upper > K->upper ? G : K;
         double u = top->upper;
         if (lo > u + ABOVE_ABS + ABOVE_REL * fmax(u, 0.0)) {
             above = top;

@@ -7,6 +7,7 @@
  * seeded; nothing depends on timing. */
 #include "testutil.h"
 
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_randist.h>
@@ -354,6 +355,40 @@ START_TEST(test_above)
         CHECK(r.answer != MIST_GUARD_ANSWER_KSG1);
         free(d);
     }
+    /* Nor is the copula at its resolution: y = x but for the two lowest values swapped. The
+     * copula reads what one tail swap gives (closed form from the normal scores, 3.22 nats at
+     * n = 100) and the model's 6.2 [5.5, 7.2] stands; KSG is at its ceiling too. */
+    d = malloc(2 * n * sizeof *d);
+    gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(g, 11);
+    size_t lo1 = 0, lo2 = 1;
+    for (size_t i = 0; i < n; i++) d[2 * i] = d[2 * i + 1] = gsl_ran_gaussian(g, 1.0);
+    for (size_t i = 0; i < n; i++) {
+        if (d[2 * i] < d[2 * lo1]) lo2 = lo1, lo1 = i;
+        else if (i != lo1 && (lo2 == lo1 || d[2 * i] < d[2 * lo2])) lo2 = i;
+    }
+    double t = d[2 * lo1 + 1];
+    d[2 * lo1 + 1] = d[2 * lo2 + 1];
+    d[2 * lo2 + 1] = t;
+    double ss = 0, s1 = gsl_cdf_ugaussian_Pinv(1.0 / 101), s2 = gsl_cdf_ugaussian_Pinv(2.0 / 101);
+    for (int i = 1; i <= 100; i++) ss += pow(gsl_cdf_ugaussian_Pinv(i / 101.0), 2);
+    double rr = 1 - (s2 - s1) * (s2 - s1) / ss, want = -0.5 * log(1 - rr * rr);
+    double v, bias, se;
+    mist_err err = {0};
+    CHECK(mist_guard_gaussian_copula(d, n, 1, 1, &v, &bias, &se, &err) == MIST_OK);
+    CHECKM(fabs(v - want) < 1e-9 && fabs(want - 3.2172) < 1e-3, "one swap: %.10g vs %.10g", v,
+           want);
+    m = model_says(5.5, 6.2, 7.2);
+    m.metadist[0] = '\0'; /* no MI range: only the cross-checks judge */
+    r = run(d, n, 1, 1, &m);
+    CHECKM(!(r.reasons & MIST_GUARD_ABOVE) && r.answer == MIST_GUARD_ANSWER_MODEL,
+           "reasons %#x, copula %g", r.reasons, r.gaussian_copula.estimate);
+    /* a noisy copy (MI about 0.8): the copula is far below its resolution, still a reference */
+    for (size_t i = 0; i < n; i++) d[2 * i + 1] = d[2 * i] + gsl_ran_gaussian(g, 0.5);
+    r = run(d, n, 1, 1, &m);
+    CHECKM(r.reasons & MIST_GUARD_ABOVE, "noisy copy: reasons %#x", r.reasons);
+    gsl_rng_free(g);
+    free(d);
     /* the same answer on data with MI 0.14 at the same n is still overruled */
     d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 5, n, &mi);
     m = model_says(7.36, 8.86, 10.86);
