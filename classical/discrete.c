@@ -1,23 +1,31 @@
 /* The plug-in MI of discrete data: the empirical joint table of the distinct X rows and the
- * distinct Y rows (every value its own level, no binning), with the Miller-Madow correction
- *   I_MM = I_plugin + ((m_x - 1) + (m_y - 1) - (m_xy - 1)) / (2n),
- * m the numbers of occupied cells (H_MM = H_plugin + (m - 1) / (2n) for each entropy).
+ * distinct Y rows (every value its own level, no binning), bias-corrected by the jackknife
+ *   I_J = n I - (n - 1) mean_i I_(-i),
+ * I_(-i) the plug-in without row i. Deleting a row changes only its own cell's counts, so every
+ * I_(-i) comes from the sums c log c in O(1) and the whole jackknife costs O(n) after the table.
  *
  * Why: on categorical and binary data KSG needs tie-breaking noise, and with many tied rows its
  * answer then depends on which row the noise puts nearest (the guard's KSG and the bench's,
  * seeded differently, differed by up to 0.26 nats on the same categorical-channel dataset of
- * MI 0.14). The table is exact for such data and deterministic. On new-families suite seed 3
- * (python prototype, 30 datasets each, n = 100..2000): categorical-channel MSE 0.0012 against
- * ksg1's 0.0034, categorical-binary 3x3 0.0052 against 0.012.
+ * MI 0.14). The table is exact for such data and deterministic. Chosen on new-families suite
+ * seeds 3-6 (python prototype; 120 datasets per family, n = 100 / 500 / 2,000): MSE with the
+ * jackknife 0.0031 (categorical-binary 3x3) and 0.0013 (categorical-channel); with the
+ * Miller-Madow correction instead 0.0073 and 0.0013: at n = 100 the 3x3 binary table has up to
+ * 64 cells, and Miller-Madow's (m - 1) / 2n leaves most of the bias (0.021 vs 0.008 there).
  *
- * Standard error (mist_discrete_mi's se): the delta method, var = (sum p L^2 - I^2) / n with
- * L = log p_xy / (p_x p_y) on the empirical table, plus the spread of the plug-in under
- * independence, where 2n I_plugin is chi-square with (m_x - 1)(m_y - 1) degrees of freedom:
- * var += (m_x - 1)(m_y - 1) / (2 n^2). The delta term alone is 0 at independence.
+ * Standard error (mist_discrete_mi's se), three parts in quadrature:
+ *   - the jackknife's own, sqrt((n - 1) / n sum_i (I_(-i) - mean)^2);
+ *   - the disagreement of two first-order bias corrections, |I_J - I_MM| with
+ *     I_MM = I + ((m_x - 1) + (m_y - 1) - (m_xy - 1)) / 2n (m: occupied cells): what is left of
+ *     the bias is of that order where the table is sparse;
+ *   - the plug-in's spread under independence (2n I is chi-square with (m_x - 1)(m_y - 1)
+ *     degrees of freedom), sqrt((m_x - 1)(m_y - 1) / 2) / n, where the other two vanish.
+ * 90% coverage of +- 1.645 se on seeds 3-6: 0.958 (binary), 0.858 (channel); the jackknife's
+ * se alone 0.80 / 0.85 at n = 100.
  *
  * Levels: values compare with ==, so -0 and +0 are one level. The estimate refuses data with
  * more than n / 2 distinct rows: a table with so few repeats is continuous data or too sparse
- * for a plug-in (the correction would dominate), and the message says so. */
+ * for a plug-in, and the message says so. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,7 +95,7 @@ static size_t block_ids(const double *data, size_t n, int cols, int c0, int c1, 
     return m;
 }
 
-/* sum over cells of c log c, from the counts of each id */
+/* sum over cells of c log c, from the counts of each id (cnt: m counts, filled) */
 static double sum_clogc(const size_t *id, size_t n, size_t m, size_t *cnt)
 {
     memset(cnt, 0, m * sizeof *cnt);
@@ -96,6 +104,28 @@ static double sum_clogc(const size_t *id, size_t n, size_t m, size_t *cnt)
     for (size_t j = 0; j < m; j++)
         if (cnt[j] > 1) s += (double)cnt[j] * log((double)cnt[j]);
     return s;
+}
+
+/* (c - 1) log(c - 1) - c log c: the change of c log c when a cell loses one count */
+static double clogc_drop(size_t c)
+{
+    double x = (double)c;
+    return (c > 1 ? (x - 1.0) * log(x - 1.0) : 0.0) - (c > 1 ? x * log(x) : 0.0);
+}
+
+/* the cell ids and counts of the table, and the sums c log c over its cells */
+typedef struct table {
+    const size_t *ix, *iy, *ixy; /* row -> X cell, Y cell, joint cell */
+    const size_t *cx, *cy, *cxy; /* cell -> count */
+    double sx, sy, sxy, dn;
+} table;
+
+/* the plug-in MI without row i: its joint, X and Y cells each lose one count */
+static double deleted_plugin(const table *t, size_t i)
+{
+    double s = t->sxy + clogc_drop(t->cxy[t->ixy[i]]) - t->sx - clogc_drop(t->cx[t->ix[i]]) -
+               t->sy - clogc_drop(t->cy[t->iy[i]]);
+    return s / (t->dn - 1.0) + log(t->dn - 1.0);
 }
 
 int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, double *se,
@@ -133,18 +163,22 @@ int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, d
     double sxy = sum_clogc(ixy, n, mxy, cnt);
     double sx = sum_clogc(ix, n, mx, cx), sy = sum_clogc(iy, n, my, cy);
     double plugin = (sxy - sx - sy) / dn + log(dn);
-    double corr = ((double)(mx - 1) + (double)(my - 1) - (double)(mxy - 1)) / (2.0 * dn);
-    *mi = plugin + corr;
+    const table t = {ix, iy, ixy, cx, cy, cnt, sx, sy, sxy, dn};
+    /* two passes: the deviations from the mean are O(1/n), their squares would cancel in one */
+    double sum_del = 0.0;
+    for (size_t i = 0; i < n; i++) sum_del += deleted_plugin(&t, i);
+    double mean_del = sum_del / dn, dev2 = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double dd = deleted_plugin(&t, i) - mean_del;
+        dev2 += dd * dd;
+    }
+    double jack = dn * plugin - (dn - 1.0) * mean_del;
+    *mi = jack;
     if (se) {
-        /* E[L^2] over the rows: L_i = log(c_xy n / (c_x c_y)) of row i's cell */
-        double s2 = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            double l = log((double)cnt[ixy[i]] * dn / ((double)cx[ix[i]] * (double)cy[iy[i]]));
-            s2 += l * l;
-        }
-        double var = fmax(s2 / dn - plugin * plugin, 0.0) / dn;
-        var += (double)(mx - 1) * (double)(my - 1) / (2.0 * dn * dn);
-        *se = sqrt(var);
+        double var_j = (dn - 1.0) / dn * dev2;
+        double mm = plugin + ((double)(mx - 1) + (double)(my - 1) - (double)(mxy - 1)) / (2.0 * dn);
+        double var0 = (double)(mx - 1) * (double)(my - 1) / (2.0 * dn * dn);
+        *se = sqrt(var_j + (jack - mm) * (jack - mm) + var0);
     }
 out:
     free(vr);

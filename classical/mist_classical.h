@@ -71,9 +71,10 @@ MIST_API int mist_histogram_mi(const double *data, size_t n, int dx, int dy, con
 MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
                          mist_err *err);
 
-/* The plug-in MI of discrete data with the Miller-Madow correction (discrete.c): every distinct
- * X row and Y row is a cell of the joint table. se (may be NULL): a standard error (the delta
- * method plus the plug-in's spread under independence). MIST_EDATA when more than n/2 rows are
+/* The plug-in MI of discrete data, jackknife bias-corrected (discrete.c): every distinct
+ * X row and Y row is a cell of the joint table. se (may be NULL): a standard error (the
+ * jackknife's, the gap to the Miller-Madow correction, and the plug-in's spread under
+ * independence, in quadrature). MIST_EDATA when more than n/2 rows are
  * distinct (continuous or too sparse for a table), with NaN/Inf, or n < 2. */
 MIST_API int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, double *se,
                               mist_err *err);

@@ -66,7 +66,7 @@ def warnings(r, m, n, dx, dy, fallback):
                    "negated column, discrete values?)" % (_model_words(lo, hi), " and ".join(parts)))
     if fallback and r.answer == 4:
         out.append("every column is discrete: answering with %s %.3f and its 90%% interval "
-                   "[%.3f, %.3f] (Miller-Madow corrected); guard='warn' keeps the model's answer"
+                   "[%.3f, %.3f] (jackknife bias-corrected); guard='warn' keeps the model's answer"
                    % (_ANSWER_WORDS[4], r.estimate, r.lower, r.upper))
     elif fallback:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s%s); "
