@@ -30,8 +30,12 @@
  *     not run (tied scores), and the rule replaced a right answer (8.8 [7.3, 10.8]) by 2.89.
  *     The copula has a ceiling of the same kind: ranks resolve a strong dependence only up to
  *     swapped rows, and one swap of the two lowest ranks already reads 3.22 nats at n = 100
- *     (copula_one_swap_mi). Within COPULA_CEILING_MARGIN of that reading (before its bias
- *     correction) it is no upper reference either. Found on new-families suite seed 2 (Gaussian
+ *     (copula_one_swap_mi). At 1x1, within COPULA_CEILING_MARGIN of that reading (before its
+ *     bias correction) it is no upper reference either. Only at 1x1: with more columns the
+ *     reading is a sum over canonical pairs, inflated at small n by the dims (not by the
+ *     ranks' resolution), and the rule would drop the copula exactly where it is the better
+ *     reference (mist-oomd seed 3 at n = 10, 2x2 and 3x3: 27 answers moved from the copula
+ *     to KSG's near-zero reading, MSE at n < 100 up 1-4%). Found on new-families suite seed 2 (Gaussian
  *     1x1, MI 8.86, n = 100): one swapped pair of rows 3e-5 apart in the lower tail, the copula
  *     read 3.21, and the rule replaced the pairs model's 6.2 [5.5, 7.2] by 3.21.
  *   MI_RANGE: the model's median above the 99.9th percentile of its training MI at these dims.
@@ -221,7 +225,7 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (rc)
         xcheck_fail(&r->gaussian_copula, &e);
     else {
-        g_ref = v < copula_one_swap_mi(n) - COPULA_CEILING_MARGIN;
+        g_ref = cols > 2 || v < copula_one_swap_mi(n) - COPULA_CEILING_MARGIN;
         double h = GUARD_Z * se;
         v -= bias;
         r->gaussian_copula = (mist_guard_xcheck){1, v, v - h, v + h, se, ""};
