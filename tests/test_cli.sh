@@ -457,6 +457,26 @@ with open("binary.csv", "w") as f:
         f.write("%d,%r\n" % (x, x + 0.3 * r.gauss(0, 1)))'
 env -u MIST_WEIGHTS "$MIST" estimate binary.csv --dx 1 >/dev/null 2>g-bin.err &&
   grep -q "^mist: warning: column x1 takes only 2 distinct values" g-bin.err && ok || bad "guard discrete: $(cat g-bin.err)"
+# every column discrete: the guard answers with the table's plug-in, the same number as
+# --method discrete; that method refuses continuous data with a message
+/usr/bin/python3 -c '
+import random
+r = random.Random(4)
+with open("bsc.csv", "w") as f:
+    for _ in range(400):
+        x = r.randint(0, 2)
+        f.write("%d,%d\n" % (x, x if r.random() < 0.8 else r.randint(0, 2)))'
+gd=$(env -u MIST_WEIGHTS "$MIST" estimate bsc.csv --dx 1 --json 2>g-bsc.err)
+pd=$("$MIST" estimate bsc.csv --dx 1 --method discrete --json 2>/dev/null)
+printf '%s\n%s\n' "$gd" "$pd" | /usr/bin/python3 -c '
+import json, sys
+g, p = (json.loads(l) for l in sys.stdin.read().splitlines())
+f = g["guard"]["fallback"]
+assert f["answer"] == "discrete" and f["applied"] and g["estimate"] == p["estimate"], (f, p)
+assert f["lower"] < p["estimate"] < f["upper"] and g["lower"] == f["lower"], f' &&
+  grep -q "every column is discrete: answering with the plug-in MI of the discrete table" g-bsc.err &&
+  ok || bad "guard all-discrete: $gd / $pd $(cat g-bsc.err)"
+row "--method discrete on continuous data" nz "distinct rows" "$MIST" estimate a.npy --method discrete
 "$MIST" gen normal-dense-base --dims 2x2 --n 600 --seed 3 -o n600.npy --quiet &&
   env -u MIST_WEIGHTS "$MIST" estimate n600.npy --route off >/dev/null 2>g-n.err &&
   grep -q "^mist: warning: n = 600 is outside the range the model was trained on (10..500)" g-n.err &&

@@ -49,7 +49,7 @@ if [ "${OOMD:-0}" = 1 ]; then
 fi
 if [ "${NEWFAM:-0}" = 1 ]; then
   "$MIST" bench --suite new-families --seeds 1-2 \
-    --estimators mist:weights/mist-qr.msgpack,ksg1,gaussian,gaussian:copula,$U \
+    --estimators mist:weights/mist-qr.msgpack,ksg1,gaussian,gaussian:copula,$U,discrete \
     --estimators "$S" --bootstrap 100 --out "$OUT/new-families" --threads "$T" \
     --no-plots --quiet
 fi

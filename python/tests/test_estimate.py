@@ -210,6 +210,22 @@ class LearnedModelTest(unittest.TestCase):
         self.assertEqual(e.guard["route"]["reason"], "mi_range")
         self.assertNotIn("n_range", e.guard["reasons"])
 
+    def test_all_discrete_answered_by_the_table(self):
+        # three-level X through a noisy channel to three-level Y: every column discrete, the
+        # guard answers with the jackknifed plug-in, the number method="discrete" gives
+        rng = np.random.default_rng(4)
+        x = rng.integers(0, 3, (400, 1)).astype(float)
+        y = np.where(rng.random((400, 1)) < 0.8, x, rng.integers(0, 3, (400, 1)))
+        e = self.compare(x, y, None, "fallback")
+        self.assertEqual(e.guard["answer"], "discrete")
+        self.assertIn("discrete", e.guard["reasons"])
+        d = mist.estimate(x, y, method="discrete")
+        self.assertEqual(e.estimate, d.estimate)
+        self.assertTrue(e.lower < d.estimate < e.upper)
+        self.assertTrue(any("every column is discrete" in w for w in e.warnings))
+        with self.assertRaises(mist.MistError):
+            mist.estimate(rng.normal(size=(100, 1)), rng.normal(size=(100, 1)), method="discrete")
+
     def test_columns_canonical(self):
         # permuted and negated columns, X and Y swapped: no digit changes with "canonical",
         # the answer does change with "as_given" (the model reads columns by position)
