@@ -140,6 +140,16 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
         return MIST_OK;
     }
     if (!model) return mist_fail(err, MIST_EIO, "the weights file could not be opened");
+    /* as mist estimate answers: a constant side is 0 exactly, no model runs; too few rows or
+     * a constant column is refused (mist_model_check_rows) */
+    if (mist_constant_sides(data, n, ds->dx, ds->dy, NULL)) {
+        out->estimate = 0.0;
+        if (!rows) out->lower = out->upper = 0.0;
+        out->has_q = 0;
+        return MIST_OK;
+    }
+    int rc = mist_model_check_rows(model, data, n, ds->dx, ds->dy, err);
+    if (rc) return rc;
     static const double MEDIAN = 0.5;
     const double *taus = !rt->quantile_model ? NULL : rows ? &MEDIAN : rt->taus;
     size_t ntaus = !rt->quantile_model ? 0 : rows ? 1 : rt->ntaus;
@@ -147,7 +157,7 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     /* the model that answers (routed models): the guard takes its ranges */
     mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, NULL, err);
     if (!pm) return err ? err->code : MIST_EINVAL;
-    int rc = mist_model_estimate_picked(model, pm, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
+    rc = mist_model_estimate_picked(model, pm, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
     if (rc) return rc;
     size_t nv = ntaus ? ntaus : 1;
     if (mist_first_nonfinite(v, nv) < nv)

@@ -31,7 +31,8 @@ static void estimate_usage(FILE *f)
           "A CSV whose column 1 is 0, 1, 2, ... (pandas' index) gets a warning.\n"
           "\n"
           "options:\n"
-          "  --method NAME     mist (default) | ksg1 | ksg2 | gaussian | histogram | kde\n"
+          "  --method NAME     mist (default) | ksg1 | ksg2 | gaussian | histogram | kde |\n"
+          "                    discrete\n"
           "  --k K             KSG neighbours (default 5)\n"
           "  --copula          replace each column by its normal scores first (invariant to\n"
           "                    strictly increasing maps of the columns)\n"
@@ -299,22 +300,9 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         mist_model_free(m);
         return 0;
     }
-    /* Below the smallest n it was trained on, the model's answer has no footing (n = 2 gave
-     * 6 nats with a wide interval): refused rather than shown. */
-    int64_t min_rows = a->n_min > 0 ? a->n_min : ESTIMATE_MODEL_MIN_ROWS;
-    if ((int64_t)ds->n < min_rows) {
-        cli_error("estimate: n = %zu rows is below the %lld the model needs (the smallest n it "
-                  "was trained on); any estimate from so few rows is unreliable; a classical "
-                  "method (e.g. --method ksg1) will still answer",
-                  ds->n, (long long)min_rows);
-        mist_model_free(m);
-        return 1;
-    }
-    if (constant_col >= 0) {
-        cli_error("estimate: column %c%d is constant: it carries no information, and the model "
-                  "was never shown such a column; leave it out with --x/--y",
-                  constant_col < ds->dx ? 'x' : 'y',
-                  constant_col < ds->dx ? constant_col + 1 : constant_col - ds->dx + 1);
+    /* too few rows, a constant column: the library's rules (mist_model_check_rows) */
+    if (mist_model_check_rows(m, ds->data, ds->n, ds->dx, ds->dy, &err)) {
+        cli_error("estimate: %s%s", err.msg, constant_col >= 0 ? " with --x/--y" : "");
         mist_model_free(m);
         return 1;
     }
@@ -612,7 +600,7 @@ int cmd_estimate(int argc, char **argv)
     int is_mist = !strcmp(method, "mist");
     if (!is_mist && !mist_est_known(method)) {
         cli_error("estimate: unknown method '%s' (known: ksg1, ksg2, gaussian, histogram, kde, "
-                  "mist)",
+                  "discrete, mist)",
                   method);
         return 2;
     }

@@ -10,26 +10,10 @@
 #include "cli.h"
 #include "estimate_degenerate.h"
 
-static int column_constant(const mist_dataset *ds, int j)
-{
-    size_t cols = (size_t)ds->dx + (size_t)ds->dy;
-    double first = ds->data[j];
-    for (size_t i = 1; i < ds->n; i++)
-        if (ds->data[i * cols + (size_t)j] != first) return 0;
-    return 1;
-}
-
 int estimate_constant_side(const mist_dataset *ds, char *why, size_t whysz, int *constant_col)
 {
-    int cx = 0, cy = 0, first = -1;
-    for (int j = 0; j < ds->dx + ds->dy; j++) {
-        if (!column_constant(ds, j)) continue;
-        if (first < 0) first = j;
-        if (j < ds->dx) cx++;
-        else cy++;
-    }
-    if (constant_col) *constant_col = first;
-    int all_x = cx == ds->dx, all_y = cy == ds->dy;
+    int sides = mist_constant_sides(ds->data, ds->n, ds->dx, ds->dy, constant_col);
+    int all_x = sides & MIST_CONSTANT_X, all_y = sides & MIST_CONSTANT_Y;
     if (!all_x && !all_y) return 0;
     int d = all_x ? ds->dx : ds->dy;
     snprintf(why, whysz, "%s%s is constant", all_x && all_y ? "every column" : d > 1 ? "every " : "",

@@ -7,9 +7,6 @@
 
 #include "mist_core.h"
 
-/* The rows the learned model needs at least, when its file records no trained range. */
-#define ESTIMATE_MODEL_MIN_ROWS 10
-
 /* 1 when every X column or every Y column is constant: then X or Y carries no information and
  * I(X;Y) = 0 exactly, whatever an estimator would print (the shipped model printed 24 nats on
  * all-zero data). why receives which side. *constant_col (may be NULL) receives the first

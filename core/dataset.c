@@ -97,6 +97,23 @@ int mist_meta_copy(mist_meta *dst, const mist_meta *src, mist_err *err)
     return MIST_OK;
 }
 
+int mist_constant_sides(const double *data, size_t n, int dx, int dy, int *first)
+{
+    if (first) *first = -1;
+    if (!data || n == 0 || dx < 1 || dy < 1) return 0;
+    size_t cols = (size_t)dx + (size_t)dy;
+    int cx = 0, cy = 0;
+    for (size_t j = 0; j < cols; j++) {
+        size_t i = 1;
+        while (i < n && data[i * cols + j] == data[j]) i++;
+        if (i < n) continue;
+        if (first && *first < 0) *first = (int)j;
+        if (j < (size_t)dx) cx++;
+        else cy++;
+    }
+    return (cx == dx ? MIST_CONSTANT_X : 0) | (cy == dy ? MIST_CONSTANT_Y : 0);
+}
+
 int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err)
 {
     size_t cols = (size_t)ds->dx + (size_t)ds->dy, total = ds->n * cols;

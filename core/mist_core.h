@@ -101,6 +101,15 @@ MIST_API void mist_meta_clear(mist_meta *m);
 /* 0 when every value is finite, else MIST_EDATA with the row and column in err. */
 MIST_API int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err);
 
+/* Constant columns of n rows of dx+dy values (row-major, X first; a column is constant when
+ * every value == its first, so -0 and +0 are one value). Returns MIST_CONSTANT_X when every X
+ * column is constant, | MIST_CONSTANT_Y when every Y column is, 0 otherwise: a constant side
+ * carries no information, so I(X;Y) = 0 exactly (mist estimate answers so for every method).
+ * *first (may be NULL): the first constant column (0-based, X first), -1 when none. n = 0 or a
+ * NULL data pointer: 0 and -1. */
+enum { MIST_CONSTANT_X = 1, MIST_CONSTANT_Y = 2 };
+MIST_API int mist_constant_sides(const double *data, size_t n, int dx, int dy, int *first);
+
 /* ---- seeds ----------------------------------------------------------------------------- */
 
 /* SplitMix64 step: a well-mixed 64-bit function used to derive independent seeds. */

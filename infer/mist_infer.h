@@ -273,6 +273,16 @@ MIST_API int mist_model_quantile_resid(const mist_model *m, mist_qresid *out);
 MIST_API int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
                                  const double *taus, size_t ntaus, double *out, mist_err *err);
 
+/* The rules mist estimate applies before a model answers (the CLI, the bench and Python share
+ * them): at least the smallest n the model was trained on (MIST_MODEL_MIN_ROWS when its arch
+ * records none), since below it the answer has no footing (n = 2 gave 6 nats); and no constant
+ * column, which the model never saw. MIST_EDATA with a message naming the rule; MIST_OK
+ * otherwise. A constant side (mist_constant_sides) is checked first by the callers: its
+ * answer is 0 exactly, whatever the model. */
+#define MIST_MODEL_MIN_ROWS 10
+MIST_API int mist_model_check_rows(const mist_model *m, const double *data, size_t n, int dx,
+                                   int dy, mist_err *err);
+
 typedef struct mist_data_view {
     const double *data; /* n x (dx+dy), X first */
     size_t n;

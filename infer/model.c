@@ -442,6 +442,28 @@ static int estimate_checked(mist_model *m, const mist_data_view *sets, size_t ns
     return MIST_OK;
 }
 
+int mist_model_check_rows(const mist_model *m, const double *data, size_t n, int dx, int dy,
+                          mist_err *err)
+{
+    if (!m || !data) return mist_fail(err, MIST_EINVAL, "check rows: NULL argument");
+    const mist_arch *a = mist_model_arch(m);
+    int64_t min_rows = a->n_min > 0 ? a->n_min : MIST_MODEL_MIN_ROWS;
+    if ((int64_t)n < min_rows)
+        return mist_fail(err, MIST_EDATA,
+                         "n = %zu rows is below the %lld the model needs (the smallest n it was "
+                         "trained on); any estimate from so few rows is unreliable; a classical "
+                         "method (e.g. ksg1) will still answer",
+                         n, (long long)min_rows);
+    int col;
+    mist_constant_sides(data, n, dx, dy, &col);
+    if (col >= 0)
+        return mist_fail(err, MIST_EDATA,
+                         "column %c%d is constant: it carries no information, and the model was "
+                         "never shown such a column; leave it out",
+                         col < dx ? 'x' : 'y', col < dx ? col + 1 : col - dx + 1);
+    return MIST_OK;
+}
+
 int mist_model_estimate(mist_model *m, const double *data, size_t n, int dx, int dy,
                         const double *taus, size_t ntaus, double *out, mist_err *err)
 {

@@ -23,14 +23,18 @@ class Estimate:
                  "gaussian_copula": {...}} when the guard ran, else None
     weights      the model file (method "mist")
     n, dx, dy    the data's size
+    exact        True when the data settle the answer (every X or every Y column constant:
+                 I(X;Y) = 0 exactly, no estimator ran; note says which), as `mist estimate`
+    note         that reason, else None
     float(e) is the estimate."""
 
     __slots__ = ("estimate", "lower", "upper", "ci", "quantiles", "method", "warnings", "guard",
-                 "weights", "n", "dx", "dy")
+                 "weights", "n", "dx", "dy", "exact", "note")
 
     def __init__(self, **kw):
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+        self.exact = bool(self.exact)
 
     def __float__(self):
         return float(self.estimate)
@@ -39,6 +43,9 @@ class Estimate:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __repr__(self):
+        if self.exact:
+            return "Estimate(%s: 0 nats exactly; n=%d, dx=%d, dy=%d)" % (self.method, self.n,
+                                                                      self.dx, self.dy)
         iv = ""
         if not math.isnan(self.lower):
             iv = ", [%.4f, %.4f] at %g" % (self.lower, self.upper, self.ci)
@@ -79,7 +86,7 @@ def _parse_method(method):
     if (name not in METHODS or len(set(opts)) != len(opts) or any(o not in allowed for o in opts)
             or (name == "mist" and opts)):
         raise _lib.MistError("unknown method %r (known: mist, ksg (= ksg1), ksg1, ksg2, gaussian, "
-                             "histogram, kde; a classical one may end in ':copula', e.g. "
+                             "histogram, kde, discrete; a classical one may end in ':copula', e.g. "
                              "'gaussian:copula', and gaussian in ':unbiased' too)" % (method,))
     return name, "copula" in opts, "unbiased" in opts
 
@@ -120,6 +127,9 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     canon = m.columns_canonical if columns is None else columns == "canonical"
     L.mist_model_set_col_canon(m.handle, 1 if canon else 0)
     L.mist_model_set_row_chunk(m.handle, m.row_chunk if row_chunk is None else row_chunk)
+    # too few rows or a constant column: refused, as mist estimate refuses them
+    _lib.check(L.mist_model_check_rows(m.handle, _lib.doubles(data), n, dx, dy,
+                                       ctypes.byref(err)), err)
     # the model that answers (a routed model hands some datasets to its second model), then
     # its estimate, the route computed once
     kappa, kmin, why = ctypes.c_double(), ctypes.c_double(math.nan), ctypes.c_int()
@@ -198,6 +208,24 @@ def _estimate_classical(data, n, dx, dy, name, copula, unbiased, ci, k, bootstra
                     weights=None, n=n, dx=dx, dy=dy)
 
 
+def _constant_side(data, n, dx, dy):
+    """Which side is constant, in the words of `mist estimate` (None: neither). Non-finite
+    values are refused first, as the CLI refuses them when it reads the file."""
+    bad = ~np.isfinite(data)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise _lib.MistError("non-finite value (%g) at row %d, column %d" % (data[i, j], i + 1,
+                                                                            j + 1))
+    sides = _lib.lib().mist_constant_sides(_lib.doubles(data), n, dx, dy, None)
+    if not sides:
+        return None
+    if sides == 3:
+        return "every column is constant"
+    d = dx if sides == 1 else dy
+    side = "X" if sides == 1 else "Y"
+    return "every %s column is constant" % side if d > 1 else "%s is constant" % side
+
+
 def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard="fallback",
              raw_quantiles=False, columns=None, row_chunk=None, k=5, bootstrap=0, seed=0, threads=1,
              noise=None, zscore=True, bins=0, miller_madow=False, bandwidth=0.0, warn=True):
@@ -247,6 +275,17 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
         raise _lib.MistError("threads must be a positive integer; got %r" % (threads,))
     data, dx, dy = joint(x, y)
     n = data.shape[0]
+    exact = _constant_side(data, n, dx, dy)
+    if exact:
+        label = "mist" if name == "mist" else \
+            name + (":copula" if copula else "") + (":unbiased" if unbiased else "")
+        return Estimate(estimate=0.0, lower=0.0, upper=0.0, ci=None, quantiles={}, method=label,
+                        warnings=[], guard=None,
+                        weights=str(weights if weights is not None else _model.default_path())
+                        if name == "mist" else None,
+                        n=n, dx=dx, dy=dy, exact=True,
+                        note="%s: a constant carries no information, so I(X;Y) = 0 exactly; no "
+                             "estimator was run" % exact)
     if name == "mist":
         res = _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard,
                              seed, threads, columns, row_chunk)

@@ -226,6 +226,30 @@ class LearnedModelTest(unittest.TestCase):
         with self.assertRaises(mist.MistError):
             mist.estimate(rng.normal(size=(100, 1)), rng.normal(size=(100, 1)), method="discrete")
 
+    def test_degenerate_data_as_the_cli(self):
+        # a constant side: 0 exactly for every method, no estimator run, as mist estimate
+        rng = np.random.default_rng(5)
+        x, y = np.full((60, 2), 3.0), rng.normal(size=(60, 1))
+        with Scratch() as d:
+            f = os.path.join(d, "c.npy")
+            np.save(f, np.hstack([x, y]))
+            for method in ("mist", "ksg1", "gaussian"):
+                e = mist.estimate(x, y, method=method)
+                ref = cli_json("estimate", f, "--dx", 2, "--method", method, "--json")
+                self.assertTrue(e.exact and ref["exact"], method)
+                self.assertEqual((e.estimate, e.lower, e.upper),
+                                 (ref["estimate"], ref["lower"], ref["upper"]))
+                self.assertEqual(e.note.split(":")[0], ref["note"].split(":")[0])
+                self.assertEqual(e.warnings, [])
+        self.assertFalse(mist.estimate(rng.normal(size=(60, 1)), y, method="ksg1").exact)
+        # the model refuses too few rows and a constant column (one X column of two)
+        with self.assertRaisesRegex(mist.MistError, "n = 9 rows is below the 10"):
+            mist.estimate(rng.normal(size=(9, 1)), rng.normal(size=(9, 1)))
+        x2 = np.hstack([rng.normal(size=(60, 1)), np.full((60, 1), 1.0)])
+        with self.assertRaisesRegex(mist.MistError, "column x2 is constant"):
+            mist.estimate(x2, y)
+        self.assertFalse(mist.estimate(x2, y, method="ksg1").exact)
+
     def test_columns_canonical(self):
         # permuted and negated columns, X and Y swapped: no digit changes with "canonical",
         # the answer does change with "as_given" (the model reads columns by position)
