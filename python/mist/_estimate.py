@@ -215,7 +215,7 @@ def _constant_side(data, n, dx, dy):
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise _lib.MistError("non-finite value (%g) at row %d, column %d" % (data[i, j], i + 1,
-                                                                            j + 1))
+                                                                            j + 1), code=5)
     sides = _lib.lib().mist_constant_sides(_lib.doubles(data), n, dx, dy, None)
     if not sides:
         return None
