@@ -97,6 +97,27 @@ static int transformed(const mist_dataset *src, const char *name, uint64_t seed,
     return rc;
 }
 
+/* The transform row i reports under the bench's transform t: t itself, or, for a suite folder
+ * whose datasets were written transformed (its manifest's transform column), that chain first:
+ * "flow" under none, "flow+rotate" under rotate (both are applied: gen's, then the bench's).
+ * MIST_EINVAL when the label does not fit the results' column. */
+static int row_transform(const bench_suite *s, size_t i, const char *t, char *buf,
+                         mist_err *err)
+{
+    const char *pre = s->is_manifest ? s->mrows[i].transform : "";
+    int w;
+    if (!pre[0] || !strcmp(pre, "none")) w = snprintf(buf, BENCH_TRANSFORM_LEN, "%s", t);
+    else if (!strcmp(t, "none")) w = snprintf(buf, BENCH_TRANSFORM_LEN, "%s", pre);
+    else w = snprintf(buf, BENCH_TRANSFORM_LEN, "%s+%s", pre, t);
+    if (w < 0 || w >= BENCH_TRANSFORM_LEN || strchr(buf, ','))
+        return mist_fail(err, MIST_EINVAL,
+                         "dataset %s: the transform label '%s%s%s' (its manifest's, then the "
+                         "bench's) is longer than %d characters",
+                         bench_suite_id(s, i), pre, pre[0] ? "+" : "", t,
+                         BENCH_TRANSFORM_LEN - 1);
+    return MIST_OK;
+}
+
 static void *worker(void *arg)
 {
     run_state *st = arg;
@@ -122,7 +143,9 @@ static void *worker(void *arg)
             while (e0 < st->nest && done[e0]) e0++;
             if (e0 == st->nest) continue;
             bench_row tproto = proto;
-            snprintf(tproto.transform, sizeof tproto.transform, "%s", st->tr[t]);
+            mist_err lerr = {0}; /* checked for every row before the run */
+            if (row_transform(st->suite, i, st->tr[t], tproto.transform, &lerr))
+                snprintf(tproto.transform, sizeof tproto.transform, "%s", st->tr[t]);
             mist_dataset *ds = NULL;
             mist_err terr = err;
             int trc = lrc;
@@ -246,7 +269,12 @@ static int mark_done(const bench_suite *s, const char *const *tr, size_t ntr,
         id_ix *hit = bsearch(&key, ix, s->count, sizeof *ix, cmp_id);
         if (!hit) continue;
         for (size_t t = 0; t < ntr; t++) {
-            if (strcmp(rows[r].transform, tr[t])) continue;
+            char label[BENCH_TRANSFORM_LEN];
+            if (row_transform(s, hit->i, tr[t], label, err)) {
+                free(ix);
+                return err ? err->code : MIST_EINVAL;
+            }
+            if (strcmp(rows[r].transform, label)) continue;
             for (size_t e = 0; e < nest; e++)
                 if (!strcmp(rows[r].label, rt[e].spec->label))
                     done[(hit->i * ntr + t) * nest + e] = 1;
@@ -396,6 +424,10 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         todo = malloc((suite.count ? suite.count : 1) * sizeof *todo);
         done = calloc(suite.count * per_dataset + 1, 1);
         if (!todo || !done) rc = mist_fail(err, MIST_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < suite.count && !rc; i++) { /* every label fits, before any run */
+        char label[BENCH_TRANSFORM_LEN];
+        for (size_t t = 0; t < ntr && !rc; t++) rc = row_transform(&suite, i, tr[t], label, err);
     }
     if (!rc) rc = mark_done(&suite, tr, ntr, rt, o->nest, rows, nrows, done, err);
 

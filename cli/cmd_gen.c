@@ -51,7 +51,8 @@ static void gen_usage(FILE *f)
           "\n"
           "npy and csv files get a JSON sidecar FILE.json (data.npy: data.npy.json; mist 0.1\n"
           "wrote data.json, still read) with the metadata; msgpack records\n"
-          "hold it inline; a suite folder gets manifest.csv (id,task,dx,dy,n,seed,mi,file,params).\n",
+          "hold it inline; a suite folder gets manifest.csv (id,task,dx,dy,n,seed,mi,file,params,\n"
+          "and transform after --transform; mist bench reports that transform for the folder).\n",
           f);
 }
 
@@ -111,6 +112,7 @@ static int gen_one(suite_job *job, size_t i, mist_err *err)
     row->seed = sp->seed;
     row->mi = ds->meta.mi;
     snprintf(row->file, sizeof row->file, "%s.%s", sp->id, mist_format_name(job->fmt));
+    snprintf(row->transform, sizeof row->transform, "%s", job->transform ? job->transform : "");
     size_t len = 0;
     row->params[0] = '\0';
     for (size_t k = 0; k < ds->meta.nparams; k++) {

@@ -11,6 +11,13 @@
 
 #define MANIFEST_HEADER "id,task,dx,dy,n,seed,mi,file,params"
 #define MANIFEST_FIELDS 9
+/* the optional tenth column: the transform the datasets were written with */
+#define MANIFEST_HEADER_T MANIFEST_HEADER ",transform"
+
+static int has_transform(const mist_manifest_row *r)
+{
+    return r->transform[0] && strcmp(r->transform, "none") != 0;
+}
 
 /* Text fields are written unquoted, so they must not contain the separators. */
 static int check_text(const char *what, const char *s, size_t row, int may_be_empty,
@@ -60,7 +67,8 @@ int mist_manifest_write(const char *path, const mist_manifest_row *rows, size_t 
         if ((rc = check_text("id", r->id, i + 1, 0, err)) ||
             (rc = check_text("task", r->task, i + 1, 0, err)) ||
             (rc = check_text("file", r->file, i + 1, 0, err)) ||
-            (rc = check_text("params", r->params, i + 1, 1, err)))
+            (rc = check_text("params", r->params, i + 1, 1, err)) ||
+            (rc = check_text("transform", r->transform, i + 1, 1, err)))
             return rc;
         char pcopy[sizeof r->params];
         memcpy(pcopy, r->params, sizeof pcopy);
@@ -74,11 +82,16 @@ int mist_manifest_write(const char *path, const mist_manifest_row *rows, size_t 
     mist_atomic_file *af = mist_atomic_open(path, err);
     if (!af) return err ? err->code : MIST_EIO;
     FILE *f = mist_atomic_stream(af);
-    int bad = fputs(MANIFEST_HEADER "\n", f) < 0;
+    int with_t = 0;
+    for (size_t i = 0; i < nrows; i++) with_t |= has_transform(&rows[i]);
+    int bad = fputs(with_t ? MANIFEST_HEADER_T "\n" : MANIFEST_HEADER "\n", f) < 0;
     for (size_t i = 0; i < nrows && !bad; i++) {
         const mist_manifest_row *r = &rows[i];
-        bad = fprintf(f, "%s,%s,%d,%d,%zu,%llu,%.17g,%s,%s\n", r->id, r->task, r->dx, r->dy, r->n,
+        bad = fprintf(f, "%s,%s,%d,%d,%zu,%llu,%.17g,%s,%s", r->id, r->task, r->dx, r->dy, r->n,
                       (unsigned long long)r->seed, r->mi, r->file, r->params) < 0;
+        if (!bad && with_t)
+            bad = fprintf(f, ",%s", has_transform(r) ? r->transform : "none") < 0;
+        if (!bad) bad = fputc('\n', f) == EOF;
     }
     if (bad) {
         int saved = errno;
@@ -97,7 +110,7 @@ static int copy_field(char *dst, size_t dstsz, const char *src, int may_be_empty
 }
 
 /* One data line (already split into fields) into a row; returns the bad column's name. */
-static const char *parse_row(char **fld, mist_manifest_row *r)
+static const char *parse_row(char **fld, int nfld, mist_manifest_row *r)
 {
     uint64_t u;
     memset(r, 0, sizeof *r);
@@ -117,6 +130,8 @@ static const char *parse_row(char **fld, mist_manifest_row *r)
     if (copy_field(r->file, sizeof r->file, fld[7], 0)) return "file";
     if (copy_field(r->params, sizeof r->params, fld[8], 1) || !valid_params(r->params))
         return "params";
+    if (nfld > MANIFEST_FIELDS && copy_field(r->transform, sizeof r->transform, fld[9], 0))
+        return "transform";
     return NULL;
 }
 
@@ -128,7 +143,7 @@ int mist_manifest_read(const char *path, mist_manifest_row **rows_out, size_t *n
     char *line = NULL;
     size_t cap = 0, lineno = 0, blank_at = 0, nrows = 0, rcap = 0;
     mist_manifest_row *rows = NULL;
-    int rc = MIST_OK;
+    int rc = MIST_OK, nfields = MANIFEST_FIELDS;
     for (;;) {
         errno = 0;
         ssize_t got = getline(&line, &cap, f);
@@ -142,8 +157,11 @@ int mist_manifest_read(const char *path, mist_manifest_row **rows_out, size_t *n
             break;
         }
         if (lineno == 1) {
-            if (strcmp(line, MANIFEST_HEADER) != 0) {
-                rc = mist_fail(err, MIST_EFORMAT, "'%s': header is not '" MANIFEST_HEADER "'",
+            if (strcmp(line, MANIFEST_HEADER_T) == 0) {
+                nfields = MANIFEST_FIELDS + 1;
+            } else if (strcmp(line, MANIFEST_HEADER) != 0) {
+                rc = mist_fail(err, MIST_EFORMAT,
+                               "'%s': header is not '" MANIFEST_HEADER "' (or with ',transform')",
                                path);
                 break;
             }
@@ -158,19 +176,19 @@ int mist_manifest_read(const char *path, mist_manifest_row **rows_out, size_t *n
                            blank_at);
             break;
         }
-        char *fld[MANIFEST_FIELDS];
+        char *fld[MANIFEST_FIELDS + 1];
         size_t k = 0;
         for (char *p = line;;) {
             char *comma = strchr(p, ',');
-            if (k < MANIFEST_FIELDS) fld[k] = p;
+            if (k < (size_t)nfields) fld[k] = p;
             k++;
             if (!comma) break;
             *comma = '\0';
             p = comma + 1;
         }
-        if (k != MANIFEST_FIELDS) {
+        if (k != (size_t)nfields) {
             rc = mist_fail(err, MIST_EFORMAT, "'%s': line %zu has %zu fields, expected %d", path,
-                           lineno, k, MANIFEST_FIELDS);
+                           lineno, k, nfields);
             break;
         }
         if (nrows == rcap) {
@@ -184,7 +202,7 @@ int mist_manifest_read(const char *path, mist_manifest_row **rows_out, size_t *n
             rows = nr;
             rcap = ncap;
         }
-        const char *bad = parse_row(fld, &rows[nrows]);
+        const char *bad = parse_row(fld, nfields, &rows[nrows]);
         if (bad) {
             rc = mist_fail(err, MIST_EFORMAT, "'%s': line %zu: invalid %s%s", path, lineno, bad,
                            strcmp(bad, "mi") ? ""

@@ -129,12 +129,17 @@ typedef struct mist_manifest_row {
     /* "k=v;k=v", %.17g values. 1023 characters hold the longest list of the built-in suites
      * (additive noise at d = 32: at most 982); `mist gen` refuses a longer one, never cuts it. */
     char params[1024];
+    /* the MI-preserving transform the dataset was written with (`mist gen --suite --transform`,
+     * e.g. "flow" or "rotate+swap"); "" or "none": none */
+    char transform[MIST_TASK_NAME_LEN];
 } mist_manifest_row;
 
-/* Columns: id,task,dx,dy,n,seed,mi,file,params. Atomic. */
+/* Columns: id,task,dx,dy,n,seed,mi,file,params, and ",transform" after them when any row has
+ * one (so a suite written without a transform keeps the original nine columns). Atomic. */
 MIST_API int mist_manifest_write(const char *path, const mist_manifest_row *rows, size_t nrows,
                                  mist_err *err);
-/* Reads a manifest written by mist_manifest_write; strict about columns and values. */
+/* Reads a manifest written by mist_manifest_write (either header); strict about columns and
+ * values. */
 MIST_API int mist_manifest_read(const char *path, mist_manifest_row **rows, size_t *nrows, mist_err *err);
 
 #ifdef __cplusplus

@@ -67,8 +67,14 @@ assert np.array_equal(s[:, :4], a[:, 3:]) and np.array_equal(s[:, 4:], a[:, :3])
   "$MIST" gen --suite smoke -o tr0 --quiet && ok || bad "suite --transform"
 diff -r tr1 tr2 >/dev/null && ok || bad "suite --transform bytes depend on thread count"
 [ "$(grep -l '"transform": "rotate+flow"' tr1/*.json | wc -l)" -eq 6 ] && ok || bad "suite sidecars record the transform"
-cmp -s tr0/manifest.csv tr1/manifest.csv && ! cmp -s tr0/smoke-s0-0000.npy tr1/smoke-s0-0000.npy &&
+cut -d, -f1-9 tr1/manifest.csv | cmp -s tr0/manifest.csv - && ! cmp -s tr0/smoke-s0-0000.npy tr1/smoke-s0-0000.npy &&
   ok || bad "suite --transform: same manifest (mi), other data"
+head -1 tr1/manifest.csv | grep -qx 'id,task,dx,dy,n,seed,mi,file,params,transform' &&
+  [ "$(tail -n +2 tr1/manifest.csv | grep -c ',rotate+flow$')" -eq 6 ] && ok || bad "manifest transform column"
+# the bench reports what was applied to a transformed folder: the manifest's, then its own
+"$MIST" bench --suite tr1 --estimators gaussian --transform none,swap --out trb --quiet --no-plots &&
+  [ "$(grep -c ',rotate+flow,gaussian,' trb/results.csv)" -eq 6 ] &&
+  [ "$(grep -c ',rotate+flow+swap,gaussian,' trb/results.csv)" -eq 6 ] && ok || bad "bench transform labels on a transformed folder: $(cut -d, -f10 trb/results.csv | sort | uniq -c)"
 expect_fail "unknown --transform" "unknown transform 'spin'" "$MIST" gen normal-dense-base --dims 2x2 --n 10 --transform perm+spin -o e12.npy
 
 # errors: clear message, non-zero exit, nothing written

@@ -1050,6 +1050,34 @@ START_TEST(test_manifest_roundtrip)
     ck_assert(strncmp((const char *)raw, "id,task,dx,dy,n,seed,mi,file,params\n", 36) == 0);
     free(raw);
 
+    /* A transform on any row: the tenth column, "none" where a row has none; read back. */
+    strcpy(rows[1].transform, "rotate+swap");
+    ck_assert_int_eq(mist_manifest_write(p, rows, 3, &err), MIST_OK);
+    raw = tu_slurp(p, &len);
+    ck_assert(strncmp((const char *)raw, "id,task,dx,dy,n,seed,mi,file,params,transform\n", 46) ==
+              0);
+    ck_assert_ptr_nonnull(strstr((const char *)raw, ",sub/0002.csv,,rotate+swap\n"));
+    free(raw);
+    ck_assert_msg(mist_manifest_read(p, &back, &nb, &err) == MIST_OK, "%s", err.msg);
+    ck_assert_uint_eq(nb, 3);
+    ck_assert_str_eq(back[0].transform, "none");
+    ck_assert_str_eq(back[1].transform, "rotate+swap");
+    ck_assert_str_eq(back[1].params, "");
+    free(back);
+    /* under the nine-column header a tenth field is refused, and under the ten-column one an
+     * empty transform */
+    FILE *f = fopen(p, "w");
+    fputs("id,task,dx,dy,n,seed,mi,file,params\na,t,1,1,5,1,0.5,a.npy,,flow\n", f);
+    fclose(f);
+    ck_assert_int_eq(mist_manifest_read(p, &back, &nb, &err), MIST_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "expected 9"));
+    f = fopen(p, "w");
+    fputs("id,task,dx,dy,n,seed,mi,file,params,transform\na,t,1,1,5,1,0.5,a.npy,,\n", f);
+    fclose(f);
+    ck_assert_int_eq(mist_manifest_read(p, &back, &nb, &err), MIST_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "invalid transform"));
+    strcpy(rows[1].transform, "");
+
     /* Header only: zero rows. */
     ck_assert_int_eq(mist_manifest_write(p, rows, 0, &err), MIST_OK);
     ck_assert_int_eq(mist_manifest_read(p, &back, &nb, &err), MIST_OK);
