@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,35 @@ static int make_pipe(int p[2])
 
 enum { RUN_EXITED, RUN_TIMEOUT, RUN_LINGER };
 
+/* The process groups of the commands running now (0: a free slot), for
+ * mist_bench_kill_commands. A slot is cleared while its group leader is still an unreaped
+ * zombie (WNOWAIT below), so a listed id never names a reused pid. More commands at once than
+ * slots (one per bench thread in practice) go unlisted: they still end at their timeout. */
+#define LIVE_SLOTS 1024
+static atomic_int live_groups[LIVE_SLOTS];
+
+static int live_add(pid_t pid)
+{
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int free_slot = 0;
+        if (atomic_compare_exchange_strong(&live_groups[i], &free_slot, (int)pid)) return i;
+    }
+    return -1;
+}
+
+static void live_del(int slot)
+{
+    if (slot >= 0) atomic_store(&live_groups[slot], 0);
+}
+
+void mist_bench_kill_commands(void)
+{
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int pid = atomic_load(&live_groups[i]);
+        if (pid > 0) kill(-(pid_t)pid, SIGKILL);
+    }
+}
+
 /* Spawns `sh -c line`, collects its output until the main process has exited and both pipes
  * are at EOF, or until the deadline (then the group is killed). *how is RUN_*, *wstatus the
  * main process's status. Fails only when it could not start. */
@@ -255,6 +285,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
         return mist_fail(err, MIST_EIO, "cannot start /bin/sh: %s", errtext(rc, eb, sizeof eb));
     }
 
+    int slot = live_add(pid);
     double deadline = mist_clock_s() + timeout_s;
     int open_out = 1, open_err = 1, exited = 0;
     *how = RUN_EXITED;
@@ -269,6 +300,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
             if (w == 0 && si.si_pid == pid) {
                 /* what it left running would hold the pipes open and outlive the call */
                 kill(-pid, SIGKILL);
+                live_del(slot);
                 while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {
                 }
                 exited = 1;
@@ -277,6 +309,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
             if (w < 0 && errno != EINTR) {
                 /* ECHILD: the process ignores SIGCHLD, so the kernel reaped the command and its
                  * status is lost (read as 0); its pid may be reused, so no group kill. */
+                live_del(slot);
                 exited = 1;
                 continue;
             }
@@ -285,6 +318,7 @@ static int run_command(const char *line, double timeout_s, capture *out, capture
         if (left <= 0) {
             if (!exited) {
                 kill(-pid, SIGKILL);
+                live_del(slot);
                 while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {
                 }
                 exited = 1;

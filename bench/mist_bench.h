@@ -230,6 +230,12 @@ typedef struct mist_bench_report {
  * holding a run of the same suite with other settings, or a malformed results file. */
 MIST_API int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *err);
 
+/* Kills (SIGKILL) the process group of every `cmd:` estimator command running now. Each runs in
+ * its own group (so that a timeout kills what it started), which also keeps it out of the
+ * terminal's Ctrl-C: a program that stops on a signal calls this from its handler, or the
+ * commands outlive it. Async-signal-safe (atomics and kill() only). */
+MIST_API void mist_bench_kill_commands(void);
+
 /* Joins the results (results.csv and results-shard-*-of-*.csv) of every folder into
  * out_dir/results.csv (deduplicated by suite, dataset and estimator; sorted by suite, dataset
  * order and estimator order) and writes the summary and plots there. out_dir may be one of

@@ -1,5 +1,6 @@
 /* mist bench: estimators over a suite -> results.csv, summary.md/json, plots; and merge. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,30 @@ static int parse_shard(const char *s, int *i, int *n)
     return *i < *n ? 0 : -1;
 }
 
+/* Ctrl-C, kill, a closed terminal: the `cmd:` commands run in process groups of their own,
+ * out of the terminal's reach, so they are killed here before the bench dies as it would
+ * have. The results file keeps every finished row (each is written whole); a rerun resumes. */
+static void on_stop_signal(int sig)
+{
+    mist_bench_kill_commands();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void kill_commands_on_stop(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        /* a signal the caller ignores (nohup's SIGHUP) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_merge(argc - 1, argv + 1);
@@ -384,6 +409,7 @@ int cmd_bench(int argc, char **argv)
     o.progress_ctx = &pc;
     double t0 = mist_clock_s();
     mist_bench_report rep;
+    kill_commands_on_stop();
     int rc = mist_bench_run(&o, &rep, &err);
     if (pc.open_line) fputc('\n', stderr);
     if (ranks > 1) {

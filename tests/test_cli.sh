@@ -334,6 +334,19 @@ else
   bad "bench cmd: needs $PY with numpy (Debian's python3-numpy; scripts/deps.sh installs it)"
 fi
 
+# a stopped bench takes its cmd: commands with it (they run in process groups of their own,
+# out of the terminal's Ctrl-C): SIGTERM here (a background job ignores SIGINT), same handler
+MARK="4$$.5"
+sleepers() { for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f" 2>/dev/null; echo; done | grep -c "^sleep $MARK "; }
+"$MIST" bench --suite smoke --estimators "cmd:slow=sleep $MARK; echo 0.1" --out bkill --quiet \
+  --no-plots --threads 2 & bpid=$!
+for _ in $(seq 100); do [ "$(sleepers)" -ge 2 ] && break; sleep 0.1; done
+started=$(sleepers)
+kill -TERM "$bpid"; wait "$bpid"; brc=$?
+for _ in $(seq 20); do [ "$(sleepers)" -eq 0 ] && break; sleep 0.1; done
+[ "$started" -ge 2 ] && [ "$(sleepers)" -eq 0 ] && [ "$brc" -eq 143 ] && ok ||
+  bad "bench stopped: $started commands, $(sleepers) left running, exit $brc"
+
 # learned model commands: errors are clear (positive paths: test_parity, test_weights)
 expect_fail "MIST_WEIGHTS missing" "cannot open '/nonexistent/m.msgpack'" env MIST_WEIGHTS=/nonexistent/m.msgpack "$MIST" estimate a.npy
 expect_fail "info on data" "not a mist weights file" "$MIST" info a.npy
