@@ -14,10 +14,11 @@
 #include "mist_train.h"
 #include "mist_train_grad.h"
 #include "mpi_internal.h"
+#include "train_graph.h"
 #include "util.h"
 
 #define MAX_THREADS 256
-#define INFO 5 /* per example: loss, prediction, n, smaller dim, larger dim */
+#define INFO 6 /* per example: loss, prediction, n, smaller dim, larger dim, flops */
 
 typedef struct mpi_dist {
     mist_train_dist d;
@@ -89,10 +90,13 @@ static void *run_job(void *p)
         memset(g, 0, j->np * sizeof *g);
         double *in = j->info + INFO * i;
         const mist_train_example *e = &j->ex[i];
+        mist_train_timing *tm = mist_train_ws_timing(j->ws);
+        double f0 = tm ? tm->flops : 0;
         j->rc = mist_train_grad(j->m, j->ws, e, 1, j->loss_kind, g, &in[0], &in[1], &j->err);
         in[2] = (double)e->n;
         in[3] = e->dx < e->dy ? e->dx : e->dy;
         in[4] = e->dx > e->dy ? e->dx : e->dy;
+        in[5] = tm ? tm->flops - f0 : 0;
     }
     return NULL;
 }
@@ -194,6 +198,7 @@ static int d_grad(mist_train_dist *d, mist_model *m, const mist_train_example *e
         if (n > seen[1]) seen[1] = n;
         if (!seen[2] || dlo < seen[2]) seen[2] = dlo;
         if (dhi > seen[3]) seen[3] = dhi;
+        d->flops += in[5];
     }
     *loss = L;
     return MIST_OK;

@@ -33,6 +33,11 @@ fi
 train_cols() { cut -d, -f1,3,4,5 "$1/train.csv"; }
 cmp -s <(train_cols "$W/np1") <(train_cols "$W/np2t") || bad "--threads 2 changed the loss curve"
 
+# the GFLOP/s column counts the ranks' work (it read 0 under mpirun before)
+for r in np1 np2 np2t plain; do
+    awk -F, 'NR > 2 && !($NF > 0) { bad = 1 } END { exit bad || NR < 3 }' "$W/$r/train.csv" ||
+        bad "$r: a step logged no GFLOP/s: $(cut -d, -f1,9 "$W/$r/train.csv" | tr '\n' ' ')"
+done
 "$MIST" gen normal-dense-base --dims 2x2 --n 300 --seed 9 -o "$W/d.npy" 2>/dev/null || bad gen
 "$MIST" gen student-dense-asinh --dims 1x3 --n 150 --seed 4 -o "$W/e.npy" 2>/dev/null || bad gen
 est() { for f in d e; do "$MIST" estimate "$W/$f.npy" --method mist --weights "$1/model.msgpack" \

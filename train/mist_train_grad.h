@@ -58,6 +58,9 @@ struct mist_train_dist {
     int (*bcast)(mist_train_dist *d, void *buf, size_t bytes, mist_err *err);
     /* 0 when rc is 0 on every rank; else non-zero everywhere (with a message naming the rank) */
     int (*agree)(mist_train_dist *d, int rc, mist_err *err);
+    /* matrix-product flops of every batch so far, all ranks together (grad adds them; the
+     * trainer's GFLOP/s under MPI) */
+    double flops;
     void *impl;
 };
 /* Rank's examples [*lo, *hi) of a batch of B: contiguous, sizes differing by at most one. */

@@ -521,7 +521,9 @@ int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const
     const double t0 = mist_clock_s(), base_elapsed = r.st.elapsed_s;
     double last_ckpt = t0, win_t = t0, win_loss = 0, win_gn = 0;
     mist_train_timing *timing = mist_train_ws_timing(r.ws);
-    double flops0 = timing ? timing->flops : 0, win_flops0 = flops0;
+    /* under a dist the gradients are computed in its own workspaces: it counts the flops */
+#define RUN_FLOPS() (d ? d->flops : timing ? timing->flops : 0)
+    double flops0 = RUN_FLOPS(), win_flops0 = flops0;
     int64_t win_steps = 0;
     const int64_t log_every = c->steps <= 2000 ? 1 : 10;
     mist_train_progress pr = {0};
@@ -608,7 +610,7 @@ int mist_train_run_dist(const mist_train_config *cfg, const char *out_dir, const
         pr.grad_norm = gn;
         pr.datasets_per_s = (double)(r.st.step - start) * (double)B / (t - t0 + 1e-9);
         pr.eta_s = (double)(c->steps - r.st.step) * (t - t0) / (double)(r.st.step - start);
-        double flops = timing ? timing->flops : 0;
+        double flops = RUN_FLOPS();
         pr.gflops = (flops - flops0) / (t - t0 + 1e-9) / 1e9;
         if (do_val) {
             if ((rc = mist_validate(r.model, r.val, r.nval, &r.st.val_mse, &r.st.val_pinball, err)))
