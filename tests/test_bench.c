@@ -836,6 +836,85 @@ static void save_tiny_model(const char *path, int layout, int qc)
     mist_model_free(m);
 }
 
+/* Degenerate datasets in a folder suite: the mist estimator answers as `mist estimate` does
+ * (mist_constant_sides, mist_model_check_rows): a constant X is 0 exactly, a constant column
+ * of two and too few rows are failures with the command's messages; ksg1 still runs. */
+START_TEST(test_mist_degenerate)
+{
+    char *d = tmpdir("bench-degen");
+    char qr[1024];
+    snprintf(qr, sizeof qr, "%s/qr.msgpack", d);
+    save_tiny_model(qr, MIST_LAYOUT_SPLIT, 1);
+    char *g = tmpdir("bench-degen-data");
+    struct {
+        const char *id;
+        size_t n;
+        int dx, const_cols; /* 1: x1, 2: every X column */
+    } sets[3] = {{"degen-s0-0000", 60, 1, 2}, {"degen-s0-0001", 60, 2, 1},
+                 {"degen-s0-0002", 8, 1, 0}};
+    mist_manifest_row rows[3];
+    memset(rows, 0, sizeof rows);
+    mist_err err;
+    uint64_t rng = 99;
+    for (int k = 0; k < 3; k++) {
+        mist_dataset *ds = mist_dataset_alloc(sets[k].n, sets[k].dx, 1, &err);
+        ck_assert_ptr_nonnull(ds);
+        int cols = sets[k].dx + 1;
+        for (size_t i = 0; i < sets[k].n; i++)
+            for (int j = 0; j < cols; j++) {
+                int constant = j < sets[k].dx && (sets[k].const_cols == 2 ||
+                                                  (sets[k].const_cols == 1 && j == 0));
+                ds->data[i * (size_t)cols + (size_t)j] = constant ? 1.5 : tu_rnorm(&rng);
+            }
+        mist_manifest_row *r = &rows[k];
+        snprintf(r->id, sizeof r->id, "%s", sets[k].id);
+        snprintf(r->task, sizeof r->task, "normal-dense-base");
+        r->dx = sets[k].dx;
+        r->dy = 1;
+        r->n = sets[k].n;
+        r->seed = (uint64_t)k + 1;
+        r->mi = 0.0;
+        snprintf(r->file, sizeof r->file, "%s.npy", sets[k].id);
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", g, r->file);
+        ck_assert_int_eq(mist_dataset_write(ds, p, MIST_FMT_NPY, MIST_DTYPE_F64, &err), MIST_OK);
+        mist_dataset_free(ds);
+    }
+    char mp[1200], out[1200], list[1200], p[1300];
+    snprintf(mp, sizeof mp, "%s/manifest.csv", g);
+    ck_assert_int_eq(mist_manifest_write(mp, rows, 3, &err), MIST_OK);
+    snprintf(out, sizeof out, "%s/run", d);
+    snprintf(list, sizeof list, "mist:%s,ksg1", qr);
+    run_bench(out, g, 0, list, 0, 1, 0, 1, 0);
+    snprintf(p, sizeof p, "%s/results.csv", out);
+    size_t n;
+    trow *t = read_rows(p, &n);
+    ck_assert_uint_eq(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        trow *r = &t[i];
+        int mist = !strncmp(r->f[F_EST], "mist:", 5);
+        if (!mist) {
+            ck_assert_msg(!strcmp(r->f[F_STATUS], "ok") || strstr(r->f[F_STATUS], "n > k"),
+                          "%s", r->f[F_STATUS]);
+            continue;
+        }
+        if (!strcmp(r->f[F_ID], "degen-s0-0000")) {
+            ck_assert_str_eq(r->f[F_STATUS], "ok");
+            ck_assert_double_eq(strtod(r->f[F_ESTIMATE], NULL), 0.0);
+            ck_assert_double_eq(strtod(r->f[F_LOWER], NULL), 0.0);
+            ck_assert_double_eq(strtod(r->f[F_UPPER], NULL), 0.0);
+        } else if (!strcmp(r->f[F_ID], "degen-s0-0001")) {
+            ck_assert_msg(strstr(r->f[F_STATUS], "column x1 is constant"), "%s", r->f[F_STATUS]);
+        } else {
+            ck_assert_msg(strstr(r->f[F_STATUS], "n = 8 rows is below"), "%s", r->f[F_STATUS]);
+        }
+    }
+    free(t);
+    free(g);
+    free(d);
+}
+END_TEST
+
 START_TEST(test_mist_model)
 {
     char *d = tmpdir("bench-mist");
@@ -1181,7 +1260,7 @@ static Suite *bench_suite(void)
     Suite *s = suite_create("bench");
     tu_case(s, "bench", 300, test_metrics_hand, test_percentile, test_buckets, test_specs,
             test_smoke_end_to_end, test_failures_are_rows, test_resume, test_shard_merge,
-            test_manifest_folder, test_mist_model, test_score_bootstrap, test_transform_rows,
+            test_manifest_folder, test_mist_model, test_mist_degenerate, test_score_bootstrap, test_transform_rows,
             test_seed_spread_and_groups, test_cmd_estimator_rows, test_old_results_refused, NULL);
     return s;
 }
