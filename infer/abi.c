@@ -101,6 +101,7 @@ static const abi_entry ABI[] = {
     F(mist_guard_result, estimate),
     F(mist_guard_result, lower),
     F(mist_guard_result, upper),
+    F(mist_guard_result, distinct_rows),
     S(mist_param),
     F(mist_param, name),
     F(mist_param, value),

@@ -412,6 +412,10 @@ mist_model *mist_model_open_noroute(const char *path, mist_err *err);
 size_t row_chunk_count(size_t n, size_t chunk);
 size_t row_chunk_start(size_t n, size_t k, size_t j);
 int row_chunk_order(double *data, size_t n, int cols, mist_err *err);
+/* The distinct rows of data (n x cols; -0 == +0): when some row repeats, *out receives them
+ * (malloc'd, in row_chunk_order's order, the first of each run of copies) and *m their number;
+ * otherwise *out = NULL and *m = n. */
+int row_distinct(const double *data, size_t n, int cols, double **out, size_t *m, mist_err *err);
 
 /* model.c: block sizes of the forward pass (tests and benchmarks; <= 0 keeps a value). */
 void infer_set_blocks(mist_model *m, int row_block, int q_block, int kv_block);

@@ -99,6 +99,8 @@ typedef struct mist_guard_result {
     size_t discrete_levels;  /* its number of distinct values */
     int answer;              /* enum mist_guard_answer */
     double estimate, lower, upper; /* the fallback answer (the model's own when reasons == 0) */
+    size_t distinct_rows;    /* rows the cross-checks read: the distinct ones (copies of a row
+                              * count once: see guard.c, DUPLICATES) */
 } mist_guard_result;
 
 /* Runs every check on data (n x (dx+dy) float64, X first) and the model's answer m. A

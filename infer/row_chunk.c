@@ -87,3 +87,49 @@ int row_chunk_order(double *data, size_t n, int cols, mist_err *err)
     free(tmp);
     return MIST_OK;
 }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int row_distinct(const double *data, size_t n, int cols, double **out, size_t *m, mist_err *err)
+{
+    size_t c = (size_t)cols;
+    *out = NULL;
+    *m = n;
+    if (n < 2) return MIST_OK;
+    /* no two rows share a hash (the usual case): no two rows are equal */
+    uint64_t *h = malloc(n * sizeof *h);
+    if (!h) return mist_fail(err, MIST_ENOMEM, "out of memory to look for repeated rows");
+    for (size_t i = 0; i < n; i++) h[i] = row_hash(data + i * c, c);
+    qsort(h, n, sizeof *h, cmp_u64);
+    size_t i = 1;
+    while (i < n && h[i] != h[i - 1]) i++;
+    free(h);
+    if (i == n) return MIST_OK;
+    double *d = malloc(n * c * sizeof *d);
+    if (!d) return mist_fail(err, MIST_ENOMEM, "out of memory for %zu distinct rows", n);
+    memcpy(d, data, n * c * sizeof *d);
+    int rc = row_chunk_order(d, n, cols, err);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    /* equal rows are adjacent in that order; keep the first of each run (-0 == +0) */
+    size_t k = 1;
+    for (size_t r = 1; r < n; r++) {
+        const double *a = d + (k - 1) * c, *b = d + r * c;
+        size_t j = 0;
+        while (j < c && a[j] == b[j]) j++;
+        if (j < c) memmove(d + k++ * c, b, c * sizeof *d);
+    }
+    if (k == n) { /* only hashes collided */
+        free(d);
+        return MIST_OK;
+    }
+    *out = d;
+    *m = k;
+    return MIST_OK;
+}

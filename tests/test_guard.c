@@ -566,6 +566,47 @@ START_TEST(test_mi_table_broad)
 }
 END_TEST
 
+/* Copies of rows (every row twice, or a bootstrap resample): the cross-checks read the distinct
+ * rows once, so doubling the data leaves them where they were (to rounding: other row order),
+ * where KSG read the copies as perfectly dependent neighbours before; duplicate-free data
+ * report every row. */
+START_TEST(test_duplicate_rows)
+{
+    size_t n = 200;
+    double mi;
+    double *d = tu_task_data("normal-dense-base", 2, 2, "c", 0.3, 4, n, &mi);
+    double *dd = malloc(2 * n * 4 * sizeof *dd);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(dd + 4 * i, d + 4 * i, 4 * sizeof *dd);
+        memcpy(dd + 4 * (n + i), d + 4 * (n - 1 - i), 4 * sizeof *dd);
+    }
+    mist_guard_model m = model_says(mi - 0.1, mi, mi + 0.1);
+    mist_guard_result a = run(d, n, 2, 2, &m), b = run(dd, 2 * n, 2, 2, &m);
+    CHECKM(a.distinct_rows == n && b.distinct_rows == n, "rows %zu / %zu", a.distinct_rows,
+           b.distinct_rows);
+    CHECKM(fabs(a.ksg1.estimate - b.ksg1.estimate) < 1e-9 &&
+               fabs(a.gaussian_copula.estimate - b.gaussian_copula.estimate) < 1e-9,
+           "ksg %.12g vs %.12g, copula %.12g vs %.12g", a.ksg1.estimate, b.ksg1.estimate,
+           a.gaussian_copula.estimate, b.gaussian_copula.estimate);
+    CHECKM(b.reasons == a.reasons && b.answer == a.answer, "reasons %#x vs %#x", a.reasons,
+           b.reasons);
+    /* the inflation it prevents: KSG over all rows of the doubled data */
+    double v, se;
+    mist_err err = {0};
+    CHECK(mist_guard_ksg(dd, 2 * n, 2, 2, 5, 0, 1, &v, &se, &err) == MIST_OK);
+    CHECKM(v > a.ksg1.estimate + 0.2, "ksg over the copies %g vs %g", v, a.ksg1.estimate);
+    /* -0 and +0 are one value: a row differing only so is a copy */
+    double z[4 * 40];
+    for (size_t i = 0; i < 40 * 4; i++) z[i] = (double)((i * 7919) % 101) / 7.0 - 3.0;
+    memcpy(z + 4 * 39, z + 4 * 38, 4 * sizeof *z);
+    z[4 * 38] = 0.0, z[4 * 39] = -0.0;
+    mist_guard_result c = run(z, 40, 2, 2, &m);
+    CHECKM(c.distinct_rows == 39, "rows %zu", c.distinct_rows);
+    free(d);
+    free(dd);
+}
+END_TEST
+
 /* Same input, same result, whatever the thread count; the seed moves KSG's noise only. */
 START_TEST(test_determinism)
 {
@@ -665,7 +706,7 @@ int main(void)
     TCase *t = tu_case(s, "guard", 120, test_ksg_terms, test_gaussian_copula_reference,
                        test_standard_errors_vs_spread, test_nonmonotone_flagged,
                        test_right_model_not_flagged, test_above, test_ranges, test_discrete,
-                       test_mi_table, test_determinism, test_errors, test_names_and_model_init,
+                       test_mi_table, test_duplicate_rows, test_determinism, test_errors, test_names_and_model_init,
                        NULL);
     tcase_add_loop_test(t, test_mi_table_broad, 0, 2); /* broad, broad2 */
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -174,6 +174,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  "answer": _guard.ANSWER_NAMES.get(gr.answer, "model") if fallback else "model",
                  "model": {"estimate": est, "lower": q3[0], "upper": q3[2], "ci": 0.9},
                  "ksg1": xc(gr.ksg1), "gaussian_copula": xc(gr.gaussian_copula),
+                 "cross_check_rows": gr.distinct_rows,
                  "mi_max": gr.mi_max,
                  "discrete": {"column": gr.discrete_col, "levels": gr.discrete_levels}
                  if gr.discrete_col >= 0 else None,

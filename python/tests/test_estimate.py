@@ -242,6 +242,13 @@ class LearnedModelTest(unittest.TestCase):
                 self.assertEqual(e.note.split(":")[0], ref["note"].split(":")[0])
                 self.assertEqual(e.warnings, [])
         self.assertFalse(mist.estimate(rng.normal(size=(60, 1)), y, method="ksg1").exact)
+        # copies of rows: the guard's cross-checks read each distinct row once
+        xr, yr = rng.normal(size=(150, 2)), rng.normal(size=(150, 1))
+        e1 = mist.estimate(xr, yr, warn=False)
+        e2 = mist.estimate(np.vstack([xr, xr]), np.vstack([yr, yr]), warn=False)
+        self.assertEqual((e1.guard["cross_check_rows"], e2.guard["cross_check_rows"]), (150, 150))
+        self.assertAlmostEqual(e1.guard["ksg1"]["estimate"], e2.guard["ksg1"]["estimate"],
+                               delta=1e-9)
         # the model refuses too few rows and a constant column (one X column of two)
         with self.assertRaisesRegex(mist.MistError, "n = 9 rows is below the 10"):
             mist.estimate(rng.normal(size=(9, 1)), rng.normal(size=(9, 1)))
