@@ -144,7 +144,10 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
      * a constant column is refused (mist_model_check_rows) */
     if (mist_constant_sides(data, n, ds->dx, ds->dy, NULL)) {
         out->estimate = 0.0;
-        if (!rows) out->lower = out->upper = 0.0;
+        if (!rows) {
+            out->lower = 0.0;
+            out->upper = mist_constant_side_upper(n, ci);
+        }
         out->has_q = 0;
         return MIST_OK;
     }

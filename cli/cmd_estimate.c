@@ -276,7 +276,7 @@ static int guard_quantiles(mist_model *m, const mist_dataset *ds, const double *
  * (taus_are_default), which a point model ignores. */
 static int estimate_mist(const mist_dataset *ds, const char *weights, const double *user_taus,
                          size_t nuser, int taus_are_default, int raw, int threads, int json,
-                         int guard, uint64_t seed, int columns, int route, int row_chunk)
+                         int guard, uint64_t seed, int columns, int route, int row_chunk, double ci)
 {
     mist_err err = {0};
     if (mist_infer_set_threads(threads, &err)) {
@@ -296,7 +296,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     char why[96];
     int constant_col;
     if (estimate_constant_side(ds, why, sizeof why, &constant_col)) {
-        estimate_print_exact_zero("mist", ds, why, json);
+        estimate_print_exact_zero("mist", ds, why, ci, json);
         mist_model_free(m);
         return 0;
     }
@@ -661,13 +661,13 @@ int cmd_estimate(int argc, char **argv)
         }
         int rc = estimate_mist(ds, weights, taus, quantiles ? ntaus : 3, !quantiles,
                                raw_quantiles, o.threads, json, guard, o.seed, columns,
-                               route != 0, row_chunk);
+                               route != 0, row_chunk, o.ci);
         mist_dataset_free(ds);
         return rc;
     }
     char why[96];
     if (estimate_constant_side(ds, why, sizeof why, NULL)) {
-        estimate_print_exact_zero(method, ds, why, json);
+        estimate_print_exact_zero(method, ds, why, o.ci, json);
         mist_dataset_free(ds);
         return 0;
     }

@@ -13,9 +13,10 @@
  * constant column (0-based, X first), -1 when none. */
 int estimate_constant_side(const mist_dataset *ds, char *why, size_t whysz, int *constant_col);
 
-/* Prints the exact answer 0 for such data (text or JSON, as mist estimate prints answers) and
- * a note on stderr. */
+/* Prints the answer 0 for such data (text or JSON, as mist estimate prints answers), exact for
+ * these rows, with the interval [0, mist_constant_side_upper(n, ci)] for the distribution they
+ * came from, and a note on stderr. */
 void estimate_print_exact_zero(const char *method, const mist_dataset *ds, const char *why,
-                               int json);
+                               double ci, int json);
 
 #endif

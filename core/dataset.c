@@ -114,6 +114,20 @@ int mist_constant_sides(const double *data, size_t n, int dx, int dy, int *first
     return (cx == dx ? MIST_CONSTANT_X : 0) | (cy == dy ? MIST_CONSTANT_Y : 0);
 }
 
+double mist_constant_side_unseen(size_t n, double ci)
+{
+    if (n == 0 || !(ci > 0 && ci < 1)) return NAN;
+    return -expm1(log((1.0 - ci) / 2.0) / (double)n);
+}
+
+double mist_constant_side_upper(size_t n, double ci)
+{
+    double q = mist_constant_side_unseen(n, ci);
+    if (isnan(q)) return NAN;
+    if (q > 0.5) q = 0.5;
+    return -q * log(q) - (1.0 - q) * log1p(-q);
+}
+
 int mist_dataset_check_finite(const mist_dataset *ds, mist_err *err)
 {
     size_t cols = (size_t)ds->dx + (size_t)ds->dy, total = ds->n * cols;

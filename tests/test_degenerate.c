@@ -65,6 +65,38 @@ START_TEST(test_constant_sides)
 }
 END_TEST
 
+/* The interval behind a constant side: the unseen probability q is where missing a value in n
+ * draws has probability (1 - ci) / 2, and the upper end is the entropy of a binary variable with
+ * that q, the most MI one unseen value can carry (I <= H(X), reached by Y = X). */
+START_TEST(test_constant_side_interval)
+{
+    const size_t ns[] = {1, 10, 100, 1000, 100000};
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+        size_t n = ns[k];
+        for (double ci = 0.5; ci < 0.999; ci += 0.2) {
+            double q = mist_constant_side_unseen(n, ci);
+            ck_assert_msg(fabs(pow(1 - q, (double)n) - (1 - ci) / 2) < 1e-12, "n %zu ci %g", n, ci);
+            double qc = q > 0.5 ? 0.5 : q, h = -qc * log(qc) - (1 - qc) * log(1 - qc);
+            ck_assert_double_eq_tol(mist_constant_side_upper(n, ci), h, 1e-13);
+        }
+    }
+    /* about 3/n at ci 0.9 (the rule of three), 0.133 nats at n = 100 */
+    ck_assert_double_eq_tol(mist_constant_side_unseen(100, 0.9), 0.0295, 2e-4);
+    ck_assert_double_eq_tol(mist_constant_side_upper(100, 0.9), 0.1330, 5e-4);
+    ck_assert(isnan(mist_constant_side_upper(0, 0.9)) && isnan(mist_constant_side_upper(5, 1.0)));
+    /* Monte Carlo: X ~ Bernoulli(q) at the bound, n draws: all-zero in 5% of 20,000 samples
+     * (a binomial SE of 0.15%) */
+    size_t n = 100, hits = 0, reps = 20000;
+    double q = mist_constant_side_unseen(n, 0.9);
+    for (size_t r = 0; r < reps; r++) {
+        size_t i = 0;
+        while (i < n && (double)(tu_rnext(&g_rng) >> 11) * 0x1.0p-53 >= q) i++;
+        hits += i == n;
+    }
+    ck_assert_msg(fabs((double)hits / (double)reps - 0.05) < 0.006, "%zu of %zu", hits, reps);
+}
+END_TEST
+
 START_TEST(test_check_rows)
 {
     mist_model *m = tu_position_model(3, 0, &g_rng);
@@ -88,5 +120,6 @@ END_TEST
 
 int main(void)
 {
-    return tu_run_case("degenerate", 0, test_constant_sides, test_check_rows, NULL) ? 1 : 0;
+    return tu_run_case("degenerate", 0, test_constant_sides, test_constant_side_interval,
+                       test_check_rows, NULL) ? 1 : 0;
 }

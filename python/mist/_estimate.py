@@ -23,8 +23,10 @@ class Estimate:
                  "gaussian_copula": {...}} when the guard ran, else None
     weights      the model file (method "mist")
     n, dx, dy    the data's size
-    exact        True when the data settle the answer (every X or every Y column constant:
-                 I(X;Y) = 0 exactly, no estimator ran; note says which), as `mist estimate`
+    exact        True when the data settle the estimate (every X or every Y column constant:
+                 I(X;Y) = 0 exactly in these rows, no estimator ran; note says which), as
+                 `mist estimate`; the interval [0, upper] then covers what one value of the
+                 constant side that the rows never show could hold
     note         that reason, else None
     float(e) is the estimate."""
 
@@ -280,13 +282,18 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     if exact:
         label = "mist" if name == "mist" else \
             name + (":copula" if copula else "") + (":unbiased" if unbiased else "")
-        return Estimate(estimate=0.0, lower=0.0, upper=0.0, ci=None, quantiles={}, method=label,
+        if not 0 < ci < 1:
+            raise _lib.MistError("ci must be in (0, 1); got %r" % (ci,))
+        return Estimate(estimate=0.0, lower=0.0,
+                        upper=_lib.lib().mist_constant_side_upper(n, ci), ci=ci,
+                        quantiles={}, method=label,
                         warnings=[], guard=None,
                         weights=str(weights if weights is not None else _model.default_path())
                         if name == "mist" else None,
                         n=n, dx=dx, dy=dy, exact=True,
-                        note="%s: a constant carries no information, so I(X;Y) = 0 exactly; no "
-                             "estimator was run" % exact)
+                        note="%s: a constant carries no information, so I(X;Y) = 0 exactly in "
+                             "these rows; no estimator was run (the upper end: what one value the "
+                             "rows never show could hold)" % exact)
     if name == "mist":
         res = _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard,
                              seed, threads, columns, row_chunk)

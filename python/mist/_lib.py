@@ -133,6 +133,7 @@ _PROTOTYPES = {
     "mist_model_route_alt": (c_void_p, [c_void_p, POINTER(c_double)]),
     "mist_model_check_rows": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, POINTER(Err)]),
     "mist_constant_sides": (c_int, [_DOUBLES, c_size_t, c_int, c_int, POINTER(c_int)]),
+    "mist_constant_side_upper": (c_double, [c_size_t, c_double]),
     "mist_model_estimate": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, _DOUBLES,
                                     c_size_t, _DOUBLES, POINTER(Err)]),
     "mist_model_estimate_picked": (c_int, [c_void_p, c_void_p, _DOUBLES, c_size_t, c_int, c_int,
