@@ -105,6 +105,12 @@ int bench_runinfo_add_command(bench_runinfo *ri, const char *label, const char *
     for (size_t i = 0; i < ri->ncommands; i++) {
         if (strcmp(ri->commands[i].label, label)) continue;
         if (!strcmp(ri->commands[i].command, command)) return MIST_OK;
+        if (!strncmp(command, "weights:", 8))
+            return mist_fail(err, MIST_EINVAL,
+                             "%s already holds rows of estimator '%s' from other weights (%s, now "
+                             "%s: the model file or the second model it routes to changed); use "
+                             "another output folder, or copy the model to a new name",
+                             where, label, ri->commands[i].command, command);
         return mist_fail(err, MIST_EINVAL,
                          "%s already holds rows of estimator '%s' with another command ('%.200s'); "
                          "give the new command another name or use another output folder",

@@ -911,6 +911,15 @@ START_TEST(test_mist_degenerate)
         }
     }
     free(t);
+    /* run.json holds the weights' fingerprint: the same file resumes (nothing to do), another
+     * model written to the same file is refused rather than mixed with the old rows */
+    mist_bench_report again = run_bench(out, g, 0, list, 0, 1, 0, 1, 0);
+    ck_assert_uint_eq(again.skipped_datasets, 3);
+    save_tiny_model(qr, MIST_LAYOUT_SPLIT, 0);
+    int rc;
+    run_bench_ex(out, g, list, NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "from other weights"), "%s", err.msg);
     free(g);
     free(d);
 }
