@@ -11,7 +11,8 @@
 #include "util.h"
 #include "mist_infer.h"
 
-static const char *const KNOWN = "ksg1, ksg2, gaussian, histogram, kde, discrete, mist, cmd:NAME=COMMAND";
+static const char *const KNOWN =
+    "ksg1, ksg2, gaussian, histogram, kde, discrete, mist, cmd:NAME=COMMAND";
 static const char *const CMD_FORM =
     "want cmd:NAME=COMMAND or cmd:NAME:timeout=SECONDS=COMMAND; a cmd: spec runs to the end of "
     "the list";

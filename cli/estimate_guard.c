@@ -153,8 +153,10 @@ void guard_json(const mist_guard_result *r, const mist_guard_model *m, int dx, i
     json_xcheck(&r->ksg1, 0);
     printf(", \"gaussian_copula\": ");
     json_xcheck(&r->gaussian_copula, 1);
-    printf(", \"rows\": %zu}, \"trained\": {\"n\": [%lld, %lld], \"d\": [%lld, %lld], \"metadist\": ",
-           r->distinct_rows, (long long)m->n_min, (long long)m->n_max, (long long)m->d_min, (long long)m->d_max);
+    printf(", \"rows\": %zu}, \"trained\": {\"n\": [%lld, %lld], \"d\": [%lld, %lld], "
+           "\"metadist\": ",
+           r->distinct_rows, (long long)m->n_min, (long long)m->n_max, (long long)m->d_min,
+           (long long)m->d_max);
     if (m->metadist[0]) mist_json_put_string(stdout, m->metadist);
     else printf("null");
     printf(", \"mi_max\": ");

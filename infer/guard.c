@@ -35,9 +35,9 @@
  *     reading is a sum over canonical pairs, inflated at small n by the dims (not by the
  *     ranks' resolution), and the rule would drop the copula exactly where it is the better
  *     reference (mist-oomd seed 3 at n = 10, 2x2 and 3x3: 27 answers moved from the copula
- *     to KSG's near-zero reading, MSE at n < 100 up 1-4%). Found on new-families suite seed 2 (Gaussian
- *     1x1, MI 8.86, n = 100): one swapped pair of rows 3e-5 apart in the lower tail, the copula
- *     read 3.21, and the rule replaced the pairs model's 6.2 [5.5, 7.2] by 3.21.
+ *     to KSG's near-zero reading, MSE at n < 100 up 1-4%). Found on new-families suite seed 2
+ *     (Gaussian 1x1, MI 8.86, n = 100): one swapped pair of rows 3e-5 apart in the lower tail,
+ *     the copula read 3.21, and the rule replaced the pairs model's 6.2 [5.5, 7.2] by 3.21.
  *   MI_RANGE: the model's median above the 99.9th percentile of its training MI at these dims.
  *   DISCRETE: a column with at most 20 distinct values (and at most n/2), for a model trained on
  *     a continuous meta-distribution: the copula ranks turn it into a few tied scores the model
