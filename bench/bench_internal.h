@@ -215,10 +215,15 @@ typedef struct bench_est_rt {
     double taus[BENCH_MAX_TAUS]; /* quantile models: the grid plus the interval levels */
     size_t ntaus, i_lo, i_hi, i_med;
     char taus_text[256];
+    /* mist: "weights:HEX", a hash of what decides its answers (the parameters, meta and
+     * recalibration of its model and of the second model it routes to), recorded in run.json
+     * beside the label as a cmd: estimator's command, so that rows of other weights under the
+     * same label (a model trained again into the same file) are never resumed or merged */
+    char fingerprint[32];
 } bench_est_rt;
 
-/* Prepares spec for a run at interval level ci; for mist, opens the weights once to check them
- * and read the model kind. */
+/* Prepares spec for a run at interval level ci; for mist, opens the weights once to check them,
+ * read the model kind and take its fingerprint. */
 int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, mist_err *err);
 /* Runs the estimator on ds and fills the estimate fields, score, time and status of row (an
  * error is a row with its message); row->mi must hold the truth. model: the calling thread's

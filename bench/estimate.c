@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "bench_internal.h"
+#include "checksum.h"
 #include "mist_classical.h"
 #include "mist_guard.h"
 #include "mist_rng.h"
@@ -39,6 +40,20 @@ static size_t find_tau(const double *taus, size_t n, double t)
     return n;
 }
 
+static uint64_t hash_model(uint64_t h, mist_model *m)
+{
+    h = mist_fnv1a64(h, mist_model_params(m), mist_model_param_count(m) * sizeof(float));
+    const char *meta = mist_model_meta_json(m);
+    if (meta) h = mist_fnv1a64(h, meta, strlen(meta));
+    mist_qresid q;
+    if (mist_model_quantile_resid(m, &q)) {
+        h = mist_fnv1a64(h, q.levels, q.k * sizeof *q.levels);
+        h = mist_fnv1a64(h, q.values, q.ngroups * q.k * sizeof *q.values);
+        if (q.ngroups > 1) h = mist_fnv1a64(h, q.n_upper, (q.ngroups - 1) * sizeof *q.n_upper);
+    }
+    return h;
+}
+
 int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, mist_err *err)
 {
     memset(rt, 0, sizeof *rt);
@@ -50,6 +65,10 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
         mist_model *m = mist_model_open(spec->weights, err);
         if (!m) return err ? err->code : MIST_EINVAL;
         rt->quantile_model = mist_model_arch(m)->quantile_conditioned;
+        uint64_t h = hash_model(MIST_FNV1A64_INIT, m);
+        mist_model *alt = mist_model_route_alt(m, NULL);
+        if (alt) h = hash_model(h, alt);
+        snprintf(rt->fingerprint, sizeof rt->fingerprint, "weights:%016llx", (unsigned long long)h);
         mist_model_free(m);
         if (!rt->quantile_model) return MIST_OK;
     }

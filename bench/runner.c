@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include "bench_internal.h"
-#include "checksum.h"
-#include "mist_infer.h"
 #include "util.h"
 
 #define SEED_STREAM_BENCH 0x62656e6368ULL /* "bench": the estimators' seed per dataset */
@@ -256,36 +254,6 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(((const id_ix *)a)->id, ((const id_ix *)b)->id);
 }
 
-static uint64_t hash_model(uint64_t h, mist_model *m)
-{
-    h = mist_fnv1a64(h, mist_model_params(m), mist_model_param_count(m) * sizeof(float));
-    const char *meta = mist_model_meta_json(m);
-    if (meta) h = mist_fnv1a64(h, meta, strlen(meta));
-    mist_qresid q;
-    if (mist_model_quantile_resid(m, &q)) {
-        h = mist_fnv1a64(h, q.levels, q.k * sizeof *q.levels);
-        h = mist_fnv1a64(h, q.values, q.ngroups * q.k * sizeof *q.values);
-        if (q.ngroups > 1) h = mist_fnv1a64(h, q.n_upper, (q.ngroups - 1) * sizeof *q.n_upper);
-    }
-    return h;
-}
-
-/* "weights:HEX", a hash of what decides a mist estimator's answers: the parameters, meta and
- * recalibration of its model and of the second model it routes to. Recorded in run.json beside
- * the label (as a cmd: estimator's command), so that rows of other weights under the same label
- * (a model trained again into the same file) are never resumed or merged. */
-static int model_fingerprint(const char *weights, char *out, mist_err *err)
-{
-    mist_model *m = mist_model_open(weights, err);
-    if (!m) return err && err->code ? err->code : MIST_EIO;
-    uint64_t h = hash_model(MIST_FNV1A64_INIT, m);
-    mist_model *alt = mist_model_route_alt(m, NULL);
-    if (alt) h = hash_model(h, alt);
-    mist_model_free(m);
-    snprintf(out, 64, "weights:%016llx", (unsigned long long)h);
-    return MIST_OK;
-}
-
 /* Marks the (dataset, transform, estimator) triples of this suite already in rows. */
 static int mark_done(const bench_suite *s, const char *const *tr, size_t ntr,
                      const bench_est_rt *rt, size_t nest, const bench_row *rows, size_t nrows,
@@ -439,9 +407,9 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         if (!rc && !strcmp(o->est[e].name, "cmd"))
             rc = bench_runinfo_add_command(&ri, o->est[e].label, o->est[e].command, o->out_dir,
                                            err);
-        char fp[64];
-        if (!rc && rt[e].is_mist && !(rc = model_fingerprint(o->est[e].weights, fp, err)))
-            rc = bench_runinfo_add_command(&ri, o->est[e].label, fp, o->out_dir, err);
+        if (!rc && rt[e].is_mist)
+            rc = bench_runinfo_add_command(&ri, o->est[e].label, rt[e].fingerprint, o->out_dir,
+                                           err);
     }
     for (size_t t = 0; t < ntr && !rc; t++)
         if (strcmp(tr[t], "none")) rc = bench_runinfo_add_transform(&ri, tr[t], err);
