@@ -100,7 +100,8 @@ static int transformed(const mist_dataset *src, const char *name, uint64_t seed,
 /* The transform row i reports under the bench's transform t: t itself, or, for a suite folder
  * whose datasets were written transformed (its manifest's transform column), that chain first:
  * "flow" under none, "flow+rotate" under rotate (both are applied: gen's, then the bench's).
- * MIST_EINVAL when the label does not fit the results' column. */
+ * MIST_EINVAL when the label does not fit the results' column (mist_bench_run checks every row
+ * before it runs; later calls pass err NULL). */
 static int row_transform(const bench_suite *s, size_t i, const char *t, char *buf,
                          mist_err *err)
 {
@@ -143,9 +144,7 @@ static void *worker(void *arg)
             while (e0 < st->nest && done[e0]) e0++;
             if (e0 == st->nest) continue;
             bench_row tproto = proto;
-            mist_err lerr = {0}; /* checked for every row before the run */
-            if (row_transform(st->suite, i, st->tr[t], tproto.transform, &lerr))
-                snprintf(tproto.transform, sizeof tproto.transform, "%s", st->tr[t]);
+            row_transform(st->suite, i, st->tr[t], tproto.transform, NULL); /* fits: checked */
             mist_dataset *ds = NULL;
             mist_err terr = err;
             int trc = lrc;
@@ -270,10 +269,7 @@ static int mark_done(const bench_suite *s, const char *const *tr, size_t ntr,
         if (!hit) continue;
         for (size_t t = 0; t < ntr; t++) {
             char label[BENCH_TRANSFORM_LEN];
-            if (row_transform(s, hit->i, tr[t], label, err)) {
-                free(ix);
-                return err ? err->code : MIST_EINVAL;
-            }
+            row_transform(s, hit->i, tr[t], label, NULL); /* fits: checked before */
             if (strcmp(rows[r].transform, label)) continue;
             for (size_t e = 0; e < nest; e++)
                 if (!strcmp(rows[r].label, rt[e].spec->label))
