@@ -47,16 +47,13 @@ static int cmp_key_row(const void *a, const void *b)
     return p->row < q->row ? -1 : p->row > q->row;
 }
 
-typedef struct val_row {
-    double v;
-    size_t row;
-} val_row;
-
-static int cmp_val_row(const void *a, const void *b)
+/* A key whose unsigned order is the value's order, equal for -0 and +0 (finite values) */
+static uint64_t order_key(double v)
 {
-    const val_row *p = a, *q = b;
-    if (p->v != q->v) return p->v < q->v ? -1 : 1;
-    return p->row < q->row ? -1 : p->row > q->row;
+    uint64_t b;
+    if (v == 0) v = 0.0;
+    memcpy(&b, &v, sizeof b);
+    return b >> 63 ? ~b : b | (UINT64_C(1) << 63);
 }
 
 /* Dense ids 0..m-1 of the keys (equal keys, equal ids); returns m. kr is scratch (n). */
@@ -74,21 +71,15 @@ static size_t dense_ids(const uint64_t *key, size_t n, key_row *kr, size_t *id)
 
 /* Cell ids of the rows over columns c0..c1-1 of data (stride cols): column by column, the pair
  * (cell so far, level of this column) is renumbered densely, so ids stay below n. Returns the
- * number of cells. vr, kr, key, lev: scratch of n each. */
-static size_t block_ids(const double *data, size_t n, int cols, int c0, int c1, val_row *vr,
-                        key_row *kr, uint64_t *key, size_t *lev, size_t *id)
+ * number of cells. kr, key, lev: scratch of n each. */
+static size_t block_ids(const double *data, size_t n, int cols, int c0, int c1, key_row *kr,
+                        uint64_t *key, size_t *lev, size_t *id)
 {
     size_t m = 1;
     for (size_t i = 0; i < n; i++) id[i] = 0;
     for (int c = c0; c < c1; c++) {
-        for (size_t i = 0; i < n; i++) vr[i] = (val_row){data[i * (size_t)cols + (size_t)c], i};
-        qsort(vr, n, sizeof *vr, cmp_val_row);
-        size_t l = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0 && vr[i].v != vr[i - 1].v) l++;
-            lev[vr[i].row] = l;
-        }
-        size_t levels = l + 1;
+        for (size_t i = 0; i < n; i++) key[i] = order_key(data[i * (size_t)cols + (size_t)c]);
+        size_t levels = dense_ids(key, n, kr, lev); /* levels in value order */
         for (size_t i = 0; i < n; i++) key[i] = (uint64_t)id[i] * levels + lev[i];
         m = dense_ids(key, n, kr, id);
     }
@@ -137,19 +128,18 @@ int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, d
     if (n > (size_t)UINT32_MAX)
         return mist_fail(err, MIST_EINVAL, "discrete: at most %u rows (got %zu)", UINT32_MAX, n);
     int cols = dx + dy;
-    val_row *vr = malloc(n * sizeof *vr);
     key_row *kr = malloc(n * sizeof *kr);
     uint64_t *key = malloc(n * sizeof *key);
     size_t *lev = malloc(n * sizeof *lev), *ix = malloc(n * sizeof *ix);
     size_t *iy = malloc(n * sizeof *iy), *ixy = malloc(n * sizeof *ixy);
     size_t *cnt = malloc(n * sizeof *cnt), *cx = malloc(n * sizeof *cx);
     size_t *cy = malloc(n * sizeof *cy);
-    if (!vr || !kr || !key || !lev || !ix || !iy || !ixy || !cnt || !cx || !cy) {
+    if (!kr || !key || !lev || !ix || !iy || !ixy || !cnt || !cx || !cy) {
         rc = mist_fail(err, MIST_ENOMEM, "discrete: out of memory for %zu rows", n);
         goto out;
     }
-    size_t mx = block_ids(data, n, cols, 0, dx, vr, kr, key, lev, ix);
-    size_t my = block_ids(data, n, cols, dx, cols, vr, kr, key, lev, iy);
+    size_t mx = block_ids(data, n, cols, 0, dx, kr, key, lev, ix);
+    size_t my = block_ids(data, n, cols, dx, cols, kr, key, lev, iy);
     for (size_t i = 0; i < n; i++) key[i] = (uint64_t)ix[i] * my + iy[i];
     size_t mxy = dense_ids(key, n, kr, ixy);
     if (mxy > n / 2) {
@@ -181,7 +171,6 @@ int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, d
         *se = sqrt(var_j + (jack - mm) * (jack - mm) + var0);
     }
 out:
-    free(vr);
     free(kr);
     free(key);
     free(lev);
