@@ -10,8 +10,8 @@
  * Only q_block x kv_block scores exist at any time, so SAB over n = 100,000 rows needs
  * q_block * kv_block floats of scratch instead of n^2. The 1/l normalisation is applied to O
  * (q_block x hd values) rather than to the probabilities (q_block x Nk).
- * Training uses the plain per-head attention_train_forward / attention_backward at the end
- * (the blocked path above is inference only). */
+ * Training runs the same forward, keeping each row's log-sum-exp (m + log l) for
+ * attention_backward at the end, which recomputes the probabilities of one head at a time. */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -35,8 +35,9 @@ static void apply_mask(float *S, int bq, int nk, const uint8_t *kmask, int k0)
     }
 }
 
-/* One head, one query block: out_h[bq, hd] (ld ldo). */
-static void head_block(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+/* One head, one query block: out_h[bq, hd] (ld ldo), and lse (ld H) when not NULL. */
+static void head_block(float *out, int ldo, float *lse, int H, const float *q, int ldq,
+                       const float *k, int ldk,
                        const float *v, int ldv, const uint8_t *kmask, int bq, int Nk, int hd,
                        float scale, const attn_cfg *cfg, float *scratch)
 {
@@ -89,6 +90,7 @@ static void head_block(float *out, int ldo, const float *q, int ldq, const float
     for (int i = 0; i < bq; i++) {
         float inv = 1.0f / l[i];
         float *o = out + (size_t)i * ldo;
+        if (lse) lse[(size_t)i * H] = l[i] == 0.0f ? -INFINITY : m[i] + logf(l[i]);
         if (l[i] == 0.0f) { /* every key masked (or none): NaN, as PyTorch */
             for (int d = 0; d < hd; d++) o[d] = NAN;
             continue;
@@ -97,9 +99,10 @@ static void head_block(float *out, int ldo, const float *q, int ldq, const float
     }
 }
 
-void attention_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                       size_t khs, const float *v, int ldv, size_t vhs, const uint8_t *kmask,
-                       int Nq, int Nk, int D, int H, const attn_cfg *cfg, float *scratch)
+void attention_forward(float *out, int ldo, float *lse, const float *q, int ldq, const float *k,
+                       int ldk, size_t khs, const float *v, int ldv, size_t vhs,
+                       const uint8_t *kmask, int Nq, int Nk, int D, int H, const attn_cfg *cfg,
+                       float *scratch)
 {
     if (Nq <= 0) return;
     int hd = D / H;
@@ -108,56 +111,15 @@ void attention_forward(float *out, int ldo, const float *q, int ldq, const float
         int bq = Nq - q0 < cfg->q_block ? Nq - q0 : cfg->q_block;
         for (int h = 0; h < H; h++) {
             size_t c = (size_t)h * hd;
-            head_block(out + (size_t)q0 * ldo + c, ldo, q + (size_t)q0 * ldq + c, ldq,
+            head_block(out + (size_t)q0 * ldo + c, ldo, lse ? lse + (size_t)q0 * H + h : NULL, H,
+                       q + (size_t)q0 * ldq + c, ldq,
                        k + (size_t)h * khs, ldk, v + (size_t)h * vhs, ldv, kmask, bq, Nk, hd,
                        scale, cfg, scratch);
         }
     }
 }
 
-/* ---- training ------------------------------------------------------------------------------
- * Plain (unblocked) multi-head attention for training, where n <= a few hundred: per head the
- * full [Nq, Nk] probability matrix lives in scratch (Nq * Nk floats, reused across heads), and
- * only the per-row log-sum-exp lse[Nq, H] (lse[i * H + h]) is kept for the backward pass,
- * which recomputes the probabilities from Q and K (as flash-attention does) instead of storing
- * them per layer. Layouts: head h of q, k, v, out is columns h*hd .. h*hd+hd-1 of rows with
- * leading dimensions ldq, ldk, ldv, ldo. kmask as attention_forward (NULL keeps all); a query
- * whose keys are all masked gets NaN (and lse -inf). */
-void attention_train_forward(float *out, int ldo, float *lse, const float *q, int ldq,
-                             const float *k, int ldk, const float *v, int ldv,
-                             const uint8_t *kmask, int Nq, int Nk, int D, int H, float *scratch)
-{
-    if (Nq <= 0) return;
-    int hd = D / H;
-    float scale = 1.0f / sqrtf((float)hd);
-    float *S = scratch;
-    for (int h = 0; h < H; h++) {
-        size_t c = (size_t)h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Nq, Nk, hd, scale, q + c, ldq,
-                    k + c, ldk, 0.0f, S, Nk);
-        if (kmask) apply_mask(S, Nq, Nk, kmask, 0);
-        for (int i = 0; i < Nq; i++) {
-            float *s = S + (size_t)i * Nk;
-            float mx = vmax(s, (size_t)Nk);
-            if (mx == -INFINITY) {
-                memset(s, 0, (size_t)Nk * sizeof *s);
-                lse[(size_t)i * H + h] = -INFINITY;
-                continue;
-            }
-            float sum = vexp_shift_sum(s, (size_t)Nk, mx);
-            float inv = 1.0f / sum;
-            for (int j = 0; j < Nk; j++) s[j] *= inv;
-            lse[(size_t)i * H + h] = mx + logf(sum);
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Nq, hd, Nk, 1.0f, S, Nk, v + c,
-                    ldv, 0.0f, out + c, ldo);
-        for (int i = 0; i < Nq; i++)
-            if (lse[(size_t)i * H + h] == -INFINITY)
-                for (int d = 0; d < hd; d++) out[(size_t)i * ldo + c + d] = NAN;
-    }
-}
-
-/* Backward of attention_train_forward, ACCUMULATING into dq, dk, dv (same layouts as q, k, v,
+/* Backward of attention_forward (training: plain layouts, n up to a few thousand), ACCUMULATING into dq, dk, dv (same layouts as q, k, v,
  * leading dimensions lddq, lddk, lddv); dout and out (the forward output) [Nq, *] with ld lddo,
  * ldo. Per head: P = exp(S - lse), dP = dO V^T, dS = P (dP - rowsum(dO * O)),
  * dV += P^T dO, dQ += scale dS K, dK += scale dS^T Q. Masked keys have P = 0 and get no

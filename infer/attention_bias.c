@@ -15,7 +15,7 @@
  * x86-64-v4 and no more accurate here, where the rounding of logits of up to ~10 dominates, and
  * it is a libm call per element on the baseline target.
  *
- * Forward and backward follow attention_train_forward / attention_backward (lse kept, the
+ * Forward and backward follow attention_forward (with lse) / attention_backward (lse kept, the
  * backward recomputes the probabilities); the bias enters after the 1/sqrt(hd) scaling, so its
  * gradient is the sum of dS = P (dP - rowsum(dO * O)) over the (query, key) pairs of the same
  * block (bias row 0) and of different blocks (bias row 1). Nothing depends on the order of

@@ -46,96 +46,127 @@
  * equals each dataset run alone. A MAB first projects all its keys/values (one sgemm into
  * KV [Nk, 2D]); then each query block is projected, attended, and replaced in place by the
  * block's output (safe for SAB, whose keys were all projected before any row changed). Peak
- * memory is X + KV = 3 N D floats plus O(row_block) blocks, i.e. linear in N. */
+ * memory is X + KV = 3 N D floats plus O(row_block) blocks, i.e. linear in N.
+ *
+ * Training runs this same forward (graph_run with a graph_acts, graph_acts.h): the same blocks
+ * and kernels, writing each block's intermediates into the caller's activation arrays instead
+ * of the reused block buffers, K and V as [Nk, 2D] rows for the backward, and each attention
+ * row's log-sum-exp. So the graph is defined once, and a training prediction is the estimate
+ * bit for bit. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "infer_internal.h"
+#include "graph_acts.h"
 #include "mist_classical.h"
-
-/* Segments of a row range: segment s is rows [start(s), start(s+1)). */
-typedef struct segs {
-    size_t nseg;
-    const size_t *off; /* nseg + 1 offsets, or NULL: uniform stride */
-    size_t stride;
-} segs;
-
-static inline size_t seg_start(const segs *s, size_t i)
-{
-    return s->off ? s->off[i] : i * s->stride;
-}
+#include "util.h"
 
 typedef struct ctx {
     const mist_arch *a;
     int bq;               /* rows per block */
     const attn_cfg *attn;
-    float *KV;            /* keys then values, head-major: [2][H][Nk][hd] */
+    float *KV;            /* inference: keys then values, head-major: [2][H][Nk][hd] */
     float *stage;         /* [stage_rows, 2D]: projections before the head-major scatter */
     int stage_rows;
     float *Qb, *Ob, *Hb, *Fb, *scratch;
     float *In;            /* [row_block, max_input_dim]: input rows (embedding) */
+    double flops;
 } ctx;
 
-static void activation(int act, float *x, size_t n)
+static void activation(int act, float *out, const float *x, size_t n)
 {
-    if (act == MIST_ACT_GELU) gelu_forward(x, x, n);
-    else relu_forward(x, x, n);
+    if (act == MIST_ACT_GELU) gelu_forward(out, x, n);
+    else relu_forward(out, x, n);
 }
 
-/* X (rows of qs) <- MAB(X, Y) per segment: keys/values of segment s are the Y rows of ks's
- * segment s; kmask is indexed by Y row (NULL keeps all). When ln_w is not NULL an extra
- * LayerNorm (the feature block's) is applied to the output. Y may equal X. */
-static void mab_forward(const ctx *c, const mab_w *w, float *X, const segs *qs, const float *Y,
-                        const segs *ks, const uint8_t *kmask, const float *ln_w,
-                        const float *ln_b)
+/* LayerNorm that keeps its row statistics where asked (the same arithmetic either way). */
+static void ln(float *out, float *mean, float *rstd, const float *inp, const float *w,
+               const float *b, int N, int C, float eps)
 {
-    const int D = c->a->D, H = c->a->H, F = w->F;
+    if (mean) layernorm_forward_train(out, mean, rstd, inp, w, b, N, C, eps);
+    else layernorm_forward(out, inp, w, b, N, C, eps);
+}
+
+/* MAB(xq, y) per segment: the queries of segment s are the xq rows of qs's segment s, its
+ * keys/values the y rows of ks's segment s; kmask is indexed by y row (NULL keeps all). With
+ * ln_w an extra LayerNorm (the feature block's) follows. Returns the result.
+ * Inference (A NULL): the result overwrites xq block by block (safe for a SAB, y == xq: every
+ * key is projected before any row changes); K and V go head-major into c->KV.
+ * Training (A): the same blocks, every intermediate kept in A; xq is not written. */
+static const float *mab_forward(ctx *c, const mab_w *w, mab_act *A, float *xq, const segs *qs,
+                                const float *y, const segs *ks, const uint8_t *kmask,
+                                const float *ln_w, const float *ln_b)
+{
+    const int D = c->a->D, H = c->a->H, F = w->F, hd = D / H;
     const float eps = (float)c->a->ln_eps;
     size_t nk_total = seg_start(ks, ks->nseg), nq_total = seg_start(qs, qs->nseg);
-    /* K and V of every key row (rows D..3D of in_proj), block by block through the staging
-     * buffer into the head-major layout, so that each head's keys are contiguous */
-    const int hd = D / H;
-    float *Kh = c->KV, *Vh = c->KV + nk_total * D;
-    for (size_t k0 = 0; k0 < nk_total; k0 += (size_t)c->stage_rows) {
-        int b = nk_total - k0 < (size_t)c->stage_rows ? (int)(nk_total - k0) : c->stage_rows;
-        linear_forward(c->stage, Y + k0 * D, w->in_w + (size_t)D * D, w->in_b + D, b, D, 2 * D);
-        for (int h = 0; h < H; h++) {
-            float *kd = Kh + ((size_t)h * nk_total + k0) * hd;
-            float *vd = Vh + ((size_t)h * nk_total + k0) * hd;
-            for (int j = 0; j < b; j++) {
-                const float *src = c->stage + (size_t)j * 2 * D + (size_t)h * hd;
-                float *kj = kd + (size_t)j * hd, *vj = vd + (size_t)j * hd;
-                for (int d = 0; d < hd; d++) kj[d] = src[d], vj[d] = src[D + d];
+    /* K and V of every key row (rows D..3D of in_proj) */
+    const float *Kh, *Vh;
+    int ldk;
+    size_t khs;
+    if (A) {
+        A->xq = xq, A->y = y, A->qs = *qs, A->ks = *ks, A->Nq = nq_total, A->Nk = nk_total;
+        linear_forward(A->kv, y, w->in_w + (size_t)D * D, w->in_b + D, (int)nk_total, D, 2 * D);
+        Kh = A->kv, Vh = A->kv + D, ldk = 2 * D, khs = (size_t)hd;
+    } else { /* block by block through the staging buffer, so that each head's keys are
+              * contiguous */
+        float *Kw = c->KV, *Vw = c->KV + nk_total * D;
+        for (size_t k0 = 0; k0 < nk_total; k0 += (size_t)c->stage_rows) {
+            int b = nk_total - k0 < (size_t)c->stage_rows ? (int)(nk_total - k0) : c->stage_rows;
+            linear_forward(c->stage, y + k0 * D, w->in_w + (size_t)D * D, w->in_b + D, b, D,
+                           2 * D);
+            for (int h = 0; h < H; h++) {
+                float *kd = Kw + ((size_t)h * nk_total + k0) * hd;
+                float *vd = Vw + ((size_t)h * nk_total + k0) * hd;
+                for (int j = 0; j < b; j++) {
+                    const float *src = c->stage + (size_t)j * 2 * D + (size_t)h * hd;
+                    float *kj = kd + (size_t)j * hd, *vj = vd + (size_t)j * hd;
+                    for (int d = 0; d < hd; d++) kj[d] = src[d], vj[d] = src[D + d];
+                }
             }
         }
+        Kh = Kw, Vh = Vw, ldk = hd, khs = nk_total * hd;
     }
+    /* a key row's offset in Kh / Vh */
+    const size_t krow = A ? 2 * (size_t)D : (size_t)hd;
+    double pairs = 0;
     size_t s = 0;
     for (size_t r0 = 0; r0 < nq_total; r0 += (size_t)c->bq) {
         int b = nq_total - r0 < (size_t)c->bq ? (int)(nq_total - r0) : c->bq;
-        float *Xb = X + r0 * D;
-        linear_forward(c->Qb, Xb, w->in_w, w->in_b, b, D, D);
+        size_t rD = r0 * D, rF = r0 * F;
+        float *Xb = xq + rD;
+        float *q = A ? A->q + rD : c->Qb, *att = A ? A->att + rD : c->Ob;
+        float *h1p = A ? A->h1p + rD : c->Hb, *h1 = A ? A->h1 + rD : c->Hb;
+        float *f1 = A ? A->f1 + rF : c->Fb, *g = A ? A->g + rF : c->Fb;
+        float *h2p = A ? A->h2p + rD : Xb, *o = A ? A->out + rD : Xb;
+        float *o2 = A ? (A->out2 ? A->out2 + rD : NULL) : Xb;
+        linear_forward(q, Xb, w->in_w, w->in_b, b, D, D);
         for (size_t r = r0; r < r0 + (size_t)b;) {
             while (seg_start(qs, s + 1) <= r) s++;
             size_t e = seg_start(qs, s + 1);
             if (e > r0 + (size_t)b) e = r0 + (size_t)b;
             size_t k0 = seg_start(ks, s), nk = seg_start(ks, s + 1) - k0;
-            attention_forward(c->Ob + (r - r0) * D, D, c->Qb + (r - r0) * D, D, Kh + k0 * hd, hd,
-                              nk_total * hd, Vh + k0 * hd, hd, nk_total * hd,
+            attention_forward(att + (r - r0) * D, D, A ? A->lse + r * H : NULL, q + (r - r0) * D,
+                              D, Kh + k0 * krow, ldk, khs, Vh + k0 * krow, ldk, khs,
                               kmask ? kmask + k0 : NULL, (int)(e - r), (int)nk, D, H, c->attn,
                               c->scratch);
+            pairs += (double)(e - r) * (double)nk;
             r = e;
         }
         /* h = LN1(x + out_proj(attn)); x = LN2(h + linear2(act(linear1(h)))) */
-        linear_forward_residual(c->Hb, Xb, c->Ob, w->out_w, w->out_b, b, D, D);
-        layernorm_forward(c->Hb, c->Hb, w->n1_w, w->n1_b, b, D, eps);
-        linear_forward(c->Fb, c->Hb, w->l1_w, w->l1_b, b, D, F);
-        activation(c->a->activation, c->Fb, (size_t)b * F);
-        linear_forward_residual(Xb, c->Hb, c->Fb, w->l2_w, w->l2_b, b, F, D);
-        layernorm_forward(Xb, Xb, w->n2_w, w->n2_b, b, D, eps);
-        if (ln_w) layernorm_forward(Xb, Xb, ln_w, ln_b, b, D, eps);
+        linear_forward_residual(h1p, Xb, att, w->out_w, w->out_b, b, D, D);
+        ln(h1, A ? A->m1 + r0 : NULL, A ? A->r1 + r0 : NULL, h1p, w->n1_w, w->n1_b, b, D, eps);
+        linear_forward(f1, h1, w->l1_w, w->l1_b, b, D, F);
+        activation(c->a->activation, g, f1, (size_t)b * F);
+        linear_forward_residual(h2p, h1, g, w->l2_w, w->l2_b, b, F, D);
+        ln(o, A ? A->m2 + r0 : NULL, A ? A->r2 + r0 : NULL, h2p, w->n2_w, w->n2_b, b, D, eps);
+        if (ln_w)
+            ln(o2, A ? A->m3 + r0 : NULL, A ? A->r3 + r0 : NULL, o, ln_w, ln_b, b, D, eps);
     }
+    c->flops += 2.0 * nq_total * D * D * 2 + 2.0 * nk_total * D * 2 * D + 4.0 * pairs * D +
+                4.0 * (double)nq_total * D * F;
+    return A ? mab_result(A) : xq;
 }
 
 /* nseg copies of the k learned tokens [k, D] into dst. */
@@ -342,11 +373,16 @@ static int ws_reserve(infer_ws *ws, size_t floats, size_t bytes, mist_err *err)
 
 /* ---- the graph -------------------------------------------------------------------------- */
 
-/* Steps 1-2: input rows -> embedding MLP into X. Only the first Pc input columns can be
- * nonzero in this batch (packed: dx + dy; split: max_dx + dy); the product skips the zero
- * padding. */
-static void embed_rows(const mist_model *m, const ctx *c, const mist_data_view *sets,
-                       size_t nsets, const prepared *pr, const size_t *off, float *X)
+size_t graph_tokens(const mist_arch *a, const mist_data_view *v)
+{
+    return a->input_layout == MIST_LAYOUT_PAIRS ? pairs_count(v->dx, v->dy) : v->n;
+}
+
+/* Steps 1-2: input rows -> embedding MLP into X, block by block. Only the first Pc input
+ * columns can be nonzero in this batch (packed: dx + dy; split: max_dx + dy); the product
+ * skips the zero padding. Training (G) keeps the input rows [N, P] and every stage. */
+static void embed_rows(const mist_model *m, ctx *c, const mist_data_view *sets, size_t nsets,
+                       const prepared *pr, const size_t *off, float *X, graph_acts *G)
 {
     const mist_arch *a = &m->arch;
     const mist_params *p = &m->p;
@@ -360,88 +396,127 @@ static void embed_rows(const mist_model *m, const ctx *c, const mist_data_view *
         if (w > Pc) Pc = w;
     }
     size_t cursor = 0;
+    const int ldi = G ? P : Pc;
     for (size_t r0 = 0; r0 < N; r0 += (size_t)m->row_block) {
         int b = N - r0 < (size_t)m->row_block ? (int)(N - r0) : m->row_block;
-        float *in = c->In, *h2 = c->Fb, *Xb = X + r0 * D;
-        pack_block(in, Pc, a, sets, pr, off, &cursor, r0, b);
-        linear_forward_cols(h2, in, Pc, p->emb0.w, P, p->emb0.b, b, Pc, 2 * D);
-        gelu_forward(h2, h2, (size_t)b * 2 * D);
-        layernorm_forward(h2, h2, p->emb2_w, p->emb2_b, b, 2 * D, eps);
-        linear_forward(Xb, h2, p->emb4.w, p->emb4.b, b, 2 * D, D);
-        gelu_forward(Xb, Xb, (size_t)b * D);
-        layernorm_forward(Xb, Xb, p->emb6_w, p->emb6_b, b, D, eps);
+        size_t r2 = r0 * 2 * D, rD = r0 * D;
+        float *in = G ? G->in + r0 * P : c->In, *x = X + rD;
+        float *a0 = G ? G->a0 + r2 : c->Fb, *g0 = G ? G->g0 + r2 : c->Fb;
+        float *l0 = G ? G->l0 + r2 : c->Fb, *a1 = G ? G->a1 + rD : x, *g1 = G ? G->g1 + rD : x;
+        pack_block(in, ldi, a, sets, pr, off, &cursor, r0, b);
+        linear_forward_cols(a0, in, ldi, p->emb0.w, P, p->emb0.b, b, Pc, 2 * D);
+        gelu_forward(g0, a0, (size_t)b * 2 * D);
+        ln(l0, G ? G->m0 + r0 : NULL, G ? G->r0 + r0 : NULL, g0, p->emb2_w, p->emb2_b, b, 2 * D,
+           eps);
+        linear_forward(a1, l0, p->emb4.w, p->emb4.b, b, 2 * D, D);
+        gelu_forward(g1, a1, (size_t)b * D);
+        ln(x, G ? G->m1 + r0 : NULL, G ? G->r1 + r0 : NULL, g1, p->emb6_w, p->emb6_b, b, D, eps);
     }
+    c->flops += 2.0 * N * Pc * 2 * D + 2.0 * N * 2 * D * D;
 }
 
 /* The pairs layout's tokens (pairs.c), LayerNormed, into X (rows off[s] .. of set s), and each
  * set's dataset features into glob [nsets, PAIRS_NGLOB] and its base (pairs_base) into
- * base [nsets]. */
-static int pairs_tokens(const mist_model *m, const mist_data_view *sets, size_t nsets,
-                        const size_t *off, float *X, float *glob, double *base, mist_err *err)
+ * base [nsets]. Training (G) keeps each set's front end, the tokens before the LayerNorm and
+ * the pooled statistics. */
+static int pairs_tokens(const mist_model *m, ctx *c, const mist_data_view *sets, size_t nsets,
+                        const size_t *off, float *X, float *glob, double *base, graph_acts *G,
+                        mist_err *err)
 {
     const mist_arch *a = &m->arch;
     const int D = a->D, P = a->max_input_dim;
     size_t Tmax = 0;
     for (size_t s = 0; s < nsets; s++)
         if (off[s + 1] - off[s] > Tmax) Tmax = off[s + 1] - off[s];
-    float *scratch = malloc(pairs_scratch_floats(P, Tmax) * sizeof *scratch);
-    float *pooled = malloc(Tmax * (size_t)P * sizeof *pooled);
+    float *scratch = G ? G->pscr : malloc(pairs_scratch_floats(P, Tmax) * sizeof *scratch);
+    float *pooled = G ? NULL : malloc(Tmax * (size_t)P * sizeof *pooled);
     int rc = MIST_OK;
-    if (!scratch || !pooled) rc = mist_fail(err, MIST_ENOMEM, "out of memory for the pair tokens");
+    if (!scratch || (!G && !pooled))
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory for the pair tokens");
     for (size_t s = 0; s < nsets && !rc; s++) {
-        pairs_set ps;
-        if ((rc = pairs_set_build(&ps, a, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
+        pairs_set local, *ps = G ? &G->ps[s] : &local;
+        double t0 = G ? mist_clock_s() : 0;
+        if ((rc = pairs_set_build(ps, a, sets[s].data, sets[s].n, sets[s].dx, sets[s].dy, err)))
             break;
-        float *Xs = X + off[s] * (size_t)D;
-        pairs_forward(Xs, pooled, &ps, &m->p, D, P, a->activation, scratch);
-        layernorm_forward(Xs, Xs, m->p.pln_w, m->p.pln_b, (int)ps.T, D, (float)a->ln_eps);
-        memcpy(glob + s * PAIRS_NGLOB, ps.glob, sizeof ps.glob);
-        base[s] = pairs_base(a, &ps);
-        pairs_set_free(&ps);
+        if (G) G->fwd_s[MIST_TB_PREP] += mist_clock_s() - t0;
+        float *Xs = X + off[s] * (size_t)D, *tok = G ? G->tok + off[s] * (size_t)D : Xs;
+        pairs_forward(tok, G ? G->pooled + off[s] * (size_t)P : pooled, ps, &m->p, D, P,
+                      a->activation, scratch);
+        c->flops += 2.0 * (double)ps->n * ps->T * P * (PAIRS_NFEAT + P);
+        ln(Xs, G ? G->m1 + off[s] : NULL, G ? G->r1 + off[s] : NULL, tok, m->p.pln_w,
+           m->p.pln_b, (int)ps->T, D, (float)a->ln_eps);
+        memcpy(glob + s * PAIRS_NGLOB, ps->glob, sizeof ps->glob);
+        base[s] = pairs_base(a, ps);
+        if (!G) pairs_set_free(ps);
     }
-    free(scratch);
-    free(pooled);
+    if (!G) {
+        free(scratch);
+        free(pooled);
+    }
     return rc;
 }
 
-int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
-                  size_t ntaus, double *out, mist_err *err)
+void graph_acts_release(graph_acts *G, size_t nsets)
+{
+    free(G->off);
+    free(G->coff);
+    for (size_t s = 0; G->ps && s < nsets; s++) pairs_set_free(&G->ps[s]);
+    free(G->ps);
+    G->off = G->coff = NULL;
+    G->ps = NULL;
+}
+
+int graph_run(const mist_model *m, infer_ws *ws, const mist_data_view *sets, size_t nsets,
+              const double *taus, size_t nq, size_t tau_stride, double *out, graph_acts *G,
+              mist_err *err)
 {
     const mist_arch *a = &m->arch;
     const mist_params *p = &m->p;
     const int D = a->D;
     const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
-    size_t nq = ntaus ? ntaus : 1;
+    if (G) {
+        G->off = G->coff = NULL, G->ps = NULL, G->xenc = NULL;
+        if (a->input_layout == MIST_LAYOUT_PACKED)
+            return mist_fail(err, MIST_EINVAL, "the packed layout has no training forward");
+    }
+    double t0 = G ? mist_clock_s() : 0, t1;
+#define LAP(blk) (G ? (t1 = mist_clock_s(), G->fwd_s[blk] += t1 - t0, t0 = t1) : 0)
     size_t *off = malloc((nsets + 1) * sizeof *off);
     float *glob = pairs ? malloc(nsets * PAIRS_NGLOB * sizeof *glob) : NULL;
     double *base = pairs ? malloc(nsets * sizeof *base) : NULL;
-    if (!off || (pairs && (!glob || !base))) {
-        free(off);
+    if (G) {
+        G->off = off;
+        if (pairs) G->ps = calloc(nsets, sizeof *G->ps);
+    }
+    if (!off || (pairs && (!glob || !base || (G && !G->ps)))) {
+        if (!G) free(off);
         free(glob);
         free(base);
         return mist_fail(err, MIST_ENOMEM, "out of memory");
     }
     /* tokens: a dataset's rows, or (pairs) its column pairs */
     off[0] = 0;
-    for (size_t s = 0; s < nsets; s++)
-        off[s + 1] = off[s] + (pairs ? pairs_count(sets[s].dx, sets[s].dy) : sets[s].n);
+    for (size_t s = 0; s < nsets; s++) off[s + 1] = off[s] + graph_tokens(a, &sets[s]);
     size_t N = off[nsets], *coff = NULL;
-    layout L;
+    layout L = {0};
     prepared pr = {0};
     int rc;
-    if (plan(m, N, nsets, nq, &L)) {
-        rc = mist_fail(err, MIST_ENOMEM, "%zu rows are too many for one forward pass", N);
-        goto done;
+    float *W = NULL;
+    if (!G) {
+        if (plan(m, N, nsets, nq, &L)) {
+            rc = mist_fail(err, MIST_ENOMEM, "%zu rows are too many for one forward pass", N);
+            goto done;
+        }
+        if ((rc = ws_reserve(ws, L.total, N, err))) goto done;
+        W = ws->block;
     }
-    if ((rc = ws_reserve(&m->ws, L.total, N, err))) goto done;
     size_t chunk = pairs ? 0 : m->row_chunk;
     if (!pairs && (rc = prepare(a, sets, nsets, chunk, &pr, err))) goto done;
 
-    float *W = m->ws.block;
-    float *X = W + L.X;
+    float *X = G ? G->x : W + L.X;
     uint8_t *kmask = NULL;
     if (a->input_layout == MIST_LAYOUT_PACKED) {
-        kmask = m->ws.bytes;
+        kmask = ws->bytes;
         for (size_t s = 0; s < nsets; s++)
             if (zero_sum_mask(kmask + off[s], &sets[s], pr.data[s]) == 0) {
                 const char *why = "every row sums to exactly 0; the official model masks such "
@@ -451,15 +526,26 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
                 goto done;
             }
     }
-    ctx c = {a,        m->row_block, &m->attn, W + L.KV, W + L.stage, L.stage_rows,
-             W + L.Qb, W + L.Ob,      W + L.Hb,  W + L.Fb, W + L.scratch, W + L.In};
+    ctx c;
+    if (G) {
+        ctx t = {a, m->row_block, &m->attn, NULL, NULL, 0, NULL, NULL, NULL, NULL, G->ascr, NULL,
+                 0};
+        c = t;
+    } else {
+        ctx t = {a,        m->row_block, &m->attn, W + L.KV, W + L.stage, L.stage_rows,
+                 W + L.Qb, W + L.Ob,      W + L.Hb,  W + L.Fb, W + L.scratch, W + L.In, 0};
+        c = t;
+    }
+#define ACT(field) (G ? &G->field : NULL)
 
     /* 1-2. input rows -> embedding MLP (or the pair tokens) */
     if (pairs) {
-        if ((rc = pairs_tokens(m, sets, nsets, off, X, glob, base, err))) goto done;
+        if ((rc = pairs_tokens(m, &c, sets, nsets, off, X, glob, base, G, err))) goto done;
     } else {
-        embed_rows(m, &c, sets, nsets, &pr, off, X);
+        LAP(MIST_TB_PREP);
+        embed_rows(m, &c, sets, nsets, &pr, off, X, G);
     }
+    LAP(MIST_TB_EMBED);
     segs rows = {nsets, off, 0};
     /* 3. feature block: SAB -> LN, keys masked by the zero-sum quirk (packed); rows attend
      * within their chunk */
@@ -469,6 +555,7 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
             rc = mist_fail(err, MIST_ENOMEM, "out of memory for the row chunks");
             goto done;
         }
+        if (G) G->coff = coff;
         fseg.off = coff;
         for (size_t g = 0; kmask && g < fseg.nseg; g++) {
             size_t k = coff[g];
@@ -483,88 +570,97 @@ int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const
             }
         }
     }
+    if (G) G->rows = rows, G->fseg = fseg;
+    /* the tokens as they go; inference: always X, updated in place */
+    const float *cur = X;
     for (int i = 0; i < a->n_feature_sab; i++)
-        mab_forward(&c, &p->fsab[i], X, &fseg, X, &fseg, kmask, p->fln_w[i], p->fln_b[i]);
+        cur = mab_forward(&c, &p->fsab[i], ACT(fsab[i]), (float *)cur, &fseg, cur, &fseg, kmask,
+                          p->fln_w[i], p->fln_b[i]);
+    LAP(MIST_TB_FEATURE);
     /* 4. encoder: ISAB = MAB(X, MAB(I, X)) */
     segs inds = {nsets, NULL, (size_t)a->n_inds};
-    float *h = W + L.h;
     for (int i = 0; i < a->n_isab; i++) {
+        float *h = G ? G->irep[i] : W + L.h;
         replicate(h, p->isab_i[i], (size_t)a->n_inds, D, nsets);
-        mab_forward(&c, &p->isab0[i], h, &inds, X, &rows, NULL, NULL, NULL);
-        mab_forward(&c, &p->isab1[i], X, &rows, h, &inds, NULL, NULL, NULL);
+        const float *hm = mab_forward(&c, &p->isab0[i], ACT(isab0[i]), h, &inds, cur, &rows,
+                                      NULL, NULL, NULL);
+        cur = mab_forward(&c, &p->isab1[i], ACT(isab1[i]), (float *)cur, &rows, hm, &inds, NULL,
+                          NULL, NULL);
     }
+    if (G) G->xenc = cur;
     if (pairs && a->sum_head) /* added with the base to every output */
         for (size_t s = 0; s < nsets; s++)
-            base[s] += pairs_sum_head(X + off[s] * (size_t)D, p->sum_w,
+            base[s] += pairs_sum_head(cur + off[s] * (size_t)D, p->sum_w,
                                       (size_t)sets[s].dx * (size_t)sets[s].dy, D);
+    LAP(MIST_TB_ENCODER);
     /* 5. pooling PMA(n_seeds) */
     segs seeds = {nsets, NULL, (size_t)a->n_seeds};
-    float *pooled = W + L.pooled;
+    float *pooled = G ? G->srep : W + L.pooled;
     replicate(pooled, p->pool_s, (size_t)a->n_seeds, D, nsets);
-    mab_forward(&c, &p->pool, pooled, &seeds, X, &rows, NULL, NULL, NULL);
+    const float *S =
+        mab_forward(&c, &p->pool, ACT(pool), pooled, &seeds, cur, &rows, NULL, NULL, NULL);
+    LAP(MIST_TB_POOL);
     /* 6. decoder: SAB x n_dec, PMA(1) */
     for (int i = 0; i < a->n_dec; i++)
-        mab_forward(&c, &p->dec[i], pooled, &seeds, pooled, &seeds, NULL, NULL, NULL);
+        S = mab_forward(&c, &p->dec[i], ACT(dec[i]), (float *)S, &seeds, S, &seeds, NULL, NULL,
+                        NULL);
     segs one = {nsets, NULL, 1};
-    float *Z = W + L.Z, *R = W + L.R;
+    float *Z = G ? G->zrep : W + L.Z, *R = G ? G->R : W + L.R;
     replicate(Z, p->dec_s, 1, D, nsets);
-    mab_forward(&c, &p->dec_pma, Z, &one, pooled, &seeds, NULL, NULL, NULL);
+    const float *Zr = mab_forward(&c, &p->dec_pma, ACT(dpma), Z, &one, S, &seeds, NULL, NULL, NULL);
+    LAP(MIST_TB_DECODER);
     /* 7. output layer */
-    linear_forward(R, Z, p->out.w, p->out.b, (int)nsets, D, D);
+    linear_forward(R, Zr, p->out.w, p->out.b, (int)nsets, D, D);
+    c.flops += 2.0 * nsets * D * D;
     /* 8. rho: [repr (, tau)] -> (Linear ReLU) x (n_rho - 1) -> Linear(., 1) */
     size_t nrows = nsets * nq;
     int ng = pairs ? PAIRS_NGLOB : 0, din = D + ng + (a->quantile_conditioned ? 1 : 0);
-    float *z0 = W + L.rho0, *z1 = W + L.rho1;
+    float *z0 = G ? G->z0 : W + L.rho0;
     for (size_t s = 0; s < nsets; s++)
         for (size_t i = 0; i < nq; i++) {
             float *zr = z0 + (s * nq + i) * din;
             memcpy(zr, R + s * D, (size_t)D * sizeof *zr);
             if (ng) memcpy(zr + D, glob + s * PAIRS_NGLOB, (size_t)ng * sizeof *zr);
-            if (a->quantile_conditioned) zr[D + ng] = (float)(ntaus ? taus[i] : 0.5);
+            if (a->quantile_conditioned)
+                zr[D + ng] = (float)(taus ? taus[s * tau_stride + i] : 0.5);
         }
+    /* inference: layer i writes the other of the two buffers, ReLU in place */
+    float *bufs[2] = {G ? NULL : W + L.rho1, G ? NULL : W + L.rho0};
+    const float *zin = z0;
     for (int i = 0; i < a->n_rho; i++) {
         const lin_w *l = &p->rho[i];
-        linear_forward(z1, z0, l->w, l->b, (int)nrows, l->in, l->out);
-        if (i < a->n_rho - 1) relu_forward(z1, z1, nrows * (size_t)l->out);
-        float *t = z0;
-        z0 = z1;
-        z1 = t;
+        float *pre = G ? G->rpre[i] : bufs[i % 2];
+        linear_forward(pre, zin, l->w, l->b, (int)nrows, l->in, l->out);
+        c.flops += 2.0 * nrows * l->in * l->out;
+        zin = pre;
+        if (i < a->n_rho - 1) {
+            float *post = G ? G->rpost[i] : pre;
+            relu_forward(post, pre, nrows * (size_t)l->out);
+            zin = post;
+        }
     }
     for (size_t r = 0; r < nrows; r++)
-        out[r] = (double)z0[r] + (pairs ? base[r / nq] : 0);
+        out[r] = (double)zin[r] + (pairs ? base[r / nq] : 0);
+    LAP(MIST_TB_RHO);
+#undef ACT
+#undef LAP
+    if (G) G->flops = c.flops;
     rc = MIST_OK;
 done:
     free(pr.data);
     free(pr.own);
-    free(coff);
-    free(off);
+    if (!G) {
+        free(coff);
+        free(off);
+    }
     free(glob);
     free(base);
     return rc;
 }
 
-int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nsets, float *dst,
-                     mist_err *err)
+int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
+                  size_t ntaus, double *out, mist_err *err)
 {
-    const mist_arch *a = &m->arch;
-    if (a->input_layout == MIST_LAYOUT_PAIRS)
-        return mist_fail(err, MIST_EINVAL, "the pairs layout has no input rows");
-    size_t *off = malloc((nsets + 1) * sizeof *off);
-    if (!off) return mist_fail(err, MIST_ENOMEM, "out of memory");
-    off[0] = 0;
-    for (size_t s = 0; s < nsets; s++) off[s + 1] = off[s] + sets[s].n;
-    prepared pr = {0};
-    int rc = prepare(a, sets, nsets, m->row_chunk, &pr, err);
-    if (!rc) {
-        size_t cursor = 0, N = off[nsets];
-        for (size_t r0 = 0; r0 < N; r0 += 1024) {
-            int b = N - r0 < 1024 ? (int)(N - r0) : 1024;
-            pack_block(dst + r0 * (size_t)a->max_input_dim, a->max_input_dim, a, sets, &pr, off,
-                       &cursor, r0, b);
-        }
-    }
-    free(pr.data);
-    free(pr.own);
-    free(off);
-    return rc;
+    return graph_run(m, &m->ws, sets, nsets, ntaus ? taus : NULL, ntaus ? ntaus : 1, 0, out,
+                     NULL, err);
 }

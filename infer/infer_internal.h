@@ -74,6 +74,8 @@ float vmax(const float *x, size_t n);
  * khs = hd, ldk = D for a plain [Nk, D] array; khs = Nk * hd, ldk = hd for head-major
  * [H, Nk, hd] (contiguous per head, which sgemm packs faster). kmask[Nk] (1 = keep, 0 = the
  * key is ignored; NULL keeps all). A query with every key masked gets NaN (as PyTorch).
+ * lse [Nq, H] (lse[i * H + h], may be NULL): each row's log-sum-exp of its scaled scores (-inf
+ * when every key is masked), which attention_backward needs.
  * Queries run in blocks of q_block rows; keys in blocks of kv_block with a streaming (online)
  * softmax when Nk > kv_block, so no more than q_block x kv_block scores exist at once.
  * scratch: attention_scratch_floats(q_block, kv_block) floats. */
@@ -82,9 +84,10 @@ typedef struct attn_cfg {
     int kv_block; /* >= 1 */
 } attn_cfg;
 size_t attention_scratch_floats(const attn_cfg *cfg);
-void attention_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                       size_t khs, const float *v, int ldv, size_t vhs, const uint8_t *kmask,
-                       int Nq, int Nk, int D, int H, const attn_cfg *cfg, float *scratch);
+void attention_forward(float *out, int ldo, float *lse, const float *q, int ldq, const float *k,
+                       int ldk, size_t khs, const float *v, int ldv, size_t vhs,
+                       const uint8_t *kmask, int Nq, int Nk, int D, int H, const attn_cfg *cfg,
+                       float *scratch);
 
 /* attention_bias.c
  * Multi-head attention within each of S segments of L tokens (segment s is rows s*L ..
@@ -142,12 +145,9 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 void relu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 void softmax_backward(float *dinp, const float *out, const float *dout, int N, int C);
-/* attention.c: unblocked training attention (scratch Nq * Nk floats) keeping lse[Nq, H]
- * (lse[i * H + h]) for attention_backward (scratch 2 Nq Nk floats), which recomputes the
- * probabilities. Head h is columns h*hd .. of every array; ld* are leading dimensions. */
-void attention_train_forward(float *out, int ldo, float *lse, const float *q, int ldq,
-                             const float *k, int ldk, const float *v, int ldv,
-                             const uint8_t *kmask, int Nq, int Nk, int D, int H, float *scratch);
+/* attention.c: the backward of attention_forward (plain [*, D]-style layouts: head h is
+ * columns h*hd .. of every array; ld* are leading dimensions) from its output and lse;
+ * recomputes the probabilities (scratch 2 Nq Nk floats). */
 void attention_backward(float *dq, int lddq, float *dk, int lddk, float *dv, int lddv,
                         const float *dout, int lddo, const float *q, int ldq, const float *k,
                         int ldk, const float *v, int ldv, const float *out, int ldo,
@@ -426,11 +426,6 @@ mist_model *model_alloc(const mist_arch *a, mist_err *err);
  * mist_model_estimate_batch, raw (unsorted) quantiles. */
 int graph_forward(mist_model *m, const mist_data_view *sets, size_t nsets, const double *taus,
                   size_t ntaus, double *out, mist_err *err);
-
-/* graph.c: the network's input rows of nsets validated datasets exactly as graph_forward
- * builds them (preprocessing, layout), into dst [sum n, max_input_dim] (zero padded). */
-int graph_input_rows(const mist_model *m, const mist_data_view *sets, size_t nsets, float *dst,
-                     mist_err *err);
 
 /* weights.c */
 int weights_write(const mist_model *m, const char *path, mist_err *err);

@@ -409,7 +409,7 @@ END_TEST
 
 /* With the same bias within and across blocks (0, NULL, or any c_h per head) every logit of a
  * row shifts by c_h, which softmax ignores: the output equals attention_forward per segment
- * (plain and streaming block sizes), lse equals attention_train_forward's + c_h, dq, dk, dv
+ * (plain and streaming block sizes), lse equals attention_forward's + c_h, dq, dk, dv
  * equal attention_backward's, and the two bias gradients of a head cancel (their sum is the
  * gradient of the shift: 0). */
 START_TEST(test_equal_bias_is_plain_attention)
@@ -434,14 +434,13 @@ START_TEST(test_equal_bias_is_plain_attention)
             float *ts = zvec(2 * (size_t)L * L), *as = zvec(attention_scratch_floats(&cfgs[0]));
             for (int s = 0; s < S; s++) {
                 size_t off = (size_t)s * sd;
+                /* the plain and the streaming blocks; the latter's output and lse are kept */
                 for (int ci = 0; ci < 2; ci++) {
-                    attention_forward(o, D, p.q + off, D, p.k + off, D, (size_t)(D / H),
+                    attention_forward(o, D, l, p.q + off, D, p.k + off, D, (size_t)(D / H),
                                       p.v + off, D, (size_t)(D / H), NULL, L, L, D, H, &cfgs[ci],
                                       as);
                     assert_entries(p.out + off, o, sd, "out vs attention_forward");
                 }
-                attention_train_forward(o, D, l, p.q + off, D, p.k + off, D, p.v + off, D, NULL,
-                                        L, L, D, H, ts);
                 for (int i = 0; i < L; i++)
                     for (int h = 0; h < H; h++) {
                         float want = l[i * H + h] + (mode == 0 ? 0.0f : bias[h]);
@@ -483,6 +482,7 @@ static void take_rows(float *dst, const float *src, size_t r0, int nr, int D)
  * dv); the cross-block bias gradient is exactly 0. */
 START_TEST(test_cross_inf_is_blockwise)
 {
+    static const attn_cfg cfgs[] = {{64, 4096}, {3, 2}};
     static const int cfg[][5] = {{3, 7, 3, 8, 2}, {2, 5, 1, 4, 4}, {2, 4, 0, 6, 3}};
     for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
         int S = cfg[c][0], L = cfg[c][1], B = cfg[c][2], D = cfg[c][3], H = cfg[c][4];
@@ -496,7 +496,7 @@ START_TEST(test_cross_inf_is_blockwise)
         size_t m = (size_t)L * D;
         float *q = zvec(m), *k = zvec(m), *v = zvec(m), *R = zvec(m), *o = zvec(m);
         float *l = zvec((size_t)L * H), *dq = zvec(m), *dk = zvec(m), *dv = zvec(m);
-        float *ts = zvec(2 * (size_t)L * L);
+        float *ts = zvec(2 * (size_t)L * L), *as = zvec(attention_scratch_floats(&cfgs[1]));
         for (int s = 0; s < S; s++)
             for (int blk = 0; blk < 2; blk++) {
                 int t0 = blk ? B : 0, nt = blk ? L - B : B;
@@ -504,7 +504,8 @@ START_TEST(test_cross_inf_is_blockwise)
                 size_t r0 = (size_t)s * L + t0, sz = (size_t)nt * D;
                 take_rows(q, p.q, r0, nt, D), take_rows(k, p.k, r0, nt, D);
                 take_rows(v, p.v, r0, nt, D), take_rows(R, p.R, r0, nt, D);
-                attention_train_forward(o, D, l, q, D, k, D, v, D, NULL, nt, nt, D, H, ts);
+                attention_forward(o, D, l, q, D, k, D, (size_t)(D / H), v, D, (size_t)(D / H),
+                                  NULL, nt, nt, D, H, &cfgs[1], as);
                 assert_entries(p.out + r0 * D, o, sz, "out vs blockwise attention");
                 for (int i = 0; i < nt; i++)
                     for (int h = 0; h < H; h++) {
@@ -520,7 +521,7 @@ START_TEST(test_cross_inf_is_blockwise)
                 assert_close(gv + r0 * D, dv, sz, 1e-5, "dv blockwise");
             }
         free(q), free(k), free(v), free(R), free(o), free(l), free(dq), free(dk), free(dv);
-        free(ts), free(gq), free(gk), free(gv), free(gb);
+        free(ts), free(as), free(gq), free(gk), free(gv), free(gb);
         prob_free(&p);
     }
 }

@@ -211,13 +211,30 @@ START_TEST(test_attention_blocked_streaming)
         }
         float *ref = malloc((size_t)Nq * D * sizeof *ref);
         attention_forward_ref(ref, q, k, v, mask, Nq, Nk, D, H);
+        /* each row's log-sum-exp of its scaled scores, in double */
+        double *lref = malloc((size_t)Nq * H * sizeof *lref);
+        for (int i = 0; i < Nq; i++)
+            for (int h = 0; h < H; h++) {
+                double mx = -INFINITY, sum = 0, sc[300];
+                for (int j = 0; j < Nk; j++) {
+                    double t = 0;
+                    for (int d = 0; d < hd; d++)
+                        t += (double)q[(size_t)i * D + h * hd + d] * k[(size_t)j * D + h * hd + d];
+                    sc[j] = t / sqrt((double)hd);
+                    if ((!mask || mask[j]) && sc[j] > mx) mx = sc[j];
+                }
+                for (int j = 0; j < Nk; j++)
+                    if (!mask || mask[j]) sum += exp(sc[j] - mx);
+                lref[i * H + h] = mx + log(sum);
+            }
+        float *lse = malloc((size_t)Nq * H * sizeof *lse);
         float *first = NULL;
         for (int c = 0; c < ncfg; c++) {
             float *out = malloc((size_t)Nq * D * sizeof *out);
             float *scr = malloc(attention_scratch_floats(&cfgs[c]) * sizeof *scr);
             if (c % 2 == 0) {
-                attention_forward(out, D, q, D, k, D, (size_t)hd, v, D, (size_t)hd, mask, Nq, Nk,
-                                  D, H, &cfgs[c], scr);
+                attention_forward(out, D, lse, q, D, k, D, (size_t)hd, v, D, (size_t)hd, mask, Nq,
+                                  Nk, D, H, &cfgs[c], scr);
             } else { /* head-major keys and values */
                 float *kh = malloc((size_t)Nk * D * sizeof *kh), *vh = malloc((size_t)Nk * D * 4);
                 for (int h = 0; h < H; h++)
@@ -226,7 +243,7 @@ START_TEST(test_attention_blocked_streaming)
                             kh[((size_t)h * Nk + j) * hd + d] = k[(size_t)j * D + h * hd + d];
                             vh[((size_t)h * Nk + j) * hd + d] = v[(size_t)j * D + h * hd + d];
                         }
-                attention_forward(out, D, q, D, kh, hd, (size_t)Nk * hd, vh, hd,
+                attention_forward(out, D, lse, q, D, kh, hd, (size_t)Nk * hd, vh, hd,
                                   (size_t)Nk * hd, mask, Nq, Nk, D, H, &cfgs[c], scr);
                 free(kh), free(vh);
             }
@@ -234,6 +251,10 @@ START_TEST(test_attention_blocked_streaming)
                 ck_assert_msg(fabs(out[i] - ref[i]) <= 2e-6 * (1 + fabs(ref[i])),
                               "attention Nq%d Nk%d D%d H%d blocks %d/%d: %.9g vs %.9g", Nq, Nk, D,
                               H, cfgs[c].q_block, cfgs[c].kv_block, out[i], ref[i]);
+            for (int i = 0; i < Nq * H; i++)
+                ck_assert_msg(fabs(lse[i] - lref[i]) <= 2e-6 * (1 + fabs(lref[i])),
+                              "lse Nq%d Nk%d blocks %d/%d: %.9g vs %.9g", Nq, Nk,
+                              cfgs[c].q_block, cfgs[c].kv_block, lse[i], lref[i]);
             if (!first) first = out;
             else {
                 for (int i = 0; i < Nq * D; i++)
@@ -243,7 +264,7 @@ START_TEST(test_attention_blocked_streaming)
             }
             free(scr);
         }
-        free(first), free(q), free(k), free(v), free(mask), free(ref);
+        free(first), free(q), free(k), free(v), free(mask), free(ref), free(lref), free(lse);
     }
     /* strided operands (leading dimensions > D), as the MAB passes K and V from one buffer */
     {
@@ -258,8 +279,8 @@ START_TEST(test_attention_blocked_streaming)
         attention_forward_ref(ref, q, k, v, NULL, Nq, Nk, D, H);
         attn_cfg c = {4, 7};
         float scr[4 * 7 + 12];
-        attention_forward(out, 12, q, D, kv, 2 * D, D / H, kv + D, 2 * D, D / H, NULL, Nq, Nk, D,
-                          H, &c, scr);
+        attention_forward(out, 12, NULL, q, D, kv, 2 * D, D / H, kv + D, 2 * D, D / H, NULL, Nq,
+                          Nk, D, H, &c, scr);
         for (int i = 0; i < Nq; i++)
             for (int d = 0; d < D; d++)
                 ck_assert(fabs(out[i * 12 + d] - ref[i * D + d]) <=
@@ -270,10 +291,11 @@ START_TEST(test_attention_blocked_streaming)
     {
         float q[4] = {1, 2, 3, 4}, k[8] = {1, 0, 0, 1, 1, 1, 0, 0}, v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
         uint8_t mk[2] = {0, 0};
-        float out[4], scr[64];
+        float out[4], scr[64], lse[2];
         attn_cfg c = {1, 1};
-        attention_forward(out, 4, q, 4, k, 4, 2, v, 4, 2, mk, 1, 2, 4, 2, &c, scr);
+        attention_forward(out, 4, lse, q, 4, k, 4, 2, v, 4, 2, mk, 1, 2, 4, 2, &c, scr);
         for (int i = 0; i < 4; i++) ck_assert(isnan(out[i]));
+        ck_assert(lse[0] == -INFINITY && lse[1] == -INFINITY);
     }
 }
 END_TEST

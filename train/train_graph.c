@@ -11,10 +11,11 @@
  * float rounding), and no flop is spent on padding. The learned token sets (inducing points,
  * seeds) are replicated per dataset ([B * m, D]) and their gradients summed over the copies.
  *
- * Attention in training is plain per (dataset, head) (attention_train_forward, n <= ~1000):
- * the probabilities of one (dataset, head) exist at a time in scratch, only the row
- * log-sum-exp is stored, and the backward pass recomputes them (attention_backward). Memory:
- * O(N D) activations per block + O(nmax^2) scratch.
+ * The forward pass is inference's own (graph.c, graph_run) told to keep its activations
+ * (graph_acts.h): same kernels, blocks and order, so a prediction here is the estimate bit for
+ * bit. Attention keeps only each row's log-sum-exp; the backward pass recomputes the
+ * probabilities of one (dataset, head) at a time (attention_backward). Memory: O(N D)
+ * activations per block + O(nmax^2) scratch.
  *
  * The official `packed` layout (its zero-sum key mask quirk) is not supported for training. */
 #include <math.h>
@@ -23,50 +24,25 @@
 #include <string.h>
 #include <time.h>
 
-#include "infer_internal.h"
+#include "graph_acts.h"
 #include "mist_train_grad.h"
 #include "train_graph.h"
 #include "util.h"
 
-typedef struct mab_act {
-    const float *xq, *y; /* inputs: queries [Nq, D], keys/values [Nk, D] */
-    float *q, *kv, *att, *lse, *h1p, *m1, *r1, *h1, *f1, *g, *h2p, *m2, *r2, *out;
-    float *m3, *r3, *out2; /* the feature block's LN after the SAB (else NULL) */
-    const size_t *qoff, *koff; /* per dataset row offsets (B + 1 each) */
-    size_t Nq, Nk;
-} mab_act;
-
-static const float *mab_result(const mab_act *A)
-{
-    return A->out2 ? A->out2 : A->out;
-}
-
 typedef struct graph {
-    size_t B, N;
-    float *in;                                     /* [N, P] */
-    float *a0, *g0, *l0, *m0, *r0, *a1, *g1, *x, *m1, *r1; /* embedding */
-    mab_act fsab[MIST_MAX_LAYERS], isab0[MIST_MAX_LAYERS], isab1[MIST_MAX_LAYERS], pool,
-        dec[MIST_MAX_LAYERS], dpma;
-    float *irep[MIST_MAX_LAYERS], *srep, *zrep; /* replicated learned tokens */
-    float *R;                                  /* output layer [B, D] */
-    float *z0;                                 /* rho input [B, din] */
-    float *rpre[MIST_MAX_LAYERS], *rpost[MIST_MAX_LAYERS];
+    graph_acts f; /* the forward's activations */
     float *din_[MIST_MAX_LAYERS], *dpre[MIST_MAX_LAYERS]; /* rho gradients */
     /* backward scratch */
     float *dXa, *dXb, *T1, *T2, *T3, *dZ;
     float *sa, *sb, *sf1, *sf2, *satt, *sq, *skv, *ascr;
-    /* pairs layout: the pre-LayerNorm tokens [N, D], the pooled statistics [N, P] and the
-     * front end's scratch (pairs.c) */
-    float *tok, *pooled, *pscr;
 } graph;
 
 struct mist_train_ws {
     mist_arch arch;
     float *block;
     size_t cap;
-    size_t *offs; /* rows, inds, seeds, one: 4 (B + 1) */
-    size_t offs_cap;
-    mist_data_view *views;
+    mist_data_view *views; /* the batch's sets, and each one's tau */
+    double *taus;
     size_t views_cap;
     mist_train_timing tim;
     /* mist_train_ws_set_workers: the batch is split over `workers` threads, each with its own
@@ -93,11 +69,10 @@ static float *take(arena *A, size_t n)
 }
 
 static void mab_alloc(arena *A, mab_act *M, const mist_arch *a, int F, size_t Nq, size_t Nk,
-                      int extra_ln, const size_t *qoff, const size_t *koff)
+                      int extra_ln)
 {
     size_t D = (size_t)a->D;
     memset(M, 0, sizeof *M);
-    M->Nq = Nq, M->Nk = Nk, M->qoff = qoff, M->koff = koff;
     M->q = take(A, Nq * D);
     M->kv = take(A, Nk * 2 * D);
     M->att = take(A, Nq * D);
@@ -124,49 +99,50 @@ static size_t zmax(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-static void layout_graph(arena *A, graph *g, const mist_arch *a, size_t B, size_t N, size_t nmax,
-                         const size_t *rows, const size_t *inds, const size_t *seeds,
-                         const size_t *one)
+/* The forward's activations and the backward's scratch of B sets of N tokens in all, the
+ * largest nmax (arena A counts, or points into its base). */
+static void layout_graph(arena *A, graph *g, const mist_model *model, size_t B, size_t N,
+                         size_t nmax)
 {
+    const mist_arch *a = &model->arch;
     size_t D = (size_t)a->D, P = (size_t)a->max_input_dim, m = (size_t)a->n_inds,
            k = (size_t)a->n_seeds;
     const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
-    g->B = B, g->N = N;
-    g->in = take(A, pairs ? 0 : N * P);
-    g->tok = take(A, pairs ? N * D : 0);
-    g->pooled = take(A, pairs ? N * P : 0);
-    g->pscr = take(A, pairs ? pairs_scratch_floats((int)P, nmax) : 0);
-    g->a0 = take(A, N * 2 * D);
-    g->g0 = take(A, N * 2 * D);
-    g->l0 = take(A, N * 2 * D);
-    g->m0 = take(A, N);
-    g->r0 = take(A, N);
-    g->a1 = take(A, N * D);
-    g->g1 = take(A, N * D);
-    g->x = take(A, N * D);
-    g->m1 = take(A, N);
-    g->r1 = take(A, N);
-    for (int i = 0; i < a->n_feature_sab; i++)
-        mab_alloc(A, &g->fsab[i], a, a->D, N, N, 1, rows, rows);
+    graph_acts *f = &g->f;
+    memset(f, 0, sizeof *f);
+    f->in = take(A, pairs ? 0 : N * P);
+    f->tok = take(A, pairs ? N * D : 0);
+    f->pooled = take(A, pairs ? N * P : 0);
+    f->pscr = take(A, pairs ? pairs_scratch_floats((int)P, nmax) : 0);
+    f->a0 = take(A, pairs ? 0 : N * 2 * D);
+    f->g0 = take(A, pairs ? 0 : N * 2 * D);
+    f->l0 = take(A, pairs ? 0 : N * 2 * D);
+    f->m0 = take(A, pairs ? 0 : N);
+    f->r0 = take(A, pairs ? 0 : N);
+    f->a1 = take(A, pairs ? 0 : N * D);
+    f->g1 = take(A, pairs ? 0 : N * D);
+    f->x = take(A, N * D);
+    f->m1 = take(A, N);
+    f->r1 = take(A, N);
+    for (int i = 0; i < a->n_feature_sab; i++) mab_alloc(A, &f->fsab[i], a, a->D, N, N, 1);
     for (int i = 0; i < a->n_isab; i++) {
-        g->irep[i] = take(A, B * m * D);
-        mab_alloc(A, &g->isab0[i], a, a->ff, B * m, N, 0, inds, rows);
-        mab_alloc(A, &g->isab1[i], a, a->ff, N, B * m, 0, rows, inds);
+        f->irep[i] = take(A, B * m * D);
+        mab_alloc(A, &f->isab0[i], a, a->ff, B * m, N, 0);
+        mab_alloc(A, &f->isab1[i], a, a->ff, N, B * m, 0);
     }
-    g->srep = take(A, B * k * D);
-    mab_alloc(A, &g->pool, a, a->D, B * k, N, 0, seeds, rows);
-    for (int i = 0; i < a->n_dec; i++)
-        mab_alloc(A, &g->dec[i], a, a->D, B * k, B * k, 0, seeds, seeds);
-    g->zrep = take(A, B * D);
-    mab_alloc(A, &g->dpma, a, a->D, B, B * k, 0, one, seeds);
-    g->R = take(A, B * D);
+    f->srep = take(A, B * k * D);
+    mab_alloc(A, &f->pool, a, a->D, B * k, N, 0);
+    for (int i = 0; i < a->n_dec; i++) mab_alloc(A, &f->dec[i], a, a->D, B * k, B * k, 0);
+    f->zrep = take(A, B * D);
+    mab_alloc(A, &f->dpma, a, a->D, B, B * k, 0);
+    f->R = take(A, B * D);
     size_t din = D + (pairs ? PAIRS_NGLOB : 0) + (a->quantile_conditioned ? 1 : 0);
-    g->z0 = take(A, B * din);
+    f->z0 = take(A, B * din);
     for (int i = 0; i < a->n_rho; i++) {
         size_t in = i == 0 ? din : (size_t)a->rho_hidden;
         size_t o = i == a->n_rho - 1 ? 1 : (size_t)a->rho_hidden;
-        g->rpre[i] = take(A, B * o);
-        g->rpost[i] = take(A, B * o);
+        f->rpre[i] = take(A, B * o);
+        f->rpost[i] = take(A, B * o);
         g->din_[i] = take(A, B * in);
         g->dpre[i] = take(A, B * o);
     }
@@ -186,8 +162,10 @@ static void layout_graph(arena *A, graph *g, const mist_arch *a, size_t B, size_
     g->sf1 = take(A, R * Fm);
     g->sf2 = take(A, R * Fm);
     g->skv = take(A, R * 2 * D);
+    /* the backward's two score matrices of one (set, head); the forward's blocked scores */
     size_t sc = zmax(zmax(nmax * nmax, m * nmax), zmax(k * nmax, k * k));
-    g->ascr = take(A, 2 * sc);
+    g->ascr = take(A, zmax(2 * sc, attention_scratch_floats(&model->attn)));
+    f->ascr = g->ascr;
 }
 
 /* ---- context ----------------------------------------------------------------------------- */
@@ -212,41 +190,10 @@ static void zero(float *x, size_t n)
 
 /* ---- MAB forward / backward -------------------------------------------------------------- */
 
-static void mab_fwd(tctx *c, const mab_w *w, mab_act *A, const float *xq, const float *y,
-                    const float *ln_w, const float *ln_b, float *scratch, size_t nseg)
-{
-    const mist_arch *a = c->a;
-    const int D = a->D, H = a->H, F = w->F;
-    const float eps = (float)a->ln_eps;
-    const int Nq = (int)A->Nq, Nk = (int)A->Nk;
-    A->xq = xq, A->y = y;
-    linear_forward(A->q, xq, w->in_w, w->in_b, Nq, D, D);
-    linear_forward(A->kv, y, w->in_w + (size_t)D * D, w->in_b + D, Nk, D, 2 * D);
-    double pairs = 0;
-    for (size_t s = 0; s < nseg; s++) {
-        size_t q0 = A->qoff[s], k0 = A->koff[s];
-        int nq = (int)(A->qoff[s + 1] - q0), nk = (int)(A->koff[s + 1] - k0);
-        attention_train_forward(A->att + q0 * D, D, A->lse + q0 * H, A->q + q0 * D, D,
-                                A->kv + k0 * 2 * D, 2 * D, A->kv + k0 * 2 * D + D, 2 * D, NULL, nq,
-                                nk, D, H, scratch);
-        pairs += (double)nq * nk;
-    }
-    linear_forward_residual(A->h1p, xq, A->att, w->out_w, w->out_b, Nq, D, D);
-    layernorm_forward_train(A->h1, A->m1, A->r1, A->h1p, w->n1_w, w->n1_b, Nq, D, eps);
-    linear_forward(A->f1, A->h1, w->l1_w, w->l1_b, Nq, D, F);
-    if (a->activation == MIST_ACT_GELU) gelu_forward(A->g, A->f1, (size_t)Nq * F);
-    else relu_forward(A->g, A->f1, (size_t)Nq * F);
-    linear_forward_residual(A->h2p, A->h1, A->g, w->l2_w, w->l2_b, Nq, F, D);
-    layernorm_forward_train(A->out, A->m2, A->r2, A->h2p, w->n2_w, w->n2_b, Nq, D, eps);
-    if (ln_w) layernorm_forward_train(A->out2, A->m3, A->r3, A->out, ln_w, ln_b, Nq, D, eps);
-    c->flops += 2.0 * Nq * D * D * 2 + 2.0 * Nk * D * 2 * D + 4.0 * pairs * D +
-                4.0 * (double)Nq * D * F;
-}
-
 /* dout: gradient of the MAB's result; dxq (queries) and dy (keys/values) ACCUMULATE (may be
  * equal, for a SAB). Uses the graph's scratch buffers. */
 static void mab_bwd(tctx *c, graph *g, const mab_w *w, const mab_act *A, const float *ln_w,
-                    const float *dout, float *dxq, float *dy, size_t nseg)
+                    const float *dout, float *dxq, float *dy)
 {
     const mist_arch *a = c->a;
     const int D = a->D, H = a->H, F = w->F;
@@ -281,9 +228,9 @@ static void mab_bwd(tctx *c, graph *g, const mab_w *w, const mab_act *A, const f
     zero(g->sq, nD);
     zero(g->skv, (size_t)Nk * 2 * D);
     double pairs = 0;
-    for (size_t s = 0; s < nseg; s++) {
-        size_t q0 = A->qoff[s], k0 = A->koff[s];
-        int nq = (int)(A->qoff[s + 1] - q0), nk = (int)(A->koff[s + 1] - k0);
+    for (size_t s = 0; s < A->qs.nseg; s++) {
+        size_t q0 = seg_start(&A->qs, s), k0 = seg_start(&A->ks, s);
+        int nq = (int)(seg_start(&A->qs, s + 1) - q0), nk = (int)(seg_start(&A->ks, s + 1) - k0);
         attention_backward(g->sq + q0 * D, D, g->skv + k0 * 2 * D, 2 * D, g->skv + k0 * 2 * D + D,
                            2 * D, g->satt + q0 * D, D, A->q + q0 * D, D, A->kv + k0 * 2 * D,
                            2 * D, A->kv + k0 * 2 * D + D, 2 * D, A->att + q0 * D, D,
@@ -303,11 +250,6 @@ static void reduce_tokens(float *grad, const float *d, size_t nseg, size_t kD)
 {
     for (size_t s = 0; s < nseg; s++)
         for (size_t j = 0; j < kD; j++) grad[j] += d[s * kD + j];
-}
-
-static void replicate(float *dst, const float *tok, size_t kD, size_t nseg)
-{
-    for (size_t s = 0; s < nseg; s++) memcpy(dst + s * kD, tok, kD * sizeof *dst);
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -345,8 +287,8 @@ void mist_train_ws_free(mist_train_ws *ws)
 {
     if (!ws) return;
     free(ws->block);
-    free(ws->offs);
     free(ws->views);
+    free(ws->taus);
     for (int w = 0; w < MIST_TRAIN_MAX_WORKERS; w++) mist_train_ws_free(ws->sub[w]);
     free(ws->wgrads);
     free(ws);
@@ -431,45 +373,31 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, &N, &nmax, err);
     if (rc) return rc;
     const mist_arch *a = &m->arch;
-
-    const int D = a->D, H = a->H, P = a->max_input_dim;
-    const float eps = (float)a->ln_eps;
+    const int D = a->D, P = a->max_input_dim;
     const size_t m_ = (size_t)a->n_inds, k_ = (size_t)a->n_seeds;
-    (void)H;
-    /* offsets and views */
-    if (4 * (B + 1) > ws->offs_cap) {
-        free(ws->offs);
-        ws->offs = malloc(4 * (B + 1) * sizeof *ws->offs);
-        ws->offs_cap = ws->offs ? 4 * (B + 1) : 0;
-        if (!ws->offs) return mist_fail(err, MIST_ENOMEM, "out of memory");
-    }
+    const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
     if (B > ws->views_cap) {
         free(ws->views);
+        free(ws->taus);
         ws->views = malloc(B * sizeof *ws->views);
-        ws->views_cap = ws->views ? B : 0;
-        if (!ws->views) return mist_fail(err, MIST_ENOMEM, "out of memory");
+        ws->taus = malloc(B * sizeof *ws->taus);
+        ws->views_cap = ws->views && ws->taus ? B : 0;
+        if (!ws->views_cap) return mist_fail(err, MIST_ENOMEM, "out of memory");
     }
+    double *taus = ws->taus;
     /* tokens: a dataset's rows, or (pairs) its column pairs */
-    const int pairs = a->input_layout == MIST_LAYOUT_PAIRS;
-    size_t *rows = ws->offs, *inds = rows + B + 1, *seeds = inds + B + 1, *one = seeds + B + 1;
-    rows[0] = 0;
-    if (pairs) nmax = 0;
-    for (size_t s = 0; s <= B; s++) {
-        if (s) {
-            size_t t = pairs ? pairs_count(ex[s - 1].dx, ex[s - 1].dy) : ex[s - 1].n;
-            rows[s] = rows[s - 1] + t;
-            if (t > nmax) nmax = t;
-        }
-        inds[s] = s * m_, seeds[s] = s * k_, one[s] = s;
-    }
-    N = rows[B];
+    N = 0, nmax = 0;
     for (size_t s = 0; s < B; s++) {
         mist_data_view v = {ex[s].data, ex[s].n, ex[s].dx, ex[s].dy};
         ws->views[s] = v;
+        taus[s] = loss_kind == MIST_LOSS_PINBALL ? ex[s].tau : 0.5;
+        size_t t = graph_tokens(a, &v);
+        N += t;
+        if (t > nmax) nmax = t;
     }
     graph g;
     arena A = {NULL, 0};
-    layout_graph(&A, &g, a, B, N, nmax, rows, inds, seeds, one);
+    layout_graph(&A, &g, m, B, N, nmax);
     if (A.used > ws->cap) { /* with 25% slack: batches vary in size */
         size_t want = A.used + A.used / 4;
         free(ws->block);
@@ -480,104 +408,43 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
                              (double)A.used * 4 / 1e6);
     }
     A.base = ws->block, A.used = 0;
-    layout_graph(&A, &g, a, B, N, nmax, rows, inds, seeds, one);
+    layout_graph(&A, &g, m, B, N, nmax);
 
     mist_train_timing *T = &ws->tim;
     const mist_params *p = &m->p;
+    graph_acts *f = &g.f;
     tctx c = {a, m->params, grads, 0.0};
+
+    /* ---- forward: inference's, keeping the activations ---- */
+    double *pred = malloc(B * sizeof *pred);
+    if (!pred) return mist_fail(err, MIST_ENOMEM, "out of memory");
+    for (int b = 0; b < MIST_TB_COUNT; b++) f->fwd_s[b] = 0;
+    rc = graph_run(m, NULL, ws->views, B, taus, 1, 1, pred, f, err);
+    if (rc) {
+        graph_acts_release(f, B);
+        free(pred);
+        return rc;
+    }
+    for (int b = 0; b < MIST_TB_COUNT; b++) T->fwd[b] += f->fwd_s[b];
+    c.flops += f->flops;
+    const size_t *rows = f->off;
+    const pairs_set *ps = f->ps;
     double t0 = mist_clock_s(), t1;
 #define LAP(arr, blk) (t1 = mist_clock_s(), T->arr[blk] += t1 - t0, t0 = t1)
-
-    /* ---- forward ---- */
-    int n = (int)N;
-    pairs_set *ps = NULL;
-    if (pairs) { /* the front end of inference (pairs.c), keeping the pooled statistics */
-        if (!(ps = calloc(B, sizeof *ps))) return mist_fail(err, MIST_ENOMEM, "out of memory");
-        for (size_t s = 0; s < B && !rc; s++)
-            rc = pairs_set_build(&ps[s], a, ex[s].data, ex[s].n, ex[s].dx, ex[s].dy, err);
-        if (rc) {
-            for (size_t s = 0; s < B; s++) pairs_set_free(&ps[s]);
-            free(ps);
-            return rc;
-        }
-        LAP(fwd, MIST_TB_PREP);
-        for (size_t s = 0; s < B; s++) {
-            pairs_forward(g.tok + rows[s] * D, g.pooled + rows[s] * P, &ps[s], p, D, P,
-                          a->activation, g.pscr);
-            c.flops += 2.0 * (double)ps[s].n * ps[s].T * P * (PAIRS_NFEAT + P);
-        }
-        layernorm_forward_train(g.x, g.m1, g.r1, g.tok, p->pln_w, p->pln_b, n, D, eps);
-    } else {
-        if ((rc = graph_input_rows(m, ws->views, B, g.in, err))) return rc;
-        LAP(fwd, MIST_TB_PREP);
-        linear_forward(g.a0, g.in, p->emb0.w, p->emb0.b, n, P, 2 * D);
-        gelu_forward(g.g0, g.a0, N * 2 * D);
-        layernorm_forward_train(g.l0, g.m0, g.r0, g.g0, p->emb2_w, p->emb2_b, n, 2 * D, eps);
-        linear_forward(g.a1, g.l0, p->emb4.w, p->emb4.b, n, 2 * D, D);
-        gelu_forward(g.g1, g.a1, N * D);
-        layernorm_forward_train(g.x, g.m1, g.r1, g.g1, p->emb6_w, p->emb6_b, n, D, eps);
-        c.flops += 2.0 * N * P * 2 * D + 2.0 * N * 2 * D * D;
-    }
-    LAP(fwd, MIST_TB_EMBED);
-    const float *X = g.x;
-    for (int i = 0; i < a->n_feature_sab; i++) {
-        mab_fwd(&c, &p->fsab[i], &g.fsab[i], X, X, p->fln_w[i], p->fln_b[i], g.ascr, B);
-        X = mab_result(&g.fsab[i]);
-    }
-    LAP(fwd, MIST_TB_FEATURE);
-    for (int i = 0; i < a->n_isab; i++) {
-        replicate(g.irep[i], p->isab_i[i], m_ * D, B);
-        mab_fwd(&c, &p->isab0[i], &g.isab0[i], g.irep[i], X, NULL, NULL, g.ascr, B);
-        mab_fwd(&c, &p->isab1[i], &g.isab1[i], X, g.isab0[i].out, NULL, NULL, g.ascr, B);
-        X = g.isab1[i].out;
-    }
-    const float *Xenc = X; /* sum_head reads the encoder's output */
-    LAP(fwd, MIST_TB_ENCODER);
-    replicate(g.srep, p->pool_s, k_ * D, B);
-    mab_fwd(&c, &p->pool, &g.pool, g.srep, X, NULL, NULL, g.ascr, B);
-    LAP(fwd, MIST_TB_POOL);
-    const float *S = g.pool.out;
-    for (int i = 0; i < a->n_dec; i++) {
-        mab_fwd(&c, &p->dec[i], &g.dec[i], S, S, NULL, NULL, g.ascr, B);
-        S = g.dec[i].out;
-    }
-    replicate(g.zrep, p->dec_s, (size_t)D, B);
-    mab_fwd(&c, &p->dec_pma, &g.dpma, g.zrep, S, NULL, NULL, g.ascr, B);
-    LAP(fwd, MIST_TB_DECODER);
-    linear_forward(g.R, g.dpma.out, p->out.w, p->out.b, (int)B, D, D);
-    const int ng = pairs ? PAIRS_NGLOB : 0, din = D + ng + (a->quantile_conditioned ? 1 : 0);
-    for (size_t s = 0; s < B; s++) {
-        memcpy(g.z0 + s * din, g.R + s * D, (size_t)D * sizeof *g.z0);
-        if (ng) memcpy(g.z0 + s * din + D, ps[s].glob, (size_t)ng * sizeof *g.z0);
-        if (a->quantile_conditioned)
-            g.z0[s * din + D + ng] = (float)(loss_kind == MIST_LOSS_PINBALL ? ex[s].tau : 0.5);
-    }
-    const float *zin = g.z0;
-    for (int i = 0; i < a->n_rho; i++) {
-        const lin_w *l = &p->rho[i];
-        linear_forward(g.rpre[i], zin, l->w, l->b, (int)B, l->in, l->out);
-        c.flops += 2.0 * B * l->in * l->out;
-        if (i < a->n_rho - 1) {
-            relu_forward(g.rpost[i], g.rpre[i], B * (size_t)l->out);
-            zin = g.rpost[i];
-        }
-    }
-    c.flops += 2.0 * B * D * D;
-    LAP(fwd, MIST_TB_RHO);
 
     /* the distance of the ReLU inputs from the kink (tests: finite differences need it) */
     double margin = INFINITY;
     for (int i = 0; i < a->n_rho - 1; i++)
         for (size_t j = 0; j < B * (size_t)p->rho[i].out; j++)
-            margin = fmin(margin, fabs((double)g.rpre[i][j]));
+            margin = fmin(margin, fabs((double)f->rpre[i][j]));
     if (a->activation == MIST_ACT_RELU) {
         const mab_act *all[4 * MIST_MAX_LAYERS + 2];
         int na = 0;
-        for (int i = 0; i < a->n_feature_sab; i++) all[na++] = &g.fsab[i];
-        for (int i = 0; i < a->n_isab; i++) all[na++] = &g.isab0[i], all[na++] = &g.isab1[i];
-        all[na++] = &g.pool;
-        for (int i = 0; i < a->n_dec; i++) all[na++] = &g.dec[i];
-        all[na++] = &g.dpma;
+        for (int i = 0; i < a->n_feature_sab; i++) all[na++] = &f->fsab[i];
+        for (int i = 0; i < a->n_isab; i++) all[na++] = &f->isab0[i], all[na++] = &f->isab1[i];
+        all[na++] = &f->pool;
+        for (int i = 0; i < a->n_dec; i++) all[na++] = &f->dec[i];
+        all[na++] = &f->dpma;
         const mab_w *wl[4 * MIST_MAX_LAYERS + 2];
         na = 0;
         for (int i = 0; i < a->n_feature_sab; i++) wl[na++] = &p->fsab[i];
@@ -592,13 +459,10 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     ws->relu_margin = margin;
     /* ---- loss ---- */
     const int last = a->n_rho - 1;
-    const float *pred = g.rpre[last];
     float *dpred = g.dpre[last];
     double L = 0;
     for (size_t s = 0; s < B; s++) {
-        double pr = (double)pred[s] + (pairs ? pairs_base(a, &ps[s]) : 0), dl;
-        if (pairs && a->sum_head)
-            pr += pairs_sum_head(Xenc + rows[s] * D, p->sum_w, ps[s].Tc, D);
+        double pr = pred[s], dl;
         if (preds) preds[s] = pr;
         if (loss_kind == MIST_LOSS_MSE) {
             L += (pr - ex[s].mi) * (pr - ex[s].mi);
@@ -611,19 +475,21 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
         }
         dpred[s] = (float)(dl / (double)B);
     }
+    free(pred);
     *loss = L / (double)B;
     LAP(fwd, MIST_TB_LOSS);
 
     /* ---- backward ---- */
+    const int din = D + (pairs ? PAIRS_NGLOB : 0) + (a->quantile_conditioned ? 1 : 0);
     for (int i = last; i >= 0; i--) {
         const lin_w *l = &p->rho[i];
         if (i < last) { /* dpre = relu'(pre) * dpost, dpost = din_[i + 1] */
             zero(g.dpre[i], B * (size_t)l->out);
-            relu_backward(g.dpre[i], g.rpre[i], g.din_[i + 1], B * (size_t)l->out);
+            relu_backward(g.dpre[i], f->rpre[i], g.din_[i + 1], B * (size_t)l->out);
         }
         zero(g.din_[i], B * (size_t)l->in);
         linear_backward(g.din_[i], GR(&c, l->w), GR(&c, l->b), g.dpre[i],
-                        i == 0 ? g.z0 : g.rpost[i - 1], l->w, (int)B, l->in, l->out);
+                        i == 0 ? f->z0 : f->rpost[i - 1], l->w, (int)B, l->in, l->out);
         c.flops += 4.0 * B * l->in * l->out;
     }
     /* dR = the first D columns of d z0 (tau is an input, not a parameter) */
@@ -631,83 +497,79 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     for (size_t s = 0; s < B; s++)
         memcpy(dR + s * D, g.din_[0] + s * din, (size_t)D * sizeof *dR);
     zero(g.dZ, B * (size_t)D);
-    linear_backward(g.dZ, GR(&c, p->out.w), GR(&c, p->out.b), dR, g.dpma.out, p->out.w, (int)B, D,
-                    D);
+    linear_backward(g.dZ, GR(&c, p->out.w), GR(&c, p->out.b), dR, mab_result(&f->dpma), p->out.w,
+                    (int)B, D, D);
     c.flops += 4.0 * B * D * D;
     LAP(bwd, MIST_TB_RHO);
     float *Tc = g.T1, *Tn = g.T2, *tmp;
     size_t kD = k_ * D;
     zero(Tc, B * kD);
     zero(g.T3, B * (size_t)D);
-    mab_bwd(&c, &g, &p->dec_pma, &g.dpma, NULL, g.dZ, g.T3, Tc, B);
+    mab_bwd(&c, &g, &p->dec_pma, &f->dpma, NULL, g.dZ, g.T3, Tc);
     reduce_tokens(GR(&c, p->dec_s), g.T3, B, (size_t)D);
     for (int i = a->n_dec - 1; i >= 0; i--) {
         zero(Tn, B * kD);
-        mab_bwd(&c, &g, &p->dec[i], &g.dec[i], NULL, Tc, Tn, Tn, B);
+        mab_bwd(&c, &g, &p->dec[i], &f->dec[i], NULL, Tc, Tn, Tn);
         tmp = Tc, Tc = Tn, Tn = tmp;
     }
     LAP(bwd, MIST_TB_DECODER);
     float *dXc = g.dXa, *dXn = g.dXb;
     zero(dXc, N * D);
     zero(g.T3, B * kD);
-    mab_bwd(&c, &g, &p->pool, &g.pool, NULL, Tc, g.T3, dXc, B);
+    mab_bwd(&c, &g, &p->pool, &f->pool, NULL, Tc, g.T3, dXc);
     reduce_tokens(GR(&c, p->pool_s), g.T3, B, kD);
     if (pairs && a->sum_head)
         for (size_t s = 0; s < B; s++)
-            pairs_sum_head_backward(dXc + rows[s] * D, GR(&c, p->sum_w), Xenc + rows[s] * D,
+            pairs_sum_head_backward(dXc + rows[s] * D, GR(&c, p->sum_w), f->xenc + rows[s] * D,
                                     p->sum_w, ps[s].Tc, D, (double)dpred[s]);
     LAP(bwd, MIST_TB_POOL);
     size_t mD = m_ * D;
     for (int i = a->n_isab - 1; i >= 0; i--) {
         zero(dXn, N * D);
         zero(g.T1, B * mD);
-        mab_bwd(&c, &g, &p->isab1[i], &g.isab1[i], NULL, dXc, dXn, g.T1, B);
+        mab_bwd(&c, &g, &p->isab1[i], &f->isab1[i], NULL, dXc, dXn, g.T1);
         zero(g.T2, B * mD);
-        mab_bwd(&c, &g, &p->isab0[i], &g.isab0[i], NULL, g.T1, g.T2, dXn, B);
+        mab_bwd(&c, &g, &p->isab0[i], &f->isab0[i], NULL, g.T1, g.T2, dXn);
         reduce_tokens(GR(&c, p->isab_i[i]), g.T2, B, mD);
         tmp = dXc, dXc = dXn, dXn = tmp;
     }
     LAP(bwd, MIST_TB_ENCODER);
     for (int i = a->n_feature_sab - 1; i >= 0; i--) {
         zero(dXn, N * D);
-        mab_bwd(&c, &g, &p->fsab[i], &g.fsab[i], p->fln_w[i], dXc, dXn, dXn, B);
+        mab_bwd(&c, &g, &p->fsab[i], &f->fsab[i], p->fln_w[i], dXc, dXn, dXn);
         tmp = dXc, dXc = dXn, dXn = tmp;
     }
     LAP(bwd, MIST_TB_FEATURE);
+    int n = (int)N;
     if (pairs) {
         zero(g.sa, N * D);
-        layernorm_backward(g.sa, GR(&c, p->pln_w), GR(&c, p->pln_b), dXc, g.tok, p->pln_w, g.m1,
-                           g.r1, n, D);
-        for (size_t s = 0; s < B; s++) {
+        layernorm_backward(g.sa, GR(&c, p->pln_w), GR(&c, p->pln_b), dXc, f->tok, p->pln_w,
+                           f->m1, f->r1, n, D);
+        for (size_t s = 0; s < B; s++)
             c.flops += pairs_backward(c.grads, c.params, g.sa + rows[s] * D,
-                                      g.pooled + rows[s] * P, &ps[s], p, D, P, a->activation,
-                                      g.pscr);
-            pairs_set_free(&ps[s]);
-        }
-        free(ps);
-        LAP(bwd, MIST_TB_EMBED);
-        goto finish;
+                                      f->pooled + rows[s] * P, &ps[s], p, D, P, a->activation,
+                                      f->pscr);
+    } else {
+        zero(g.sa, N * D);
+        layernorm_backward(g.sa, GR(&c, p->emb6_w), GR(&c, p->emb6_b), dXc, f->g1, p->emb6_w,
+                           f->m1, f->r1, n, D);
+        zero(g.sb, N * D);
+        gelu_backward(g.sb, f->a1, g.sa, N * D);
+        zero(g.sf1, N * 2 * D);
+        linear_backward(g.sf1, GR(&c, p->emb4.w), GR(&c, p->emb4.b), g.sb, f->l0, p->emb4.w, n,
+                        2 * D, D);
+        zero(g.sf2, N * 2 * D);
+        layernorm_backward(g.sf2, GR(&c, p->emb2_w), GR(&c, p->emb2_b), g.sf1, f->g0, p->emb2_w,
+                           f->m0, f->r0, n, 2 * D);
+        zero(g.sf1, N * 2 * D);
+        gelu_backward(g.sf1, f->a0, g.sf2, N * 2 * D);
+        linear_backward(NULL, GR(&c, p->emb0.w), GR(&c, p->emb0.b), g.sf1, f->in, p->emb0.w, n,
+                        P, 2 * D);
+        c.flops += 4.0 * N * 2 * D * D + 2.0 * N * P * 2 * D;
     }
-    /* embedding */
-    zero(g.sa, N * D);
-    layernorm_backward(g.sa, GR(&c, p->emb6_w), GR(&c, p->emb6_b), dXc, g.g1, p->emb6_w, g.m1,
-                       g.r1, n, D);
-    zero(g.sb, N * D);
-    gelu_backward(g.sb, g.a1, g.sa, N * D);
-    zero(g.sf1, N * 2 * D);
-    linear_backward(g.sf1, GR(&c, p->emb4.w), GR(&c, p->emb4.b), g.sb, g.l0, p->emb4.w, n, 2 * D,
-                    D);
-    zero(g.sf2, N * 2 * D);
-    layernorm_backward(g.sf2, GR(&c, p->emb2_w), GR(&c, p->emb2_b), g.sf1, g.g0, p->emb2_w, g.m0,
-                       g.r0, n, 2 * D);
-    zero(g.sf1, N * 2 * D);
-    gelu_backward(g.sf1, g.a0, g.sf2, N * 2 * D);
-    linear_backward(NULL, GR(&c, p->emb0.w), GR(&c, p->emb0.b), g.sf1, g.in, p->emb0.w, n, P,
-                    2 * D);
-    c.flops += 2.0 * N * P * 2 * D + 4.0 * N * 2 * D * D;
     LAP(bwd, MIST_TB_EMBED);
-finish:
 #undef LAP
+    graph_acts_release(f, B);
     T->flops += c.flops;
     T->ws_bytes = (double)ws->cap * sizeof(float);
     T->calls += 1;

@@ -5,17 +5,8 @@
 
 #include "mist_train_grad.h"
 
-enum {
-    MIST_TB_PREP = 0, /* input preparation (copula / zscore, layout) */
-    MIST_TB_EMBED,    /* embedding MLP */
-    MIST_TB_FEATURE,  /* feature block SABs + LNs */
-    MIST_TB_ENCODER,  /* ISABs */
-    MIST_TB_POOL,     /* PMA(n_seeds) */
-    MIST_TB_DECODER,  /* decoder SABs + PMA(1) */
-    MIST_TB_RHO,      /* output layer + rho head */
-    MIST_TB_LOSS,     /* loss and its gradient */
-    MIST_TB_COUNT
-};
+/* the blocks timed (MIST_TB_*) */
+#include "graph_acts.h"
 
 /* Cumulative over every mist_train_grad call on the workspace (zero it to restart). */
 typedef struct mist_train_timing {
