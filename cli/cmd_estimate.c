@@ -86,6 +86,9 @@ static void estimate_usage(FILE *f)
           "                    classical estimate the check points to (or, for range warnings\n"
           "                    alone, the model's median) and a 90% interval that covers the\n"
           "                    model's and the classical one; the model's answer is shown too.\n"
+          "                    Rows that look jointly Gaussian (Mardia's tests, n >= 100,\n"
+          "                    dx+dy <= 8) with a Gaussian MI not below KSG's are answered\n"
+          "                    by that Gaussian MI (bias-corrected), with a note.\n"
           "                    warn: warn, keep the model's answer. off: no checks, no guard\n"
           "                    output. --seed seeds KSG's tie-breaking noise\n"
           "  --route on|off    on (default): a model whose weights name a second model (meta\n"
@@ -438,6 +441,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                    gr.answer == MIST_GUARD_ANSWER_KSG1              ? "ksg1"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
                    : gr.answer == MIST_GUARD_ANSWER_DISCRETE        ? "discrete plug-in"
+                   : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN        ? "gaussian"
                                                                     : "model median, widened",
                    cli_mi(gr.lower), cli_mi(gr.upper), ds->n, ds->dx, ds->dy);
         printf("%s: %.6f %s%s", fb ? "model" : "mist", cli_mi(est), cli_unit(),

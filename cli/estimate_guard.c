@@ -19,6 +19,7 @@ static const char *answer_words(int answer)
     case MIST_GUARD_ANSWER_KSG1: return "KSG's estimate";
     case MIST_GUARD_ANSWER_GAUSSIAN_COPULA: return "the Gaussian copula's estimate";
     case MIST_GUARD_ANSWER_DISCRETE: return "the plug-in MI of the discrete table";
+    case MIST_GUARD_ANSWER_GAUSSIAN: return "the Gaussian MI of the rows (bias-corrected)";
     default: return "the model's median";
     }
 }
@@ -94,7 +95,21 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
         fprintf(stderr, ": the data may be unlike the model's training data (a negated column, "
                         "discrete values?)\n");
     }
-    if (fallback && r->answer == MIST_GUARD_ANSWER_DISCRETE)
+    if (r->reasons & MIST_GUARD_GAUSSIAN_FIT)
+        fprintf(stderr,
+                "mist: note: the rows look jointly Gaussian (Mardia's tests: skewness p = %.2g, "
+                "kurtosis p = %.2g) and their Gaussian MI %.3f [%.3f, %.3f] is not below KSG's "
+                "%.3f: for Gaussian data it is the efficient estimate (the model reads ranks "
+                "only)\n",
+                r->normal_p_skew, r->normal_p_kurt, r->gaussian.estimate, r->gaussian.lower,
+                r->gaussian.upper, K->estimate);
+    if (r->reasons == MIST_GUARD_GAUSSIAN_FIT && fallback)
+        fprintf(stderr,
+                "mist: note: answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it "
+                "covers %s and the Gaussian one); --guard warn keeps the model's answer\n",
+                answer_words(r->answer), r->estimate, r->lower, r->upper,
+                model_words(mw, sizeof mw, lo, hi));
+    else if (fallback && r->answer == MIST_GUARD_ANSWER_DISCRETE)
         fprintf(stderr,
                 "mist: warning: every column is discrete: answering with %s %.3f and its 90%% "
                 "interval [%.3f, %.3f] (jackknife bias-corrected); --guard warn keeps the model's "
@@ -153,7 +168,13 @@ void guard_json(const mist_guard_result *r, const mist_guard_model *m, int dx, i
     json_xcheck(&r->ksg1, 0);
     printf(", \"gaussian_copula\": ");
     json_xcheck(&r->gaussian_copula, 1);
-    printf(", \"rows\": %zu}, \"trained\": {\"n\": [%lld, %lld], \"d\": [%lld, %lld], "
+    printf(", \"gaussian\": ");
+    json_xcheck(&r->gaussian, 1);
+    printf(", \"normality_p\": {\"skewness\": ");
+    mist_json_put_number(stdout, r->normal_p_skew);
+    printf(", \"kurtosis\": ");
+    mist_json_put_number(stdout, r->normal_p_kurt);
+    printf("}, \"rows\": %zu}, \"trained\": {\"n\": [%lld, %lld], \"d\": [%lld, %lld], "
            "\"metadist\": ",
            r->distinct_rows, (long long)m->n_min, (long long)m->n_max, (long long)m->d_min,
            (long long)m->d_max);

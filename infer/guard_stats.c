@@ -18,7 +18,13 @@
  * vanishes at independence in the population, plus the null spread: by Bartlett's
  * approximation, at independence 2 n' I ~ chi^2_{dx dy} with n' = n - 1 - (dx + dy + 1) / 2,
  * variance dx dy / (2 n'^2). In samples the first term does not quite vanish, so at
- * independence the sum errs wide (sd / se about 0.6); elsewhere sd / se ran 0.8-1.4. */
+ * independence the sum errs wide (sd / se about 0.6); elsewhere sd / se ran 0.8-1.4.
+ *
+ * The same on the raw values (mist_guard_gaussian_raw) gives the Gaussian MI of the data
+ * themselves and, from the rows whitened on the way, Mardia's multivariate skewness and
+ * kurtosis tests of joint normality, O(n d^3): the guard's check that the Gaussian MI is the
+ * efficient answer (guard.c, GAUSSIAN FIT). */
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_psi.h>
 #include <limits.h>
 #include <math.h>
@@ -129,8 +135,57 @@ static double quad_form(const double *L, int off, int m, int lda, double *v)
     return q;
 }
 
-int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
-                               double *bias, double *se, mist_err *err)
+/* Mardia's statistics of the whitened rows: b1 (skewness) = sum over a, b, c of the squared
+ * third moment m_abc = mean_i w_ia w_ib w_ic, accumulated for a <= b <= c (weights 1, 3, 6 for
+ * one, two, three distinct indices), and b2 (kurtosis) = mean_i |w_i|^4. */
+typedef struct mardia_acc {
+    int d;
+    double *m3; /* d^3, only a <= b <= c used */
+    double q4;
+} mardia_acc;
+
+static void mardia_add(mardia_acc *A, const double *w, double q)
+{
+    int d = A->d;
+    for (int a = 0; a < d; a++)
+        for (int b = a; b < d; b++) {
+            double ab = w[a] * w[b];
+            double *row = A->m3 + ((size_t)a * d + b) * d;
+            for (int c = b; c < d; c++) row[c] += ab * w[c];
+        }
+    A->q4 += q * q;
+}
+
+/* p-values of the two tests from the sums over n rows whitened by the sample correlation with
+ * the n - 1 divisor (Mardia's statistics use the ML covariance: a factor n / (n - 1) per
+ * squared length). Skewness: n b1 / 6 with the small-sample factor
+ * (d + 1)(n + 1)(n + 3) / (n ((n + 1)(d + 1) - 6)) against chi^2 with d (d + 1)(d + 2) / 6
+ * degrees of freedom; kurtosis: (b2 - d (d + 2)(n - 1) / (n + 1)) / sqrt(8 d (d + 2) / n)
+ * against the standard normal, two-sided. */
+static void mardia_p(const mardia_acc *A, size_t n, double *p_skew, double *p_kurt)
+{
+    int d = A->d;
+    double dn = (double)n, f = dn / (dn - 1.0), b1 = 0.0;
+    for (int a = 0; a < d; a++)
+        for (int b = a; b < d; b++)
+            for (int c = b; c < d; c++) {
+                double m = A->m3[((size_t)a * d + b) * d + c] / dn;
+                double w = a == b && b == c ? 1.0 : a == b || b == c ? 3.0 : 6.0;
+                b1 += w * m * m;
+            }
+    b1 *= f * f * f;
+    double b2 = A->q4 / dn * f * f, dd = (double)d;
+    double k = (dd + 1.0) * (dn + 1.0) * (dn + 3.0) / (dn * ((dn + 1.0) * (dd + 1.0) - 6.0));
+    *p_skew = gsl_cdf_chisq_Q(dn * b1 / 6.0 * k, dd * (dd + 1.0) * (dd + 2.0) / 6.0);
+    double z = (b2 - dd * (dd + 2.0) * (dn - 1.0) / (dn + 1.0)) / sqrt(8.0 * dd * (dd + 2.0) / dn);
+    *p_kurt = 2.0 * gsl_cdf_ugaussian_Q(fabs(z));
+}
+
+/* The Gaussian MI of data (normal scores first when copula), its bias and standard error (see
+ * above); with mardia (raw data, dx + dy <= MIST_GUARD_NORMAL_MAX_DIMS) also the two p-values. */
+static int gaussian_stats(const double *data, size_t n, int dx, int dy, int copula, double *mi,
+                          double *bias, double *se, double *p_skew, double *p_kurt,
+                          mist_err *err)
 {
     if (!data || !mi || !bias || !se)
         return mist_fail(err, MIST_EINVAL, "guard gaussian: NULL argument");
@@ -148,12 +203,19 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
     double *cy = calloc((size_t)dy * (size_t)dy, sizeof *cy);
     double *mean = calloc(ds, sizeof *mean), *sd = calloc(ds, sizeof *sd);
     double *v = malloc(ds * sizeof *v);
+    mardia_acc ma = {d, NULL, 0.0};
+    int mardia = p_skew && p_kurt && d <= MIST_GUARD_NORMAL_MAX_DIMS;
+    if (mardia) ma.m3 = calloc(ds * ds * ds, sizeof *ma.m3);
     int rc = MIST_OK;
-    if (!z || !c || !cy || !mean || !sd || !v) {
+    if (!z || !c || !cy || !mean || !sd || !v || (mardia && !ma.m3)) {
         rc = mist_fail(err, MIST_ENOMEM, "guard gaussian: out of memory for %zu rows", n);
         goto out;
     }
-    if ((rc = mist_copula_transform(z, data, n, d, err))) goto out;
+    if (copula) {
+        if ((rc = mist_copula_transform(z, data, n, d, err))) goto out;
+    } else {
+        memcpy(z, data, n * ds * sizeof *z);
+    }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < ds; j++) mean[j] += z[i * ds + j];
     for (size_t j = 0; j < ds; j++) mean[j] /= (double)n;
@@ -166,7 +228,8 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
     for (size_t j = 0; j < ds; j++) {
         /* a constant column (every value tied) has no normal-score spread */
         if (!(c[j * ds + j] > 0.0)) {
-            rc = mist_fail(err, MIST_EDATA, "gaussian copula: column %zu is constant", j + 1);
+            rc = mist_fail(err, MIST_EDATA, "gaussian%s: column %zu is constant",
+                           copula ? " copula" : "", j + 1);
             goto out;
         }
         sd[j] = sqrt(c[j * ds + j] / (double)(n - 1));
@@ -180,8 +243,9 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
             cy[(size_t)j * dy + k] = c[(size_t)(dx + j) * ds + (size_t)(dx + k)];
     if (chol_block(c, 0, d, d) || chol_block(cy, 0, dy, dy)) {
         rc = mist_fail(err, MIST_EDATA,
-                       "gaussian copula: the normal scores are collinear (a column is a "
-                       "monotone function of others, or ties make columns equal)");
+                       copula ? "gaussian copula: the normal scores are collinear (a column is "
+                                "a monotone function of others, or ties make columns equal)"
+                              : "gaussian: the columns are collinear");
         goto out;
     }
     double s = 0.0;
@@ -196,7 +260,8 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
     for (size_t i = 0; i < n; i++) {
         const double *row = z + i * ds;
         for (size_t j = 0; j < ds; j++) v[j] = row[j] / sd[j];
-        double qall = quad_form(c, 0, d, d, v);
+        double qall = quad_form(c, 0, d, d, v); /* v: the row whitened */
+        if (mardia) mardia_add(&ma, v, qall);
         for (size_t j = 0; j < ds; j++) v[j] = row[j] / sd[j];
         double qx = quad_form(c, 0, dx, d, v); /* leading block of L is the factor of R_xx */
         for (int j = 0; j < dy; j++) v[j] = row[dx + j] / sd[dx + j];
@@ -208,6 +273,10 @@ int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, dou
     }
     double np = (double)n - 1.0 - 0.5 * (double)(d + 1);
     *se = sqrt(m2 / (double)(n - 1) / (double)n + (double)dx * (double)dy / (2.0 * np * np));
+    if (p_skew && p_kurt) {
+        *p_skew = *p_kurt = NAN;
+        if (mardia) mardia_p(&ma, n, p_skew, p_kurt);
+    }
 out:
     free(z);
     free(c);
@@ -215,5 +284,20 @@ out:
     free(mean);
     free(sd);
     free(v);
+    free(ma.m3);
     return rc;
+}
+
+int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
+                               double *bias, double *se, mist_err *err)
+{
+    return gaussian_stats(data, n, dx, dy, 1, mi, bias, se, NULL, NULL, err);
+}
+
+int mist_guard_gaussian_raw(const double *data, size_t n, int dx, int dy, double *mi,
+                            double *bias, double *se, double *p_skew, double *p_kurt,
+                            mist_err *err)
+{
+    if (!p_skew || !p_kurt) return mist_fail(err, MIST_EINVAL, "guard gaussian: NULL argument");
+    return gaussian_stats(data, n, dx, dy, 0, mi, bias, se, p_skew, p_kurt, err);
 }

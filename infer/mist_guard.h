@@ -19,6 +19,11 @@
  *     interval (+- z se), before the rules above: KSG's answer on tied data depends on its
  *     tie-breaking noise, and the model (trained on continuous data) has no say;
  *   - else a discrete column: answer with KSG;
+ *   - the rows look jointly Gaussian (at least 100 distinct rows, dx+dy <= 8, no discrete column,
+ *     Mardia's skewness and kurtosis tests both above 1%) and their Gaussian MI is not below
+ *     KSG's estimate: answer with the bias-corrected Gaussian MI, the efficient estimate for
+ *     Gaussian data (the model and the copula read ranks only, and at high MI ranks cannot
+ *     resolve it); this comes before the below/above rules;
  *   - otherwise (range reasons only): keep the model's median.
  * Except for the plug-in, the fallback interval covers the model's interval and the classical
  * interval(s) used;
@@ -47,11 +52,13 @@ enum mist_guard_reason {
     MIST_GUARD_MI_RANGE = 1 << 2,  /* the model's median above the training MI at these dims */
     MIST_GUARD_DISCRETE = 1 << 3,  /* a column with few distinct values */
     MIST_GUARD_BELOW = 1 << 4,     /* the model's interval lies below a classical interval */
-    MIST_GUARD_ABOVE = 1 << 5      /* the model's interval lies far above both (low dims) */
+    MIST_GUARD_ABOVE = 1 << 5,     /* the model's interval lies far above both (low dims) */
+    MIST_GUARD_GAUSSIAN_FIT = 1 << 6 /* the rows look jointly Gaussian: the Gaussian MI is the
+                                      * efficient estimate */
 };
-#define MIST_GUARD_REASON_COUNT 6
-/* "n_range", "dims_range", "mi_range", "discrete", "below_classical", "above_classical" for one
- * reason bit; NULL for anything else. */
+#define MIST_GUARD_REASON_COUNT 7
+/* "n_range", "dims_range", "mi_range", "discrete", "below_classical", "above_classical",
+ * "gaussian_fit" for one reason bit; NULL for anything else. */
 MIST_API const char *mist_guard_reason_name(unsigned reason);
 
 /* What the model said and what it was trained on. */
@@ -86,9 +93,11 @@ enum mist_guard_answer {
     MIST_GUARD_ANSWER_WIDENED = 1,  /* the model's median, interval widened */
     MIST_GUARD_ANSWER_KSG1 = 2,     /* the KSG cross-check's estimate */
     MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3,
-    MIST_GUARD_ANSWER_DISCRETE = 4  /* every column discrete: the table's plug-in MI */
+    MIST_GUARD_ANSWER_DISCRETE = 4, /* every column discrete: the table's plug-in MI */
+    MIST_GUARD_ANSWER_GAUSSIAN = 5  /* jointly Gaussian rows: the bias-corrected Gaussian MI */
 };
-/* "model", "model_widened", "ksg1", "gaussian_copula", "discrete"; NULL for anything else. */
+/* "model", "model_widened", "ksg1", "gaussian_copula", "discrete", "gaussian"; NULL for anything
+ * else. */
 MIST_API const char *mist_guard_answer_name(int answer);
 
 typedef struct mist_guard_result {
@@ -101,6 +110,11 @@ typedef struct mist_guard_result {
     double estimate, lower, upper; /* the fallback answer (the model's own when reasons == 0) */
     size_t distinct_rows;    /* rows the cross-checks read: the distinct ones (copies of a row
                               * count once: see guard.c, DUPLICATES) */
+    /* the Gaussian MI of the raw rows, bias-corrected (ok = 0 where it was not computed: above
+     * MIST_GUARD_NORMAL_MAX_DIMS columns, collinear columns), and the p-values of Mardia's
+     * skewness and kurtosis tests of joint normality (NaN where not computed) */
+    mist_guard_xcheck gaussian;
+    double normal_p_skew, normal_p_kurt;
 } mist_guard_result;
 
 /* Runs every check on data (n x (dx+dy) float64, X first) and the model's answer m. A
@@ -142,6 +156,13 @@ MIST_API int mist_guard_ksg(const double *data, size_t n, int dx, int dy, int k,
  * scores are collinear (ties, e.g. binary columns that are equal). See guard_stats.c. */
 MIST_API int mist_guard_gaussian_copula(const double *data, size_t n, int dx, int dy, double *mi,
                                         double *bias, double *se, mist_err *err);
+/* The same on the raw values (the Gaussian MI of the data, `--method gaussian`), and the
+ * p-values of Mardia's skewness and kurtosis tests of joint normality (NaN above
+ * MIST_GUARD_NORMAL_MAX_DIMS columns). MIST_EDATA when the columns are collinear. */
+#define MIST_GUARD_NORMAL_MAX_DIMS 8
+MIST_API int mist_guard_gaussian_raw(const double *data, size_t n, int dx, int dy, double *mi,
+                                     double *bias, double *se, double *p_skew, double *p_kurt,
+                                     mist_err *err);
 
 #ifdef __cplusplus
 }

@@ -457,8 +457,23 @@ w=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --guard w
   o=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --guard off 2>/dev/null) &&
   [ "$w" = "$o" ] && echo "$o" | grep -q "^mist: .* (median)  \[.*\] 90% interval (quantiles 0.05, 0.95)  (n = 500, dx = 1, dy = 1)$" &&
   grep -q "keeping the model's answer (--guard warn)" g-warn.err && ok || bad "guard warn / off text: $w / $o"
-# in-distribution data: no warning, the model's answer untouched
-out=$(env -u MIST_WEIGHTS "$MIST" estimate a.npy --json 2>g-a.err) && [ ! -s g-a.err ] &&
+# jointly Gaussian rows (a.npy): a note, and the Gaussian MI of the rows answers, its interval
+# covering the model's
+out=$(env -u MIST_WEIGHTS "$MIST" estimate a.npy --json 2>g-a.err) &&
+  grep -q "^mist: note: the rows look jointly Gaussian (Mardia's tests" g-a.err &&
+  echo "$out" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+g = r["guard"]
+G = g["cross_check"]["gaussian"]
+assert g["reasons"] == ["gaussian_fit"] and g["fallback"]["answer"] == "gaussian", g
+assert min(g["cross_check"]["normality_p"].values()) > 0.01, g
+assert r["estimate"] == G["estimate"] and G["estimate"] >= g["cross_check"]["ksg1"]["estimate"], r
+assert r["lower"] == min(G["lower"], g["model"]["lower"]) and r["upper"] == max(G["upper"], g["model"]["upper"]), r' &&
+  ok || bad "guard on Gaussian data: $out $(cat g-a.err)"
+# in-distribution data, not Gaussian: no warning, the model's answer untouched
+"$MIST" gen student-dense-base --dims 2x3 --n 500 --seed 7 -o st.npy --quiet &&
+out=$(env -u MIST_WEIGHTS "$MIST" estimate st.npy --json 2>g-a.err) && [ ! -s g-a.err ] &&
   echo "$out" | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)

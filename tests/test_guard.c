@@ -121,6 +121,30 @@ static mist_guard_result run(const double *d, size_t n, int dx, int dy, const mi
     return r;
 }
 
+/* exp of every value: lognormal marginals, the same ranks (so the same copula and MI), and far
+ * from jointly Gaussian, so that the Gaussian fit answer stays out of tests of other rules. */
+static void exp_columns(double *d, size_t n, int cols)
+{
+    for (size_t i = 0; i < n * (size_t)cols; i++) d[i] = exp(d[i]);
+}
+
+/* n rows of a Gaussian (X, Y) 1x1 with correlation rho, or with dx + dy columns: x_i and y_i
+ * correlated rho pairwise (others independent). */
+static double *gauss_pairs(size_t n, int dx, int dy, double rho, uint64_t seed)
+{
+    gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(g, seed);
+    int c = dx + dy;
+    double *d = malloc(n * (size_t)c * sizeof *d);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < c; j++) d[i * c + j] = gsl_ran_gaussian(g, 1.0);
+        for (int j = 0; j < dx && j < dy; j++)
+            d[i * c + dx + j] = rho * d[i * c + j] + sqrt(1 - rho * rho) * d[i * c + dx + j];
+    }
+    gsl_rng_free(g);
+    return d;
+}
+
 /* ---- the cross-checks ---------------------------------------------------------------------- */
 
 /* KSG: the estimate is mist_ksg's, the standard error the sd of the per-row digamma terms from
@@ -301,12 +325,19 @@ START_TEST(test_right_model_not_flagged)
         double w = 0.1 + 0.1 * mi;
         mist_guard_model m = model_says(mi - w, mi, mi + w);
         mist_guard_result r = run(d, n, cases[t].dx, cases[t].dy, &m);
+        /* jointly Gaussian-looking rows are answered by their Gaussian MI (test_gaussian_fit) */
+        unsigned fit = r.reasons & MIST_GUARD_GAUSSIAN_FIT;
+        r.reasons &= ~(unsigned)MIST_GUARD_GAUSSIAN_FIT;
         CHECKM(r.reasons == 0, "%s %dx%d (MI %g): reasons %#x, ksg %g [%g, %g], copula %g [%g, %g]",
                cases[t].task, cases[t].dx, cases[t].dy, mi, r.reasons, r.ksg1.estimate,
                r.ksg1.lower, r.ksg1.upper, r.gaussian_copula.estimate,
                r.gaussian_copula.lower, r.gaussian_copula.upper);
-        CHECK(r.answer == MIST_GUARD_ANSWER_MODEL);
-        CHECK(r.estimate == mi && r.lower == mi - w && r.upper == mi + w);
+        if (fit)
+            CHECK(r.answer == MIST_GUARD_ANSWER_GAUSSIAN && r.lower <= mi - w &&
+                  r.upper >= mi + w);
+        else
+            CHECK(r.answer == MIST_GUARD_ANSWER_MODEL && r.estimate == mi && r.lower == mi - w &&
+                  r.upper == mi + w);
         if (mi > 0.5 && n >= 150) {
             mist_guard_model z = model_says(-0.01, 0.0, 0.01);
             r = run(d, n, cases[t].dx, cases[t].dy, &z);
@@ -325,6 +356,7 @@ START_TEST(test_above)
 {
     size_t n = 500;
     double *d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 3, n, NULL);
+    exp_columns(d, n, 2);
     mist_guard_model m = model_says(3.4, 4.7, 6.6);
     mist_guard_result r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons == (MIST_GUARD_ABOVE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
@@ -337,6 +369,7 @@ START_TEST(test_above)
     double mi;
     d = tu_task_data("normal-dense-base", 4, 4, "c", 0.2, 3, n, &mi);
     m = model_says(mi + 0.8, mi + 1.0, mi + 1.2);
+    exp_columns(d, n, 8);
     r = run(d, n, 4, 4, &m);
     CHECKM(r.reasons == 0, "4x4: reasons %#x", r.reasons);
     free(d);
@@ -381,7 +414,9 @@ START_TEST(test_above)
     m = model_says(5.5, 6.2, 7.2);
     m.metadist[0] = '\0'; /* no MI range: only the cross-checks judge */
     r = run(d, n, 1, 1, &m);
-    CHECKM(!(r.reasons & MIST_GUARD_ABOVE) && r.answer == MIST_GUARD_ANSWER_MODEL,
+    CHECKM(!(r.reasons & MIST_GUARD_ABOVE) &&
+               r.answer == (r.reasons & MIST_GUARD_GAUSSIAN_FIT ? MIST_GUARD_ANSWER_GAUSSIAN
+                                                               : MIST_GUARD_ANSWER_MODEL),
            "reasons %#x, copula %g", r.reasons, r.gaussian_copula.estimate);
     /* a noisy copy (MI about 0.8): the copula is far below its resolution, still a reference */
     for (size_t i = 0; i < n; i++) d[2 * i + 1] = d[2 * i] + gsl_ran_gaussian(g, 0.5);
@@ -405,6 +440,7 @@ START_TEST(test_ranges)
     size_t n = 200;
     double mi;
     double *d = tu_task_data("normal-dense-base", 2, 2, "c", 0.3, 8, n, &mi);
+    exp_columns(d, n, 4); /* not jointly Gaussian: no Gaussian fit answer */
     mist_guard_model m = model_says(mi - 0.05, mi, mi + 0.05);
     CHECK(run(d, n, 2, 2, &m).reasons == 0);
     m.n_max = (int64_t)n;
@@ -658,6 +694,170 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The Gaussian MI of the raw rows: the classical estimator's value, its Wishart bias, the
+ * copula's standard error formula on the raw values; Mardia's statistics against a brute-force
+ * O(n^2) computation with GSL's inverse of the ML covariance, turned into p-values here. */
+START_TEST(test_gaussian_raw_reference)
+{
+    int dims[][2] = {{1, 1}, {2, 1}, {3, 4}};
+    for (int t = 0; t < 3; t++) {
+        int dx = dims[t][0], dy = dims[t][1], d = dx + dy;
+        size_t n = 150 + 50 * t;
+        double *x = gauss_pairs(n, dx, dy, 0.6, 40 + t);
+        for (size_t i = 0; i < n; i++) x[i * d] += 0.3 * x[i * d] * x[i * d]; /* some skew */
+        double mi, bias, se, ps, pk, ref, rb;
+        mist_err err = {0};
+        CHECKM(mist_guard_gaussian_raw(x, n, dx, dy, &mi, &bias, &se, &ps, &pk, &err) == MIST_OK,
+               "%s", err.msg);
+        CHECK(mist_gaussian_mi(x, n, dx, dy, &ref, &err) == MIST_OK);
+        CHECKM(fabs(mi - ref) < 1e-9 * fmax(1, ref), "%d: %.12g vs %.12g", t, mi, ref);
+        CHECK(mist_gaussian_mi_bias(n, dx, dy, &rb, &err) == MIST_OK && bias == rb);
+        double se_ref = copula_se_reference(x, n, dx, dy);
+        CHECKM(fabs(se - se_ref) < 1e-9 * se_ref, "se %.12g vs %.12g", se, se_ref);
+        /* brute force: ML covariance, its inverse, every pair of rows */
+        double mean[8] = {0};
+        for (size_t i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) mean[j] += x[i * d + j] / n;
+        gsl_matrix *S = gsl_matrix_calloc(d, d);
+        for (size_t i = 0; i < n; i++)
+            for (int a = 0; a < d; a++)
+                for (int b = 0; b < d; b++)
+                    *gsl_matrix_ptr(S, a, b) +=
+                        (x[i * d + a] - mean[a]) * (x[i * d + b] - mean[b]) / n;
+        gsl_linalg_cholesky_decomp1(S);
+        gsl_linalg_cholesky_invert(S);
+        double b1 = 0, b2 = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < n; k++) {
+                double q = 0;
+                for (int a = 0; a < d; a++)
+                    for (int b = 0; b < d; b++)
+                        q += (x[i * d + a] - mean[a]) * gsl_matrix_get(S, a, b) *
+                             (x[k * d + b] - mean[b]);
+                b1 += q * q * q / ((double)n * n);
+                if (i == k) b2 += q * q / n;
+            }
+        double dd = d, nn = n;
+        double kf = (dd + 1) * (nn + 1) * (nn + 3) / (nn * ((nn + 1) * (dd + 1) - 6));
+        double ps_ref = gsl_cdf_chisq_Q(nn * b1 / 6 * kf, dd * (dd + 1) * (dd + 2) / 6);
+        double z = (b2 - dd * (dd + 2) * (nn - 1) / (nn + 1)) / sqrt(8 * dd * (dd + 2) / nn);
+        double pk_ref = 2 * gsl_cdf_ugaussian_Q(fabs(z));
+        CHECKM(fabs(ps - ps_ref) < 1e-9 * fmax(ps_ref, 1e-12) + 1e-300, "%d: skew p %.12g vs %.12g",
+               t, ps, ps_ref);
+        CHECKM(fabs(pk - pk_ref) < 1e-9 * fmax(pk_ref, 1e-12) + 1e-300, "%d: kurt p %.12g vs %.12g",
+               t, pk, pk_ref);
+        gsl_matrix_free(S);
+        free(x);
+    }
+    /* above MIST_GUARD_NORMAL_MAX_DIMS columns: the MI, no tests */
+    size_t n = 200;
+    double *x = gauss_pairs(n, 5, 4, 0.5, 3), mi, bias, se, ps = 0, pk = 0;
+    mist_err err = {0};
+    CHECK(mist_guard_gaussian_raw(x, n, 5, 4, &mi, &bias, &se, &ps, &pk, &err) == MIST_OK);
+    CHECK(isnan(ps) && isnan(pk) && isfinite(mi));
+    CHECK(mist_guard_gaussian_raw(x, n, 5, 4, &mi, &bias, &se, NULL, &pk, &err) == MIST_EINVAL);
+    free(x);
+}
+END_TEST
+
+/* Monte Carlo: on Gaussian data each test rejects at 5% about 5% of the time (400 datasets of
+ * 150 rows, 2x1: within 2-9%); on lognormal marginals (the same dependence) almost always. */
+START_TEST(test_normality_tests_monte_carlo)
+{
+    int rs = 0, rk = 0, rl = 0, reps = 400;
+    size_t n = 150;
+    for (int r = 0; r < reps; r++) {
+        double *x = gauss_pairs(n, 2, 1, 0.7, 1000 + (uint64_t)r), mi, bias, se, ps, pk;
+        mist_err err = {0};
+        CHECK(mist_guard_gaussian_raw(x, n, 2, 1, &mi, &bias, &se, &ps, &pk, &err) == MIST_OK);
+        rs += ps < 0.05;
+        rk += pk < 0.05;
+        exp_columns(x, n, 3);
+        CHECK(mist_guard_gaussian_raw(x, n, 2, 1, &mi, &bias, &se, &ps, &pk, &err) == MIST_OK);
+        rl += ps < 0.05 || pk < 0.05;
+        free(x);
+    }
+    CHECKM(rs >= 8 && rs <= 36, "skewness rejected %d of %d Gaussian sets", rs, reps);
+    CHECKM(rk >= 8 && rk <= 36, "kurtosis rejected %d of %d Gaussian sets", rk, reps);
+    CHECKM(rl >= reps - 4, "lognormal rejected only %d of %d", rl, reps);
+}
+END_TEST
+
+/* GAUSSIAN FIT: Gaussian 1x1 of MI 6 nats (rho^2 = 1 - e^-12) at n = 1000 with a model far below
+ * is answered by the Gaussian MI (within 4 se of the truth), its interval covering both; the
+ * rule stays off below 100 distinct rows, with a discrete column, above 8 columns, on
+ * lognormal marginals; and over a batch of mixed data it fires exactly when its conditions
+ * hold. */
+START_TEST(test_gaussian_fit)
+{
+    size_t n = 1000;
+    double rho = sqrt(1 - exp(-12.0));
+    double *x = gauss_pairs(n, 1, 1, rho, 7);
+    mist_guard_model m = model_says(3.6, 4.0, 4.4);
+    mist_guard_result r = run(x, n, 1, 1, &m);
+    CHECKM(r.reasons & MIST_GUARD_GAUSSIAN_FIT, "reasons %#x (p %g %g)", r.reasons,
+           r.normal_p_skew, r.normal_p_kurt);
+    CHECK(r.answer == MIST_GUARD_ANSWER_GAUSSIAN && r.gaussian.ok);
+    CHECKM(fabs(r.estimate - 6.0) < 4 * r.gaussian.se, "%g (se %g)", r.estimate, r.gaussian.se);
+    CHECK(r.estimate == r.gaussian.estimate && r.lower == fmin(3.6, r.gaussian.lower) &&
+          r.upper == fmax(4.4, r.gaussian.upper));
+    /* 99 distinct rows: off (the first 99, then copies of them) */
+    double *y = malloc(2 * 150 * sizeof *y);
+    for (size_t i = 0; i < 150; i++) memcpy(y + 2 * i, x + 2 * (i % 99), 2 * sizeof *y);
+    r = run(y, 150, 1, 1, &m);
+    CHECK(r.distinct_rows == 99 && !(r.reasons & MIST_GUARD_GAUSSIAN_FIT));
+    r = run(y, 100, 1, 1, &m); /* 99 distinct of 100 */
+    CHECK(!(r.reasons & MIST_GUARD_GAUSSIAN_FIT));
+    memcpy(y, x, 2 * 150 * sizeof *y);
+    r = run(y, 150, 1, 1, &m);
+    CHECK(r.reasons & MIST_GUARD_GAUSSIAN_FIT);
+    free(y);
+    /* a discrete column: X rounded to 5 levels */
+    y = malloc(2 * n * sizeof *y);
+    memcpy(y, x, 2 * n * sizeof *y);
+    for (size_t i = 0; i < n; i++) y[2 * i] = round(fmax(-2, fmin(2, y[2 * i])));
+    r = run(y, n, 1, 1, &m);
+    CHECK((r.reasons & MIST_GUARD_DISCRETE) && !(r.reasons & MIST_GUARD_GAUSSIAN_FIT));
+    /* lognormal marginals */
+    memcpy(y, x, 2 * n * sizeof *y);
+    exp_columns(y, n, 2);
+    r = run(y, n, 1, 1, &m);
+    CHECKM(!(r.reasons & MIST_GUARD_GAUSSIAN_FIT) && r.normal_p_kurt < 1e-6, "p %g",
+           r.normal_p_kurt);
+    free(y);
+    free(x);
+    /* 9 columns */
+    x = gauss_pairs(400, 5, 4, 0.8, 8);
+    mist_guard_model m9 = model_says(0.5, 1.0, 1.5);
+    r = run(x, 400, 5, 4, &m9);
+    CHECK(!r.gaussian.ok && isnan(r.normal_p_skew) && !(r.reasons & MIST_GUARD_GAUSSIAN_FIT));
+    free(x);
+    /* mixed data: Gaussian, additive and non-monotone channels, mixtures at n = 100..400 */
+    const char *tasks[] = {"normal-dense-base", "additive-base", "channel-sine-base",
+                           "channel-bumps-base", "mixture-xshape-base", "mixture-random-base"};
+    int fired = 0, normal_pass = 0;
+    for (int t = 0; t < 6; t++)
+        for (uint64_t seed = 1; seed <= 8; seed++) {
+            size_t nn = 100 + 40 * seed;
+            double mi;
+            x = tu_task_data(tasks[t], 1, 1, NULL, 0, seed, nn, &mi);
+            mist_guard_model mm = model_says(mi - 0.1, mi, mi + 0.1);
+            r = run(x, nn, 1, 1, &mm);
+            int want = r.gaussian.ok && r.distinct_rows >= 100 && r.normal_p_skew > 0.01 &&
+                       r.normal_p_kurt > 0.01 && r.ksg1.ok &&
+                       r.gaussian.estimate >= r.ksg1.estimate && r.discrete_col < 0;
+            CHECKM(!!(r.reasons & MIST_GUARD_GAUSSIAN_FIT) == want, "%s seed %d", tasks[t],
+                   (int)seed);
+            CHECK(want == (r.answer == MIST_GUARD_ANSWER_GAUSSIAN));
+            fired += want;
+            if (t == 0) normal_pass += r.normal_p_skew > 0.01 && r.normal_p_kurt > 0.01;
+            free(x);
+        }
+    CHECKM(normal_pass >= 7, "Gaussian data passed the normality tests %d of 8", normal_pass);
+    CHECKM(fired >= 4 && fired < 48, "fired %d", fired);
+}
+END_TEST
+
 START_TEST(test_names_and_model_init)
 {
     CHECK(strcmp(mist_guard_reason_name(MIST_GUARD_N_RANGE), "n_range") == 0);
@@ -668,7 +868,9 @@ START_TEST(test_names_and_model_init)
     CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_GAUSSIAN_COPULA), "gaussian_copula") ==
           0);
     CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_DISCRETE), "discrete") == 0);
-    CHECK(mist_guard_answer_name(5) == NULL && mist_guard_answer_name(-1) == NULL);
+    CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_GAUSSIAN), "gaussian") == 0);
+    CHECK(strcmp(mist_guard_reason_name(MIST_GUARD_GAUSSIAN_FIT), "gaussian_fit") == 0);
+    CHECK(mist_guard_answer_name(6) == NULL && mist_guard_answer_name(-1) == NULL);
     CHECK(mist_guard_metadist_continuous("default") && !mist_guard_metadist_continuous("broad") &&
           !mist_guard_metadist_continuous(NULL));
     mist_arch a;
@@ -707,7 +909,8 @@ int main(void)
                        test_standard_errors_vs_spread, test_nonmonotone_flagged,
                        test_right_model_not_flagged, test_above, test_ranges, test_discrete,
                        test_mi_table, test_duplicate_rows, test_determinism, test_errors, test_names_and_model_init,
-                       NULL);
+                       test_gaussian_raw_reference, test_normality_tests_monte_carlo,
+                       test_gaussian_fit, NULL);
     tcase_add_loop_test(t, test_mi_table_broad, 0, 2); /* broad, broad2 */
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

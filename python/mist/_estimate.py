@@ -20,7 +20,8 @@ class Estimate:
     method       the method as run ("mist", "ksg1", "gaussian:copula", ...)
     warnings     the guard's warnings (the learned model only)
     guard        {"reasons": [...], "answer": ..., "model": {...}, "ksg1": {...},
-                 "gaussian_copula": {...}} when the guard ran, else None
+                 "gaussian_copula": {...}, "gaussian": {...}, "normality_p": {...}} when the
+                 guard ran, else None
     weights      the model file (method "mist")
     n, dx, dy    the data's size
     exact        True when the data settle the estimate (every X or every Y column constant:
@@ -176,6 +177,8 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  "answer": _guard.ANSWER_NAMES.get(gr.answer, "model") if fallback else "model",
                  "model": {"estimate": est, "lower": q3[0], "upper": q3[2], "ci": 0.9},
                  "ksg1": xc(gr.ksg1), "gaussian_copula": xc(gr.gaussian_copula),
+                 "gaussian": xc(gr.gaussian),
+                 "normality_p": {"skewness": gr.normal_p_skew, "kurtosis": gr.normal_p_kurt},
                  "cross_check_rows": gr.distinct_rows,
                  "mi_max": gr.mi_max,
                  "discrete": {"column": gr.discrete_col, "levels": gr.discrete_levels}

@@ -3,12 +3,15 @@ import ctypes
 
 from . import _lib
 
-N_RANGE, DIM_RANGE, MI_RANGE, DISCRETE, BELOW, ABOVE = (1 << i for i in range(6))
+N_RANGE, DIM_RANGE, MI_RANGE, DISCRETE, BELOW, ABOVE, GAUSSIAN_FIT = (1 << i for i in range(7))
 REASON_NAMES = {N_RANGE: "n_range", DIM_RANGE: "dims_range", MI_RANGE: "mi_range",
-                DISCRETE: "discrete", BELOW: "below_classical", ABOVE: "above_classical"}
-ANSWER_NAMES = {0: "model", 1: "model_widened", 2: "ksg1", 3: "gaussian_copula", 4: "discrete"}
+                DISCRETE: "discrete", BELOW: "below_classical", ABOVE: "above_classical",
+                GAUSSIAN_FIT: "gaussian_fit"}
+ANSWER_NAMES = {0: "model", 1: "model_widened", 2: "ksg1", 3: "gaussian_copula", 4: "discrete",
+                5: "gaussian"}
 _ANSWER_WORDS = {2: "KSG's estimate", 3: "the Gaussian copula's estimate",
-                 4: "the plug-in MI of the discrete table"}
+                 4: "the plug-in MI of the discrete table",
+                 5: "the Gaussian MI of the rows (bias-corrected)"}
 
 
 def reasons(bits):
@@ -64,7 +67,17 @@ def warnings(r, m, n, dx, dy, fallback):
             parts.append("the Gaussian copula's [%.3f, %.3f]" % (G.lower, G.upper))
         out.append("%s lies far above %s: the data may be unlike the model's training data (a "
                    "negated column, discrete values?)" % (_model_words(lo, hi), " and ".join(parts)))
-    if fallback and r.answer == 4:
+    if r.reasons & GAUSSIAN_FIT:
+        N = r.gaussian
+        out.append("the rows look jointly Gaussian (Mardia's tests: skewness p = %.2g, kurtosis "
+                   "p = %.2g) and their Gaussian MI %.3f [%.3f, %.3f] is not below KSG's %.3f: "
+                   "for Gaussian data it is the efficient estimate (the model reads ranks only)"
+                   % (r.normal_p_skew, r.normal_p_kurt, N.estimate, N.lower, N.upper, K.estimate))
+    if fallback and r.reasons == GAUSSIAN_FIT:
+        out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s and "
+                   "the Gaussian one); guard='warn' keeps the model's answer"
+                   % (_ANSWER_WORDS[5], r.estimate, r.lower, r.upper, _model_words(lo, hi)))
+    elif fallback and r.answer == 4:
         out.append("every column is discrete: answering with %s %.3f and its 90%% interval "
                    "[%.3f, %.3f] (jackknife bias-corrected); guard='warn' keeps the model's answer"
                    % (_ANSWER_WORDS[4], r.estimate, r.lower, r.upper))

@@ -78,7 +78,8 @@ class GuardResult(ctypes.Structure):
     _fields_ = [("reasons", c_uint), ("ksg1", GuardXcheck), ("gaussian_copula", GuardXcheck),
                 ("mi_max", c_double), ("discrete_col", c_int), ("discrete_levels", c_size_t),
                 ("answer", c_int), ("estimate", c_double), ("lower", c_double),
-                ("upper", c_double), ("distinct_rows", c_size_t)]
+                ("upper", c_double), ("distinct_rows", c_size_t), ("gaussian", GuardXcheck),
+                ("normal_p_skew", c_double), ("normal_p_kurt", c_double)]
 
 
 class Param(ctypes.Structure):
