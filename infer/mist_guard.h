@@ -18,7 +18,8 @@
  *     plug-in MI of the joint table (mist_discrete_mi, jackknife bias-corrected) and its own
  *     interval (+- z se), before the rules above: KSG's answer on tied data depends on its
  *     tie-breaking noise, and the model (trained on continuous data) has no say;
- *   - else a discrete column: answer with KSG;
+ *   - else a discrete column: answer with KSG, the upper end of its interval 2.5 times as far
+ *     from the estimate (KSG reads tied data low);
  *   - the rows look jointly Gaussian (at least 100 distinct rows, dx+dy <= 8, no discrete column,
  *     Mardia's skewness and kurtosis tests both above 1%) and their Gaussian MI is not below
  *     KSG's estimate: answer with the bias-corrected Gaussian MI, the efficient estimate for

@@ -509,6 +509,10 @@ START_TEST(test_discrete)
     CHECK(r.discrete_col == 0 && r.discrete_levels == 2);
     CHECK(r.answer == MIST_GUARD_ANSWER_KSG1 && r.estimate == r.ksg1.estimate);
     CHECKM(fabs(r.ksg1.estimate - 0.57) < 0.15, "ksg on binary X %g", r.ksg1.estimate);
+    /* KSG reads tied data low: its upper end 2.5 times as far, the lower end its own */
+    CHECK(r.lower == fmin(0.45, r.ksg1.lower));
+    CHECK(r.upper == fmax(0.65, r.ksg1.estimate + 2.5 * (r.ksg1.upper - r.ksg1.estimate)));
+    CHECK(r.upper > r.ksg1.upper);
     m.metadist[0] = '\0';
     CHECK(run(d, n, 1, 1, &m).reasons == 0);
     free(d);
