@@ -1,5 +1,6 @@
-/* The plug-in MI of discrete data: the empirical joint table of the distinct X rows and the
- * distinct Y rows (every value its own level, no binning), bias-corrected by the jackknife
+/* The MI of discrete data from the empirical joint table of the distinct X rows and the
+ * distinct Y rows (every value its own level, no binning): the plug-in bias-corrected by the
+ * jackknife
  *   I_J = n I - (n - 1) mean_i I_(-i),
  * I_(-i) the plug-in without row i. Deleting a row changes only its own cell's counts, so every
  * I_(-i) comes from the sums c log c in O(1) and the whole jackknife costs O(n) after the table.
@@ -13,6 +14,17 @@
  * Miller-Madow correction instead 0.0073 and 0.0013: at n = 100 the 3x3 binary table has up to
  * 64 cells, and Miller-Madow's (m - 1) / 2n leaves most of the bias (0.021 vs 0.008 there).
  *
+ * The estimate is the mean of that jackknife and the Chao-Shen estimate
+ *   I_CS = H_CS(X) + H_CS(Y) - H_CS(X, Y),
+ *   H_CS = -sum_cells p log p / (1 - (1 - p)^n), p = C c / n, C = 1 - f1 / n
+ * (f1: cells seen once, f1 = n - 1 when every cell is; Chao and Shen 2003, the coverage-adjusted
+ * entropy for undersampled tables). The two fail in opposite regimes: in sparse tables the
+ * jackknife leaves much of the bias (categorical-binary 3x3 at n = 100, seeds 3-6: MSE 0.0081,
+ * Chao-Shen 0.0061), in well-sampled ones Chao-Shen is the plug-in with its (m - 1) / 2n bias
+ * (n = 500: 0.0013 vs the jackknife's 0.0011). The mean: 0.0025 over the binary family (the
+ * jackknife 0.0031, Chao-Shen 0.0025) and 0.0013 over categorical-channel (0.0013, 0.0014);
+ * switching by the share of singleton cells did no better. Cost O(cells).
+ *
  * Standard error (mist_discrete_mi's se), three parts in quadrature:
  *   - the jackknife's own, sqrt((n - 1) / n sum_i (I_(-i) - mean)^2);
  *   - the disagreement of two first-order bias corrections, |I_J - I_MM| with
@@ -20,8 +32,9 @@
  *     the bias is of that order where the table is sparse;
  *   - the plug-in's spread under independence (2n I is chi-square with (m_x - 1)(m_y - 1)
  *     degrees of freedom), sqrt((m_x - 1)(m_y - 1) / 2) / n, where the other two vanish.
- * 90% coverage of +- 1.645 se on seeds 3-6: 0.958 (binary), 0.858 (channel); the jackknife's
- * se alone 0.80 / 0.85 at n = 100.
+ * 90% coverage of +- 1.645 se around the mean on seeds 3-6: 0.975 (binary), 0.858 (channel)
+ * (around the jackknife alone 0.958 / 0.858); the jackknife's se alone 0.80 / 0.85 at
+ * n = 100.
  *
  * Levels: values compare with ==, so -0 and +0 are one level. The estimate refuses data with
  * more than n / 2 distinct rows: a table with so few repeats is continuous data or too sparse
@@ -119,6 +132,21 @@ static double deleted_plugin(const table *t, size_t i)
     return s / (t->dn - 1.0) + log(t->dn - 1.0);
 }
 
+/* Chao-Shen's entropy of a table of m cells with counts cnt (n in all) */
+static double entropy_cs(const size_t *cnt, size_t m, size_t n)
+{
+    size_t f1 = 0;
+    for (size_t j = 0; j < m; j++) f1 += cnt[j] == 1;
+    if (f1 == n) f1 = n - 1;
+    double dn = (double)n, cov = 1.0 - (double)f1 / dn, h = 0.0;
+    for (size_t j = 0; j < m; j++) {
+        double p = cov * (double)cnt[j] / dn;
+        /* 1 - (1 - p)^n without cancellation; p = 1 gives 1 (and p log p = 0) */
+        h -= p * log(p) / -expm1(dn * log1p(-p));
+    }
+    return h;
+}
+
 int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, double *se,
                      mist_err *err)
 {
@@ -163,7 +191,8 @@ int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, d
         dev2 += dd * dd;
     }
     double jack = dn * plugin - (dn - 1.0) * mean_del;
-    *mi = jack;
+    double cs = entropy_cs(cx, mx, n) + entropy_cs(cy, my, n) - entropy_cs(cnt, mxy, n);
+    *mi = 0.5 * (jack + cs);
     if (se) {
         double var_j = (dn - 1.0) / dn * dev2;
         double mm = plugin + ((double)(mx - 1) + (double)(my - 1) - (double)(mxy - 1)) / (2.0 * dn);

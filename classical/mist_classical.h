@@ -71,8 +71,9 @@ MIST_API int mist_histogram_mi(const double *data, size_t n, int dx, int dy, con
 MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o, double *mi,
                          mist_err *err);
 
-/* The plug-in MI of discrete data, jackknife bias-corrected (discrete.c): every distinct
- * X row and Y row is a cell of the joint table. se (may be NULL): a standard error (the
+/* The MI of discrete data (discrete.c): every distinct X row and Y row is a cell of the joint
+ * table; the mean of the jackknife-corrected plug-in and the Chao-Shen (coverage-adjusted)
+ * estimate. se (may be NULL): a standard error (the
  * jackknife's, the gap to the Miller-Madow correction, and the plug-in's spread under
  * independence, in quadrature). MIST_EDATA when more than n/2 rows are
  * distinct (continuous or too sparse for a table), with NaN/Inf, or n < 2. */

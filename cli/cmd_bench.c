@@ -39,7 +39,7 @@ static void bench_usage(FILE *f)
         "                       gaussian     copula, unbiased (Wishart bias removed)\n"
         "                       histogram    bins=B, mm (Miller-Madow), copula\n"
         "                       kde          bandwidth=H, copula\n"
-        "                       discrete     (discrete data: the table's plug-in, jackknifed)\n"
+        "                       discrete     (discrete data: the table's MI, bias-corrected)\n"
         "                       mist         PATH or weights=PATH (a mist weights file), raw;\n"
         "                                    mist:qr, mist:point: the shipped models (bare mist:\n"
         "                                    the default, as in `mist estimate`); guard: the\n"

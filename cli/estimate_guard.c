@@ -112,7 +112,7 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
     else if (fallback && r->answer == MIST_GUARD_ANSWER_DISCRETE)
         fprintf(stderr,
                 "mist: warning: every column is discrete: answering with %s %.3f and its 90%% "
-                "interval [%.3f, %.3f] (jackknife bias-corrected); --guard warn keeps the model's "
+                "interval [%.3f, %.3f] (bias-corrected); --guard warn keeps the model's "
                 "answer\n",
                 answer_words(r->answer), r->estimate, r->lower, r->upper);
     else if (fallback)

@@ -15,7 +15,7 @@
  *   - else the model's interval lies far above both classical intervals at low dims (dx+dy <= 6):
  *     answer with the classical estimate whose upper end is higher;
  *   - every column discrete (at most 20 distinct values each, and at most n/2): answer with the
- *     plug-in MI of the joint table (mist_discrete_mi, jackknife bias-corrected) and its own
+ *     MI of the joint table (mist_discrete_mi, bias-corrected) and its own
  *     interval (+- z se), before the rules above: KSG's answer on tied data depends on its
  *     tie-breaking noise, and the model (trained on continuous data) has no say;
  *   - else a discrete column: answer with KSG, the upper end of its interval 2.5 times as far

@@ -79,7 +79,7 @@ def warnings(r, m, n, dx, dy, fallback):
                    % (_ANSWER_WORDS[5], r.estimate, r.lower, r.upper, _model_words(lo, hi)))
     elif fallback and r.answer == 4:
         out.append("every column is discrete: answering with %s %.3f and its 90%% interval "
-                   "[%.3f, %.3f] (jackknife bias-corrected); guard='warn' keeps the model's answer"
+                   "[%.3f, %.3f] (bias-corrected); guard='warn' keeps the model's answer"
                    % (_ANSWER_WORDS[4], r.estimate, r.lower, r.upper))
     elif fallback:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s%s); "
