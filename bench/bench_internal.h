@@ -106,6 +106,9 @@ void bench_runinfo_free(bench_runinfo *ri);
 int bench_runinfo_add_suite(bench_runinfo *ri, const bench_suite_info *s, const char *where,
                             mist_err *err);
 int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err);
+/* Whether run.json named the label; the command (or fingerprint) stored for it (NULL: none). */
+int bench_runinfo_has_label(const bench_runinfo *ri, const char *label);
+const char *bench_runinfo_command(const bench_runinfo *ri, const char *label);
 /* "single" or "bootstrap:B": the --score setting as written. */
 void bench_score_text(char *buf, size_t cap, int score_bootstrap);
 int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *err);
@@ -216,10 +219,13 @@ typedef struct bench_est_rt {
     size_t ntaus, i_lo, i_hi, i_med;
     char taus_text[256];
     /* mist: "weights:HEX", a hash of what decides its answers (the parameters, meta and
-     * recalibration of its model and of the second model it routes to), recorded in run.json
-     * beside the label as a cmd: estimator's command, so that rows of other weights under the
-     * same label (a model trained again into the same file) are never resumed or merged */
-    char fingerprint[32];
+     * recalibration of its model and of the second model it routes to), with ";guard:V" (the
+     * guard's rules, MIST_GUARD_RULES) for a guarded label; a classical estimator whose answers
+     * changed since its first version: "NAME:V" (mist_est_version); "" otherwise. Recorded in
+     * run.json beside the label as a cmd: estimator's command, so that rows of other weights,
+     * rules or versions under the same label (a model trained again into the same file, a
+     * rebuilt binary) are never resumed or merged */
+    char fingerprint[48];
 } bench_est_rt;
 
 /* Prepares spec for a run at interval level ci; for mist, opens the weights once to check them,

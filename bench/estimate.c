@@ -60,6 +60,8 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
     rt->spec = spec;
     rt->is_mist = !strcmp(spec->name, "mist");
     rt->is_cmd = !strcmp(spec->name, "cmd");
+    int v = mist_est_version(spec->name);
+    if (v > 1) snprintf(rt->fingerprint, sizeof rt->fingerprint, "%s:%d", spec->name, v);
     if (!rt->is_mist && !rt->is_cmd) return MIST_OK;
     if (rt->is_mist) {
         mist_model *m = mist_model_open(spec->weights, err);
@@ -68,7 +70,12 @@ int bench_est_rt_init(bench_est_rt *rt, const mist_bench_est *spec, double ci, m
         uint64_t h = hash_model(MIST_FNV1A64_INIT, m);
         mist_model *alt = mist_model_route_alt(m, NULL);
         if (alt) h = hash_model(h, alt);
-        snprintf(rt->fingerprint, sizeof rt->fingerprint, "weights:%016llx", (unsigned long long)h);
+        if (spec->guard)
+            snprintf(rt->fingerprint, sizeof rt->fingerprint, "weights:%016llx;guard:%d",
+                     (unsigned long long)h, MIST_GUARD_RULES);
+        else
+            snprintf(rt->fingerprint, sizeof rt->fingerprint, "weights:%016llx",
+                     (unsigned long long)h);
         mist_model_free(m);
         if (!rt->quantile_model) return MIST_OK;
     }

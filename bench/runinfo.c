@@ -7,6 +7,7 @@
 
 #include "bench_internal.h"
 #include "io_internal.h"
+#include "mist_classical.h"
 #include "mist_io.h"
 
 #define RUNINFO_FORMAT "mist-bench-run"
@@ -67,6 +68,33 @@ int bench_runinfo_add_suite(bench_runinfo *ri, const bench_suite_info *s, const 
     return MIST_OK;
 }
 
+/* "NAME:V": a classical estimator's version fingerprint (bench_est_rt.fingerprint) */
+static int is_version_fp(const char *s)
+{
+    const char *c = strchr(s, ':');
+    if (!c || c == s || (size_t)(c - s) >= 16 || !c[1]) return 0;
+    char name[16];
+    memcpy(name, s, (size_t)(c - s));
+    name[c - s] = '\0';
+    for (const char *p = c + 1; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return mist_est_known(name);
+}
+
+int bench_runinfo_has_label(const bench_runinfo *ri, const char *label)
+{
+    for (size_t i = 0; i < ri->nlabels; i++)
+        if (!strcmp(ri->labels[i], label)) return 1;
+    return 0;
+}
+
+const char *bench_runinfo_command(const bench_runinfo *ri, const char *label)
+{
+    for (size_t i = 0; i < ri->ncommands; i++)
+        if (!strcmp(ri->commands[i].label, label)) return ri->commands[i].command;
+    return NULL;
+}
+
 int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
 {
     for (size_t i = 0; i < ri->nlabels; i++)
@@ -107,9 +135,15 @@ int bench_runinfo_add_command(bench_runinfo *ri, const char *label, const char *
         if (!strcmp(ri->commands[i].command, command)) return MIST_OK;
         if (!strncmp(command, "weights:", 8))
             return mist_fail(err, MIST_EINVAL,
-                             "%s already holds rows of estimator '%s' from other weights (%s, now "
-                             "%s: the model file or the second model it routes to changed); use "
-                             "another output folder, or copy the model to a new name",
+                             "%s already holds rows of estimator '%s' from other weights or guard "
+                             "rules (%s, now %s: the model file, the second model it routes to, "
+                             "or the guard changed); use another output folder, or copy the "
+                             "model to a new name",
+                             where, label, ri->commands[i].command, command);
+        if (is_version_fp(command))
+            return mist_fail(err, MIST_EINVAL,
+                             "%s already holds rows of estimator '%s' from another version of it "
+                             "(%s, now %s); use another output folder",
                              where, label, ri->commands[i].command, command);
         return mist_fail(err, MIST_EINVAL,
                          "%s already holds rows of estimator '%s' with another command ('%.200s'); "

@@ -399,13 +399,19 @@ int mist_bench_run(const mist_bench_opts *o, mist_bench_report *rep, mist_err *e
         rc = bench_runinfo_add_suite(&ri, &si, o->out_dir, err);
     }
     for (size_t e = 0; e < o->nest && !rc; e++) {
-        rc = bench_runinfo_add_label(&ri, o->est[e].label, err);
+        const char *lab = o->est[e].label;
+        /* a label stored before its estimator's answers were versioned (no fingerprint) */
+        if (rt[e].fingerprint[0] && bench_runinfo_has_label(&ri, lab) &&
+            !bench_runinfo_command(&ri, lab))
+            rc = mist_fail(err, MIST_EINVAL,
+                           "%s already holds rows of estimator '%s' made before its answers "
+                           "were versioned (now %s); use another output folder",
+                           o->out_dir, lab, rt[e].fingerprint);
+        if (!rc) rc = bench_runinfo_add_label(&ri, lab, err);
         if (!rc && !strcmp(o->est[e].name, "cmd"))
-            rc = bench_runinfo_add_command(&ri, o->est[e].label, o->est[e].command, o->out_dir,
-                                           err);
-        if (!rc && rt[e].is_mist)
-            rc = bench_runinfo_add_command(&ri, o->est[e].label, rt[e].fingerprint, o->out_dir,
-                                           err);
+            rc = bench_runinfo_add_command(&ri, lab, o->est[e].command, o->out_dir, err);
+        if (!rc && rt[e].fingerprint[0])
+            rc = bench_runinfo_add_command(&ri, lab, rt[e].fingerprint, o->out_dir, err);
     }
     for (size_t t = 0; t < ntr && !rc; t++)
         if (strcmp(tr[t], "none")) rc = bench_runinfo_add_transform(&ri, tr[t], err);

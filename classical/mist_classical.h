@@ -43,6 +43,9 @@ typedef struct mist_est_result {
 
 /* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete". */
 MIST_API int mist_est_known(const char *name);
+/* The version of an estimator's answers (1 at first; bumped whenever a change moves them, so that
+ * stored results can tell which code made them); 0 for an unknown name. */
+MIST_API int mist_est_version(const char *name);
 MIST_API const char *const *mist_est_names(size_t *count);
 
 /* Runs the named estimator (with the copula option and the bootstrap interval when the options

@@ -47,6 +47,11 @@ extern "C" {
 
 struct mist_model; /* mist_infer.h */
 
+/* The version of the guard's rules: bumped whenever a rule or threshold changes what it answers
+ * (2: the Gaussian fit answer and the discrete column's wider KSG interval), so that stored
+ * results can tell which rules made them (`mist bench` records it). */
+#define MIST_GUARD_RULES 2
+
 enum mist_guard_reason {
     MIST_GUARD_N_RANGE = 1 << 0,   /* n outside the trained n range */
     MIST_GUARD_DIM_RANGE = 1 << 1, /* dx or dy outside the trained dims */

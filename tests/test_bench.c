@@ -15,6 +15,7 @@
 #include "mist_bench.h"
 #include "mist_classical.h"
 #include "mist_gen.h"
+#include "mist_guard.h"
 #include "mist_infer.h"
 #include "mist_io.h"
 #include "mist_rng.h"
@@ -925,6 +926,80 @@ START_TEST(test_mist_degenerate)
 }
 END_TEST
 
+/* Replaces the first `from` in FILE by `to` (at most 64 bytes more). */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    size_t len;
+    unsigned char *raw = tu_slurp(path, &len);
+    ck_assert_ptr_nonnull(raw);
+    char *s = malloc(len + 1); /* tu_slurp's bytes are not NUL-terminated */
+    memcpy(s, raw, len);
+    s[len] = '\0';
+    free(raw);
+    char *at = strstr(s, from);
+    ck_assert_msg(at != NULL, "'%s' not in %s", from, path);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(s, 1, (size_t)(at - s), f);
+    fputs(to, f);
+    fputs(at + strlen(from), f);
+    fclose(f);
+    free(s);
+}
+
+/* run.json records what made a label's rows beyond its name: the guard's rules for a guarded
+ * mist: label, the version of a classical estimator whose answers changed; rows made by other
+ * rules, another version, or before versions were recorded are refused, not resumed. */
+START_TEST(test_versions_in_run_json)
+{
+    char *d = tmpdir("bench-ver");
+    char qr[1024], out[1100], list[1200], rj[1200], fp[64];
+    snprintf(qr, sizeof qr, "%s/qr.msgpack", d);
+    save_tiny_model(qr, MIST_LAYOUT_SPLIT, 1);
+    snprintf(out, sizeof out, "%s/run", d);
+    snprintf(rj, sizeof rj, "%s/run.json", out);
+    snprintf(list, sizeof list, "mist:%s:guard,discrete", qr);
+    run_bench(out, "smoke", 0, list, 0, 1, 0, 1, 0);
+    size_t len;
+    unsigned char *raw = tu_slurp(rj, &len);
+    ck_assert_ptr_nonnull(raw);
+    char *s = malloc(len + 1);
+    memcpy(s, raw, len);
+    s[len] = '\0';
+    free(raw);
+    snprintf(fp, sizeof fp, ";guard:%d\"", MIST_GUARD_RULES);
+    ck_assert_msg(strstr(s, fp), "%s", s);
+    snprintf(fp, sizeof fp, "\"discrete:%d\"", mist_est_version("discrete"));
+    ck_assert_msg(strstr(s, fp) && mist_est_version("discrete") >= 2, "%s", s);
+    ck_assert_int_eq(mist_est_version("ksg1"), 1);
+    ck_assert_int_eq(mist_est_version("nope"), 0);
+    free(s);
+    mist_bench_report again = run_bench(out, "smoke", 0, list, 0, 1, 0, 1, 0);
+    ck_assert_uint_eq(again.total_rows, 12);
+    mist_err err;
+    int rc;
+    /* rows of an older guard */
+    snprintf(fp, sizeof fp, ";guard:%d\"", MIST_GUARD_RULES);
+    edit_file(rj, fp, ";guard:1\"");
+    run_bench_ex(out, "smoke", list, NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_msg(rc == MIST_EINVAL && strstr(err.msg, "guard rules"), "%d %s", rc, err.msg);
+    edit_file(rj, ";guard:1\"", fp);
+    /* an older discrete */
+    snprintf(fp, sizeof fp, "\"discrete:%d\"", mist_est_version("discrete"));
+    edit_file(rj, fp, "\"discrete:1\"");
+    run_bench_ex(out, "smoke", list, NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "another version"), "%s", err.msg);
+    /* rows from before versions were recorded: the label without its entry */
+    edit_file(rj, "{\"label\": \"discrete\", \"command\": \"discrete:1\"}",
+              "{\"label\": \"other\", \"command\": \"discrete:1\"}");
+    run_bench_ex(out, "smoke", list, NULL, 0, 0, 0, 0, &err, &rc);
+    ck_assert_int_eq(rc, MIST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "before its answers were versioned"), "%s", err.msg);
+    free(d);
+}
+END_TEST
+
 START_TEST(test_mist_model)
 {
     char *d = tmpdir("bench-mist");
@@ -1270,7 +1345,7 @@ static Suite *bench_suite(void)
     Suite *s = suite_create("bench");
     tu_case(s, "bench", 300, test_metrics_hand, test_percentile, test_buckets, test_specs,
             test_smoke_end_to_end, test_failures_are_rows, test_resume, test_shard_merge,
-            test_manifest_folder, test_mist_model, test_mist_degenerate, test_score_bootstrap, test_transform_rows,
+            test_manifest_folder, test_mist_model, test_versions_in_run_json, test_mist_degenerate, test_score_bootstrap, test_transform_rows,
             test_seed_spread_and_groups, test_cmd_estimator_rows, test_old_results_refused, NULL);
     return s;
 }
