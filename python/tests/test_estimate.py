@@ -174,10 +174,18 @@ class LearnedModelTest(unittest.TestCase):
         else:
             g = ref["guard"]
             self.assertEqual(e.guard["reasons"], g["reasons"])
-            for c in ("ksg1", "gaussian_copula"):
+            for c in ("ksg1", "gaussian_copula", "gaussian"):
+                self.assertEqual(e.guard[c]["ok"], g["cross_check"][c]["ok"])
                 for key in ("estimate", "lower", "upper"):
-                    self.assertAlmostEqual(e.guard[c][key], g["cross_check"][c][key],
-                                           delta=1e-12)
+                    if g["cross_check"][c]["ok"]:
+                        self.assertAlmostEqual(e.guard[c][key], g["cross_check"][c][key],
+                                               delta=1e-12)
+            for key in ("skewness", "kurtosis"):
+                a, b = e.guard["normality_p"][key], g["cross_check"]["normality_p"][key]
+                if b is None:
+                    self.assertTrue(math.isnan(a), key)
+                else:
+                    self.assertAlmostEqual(a, b, delta=1e-12)
             self.assertEqual(e.guard["answer"],
                              g["fallback"]["answer"] if (g["fallback"] or {}).get("applied") else "model")
             self.assertEqual(len(e.warnings) > 0, len(g["reasons"]) > 0)
@@ -189,6 +197,17 @@ class LearnedModelTest(unittest.TestCase):
             e = self.compare(x, y, None, guard)
             self.assertTrue(e.lower <= e.estimate <= e.upper)
         self.compare(x, y, None, "off", ci=0.5)
+
+    def test_gaussian_fit(self):
+        # jointly Gaussian rows, MI 3.1: answered by their Gaussian MI, as the CLI does
+        x, y, mi = mist.gen("normal-dense-base", 400, 1, 1, seed=9, params={"c": 0.999})
+        e = self.compare(x, y, None, "fallback")
+        self.assertEqual(e.guard["answer"], "gaussian")
+        self.assertIn("gaussian_fit", e.guard["reasons"])
+        self.assertEqual(e.estimate, e.guard["gaussian"]["estimate"])
+        self.assertTrue(e.lower <= e.guard["gaussian"]["lower"] and
+                        e.upper >= e.guard["gaussian"]["upper"])
+        self.assertLess(abs(e.estimate - mi), 0.3)
 
     def test_point_model_and_guard_fallback(self):
         # n above the trained range and a non-monotone dependence: the guard has reasons
