@@ -97,8 +97,7 @@ const char *bench_runinfo_command(const bench_runinfo *ri, const char *label)
 
 int bench_runinfo_add_label(bench_runinfo *ri, const char *label, mist_err *err)
 {
-    for (size_t i = 0; i < ri->nlabels; i++)
-        if (!strcmp(ri->labels[i], label)) return MIST_OK;
+    if (bench_runinfo_has_label(ri, label)) return MIST_OK;
     if (strlen(label) >= MIST_BENCH_LABEL_LEN)
         return mist_fail(err, MIST_EINVAL, "estimator label too long");
     char(*g)[MIST_BENCH_LABEL_LEN] = realloc(ri->labels, (ri->nlabels + 1) * sizeof *g);
@@ -130,25 +129,25 @@ int bench_runinfo_add_transform(bench_runinfo *ri, const char *name, mist_err *e
 int bench_runinfo_add_command(bench_runinfo *ri, const char *label, const char *command,
                               const char *where, mist_err *err)
 {
-    for (size_t i = 0; i < ri->ncommands; i++) {
-        if (strcmp(ri->commands[i].label, label)) continue;
-        if (!strcmp(ri->commands[i].command, command)) return MIST_OK;
+    const char *old = bench_runinfo_command(ri, label);
+    if (old) {
+        if (!strcmp(old, command)) return MIST_OK;
         if (!strncmp(command, "weights:", 8))
             return mist_fail(err, MIST_EINVAL,
                              "%s already holds rows of estimator '%s' from other weights or guard "
                              "rules (%s, now %s: the model file, the second model it routes to, "
                              "or the guard changed); use another output folder, or copy the "
                              "model to a new name",
-                             where, label, ri->commands[i].command, command);
+                             where, label, old, command);
         if (is_version_fp(command))
             return mist_fail(err, MIST_EINVAL,
                              "%s already holds rows of estimator '%s' from another version of it "
                              "(%s, now %s); use another output folder",
-                             where, label, ri->commands[i].command, command);
+                             where, label, old, command);
         return mist_fail(err, MIST_EINVAL,
                          "%s already holds rows of estimator '%s' with another command ('%.200s'); "
                          "give the new command another name or use another output folder",
-                         where, label, ri->commands[i].command);
+                         where, label, old);
     }
     if (strlen(label) >= MIST_BENCH_LABEL_LEN || strlen(command) >= MIST_BENCH_CMD_LEN)
         return mist_fail(err, MIST_EINVAL, "estimator '%.100s': label or command too long", label);

@@ -214,6 +214,13 @@ static int find_discrete(const double *data, size_t n, int cols, size_t limit, s
     return first;
 }
 
+/* A Gaussian cross-check: the estimate v less its bias, +- z se */
+static mist_guard_xcheck gaussian_xcheck(double v, double bias, double se)
+{
+    double h = GUARD_Z * se;
+    return (mist_guard_xcheck){1, v - bias, v - bias - h, v - bias + h, se, ""};
+}
+
 static void xcheck_fail(mist_guard_xcheck *x, const mist_err *e)
 {
     x->ok = 0;
@@ -253,10 +260,7 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     const double *xd = distinct ? distinct : data;
     r->distinct_rows = nd;
     rc = mist_guard_ksg(xd, nd, dx, dy, o->k, o->seed, o->threads, &v, &se, &e);
-    if (rc == MIST_ENOMEM) {
-        free(distinct);
-        return mist_fail(err, rc, "guard: %s", e.msg);
-    }
+    if (rc == MIST_ENOMEM) goto oom;
     if (rc)
         xcheck_fail(&r->ksg1, &e);
     else {
@@ -264,34 +268,24 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
         r->ksg1 = (mist_guard_xcheck){1, v, v - h, v + h, KSG_SE_INFLATE * se, ""};
     }
     rc = mist_guard_gaussian_copula(xd, nd, dx, dy, &v, &bias, &se, &e);
-    if (rc == MIST_ENOMEM) {
-        free(distinct);
-        return mist_fail(err, rc, "guard: %s", e.msg);
-    }
+    if (rc == MIST_ENOMEM) goto oom;
     int g_ref = 0; /* the copula's upper end counts as an upper reference (see ABOVE) */
     if (rc)
         xcheck_fail(&r->gaussian_copula, &e);
     else {
         g_ref = cols > 2 || v < copula_one_swap_mi(nd) - COPULA_CEILING_MARGIN;
-        double h = GUARD_Z * se;
-        v -= bias;
-        r->gaussian_copula = (mist_guard_xcheck){1, v, v - h, v + h, se, ""};
+        r->gaussian_copula = gaussian_xcheck(v, bias, se);
     }
     /* the Gaussian MI of the raw rows and the normality tests (GAUSSIAN FIT, above) */
     r->normal_p_skew = r->normal_p_kurt = NAN;
     if (cols <= MIST_GUARD_NORMAL_MAX_DIMS) {
         double pk, ps;
-        int rg = mist_guard_gaussian_raw(xd, nd, dx, dy, &v, &bias, &se, &ps, &pk, &e);
-        if (rg == MIST_ENOMEM) {
-            free(distinct);
-            return mist_fail(err, rg, "guard: %s", e.msg);
-        }
-        if (rg)
+        rc = mist_guard_gaussian_raw(xd, nd, dx, dy, &v, &bias, &se, &ps, &pk, &e);
+        if (rc == MIST_ENOMEM) goto oom;
+        if (rc)
             xcheck_fail(&r->gaussian, &e);
         else {
-            double h = GUARD_Z * se;
-            v -= bias;
-            r->gaussian = (mist_guard_xcheck){1, v, v - h, v + h, se, ""};
+            r->gaussian = gaussian_xcheck(v, bias, se);
             r->normal_p_skew = ps;
             r->normal_p_kurt = pk;
         }
@@ -311,8 +305,8 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     r->mi_max = mist_guard_mi_max(m->metadist, dx, dy);
     if (isfinite(r->mi_max) && m->median > r->mi_max) r->reasons |= MIST_GUARD_MI_RANGE;
     size_t limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
-    int all_discrete = 0;
-    if (mist_guard_metadist_continuous(m->metadist))
+    int all_discrete = 0, scanned = mist_guard_metadist_continuous(m->metadist);
+    if (scanned)
         r->discrete_col = find_discrete(data, n, cols, limit, &r->discrete_levels, &all_discrete);
     if (r->discrete_col >= 0) r->reasons |= MIST_GUARD_DISCRETE;
     /* GAUSSIAN FIT: jointly Gaussian rows, not missing dependence KSG sees */
@@ -320,8 +314,9 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (N->ok && nd >= GAUSS_FIT_MIN_ROWS && r->normal_p_skew > GAUSS_FIT_ALPHA &&
         r->normal_p_kurt > GAUSS_FIT_ALPHA && K->ok && N->estimate >= K->estimate) {
         int all = 0;
-        size_t lv = 0;
-        gauss_fit = r->discrete_col < 0 && find_discrete(data, n, cols, limit, &lv, &all) < 0;
+        size_t lv = 0; /* without a continuous metadist the columns were not scanned yet */
+        gauss_fit = scanned ? r->discrete_col < 0
+                            : find_discrete(data, n, cols, limit, &lv, &all) < 0;
     }
     if (gauss_fit) r->reasons |= MIST_GUARD_GAUSSIAN_FIT;
     const mist_guard_xcheck *below = NULL, *above = NULL;
@@ -388,4 +383,7 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
         r->upper = fmax(r->upper, K->upper);
     }
     return MIST_OK;
+oom:
+    free(distinct);
+    return mist_fail(err, MIST_ENOMEM, "guard: %s", e.msg);
 }

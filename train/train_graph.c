@@ -312,9 +312,9 @@ const char *mist_train_block_name(int block)
 }
 
 static int check_examples(const mist_arch *a, const mist_train_example *ex, size_t B,
-                          int loss_kind, size_t *N_out, size_t *nmax_out, mist_err *err)
+                          int loss_kind, mist_err *err)
 {
-    size_t N = 0, nmax = 0;
+    size_t N = 0;
     for (size_t s = 0; s < B; s++) {
         const mist_train_example *e = &ex[s];
         if (!e->data) return mist_fail(err, MIST_EINVAL, "example %zu: data is NULL", s + 1);
@@ -337,19 +337,16 @@ static int check_examples(const mist_arch *a, const mist_train_example *ex, size
                                  "example %zu: non-finite value at row %zu, column %zu", s + 1,
                                  i / c + 1, i % c + 1);
         N += e->n;
-        if (e->n > nmax) nmax = e->n;
     }
     if (N > ((size_t)1 << 22))
         return mist_fail(err, MIST_EINVAL, "the batch holds too many rows (%zu)", N);
-    *N_out = N;
-    *nmax_out = nmax;
     return MIST_OK;
 }
 
-/* Every argument check of mist_train_grad; *N and *nmax receive the batch's row counts. */
+/* Every argument check of mist_train_grad. */
 static int check_call(const mist_model *m, const mist_train_ws *ws, const mist_train_example *ex,
-                      size_t B, int loss_kind, const float *grads, const double *loss, size_t *N,
-                      size_t *nmax, mist_err *err)
+                      size_t B, int loss_kind, const float *grads, const double *loss,
+                      mist_err *err)
 {
     if (!m || !ws || !ex || !grads || !loss)
         return mist_fail(err, MIST_EINVAL, "model, workspace, examples, grads and loss must "
@@ -362,15 +359,14 @@ static int check_call(const mist_model *m, const mist_train_ws *ws, const mist_t
     if (rc) return rc;
     if (memcmp(&m->arch, &ws->arch, sizeof m->arch) != 0)
         return mist_fail(err, MIST_EINVAL, "the workspace was allocated for another model");
-    return check_examples(&m->arch, ex, B, loss_kind, N, nmax, err);
+    return check_examples(&m->arch, ex, B, loss_kind, err);
 }
 
 static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_example *ex,
                       size_t B, int loss_kind, float *grads, double *loss, double *preds,
                       mist_err *err)
 {
-    size_t N = 0, nmax = 0;
-    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, &N, &nmax, err);
+    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, err);
     if (rc) return rc;
     const mist_arch *a = &m->arch;
     const int D = a->D, P = a->max_input_dim;
@@ -386,7 +382,7 @@ static int grad_batch(const mist_model *m, mist_train_ws *ws, const mist_train_e
     }
     double *taus = ws->taus;
     /* tokens: a dataset's rows, or (pairs) its column pairs */
-    N = 0, nmax = 0;
+    size_t N = 0, nmax = 0;
     for (size_t s = 0; s < B; s++) {
         mist_data_view v = {ex[s].data, ex[s].n, ex[s].dx, ex[s].dy};
         ws->views[s] = v;
@@ -625,8 +621,7 @@ int mist_train_grad(mist_model *m, mist_train_ws *ws, const mist_train_example *
     if (!ws || ws->workers <= 1 || B < 2 || !m || !ex || !grads || !loss)
         return grad_batch(m, ws, ex, B, loss_kind, grads, loss, preds, err);
     /* checked here too, so that messages number the examples of the whole batch */
-    size_t N = 0, nmax = 0;
-    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, &N, &nmax, err);
+    int rc = check_call(m, ws, ex, B, loss_kind, grads, loss, err);
     if (rc) return rc;
     int W = ws->workers < (int)B ? ws->workers : (int)B;
     size_t np = ws->nparams;
