@@ -99,6 +99,23 @@ static size_t block_ids(const double *data, size_t n, int cols, int c0, int c1, 
     return m;
 }
 
+int mist_est_block_cells(const double *data, size_t n, int cols, int c0, int c1, size_t *id,
+                         size_t *m, mist_err *err)
+{
+    key_row *kr = malloc((n ? n : 1) * sizeof *kr);
+    uint64_t *key = malloc((n ? n : 1) * sizeof *key);
+    size_t *lev = malloc((n ? n : 1) * sizeof *lev);
+    int rc = MIST_OK;
+    if (!kr || !key || !lev)
+        rc = mist_fail(err, MIST_ENOMEM, "out of memory numbering the cells of %zu rows", n);
+    else
+        *m = block_ids(data, n, cols, c0, c1, kr, key, lev, id);
+    free(kr);
+    free(key);
+    free(lev);
+    return rc;
+}
+
 /* sum over cells of c log c, from the counts of each id (cnt: m counts, filled) */
 static double sum_clogc(const size_t *id, size_t n, size_t m, size_t *cnt)
 {

@@ -13,8 +13,8 @@
 
 /* The same strings as the CLI, the bench and the spec; order = MIST_EST_* indices. */
 static const char *const NAMES[MIST_EST_COUNT] = {"ksg1", "ksg2", "gaussian", "histogram", "kde",
-                                                 "discrete"};
-#define KNOWN_LIST "ksg1, ksg2, gaussian, histogram, kde, discrete"
+                                                 "discrete", "mixed"};
+#define KNOWN_LIST "ksg1, ksg2, gaussian, histogram, kde, discrete, mixed"
 
 static int index_of(const char *name)
 {
@@ -27,7 +27,7 @@ static int index_of(const char *name)
 int mist_est_known(const char *name) { return index_of(name) >= 0; }
 
 /* Bumped when an estimator's answers change (discrete 2: the mean with Chao-Shen). */
-static const int VERSIONS[MIST_EST_COUNT] = {1, 1, 1, 1, 1, 2};
+static const int VERSIONS[MIST_EST_COUNT] = {1, 1, 1, 1, 1, 2, 1};
 
 int mist_est_version(const char *name)
 {
@@ -94,6 +94,7 @@ static int run_raw(int method, const double *data, const size_t *origin, size_t 
     case MIST_EST_HISTOGRAM: return mist_histogram_mi(data, n, dx, dy, o, mi, err);
     case MIST_EST_KDE: return mist_kde_mi_ex(data, origin, n, dx, dy, o, mi, err);
     case MIST_EST_DISCRETE: return mist_discrete_mi(data, n, dx, dy, mi, NULL, err);
+    case MIST_EST_MIXED: return mist_mixed_mi_ex(data, origin, n, dx, dy, o, mi, NULL, err);
     default: return mist_fail(err, MIST_EINVAL, "estimator index %d out of range", method);
     }
 }

@@ -18,7 +18,7 @@
 
 /* Estimator indices in the order of mist_est_names(). */
 enum { MIST_EST_KSG1, MIST_EST_KSG2, MIST_EST_GAUSSIAN, MIST_EST_HISTOGRAM, MIST_EST_KDE,
-       MIST_EST_DISCRETE, MIST_EST_COUNT };
+       MIST_EST_DISCRETE, MIST_EST_MIXED, MIST_EST_COUNT };
 
 /* Writes "x3" / "y1" (1-based within the block) for 0-based joint column j. */
 void mist_est_col_label(char *buf, size_t len, int j, int dx);
@@ -54,6 +54,16 @@ int mist_ksg_counts_brute_ex(int algorithm, const double *data, const size_t *or
                              int dx, int dy, int k, int *nx, int *ny, mist_err *err);
 int mist_kde_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
                    const mist_est_opts *o, double *mi, mist_err *err);
+
+/* Cell ids of the rows over columns c0..c1-1 (data of stride cols): equal rows, equal ids,
+ * numbered 0..m-1 (discrete.c). */
+int mist_est_block_cells(const double *data, size_t n, int cols, int c0, int c1, size_t *id,
+                         size_t *m, mist_err *err);
+
+/* mist_mixed_mi with row origins (see above): rows of one origin are one observation, never
+ * each other's neighbours, counted once (mixed.c). */
+int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
+                     const mist_est_opts *o, double *mi, double *se, mist_err *err);
 
 /* Percentile bootstrap (see bootstrap.c): fills lower, upper, n_failed. */
 int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,

@@ -41,7 +41,7 @@ typedef struct mist_est_result {
     int n_boot_failed;    /* resamples on which the estimator failed (excluded) */
 } mist_est_result;
 
-/* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete". */
+/* Estimators by name: "ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete", "mixed". */
 MIST_API int mist_est_known(const char *name);
 /* The version of an estimator's answers (1 at first; bumped whenever a change moves them, so that
  * stored results can tell which code made them); 0 for an unknown name. */
@@ -82,6 +82,13 @@ MIST_API int mist_kde_mi(const double *data, size_t n, int dx, int dy, const mis
  * distinct (continuous or too sparse for a table), with NaN/Inf, or n < 2. */
 MIST_API int mist_discrete_mi(const double *data, size_t n, int dx, int dy, double *mi, double *se,
                               mist_err *err);
+
+/* The MI of one discrete block and one continuous block (mixed.c; Ross 2014): the discrete
+ * block's distinct rows are classes, the continuous block is z-scored with KSG's tie-breaking
+ * noise (o->k neighbours, o->seed, o->noise; NULL: defaults). se (may be NULL): the per-row
+ * terms' standard error. MIST_EDATA unless exactly one block has at most n/2 distinct rows. */
+MIST_API int mist_mixed_mi(const double *data, size_t n, int dx, int dy, const mist_est_opts *o,
+                           double *mi, double *se, mist_err *err);
 
 /* Normal scores Phi^-1(rank/(n+1)) per column, average ranks for ties; out may equal data. */
 MIST_API int mist_copula_transform(double *out, const double *data, size_t n, int cols, mist_err *err);

@@ -32,7 +32,7 @@ static void estimate_usage(FILE *f)
           "\n"
           "options:\n"
           "  --method NAME     mist (default) | ksg1 | ksg2 | gaussian | histogram | kde |\n"
-          "                    discrete\n"
+          "                    discrete | mixed (one discrete block, one continuous)\n"
           "  --k K             KSG neighbours (default 5)\n"
           "  --copula          replace each column by its normal scores first (invariant to\n"
           "                    strictly increasing maps of the columns)\n"
@@ -442,6 +442,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
                    : gr.answer == MIST_GUARD_ANSWER_DISCRETE        ? "discrete plug-in"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN        ? "gaussian"
+                   : gr.answer == MIST_GUARD_ANSWER_MIXED           ? "mixed"
                                                                     : "model median, widened",
                    cli_mi(gr.lower), cli_mi(gr.upper), ds->n, ds->dx, ds->dy);
         printf("%s: %.6f %s%s", fb ? "model" : "mist", cli_mi(est), cli_unit(),

@@ -20,6 +20,8 @@ static const char *answer_words(int answer)
     case MIST_GUARD_ANSWER_GAUSSIAN_COPULA: return "the Gaussian copula's estimate";
     case MIST_GUARD_ANSWER_DISCRETE: return "the plug-in MI of the discrete table";
     case MIST_GUARD_ANSWER_GAUSSIAN: return "the Gaussian MI of the rows (bias-corrected)";
+    case MIST_GUARD_ANSWER_MIXED:
+        return "the discrete-continuous nearest-neighbour estimate (Ross)";
     default: return "the model's median";
     }
 }
@@ -103,6 +105,12 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
                 "only)\n",
                 r->normal_p_skew, r->normal_p_kurt, r->gaussian.estimate, r->gaussian.lower,
                 r->gaussian.upper, K->estimate);
+    if (r->reasons & MIST_GUARD_NONMONOTONE)
+        fprintf(stderr,
+                "mist: warning: KSG's 90%% interval [%.3f, %.3f] lies above the Gaussian "
+                "copula's [%.3f, %.3f]: a dependence that ranks miss (non-monotone, mixtures?), "
+                "which every estimate here reads low; the interval reaches up to %.3f\n",
+                K->lower, K->upper, G->lower, G->upper, r->upper);
     if (r->reasons == MIST_GUARD_GAUSSIAN_FIT && fallback)
         fprintf(stderr,
                 "mist: note: answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it "
@@ -113,6 +121,12 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
         fprintf(stderr,
                 "mist: warning: every column is discrete: answering with %s %.3f and its 90%% "
                 "interval [%.3f, %.3f] (bias-corrected); --guard warn keeps the model's "
+                "answer\n",
+                answer_words(r->answer), r->estimate, r->lower, r->upper);
+    else if (fallback && r->answer == MIST_GUARD_ANSWER_MIXED)
+        fprintf(stderr,
+                "mist: warning: one block is discrete and the other continuous: answering with "
+                "%s %.3f and its 90%% interval [%.3f, %.3f]; --guard warn keeps the model's "
                 "answer\n",
                 answer_words(r->answer), r->estimate, r->lower, r->upper);
     else if (fallback)
@@ -170,6 +184,8 @@ void guard_json(const mist_guard_result *r, const mist_guard_model *m, int dx, i
     json_xcheck(&r->gaussian_copula, 1);
     printf(", \"gaussian\": ");
     json_xcheck(&r->gaussian, 1);
+    printf(", \"mixed\": ");
+    json_xcheck(&r->mixed, 0);
     printf(", \"normality_p\": {\"skewness\": ");
     mist_json_put_number(stdout, r->normal_p_skew);
     printf(", \"kurtosis\": ");

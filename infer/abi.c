@@ -105,6 +105,7 @@ static const abi_entry ABI[] = {
     F(mist_guard_result, gaussian),
     F(mist_guard_result, normal_p_skew),
     F(mist_guard_result, normal_p_kurt),
+    F(mist_guard_result, mixed),
     S(mist_param),
     F(mist_param, name),
     F(mist_param, value),

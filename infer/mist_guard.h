@@ -18,6 +18,9 @@
  *     MI of the joint table (mist_discrete_mi, bias-corrected) and its own
  *     interval (+- z se), before the rules above: KSG's answer on tied data depends on its
  *     tie-breaking noise, and the model (trained on continuous data) has no say;
+ *   - every column of one block discrete and none of the other: answer with the MI of a discrete
+ *     and a continuous variable (mist_mixed_mi, Ross's nearest-neighbour estimator) and its own
+ *     interval (+- z 1.5 se);
  *   - else a discrete column: answer with KSG, the upper end of its interval 2.5 times as far
  *     from the estimate (KSG reads tied data low);
  *   - the rows look jointly Gaussian (at least 100 distinct rows, dx+dy <= 8, no discrete column,
@@ -25,7 +28,11 @@
  *     KSG's estimate: answer with the bias-corrected Gaussian MI, the efficient estimate for
  *     Gaussian data (the model and the copula read ranks only, and at high MI ranks cannot
  *     resolve it); this comes before the below/above rules;
- *   - otherwise (range reasons only): keep the model's median.
+ *   - KSG's interval lies above the Gaussian copula's, no discrete column (dependence the ranks'
+ *     Gaussian reading misses: non-monotone channels, X-shaped mixtures): whatever the answer,
+ *     its upper end reaches at least KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows), since
+ *     every estimate here, KSG's too, reads such dependence low;
+ *   - otherwise (range reasons, or that one): keep the model's median.
  * Except for the plug-in, the fallback interval covers the model's interval and the classical
  * interval(s) used;
  * range-only warnings widen the model's interval by the classical intervals (at dx+dy > 6 by the
@@ -48,9 +55,10 @@ extern "C" {
 struct mist_model; /* mist_infer.h */
 
 /* The version of the guard's rules: bumped whenever a rule or threshold changes what it answers
- * (2: the Gaussian fit answer and the discrete column's wider KSG interval), so that stored
- * results can tell which rules made them (`mist bench` records it). */
-#define MIST_GUARD_RULES 2
+ * (2: the Gaussian fit answer and the discrete column's wider KSG interval; 3: the mixed
+ * discrete-continuous answer and the non-monotone upper end), so that stored results can tell which rules made them
+ * (`mist bench` records it). */
+#define MIST_GUARD_RULES 3
 
 enum mist_guard_reason {
     MIST_GUARD_N_RANGE = 1 << 0,   /* n outside the trained n range */
@@ -59,12 +67,14 @@ enum mist_guard_reason {
     MIST_GUARD_DISCRETE = 1 << 3,  /* a column with few distinct values */
     MIST_GUARD_BELOW = 1 << 4,     /* the model's interval lies below a classical interval */
     MIST_GUARD_ABOVE = 1 << 5,     /* the model's interval lies far above both (low dims) */
-    MIST_GUARD_GAUSSIAN_FIT = 1 << 6 /* the rows look jointly Gaussian: the Gaussian MI is the
-                                      * efficient estimate */
+    MIST_GUARD_GAUSSIAN_FIT = 1 << 6, /* the rows look jointly Gaussian: the Gaussian MI is the
+                                       * efficient estimate */
+    MIST_GUARD_NONMONOTONE = 1 << 7   /* KSG's interval lies above the Gaussian copula's: a
+                                       * dependence ranks miss, which every answer reads low */
 };
-#define MIST_GUARD_REASON_COUNT 7
+#define MIST_GUARD_REASON_COUNT 8
 /* "n_range", "dims_range", "mi_range", "discrete", "below_classical", "above_classical",
- * "gaussian_fit" for one reason bit; NULL for anything else. */
+ * "gaussian_fit", "nonmonotone" for one reason bit; NULL for anything else. */
 MIST_API const char *mist_guard_reason_name(unsigned reason);
 
 /* What the model said and what it was trained on. */
@@ -100,10 +110,11 @@ enum mist_guard_answer {
     MIST_GUARD_ANSWER_KSG1 = 2,     /* the KSG cross-check's estimate */
     MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3,
     MIST_GUARD_ANSWER_DISCRETE = 4, /* every column discrete: the table's plug-in MI */
-    MIST_GUARD_ANSWER_GAUSSIAN = 5  /* jointly Gaussian rows: the bias-corrected Gaussian MI */
+    MIST_GUARD_ANSWER_GAUSSIAN = 5, /* jointly Gaussian rows: the bias-corrected Gaussian MI */
+    MIST_GUARD_ANSWER_MIXED = 6     /* one block discrete, the other continuous: mist_mixed_mi */
 };
-/* "model", "model_widened", "ksg1", "gaussian_copula", "discrete", "gaussian"; NULL for anything
- * else. */
+/* "model", "model_widened", "ksg1", "gaussian_copula", "discrete", "gaussian", "mixed"; NULL for
+ * anything else. */
 MIST_API const char *mist_guard_answer_name(int answer);
 
 typedef struct mist_guard_result {
@@ -121,6 +132,10 @@ typedef struct mist_guard_result {
      * skewness and kurtosis tests of joint normality (NaN where not computed) */
     mist_guard_xcheck gaussian;
     double normal_p_skew, normal_p_kurt;
+    /* the discrete-continuous estimate (mist_mixed_mi, Ross 2014) with its interval; computed
+     * only where every column of one block is discrete and none of the other (ok = 0 elsewhere,
+     * note saying why) */
+    mist_guard_xcheck mixed;
 } mist_guard_result;
 
 /* Runs every check on data (n x (dx+dy) float64, X first) and the model's answer m. A

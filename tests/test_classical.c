@@ -62,12 +62,13 @@ START_TEST(test_names_opts)
 {
     size_t cnt = 0;
     const char *const *names = mist_est_names(&cnt);
-    ck_assert_uint_eq(cnt, 6);
+    ck_assert_uint_eq(cnt, 7);
     for (size_t i = 0; i < 5; i++) {
         ck_assert_str_eq(names[i], ALL[i]);
         ck_assert(mist_est_known(ALL[i]));
     }
     ck_assert_str_eq(names[5], "discrete"); /* test_discrete.c: it refuses continuous data */
+    ck_assert_str_eq(names[6], "mixed");    /* test_mixed.c: it needs one discrete block */
     ck_assert(!mist_est_known("mist"));
     ck_assert(!mist_est_known("KSG1"));
     ck_assert(!mist_est_known(""));

@@ -425,8 +425,9 @@ with open("square.csv", "w") as f:
         f.write("%r,%r\n" % (x, x * x - 1 + 0.1 * r.gauss(0, 1)))'
 out=$(env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off 2>guard.err) && ok || bad "guard: exit code"
 grep -q "^mist: warning: the model's 90% interval \[[-0-9.]*, [-0-9.]*\] lies below KSG's 90% interval \[[0-9.]*, [0-9.]*\]: the data may be unlike the model's training data" guard.err &&
+  grep -q "^mist: warning: KSG's 90% interval \[[0-9.]*, [0-9.]*\] lies above the Gaussian copula's \[[-0-9.]*, [-0-9.]*\]: a dependence that ranks miss" guard.err &&
   grep -q "^mist: warning: answering with KSG's estimate [0-9.]* and the 90% interval" guard.err &&
-  [ "$(wc -l < guard.err)" -eq 2 ] && ok || bad "guard warnings: $(cat guard.err)"
+  [ "$(wc -l < guard.err)" -eq 3 ] && ok || bad "guard warnings: $(cat guard.err)"
 echo "$out" | head -1 | grep -q "^mist: [0-9.]* nats (guard fallback: ksg1)  \[.*\] 90% interval" &&
   echo "$out" | sed -n 2p | grep -q "^model: .* nats (median)" && ok || bad "guard answer: $out"
 env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --json > g-fb.json 2>/dev/null &&
@@ -437,7 +438,7 @@ env -u MIST_WEIGHTS "$MIST" estimate square.csv --dx 1 --route off --json > g-fb
 import json
 fb, warn, off, ksg = (json.load(open("g-%s.json" % k)) for k in ("fb", "warn", "off", "ksg"))
 g = fb["guard"]
-assert g["mode"] == "fallback" and g["status"] == "warn" and g["reasons"] == ["below_classical"], g
+assert g["mode"] == "fallback" and g["status"] == "warn" and g["reasons"] == ["below_classical", "nonmonotone"], g
 k, c = g["cross_check"]["ksg1"], g["cross_check"]["gaussian_copula"]
 assert k["ok"] and k["estimate"] == ksg["estimate"] and k["lower"] < k["estimate"] < k["upper"], k
 assert c["ok"] and c["bias_corrected"] and abs(c["estimate"]) < 0.05, c
@@ -445,7 +446,8 @@ assert k["lower"] > g["model"]["upper"] > g["model"]["lower"], g
 f = g["fallback"]
 assert f["answer"] == "ksg1" and f["applied"] and f["estimate"] == k["estimate"] > 1.2, f
 assert (fb["estimate"], fb["lower"], fb["upper"], fb["ci"]) == (f["estimate"], f["lower"], f["upper"], 0.9), fb
-assert f["lower"] == g["model"]["lower"] and f["upper"] == k["upper"], f
+# KSG above the copula (nonmonotone): the upper end KSG (1 + 2.9 n^-0.15 2^0.4), above the truth 1.99
+assert f["lower"] == g["model"]["lower"] and f["upper"] == k["estimate"] * (1 + 2.9 * 500 ** -0.15 * 2 ** 0.4) > 1.99, f
 assert g["trained"]["n"] == [10, 500] and g["trained"]["metadist"] == "default" and g["discrete"] is None, g
 # warn: the model answer at the top, the same guard report, fallback not applied
 assert warn["guard"]["fallback"]["applied"] is False and warn["estimate"] == g["model"]["estimate"], warn

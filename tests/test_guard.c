@@ -288,17 +288,27 @@ START_TEST(test_nonmonotone_flagged)
     double *d = square_data(n, 0.1, 11);
     mist_guard_model m = model_says(-0.001, 0.005, 0.014);
     mist_guard_result r = run(d, n, 1, 1, &m);
-    CHECKM(r.reasons == MIST_GUARD_BELOW, "reasons %#x", r.reasons);
+    const unsigned both = MIST_GUARD_BELOW | MIST_GUARD_NONMONOTONE;
+    CHECKM(r.reasons == both, "reasons %#x", r.reasons);
     CHECK(r.answer == MIST_GUARD_ANSWER_KSG1);
     CHECK(r.ksg1.ok && r.gaussian_copula.ok);
     CHECKM(r.ksg1.lower > 1.2 && r.ksg1.estimate < 1.99 + 0.1, "ksg %g [%g, %g]", r.ksg1.estimate,
            r.ksg1.lower, r.ksg1.upper);
     CHECKM(fabs(r.gaussian_copula.estimate) < 0.05, "copula %g", r.gaussian_copula.estimate);
     CHECK(r.estimate == r.ksg1.estimate);
-    CHECK(r.lower == -0.001 && r.upper == r.ksg1.upper);
+    /* KSG's interval above the copula's: the upper end KSG (1 + 2.9 n^-0.15 2^0.4), covering 1.99 */
+    double top = r.ksg1.estimate * (1.0 + 2.9 * pow(500.0, -0.15) * pow(2.0, 0.4));
+    CHECK(r.lower == -0.001 && r.upper == fmax(r.ksg1.upper, top) && r.upper > 1.99);
     mist_guard_model p = model_says(0.005, 0.005, 0.005);
     r = run(d, n, 1, 1, &p);
-    CHECK(r.reasons == MIST_GUARD_BELOW && r.answer == MIST_GUARD_ANSWER_KSG1);
+    CHECK(r.reasons == both && r.answer == MIST_GUARD_ANSWER_KSG1);
+    /* a model that reads it right keeps its median (MI 1.99 is above the 1x1 training range,
+     * hence the range reason too), its interval reaching as high */
+    mist_guard_model q = model_says(1.7, 1.95, 2.2);
+    r = run(d, n, 1, 1, &q);
+    CHECKM(r.reasons == (MIST_GUARD_NONMONOTONE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
+    CHECK(r.answer == MIST_GUARD_ANSWER_WIDENED && r.estimate == 1.95);
+    CHECK(r.upper == fmax(fmax(2.2, r.ksg1.upper), top) && r.lower <= 1.7);
     free(d);
 }
 END_TEST
@@ -488,7 +498,8 @@ START_TEST(test_ranges)
 }
 END_TEST
 
-/* Discrete columns: binary X with continuous Y is a reason answered by KSG; a column of exactly
+/* Discrete columns: binary X with continuous Y is a reason answered by the mixed estimate
+ * (by KSG when X also has a continuous column); a column of exactly
  * 20 distinct values is discrete, 21 is not; a model of unknown training data is not judged. */
 START_TEST(test_discrete)
 {
@@ -507,14 +518,31 @@ START_TEST(test_discrete)
     mist_guard_result r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons == MIST_GUARD_DISCRETE, "reasons %#x", r.reasons);
     CHECK(r.discrete_col == 0 && r.discrete_levels == 2);
-    CHECK(r.answer == MIST_GUARD_ANSWER_KSG1 && r.estimate == r.ksg1.estimate);
+    /* the whole X block discrete, Y continuous: the mixed estimate with its own interval */
+    CHECK(r.answer == MIST_GUARD_ANSWER_MIXED && r.estimate == r.mixed.estimate);
+    CHECK(r.lower == r.mixed.lower && r.upper == r.mixed.upper);
+    CHECKM(fabs(r.mixed.estimate - 0.57) < 0.15, "mixed on binary X %g", r.mixed.estimate);
     CHECKM(fabs(r.ksg1.estimate - 0.57) < 0.15, "ksg on binary X %g", r.ksg1.estimate);
-    /* KSG reads tied data low: its upper end 2.5 times as far, the lower end its own */
+    m.metadist[0] = '\0';
+    CHECK(run(d, n, 1, 1, &m).reasons == 0);
+    /* X = (binary, an independent N(0, 1)): same MI, no whole discrete block: KSG answers, and
+     * it reads tied data low: its upper end 2.5 times as far, the lower end its own */
+    double *d3 = malloc(3 * n * sizeof *d3);
+    for (size_t i = 0; i < n; i++) {
+        d3[3 * i] = d[2 * i];
+        d3[3 * i + 1] = gsl_ran_gaussian(g, 1.0);
+        d3[3 * i + 2] = d[2 * i + 1];
+    }
+    m = model_says(0.45, 0.55, 0.65);
+    r = run(d3, n, 2, 1, &m);
+    CHECKM(r.reasons == MIST_GUARD_DISCRETE, "reasons %#x", r.reasons);
+    CHECK(!r.mixed.ok);
+    CHECK(r.answer == MIST_GUARD_ANSWER_KSG1 && r.estimate == r.ksg1.estimate);
+    CHECKM(fabs(r.ksg1.estimate - 0.57) < 0.2, "ksg on binary X %g", r.ksg1.estimate);
     CHECK(r.lower == fmin(0.45, r.ksg1.lower));
     CHECK(r.upper == fmax(0.65, r.ksg1.estimate + 2.5 * (r.ksg1.upper - r.ksg1.estimate)));
     CHECK(r.upper > r.ksg1.upper);
-    m.metadist[0] = '\0';
-    CHECK(run(d, n, 1, 1, &m).reasons == 0);
+    free(d3);
     free(d);
     size_t k = 100;
     double *e = malloc(2 * k * sizeof *e);
@@ -874,7 +902,9 @@ START_TEST(test_names_and_model_init)
     CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_DISCRETE), "discrete") == 0);
     CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_GAUSSIAN), "gaussian") == 0);
     CHECK(strcmp(mist_guard_reason_name(MIST_GUARD_GAUSSIAN_FIT), "gaussian_fit") == 0);
-    CHECK(mist_guard_answer_name(6) == NULL && mist_guard_answer_name(-1) == NULL);
+    CHECK(strcmp(mist_guard_reason_name(MIST_GUARD_NONMONOTONE), "nonmonotone") == 0);
+    CHECK(strcmp(mist_guard_answer_name(MIST_GUARD_ANSWER_MIXED), "mixed") == 0);
+    CHECK(mist_guard_answer_name(7) == NULL && mist_guard_answer_name(-1) == NULL);
     CHECK(mist_guard_metadist_continuous("default") && !mist_guard_metadist_continuous("broad") &&
           !mist_guard_metadist_continuous(NULL));
     mist_arch a;

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _guard, _lib, _model
 
-CLASSICAL = ("ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete")
+CLASSICAL = ("ksg1", "ksg2", "gaussian", "histogram", "kde", "discrete", "mixed")
 METHODS = ("mist",) + CLASSICAL + ("ksg",)
 
 
@@ -177,7 +177,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  "answer": _guard.ANSWER_NAMES.get(gr.answer, "model") if fallback else "model",
                  "model": {"estimate": est, "lower": q3[0], "upper": q3[2], "ci": 0.9},
                  "ksg1": xc(gr.ksg1), "gaussian_copula": xc(gr.gaussian_copula),
-                 "gaussian": xc(gr.gaussian),
+                 "gaussian": xc(gr.gaussian), "mixed": xc(gr.mixed),
                  "normality_p": {"skewness": gr.normal_p_skew, "kurtosis": gr.normal_p_kurt},
                  "cross_check_rows": gr.distinct_rows,
                  "mi_max": gr.mi_max,
@@ -238,7 +238,7 @@ def estimate(x, y, method="mist", ci=0.9, weights=None, *, quantiles=None, guard
     """I(X;Y) in nats from samples: x (n,) or (n, dx), y (n,) or (n, dy), rows paired.
 
     method   "mist" (default): the learned model; "ksg" / "ksg1", "ksg2" (Kraskov et al.),
-             "gaussian", "histogram", "kde", "discrete"; ":copula" after a classical one
+             "gaussian", "histogram", "kde", "discrete", "mixed"; ":copula" after a classical one
              ("gaussian:copula") replaces every column by its normal scores first;
              ":unbiased" after gaussian subtracts its finite-sample bias for Gaussian data.
     ci       interval level: the model's (1-ci)/2 and (1+ci)/2 quantiles, or with

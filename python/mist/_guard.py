@@ -3,15 +3,17 @@ import ctypes
 
 from . import _lib
 
-N_RANGE, DIM_RANGE, MI_RANGE, DISCRETE, BELOW, ABOVE, GAUSSIAN_FIT = (1 << i for i in range(7))
+N_RANGE, DIM_RANGE, MI_RANGE, DISCRETE, BELOW, ABOVE, GAUSSIAN_FIT, NONMONOTONE = (
+    1 << i for i in range(8))
 REASON_NAMES = {N_RANGE: "n_range", DIM_RANGE: "dims_range", MI_RANGE: "mi_range",
                 DISCRETE: "discrete", BELOW: "below_classical", ABOVE: "above_classical",
-                GAUSSIAN_FIT: "gaussian_fit"}
+                GAUSSIAN_FIT: "gaussian_fit", NONMONOTONE: "nonmonotone"}
 ANSWER_NAMES = {0: "model", 1: "model_widened", 2: "ksg1", 3: "gaussian_copula", 4: "discrete",
-                5: "gaussian"}
+                5: "gaussian", 6: "mixed"}
 _ANSWER_WORDS = {2: "KSG's estimate", 3: "the Gaussian copula's estimate",
                  4: "the plug-in MI of the discrete table",
-                 5: "the Gaussian MI of the rows (bias-corrected)"}
+                 5: "the Gaussian MI of the rows (bias-corrected)",
+                 6: "the discrete-continuous nearest-neighbour estimate (Ross)"}
 
 
 def reasons(bits):
@@ -73,6 +75,11 @@ def warnings(r, m, n, dx, dy, fallback):
                    "p = %.2g) and their Gaussian MI %.3f [%.3f, %.3f] is not below KSG's %.3f: "
                    "for Gaussian data it is the efficient estimate (the model reads ranks only)"
                    % (r.normal_p_skew, r.normal_p_kurt, N.estimate, N.lower, N.upper, K.estimate))
+    if r.reasons & NONMONOTONE:
+        out.append("KSG's 90%% interval [%.3f, %.3f] lies above the Gaussian copula's [%.3f, %.3f]: "
+                   "a dependence that ranks miss (non-monotone, mixtures?), which every estimate "
+                   "here reads low; the interval reaches up to %.3f"
+                   % (K.lower, K.upper, G.lower, G.upper, r.upper))
     if fallback and r.reasons == GAUSSIAN_FIT:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s and "
                    "the Gaussian one); guard='warn' keeps the model's answer"
@@ -81,6 +88,10 @@ def warnings(r, m, n, dx, dy, fallback):
         out.append("every column is discrete: answering with %s %.3f and its 90%% interval "
                    "[%.3f, %.3f] (bias-corrected); guard='warn' keeps the model's answer"
                    % (_ANSWER_WORDS[4], r.estimate, r.lower, r.upper))
+    elif fallback and r.answer == 6:
+        out.append("one block is discrete and the other continuous: answering with %s %.3f and "
+                   "its 90%% interval [%.3f, %.3f]; guard='warn' keeps the model's answer"
+                   % (_ANSWER_WORDS[6], r.estimate, r.lower, r.upper))
     elif fallback:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s%s); "
                    "guard='warn' keeps the model's answer"

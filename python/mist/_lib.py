@@ -79,7 +79,7 @@ class GuardResult(ctypes.Structure):
                 ("mi_max", c_double), ("discrete_col", c_int), ("discrete_levels", c_size_t),
                 ("answer", c_int), ("estimate", c_double), ("lower", c_double),
                 ("upper", c_double), ("distinct_rows", c_size_t), ("gaussian", GuardXcheck),
-                ("normal_p_skew", c_double), ("normal_p_kurt", c_double)]
+                ("normal_p_skew", c_double), ("normal_p_kurt", c_double), ("mixed", GuardXcheck)]
 
 
 class Param(ctypes.Structure):

@@ -245,6 +245,26 @@ class LearnedModelTest(unittest.TestCase):
         with self.assertRaises(mist.MistError):
             mist.estimate(rng.normal(size=(100, 1)), rng.normal(size=(100, 1)), method="discrete")
 
+    def test_mixed_answered_by_ross(self):
+        # a categorical X with a continuous Y: the guard answers with the discrete-continuous
+        # estimate, the number method="mixed" gives, as mist estimate does (compare)
+        rng = np.random.default_rng(6)
+        x = rng.integers(0, 3, (400, 1)).astype(float)
+        y = 1.2 * x + rng.normal(size=(400, 1))
+        e = self.compare(x, y, None, "fallback")
+        self.assertEqual(e.guard["answer"], "mixed")
+        self.assertTrue(e.guard["mixed"]["ok"])
+        d = mist.estimate(x, y, method="mixed")
+        self.assertEqual(e.estimate, d.estimate)
+        self.assertTrue(e.lower < d.estimate < e.upper)
+        self.assertTrue(any("one block is discrete" in w for w in e.warnings))
+        # y = x^2 - 1 + noise: KSG above the copula, the interval's upper end raised
+        x = rng.normal(size=(500, 1))
+        y = x * x - 1 + 0.1 * rng.normal(size=(500, 1))
+        e = self.compare(x, y, None, "fallback")
+        self.assertIn("nonmonotone", e.guard["reasons"])
+        self.assertTrue(e.upper > 1.99 and any("ranks miss" in w for w in e.warnings))
+
     def test_degenerate_data_as_the_cli(self):
         # a constant side: 0 exactly for every method, no estimator run, as mist estimate
         rng = np.random.default_rng(5)
