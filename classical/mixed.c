@@ -24,8 +24,10 @@
  * block; the classes come from the values as given.
  *
  * Row origins (the bootstrap's resamples, est_internal.h): rows of one origin are one
- * observation: never each other's neighbours, counted once in N, N_c and m_i, and given the
- * same preprocessed values. */
+ * observation, so the estimate is that of the distinct observations, each row's term weighted
+ * by how many rows copy it. (Counting the copies as rows in N, N_c and m_i, as KSG does, put
+ * the percentile bootstrap's 90% interval around the truth in 25-29% of the categorical-gauss
+ * and -softmax datasets of suite seeds 1-2: the resamples read systematically high.) */
 #include <gsl/gsl_sf_psi.h>
 #include <math.h>
 #include <stdlib.h>
@@ -38,67 +40,23 @@
 
 #define MIXED_LEAF 16
 
-typedef struct origin_row {
-    size_t origin, row;
-} origin_row;
-
-static int cmp_origin_row(const void *a, const void *b)
-{
-    const origin_row *p = a, *q = b;
-    if (p->origin != q->origin) return p->origin < q->origin ? -1 : 1;
-    return p->row < q->row ? -1 : p->row > q->row;
-}
-
 static double psi_count(size_t m)
 {
     return m <= 1000000 ? gsl_sf_psi_int((int)m) : gsl_sf_psi((double)m);
 }
 
-/* grp[i]: how many rows share row i's origin (1 without origins); lead[i]: the first of them.
- * or_ (n) is scratch. */
-static void origin_groups(const size_t *origin, size_t n, origin_row *or_, size_t *grp,
-                          size_t *lead)
+/* The estimate on n distinct rows, the mean of the per-row terms weighted by w (NULL: 1). */
+static int mixed_core(const double *data, const double *w, size_t n, int dx, int dy,
+                      const mist_est_opts *o, double *mi, double *se, mist_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        grp[i] = 1;
-        lead[i] = i;
-    }
-    if (!origin) return;
-    for (size_t i = 0; i < n; i++) or_[i] = (origin_row){origin[i], i};
-    qsort(or_, n, sizeof *or_, cmp_origin_row);
-    for (size_t a = 0; a < n;) {
-        size_t b = a + 1;
-        while (b < n && or_[b].origin == or_[a].origin) b++;
-        for (size_t j = a; j < b; j++) {
-            grp[or_[j].row] = b - a;
-            lead[or_[j].row] = or_[a].row;
-        }
-        a = b;
-    }
-}
-
-int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
-                     const mist_est_opts *o, double *mi, double *se, mist_err *err)
-{
-    mist_est_opts defaults;
-    if (!o) {
-        mist_est_opts_default(&defaults);
-        o = &defaults;
-    }
-    int rc = mist_est_check_input("mixed", data, n, dx, dy, (size_t)o->k + 2, err);
-    if (rc) return rc;
-    if (!mi) return mist_fail(err, MIST_EINVAL, "mixed: result pointer is NULL");
-    if (o->k < 1) return mist_fail(err, MIST_EINVAL, "mixed: k must be >= 1 (got %d)", o->k);
-    int cols = dx + dy, k = o->k;
+    int cols = dx + dy, k = o->k, rc;
     size_t *cx = malloc(n * sizeof *cx), *cy = malloc(n * sizeof *cy);
-    size_t *grp = malloc(n * sizeof *grp), *lead = malloc(n * sizeof *lead);
-    size_t *order = malloc(n * sizeof *order), *start = NULL, *key = NULL, *pos = NULL;
-    origin_row *or_ = malloc(n * sizeof *or_);
+    size_t *order = malloc(n * sizeof *order), *pos = malloc(n * sizeof *pos);
+    size_t *start = NULL, *kk = malloc(n * sizeof *kk), *nbr = malloc((size_t)k * sizeof *nbr);
     double *prep = malloc(n * (size_t)cols * sizeof *prep), *cont = NULL, *buf = NULL;
-    double *rad = malloc(n * sizeof *rad), *dist = malloc(((size_t)k + 1) * sizeof *dist);
-    size_t *kk = malloc(n * sizeof *kk), *nbr = malloc(((size_t)k + 1) * sizeof *nbr);
+    double *rad = malloc(n * sizeof *rad), *dist = malloc((size_t)k * sizeof *dist);
     mist_kdtree tree = {0};
-    if (!cx || !cy || !grp || !lead || !order || !or_ || !prep || !rad || !dist || !kk || !nbr) {
+    if (!cx || !cy || !order || !pos || !kk || !nbr || !prep || !rad || !dist) {
         rc = mist_fail(err, MIST_ENOMEM, "mixed: out of memory for %zu rows", n);
         goto out;
     }
@@ -119,21 +77,17 @@ int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx,
     size_t ncls = disc_x ? mx : my;
     int c0 = disc_x ? dx : 0, dc = disc_x ? dy : dx;
 
-    /* the continuous block, preprocessed as KSG's; one origin, one set of values */
+    /* the continuous block, preprocessed as KSG's */
     if ((rc = mist_ksg_prepare(prep, data, n, dx, dy, o, err))) goto out;
     cont = malloc(n * (size_t)dc * sizeof *cont);
     buf = malloc(n * (size_t)dc * sizeof *buf);
     start = calloc(ncls + 1, sizeof *start);
-    key = malloc(n * sizeof *key);
-    pos = malloc(n * sizeof *pos);
-    if (!cont || !buf || !start || !key || !pos) {
+    if (!cont || !buf || !start) {
         rc = mist_fail(err, MIST_ENOMEM, "mixed: out of memory for %zu rows", n);
         goto out;
     }
-    origin_groups(origin, n, or_, grp, lead);
     for (size_t i = 0; i < n; i++)
-        memcpy(cont + i * (size_t)dc, prep + lead[i] * (size_t)cols + c0,
-               (size_t)dc * sizeof *cont);
+        memcpy(cont + i * (size_t)dc, prep + i * (size_t)cols + c0, (size_t)dc * sizeof *cont);
 
     /* rows by class (counting sort, rows ascending within a class) */
     for (size_t i = 0; i < n; i++) start[cls[i] + 1]++;
@@ -141,92 +95,125 @@ int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx,
     memset(pos, 0, n * sizeof *pos);
     for (size_t i = 0; i < n; i++) order[start[cls[i]] + pos[cls[i]]++] = i;
 
-    /* r_i within the class: the k_i-th nearest row of another origin */
+    /* r_i: the distance to the k_i-th nearest other row of the class */
     size_t nkept = 0;
     for (size_t c = 0; c < ncls; c++) {
-        size_t a = start[c], b = start[c + 1], nc = b - a;
-        for (size_t j = 0; j < nc; j++) {
-            size_t i = order[a + j];
-            memcpy(buf + j * (size_t)dc, cont + i * (size_t)dc, (size_t)dc * sizeof *buf);
-        }
-        /* every row of a class shares its origins, so the others are nc - grp[i] rows */
-        size_t others_min = nc;
-        for (size_t j = 0; j < nc; j++) {
-            size_t ot = nc - grp[order[a + j]];
-            if (ot < others_min) others_min = ot;
-        }
-        if (nc < 2 || others_min == 0) {
-            for (size_t j = 0; j < nc; j++) kk[order[a + j]] = 0;
+        size_t a = start[c], nc = start[c + 1] - a;
+        if (nc < 2) {
+            if (nc) kk[order[a]] = 0;
             continue;
         }
+        for (size_t j = 0; j < nc; j++)
+            memcpy(buf + j * (size_t)dc, cont + order[a + j] * (size_t)dc,
+                   (size_t)dc * sizeof *buf);
         if ((rc = mist_kdtree_build(&tree, buf, nc, (size_t)dc, dc, MIXED_LEAF, err))) goto out;
-        if (origin)
-            for (size_t p = 0; p < nc; p++) key[p] = origin[order[a + tree.perm[p]]];
+        int ki = nc - 1 < (size_t)k ? (int)(nc - 1) : k;
         for (size_t j = 0; j < nc; j++) {
-            size_t i = order[a + j], ot = nc - grp[i];
-            int ki = ot < (size_t)k ? (int)ot : k;
-            mist_kdtree_knn(&tree, buf + j * (size_t)dc, origin ? origin[i] : j,
-                            origin ? key : NULL, ki, 0, dist, nbr);
-            kk[i] = (size_t)ki;
-            rad[i] = dist[ki - 1];
+            mist_kdtree_knn(&tree, buf + j * (size_t)dc, j, NULL, ki, 0, dist, nbr);
+            kk[order[a + j]] = (size_t)ki;
+            rad[order[a + j]] = dist[ki - 1];
         }
         mist_kdtree_free(&tree);
         nkept += nc;
     }
     if (nkept < 2) {
-        rc = mist_fail(err, MIST_EDATA,
-                       "mixed: no class with two rows of different origins (%zu classes, %zu "
-                       "rows)",
-                       ncls, n);
+        rc = mist_fail(err, MIST_EDATA, "mixed: no class with two distinct rows (%zu classes, %zu "
+                                        "rows)", ncls, n);
         goto out;
     }
 
-    /* m_i over the rows kept; grp_kept: a group's rows are all kept or all not */
+    /* m_i: the rows of kept classes closer than r_i, i itself included */
     size_t nk = 0;
     for (size_t i = 0; i < n; i++)
-        if (kk[i]) {
-            memcpy(buf + nk * (size_t)dc, cont + i * (size_t)dc, (size_t)dc * sizeof *buf);
-            nk++;
-        }
+        if (kk[i]) memcpy(buf + nk++ * (size_t)dc, cont + i * (size_t)dc, (size_t)dc * sizeof *buf);
     if ((rc = mist_kdtree_build(&tree, buf, nk, (size_t)dc, dc, MIXED_LEAF, err))) goto out;
-    double *term = prep, sum = 0.0; /* prep is spent: the per-row terms, row order */
-    size_t nt = 0;
+    double *term = prep, sw = 0.0, sum = 0.0, base = psi_count(nkept); /* prep is spent */
     for (size_t i = 0; i < n; i++) {
         if (!kk[i]) continue;
-        size_t cnt = mist_kdtree_count(&tree, cont + i * (size_t)dc, rad[i], 1);
-        /* the row's own copies sit at distance 0: counted once, as the row itself */
-        size_t m = (rad[i] > 0.0 ? cnt - grp[i] : cnt) + 1;
+        size_t m = mist_kdtree_count(&tree, cont + i * (size_t)dc, rad[i], 1);
+        if (m < 1) m = 1; /* r_i = 0 (tied values without noise): the row alone */
         size_t nc = start[cls[i] + 1] - start[cls[i]];
-        double t = psi_count(nkept - grp[i] + 1) + psi_count(kk[i]) -
-                   psi_count(nc - grp[i] + 1) - psi_count(m);
-        term[nt++] = t;
-        sum += t;
+        double wi = w ? w[i] : 1.0;
+        term[i] = base + psi_count(kk[i]) - psi_count(nc) - psi_count(m);
+        sw += wi;
+        sum += wi * term[i];
     }
-    double dn = (double)nt, mean = sum / dn;
+    double mean = sum / sw;
     *mi = mean;
-    if (se) {
+    if (se) { /* weights count rows: the spread over sw rows */
         double dev2 = 0.0;
-        for (size_t j = 0; j < nt; j++) dev2 += (term[j] - mean) * (term[j] - mean);
-        *se = sqrt(dev2 / (dn - 1.0) / dn);
+        for (size_t i = 0; i < n; i++)
+            if (kk[i]) dev2 += (w ? w[i] : 1.0) * (term[i] - mean) * (term[i] - mean);
+        *se = sw > 1.0 ? sqrt(dev2 / (sw - 1.0) / sw) : NAN;
     }
 out:
     mist_kdtree_free(&tree);
     free(cx);
     free(cy);
-    free(grp);
-    free(lead);
     free(order);
-    free(or_);
+    free(pos);
+    free(start);
+    free(kk);
+    free(nbr);
     free(prep);
     free(cont);
     free(buf);
-    free(start);
-    free(key);
-    free(pos);
     free(rad);
     free(dist);
-    free(kk);
-    free(nbr);
+    return rc;
+}
+
+typedef struct origin_row {
+    size_t origin, row;
+} origin_row;
+
+static int cmp_origin_row(const void *a, const void *b)
+{
+    const origin_row *p = a, *q = b;
+    if (p->origin != q->origin) return p->origin < q->origin ? -1 : 1;
+    return p->row < q->row ? -1 : p->row > q->row;
+}
+
+int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
+                     const mist_est_opts *o, double *mi, double *se, mist_err *err)
+{
+    mist_est_opts defaults;
+    if (!o) {
+        mist_est_opts_default(&defaults);
+        o = &defaults;
+    }
+    int rc = mist_est_check_input("mixed", data, n, dx, dy, (size_t)o->k + 2, err);
+    if (rc) return rc;
+    if (!mi) return mist_fail(err, MIST_EINVAL, "mixed: result pointer is NULL");
+    if (o->k < 1) return mist_fail(err, MIST_EINVAL, "mixed: k must be >= 1 (got %d)", o->k);
+    if (!origin) return mixed_core(data, NULL, n, dx, dy, o, mi, se, err);
+    /* one row per origin (its first), weighted by its copies */
+    size_t cols = (size_t)dx + (size_t)dy, nu = 0;
+    origin_row *or_ = malloc(n * sizeof *or_);
+    double *u = malloc(n * cols * sizeof *u), *w = malloc(n * sizeof *w);
+    if (!or_ || !u || !w) {
+        rc = mist_fail(err, MIST_ENOMEM, "mixed: out of memory for %zu rows", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) or_[i] = (origin_row){origin[i], i};
+    qsort(or_, n, sizeof *or_, cmp_origin_row);
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && or_[b].origin == or_[a].origin) b++;
+        memcpy(u + nu * cols, data + or_[a].row * cols, cols * sizeof *u);
+        w[nu++] = (double)(b - a);
+        a = b;
+    }
+    if (nu < (size_t)o->k + 2) {
+        rc = mist_fail(err, MIST_EDATA, "mixed: %zu distinct rows, fewer than k + 2 = %d", nu,
+                       o->k + 2);
+        goto out;
+    }
+    rc = mixed_core(u, w, nu, dx, dy, o, mi, se, err);
+out:
+    free(or_);
+    free(u);
+    free(w);
     return rc;
 }
 
