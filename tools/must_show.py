@@ -33,6 +33,8 @@ INFO = "gaussian:copula:unbiased"
 # shown beside the new families (not one of the bar's three): the plug-in for discrete data, the
 # guard's answer when every column is discrete
 INFO_DISCRETE = "discrete"
+# likewise the discrete-continuous estimator, the guard's answer for one discrete block
+INFO_MIXED = "mixed"
 BUCKETS = ((10, 100, "[10,100)"), (100, 300, "[100,300)"), (300, 501, "[300,500]"))
 
 
@@ -144,7 +146,9 @@ def family_bars():
     cov = defaultdict(list)
     for r in it:
         e = r["estimator"]
-        if e != CAND and e not in CLASSICAL and e not in (INFO, INFO_DISCRETE):
+        if e != CAND and e not in CLASSICAL and e not in (INFO, INFO_DISCRETE, INFO_MIXED):
+            continue
+        if r["status"] != "ok":
             continue
         fam = r["task"]
         sq[(fam, e)][r["id"]] = float(r["sq_err"])
@@ -169,6 +173,9 @@ def family_bars():
         if sq.get((fam, INFO_DISCRETE)):
             d = shared(sq[(fam, INFO_DISCRETE)], c)
             info += " [discrete %.3g, %d datasets]" % (d[0], d[2])
+        if sq.get((fam, INFO_MIXED)):
+            d = shared(sq[(fam, INFO_MIXED)], c)
+            info += " [mixed %.3g, %d datasets]" % (d[0], d[2])
         g1 = best[1] <= best[0]
         cv = sum(cov[fam]) / len(cov[fam]) if cov[fam] else float("nan")
         g2 = cv >= 0.85
