@@ -30,8 +30,9 @@
  *     resolve it); this comes before the below/above rules;
  *   - KSG's interval lies above the Gaussian copula's, no discrete column (dependence the ranks'
  *     Gaussian reading misses: non-monotone channels, X-shaped mixtures): whatever the answer,
- *     its upper end reaches at least KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows), since
- *     every estimate here, KSG's too, reads such dependence low;
+ *     the estimate is the higher of the answer's and KSG's, and the upper end reaches at least
+ *     KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows), since every estimate here, KSG's
+ *     too, reads such dependence low (a Gaussian-fit answer keeps its estimate);
  *   - otherwise (range reasons, or that one): keep the model's median.
  * Except for the plug-in, the fallback interval covers the model's interval and the classical
  * interval(s) used;

@@ -309,6 +309,14 @@ START_TEST(test_nonmonotone_flagged)
     CHECKM(r.reasons == (MIST_GUARD_NONMONOTONE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
     CHECK(r.answer == MIST_GUARD_ANSWER_WIDENED && r.estimate == 1.95);
     CHECK(r.upper == fmax(fmax(2.2, r.ksg1.upper), top) && r.lower <= 1.7);
+    /* one that reads lower than KSG, its interval overlapping KSG's: KSG's estimate, the
+     * higher of two low readings */
+    mist_guard_model u = model_says(1.5, 1.6, 1.9);
+    r = run(d, n, 1, 1, &u);
+    CHECKM(!(r.reasons & MIST_GUARD_BELOW) && (r.reasons & MIST_GUARD_NONMONOTONE), "%#x",
+           r.reasons);
+    CHECK(r.ksg1.estimate > 1.6 && r.answer == MIST_GUARD_ANSWER_KSG1 &&
+          r.estimate == r.ksg1.estimate && r.lower <= 1.5 && r.upper == fmax(1.9, top));
     free(d);
 }
 END_TEST
