@@ -107,10 +107,11 @@ void guard_warn(const mist_guard_result *r, const mist_guard_model *m, size_t n,
                 r->gaussian.upper, K->estimate);
     if (r->reasons & MIST_GUARD_NONMONOTONE)
         fprintf(stderr,
-                "mist: warning: KSG's 90%% interval [%.3f, %.3f] lies above the Gaussian "
-                "copula's [%.3f, %.3f]: a dependence that ranks miss (non-monotone, mixtures?), "
-                "which every estimate here reads low; the interval reaches up to %.3f\n",
-                K->lower, K->upper, G->lower, G->upper, r->upper);
+                "mist: warning: KSG's estimate %.3f [%.3f, %.3f] lies above the Gaussian "
+                "copula's 90%% interval [%.3f, %.3f]: a dependence that ranks miss (non-monotone, "
+                "mixtures?), which every estimate here reads low (the answer takes the higher "
+                "of the model's and KSG's readings; the interval reaches up to %.3f)\n",
+                K->estimate, K->lower, K->upper, G->lower, G->upper, r->upper);
     if (r->reasons == MIST_GUARD_GAUSSIAN_FIT && fallback)
         fprintf(stderr,
                 "mist: note: answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it "

@@ -28,11 +28,12 @@
  *     KSG's estimate: answer with the bias-corrected Gaussian MI, the efficient estimate for
  *     Gaussian data (the model and the copula read ranks only, and at high MI ranks cannot
  *     resolve it); this comes before the below/above rules;
- *   - KSG's interval lies above the Gaussian copula's, no discrete column (dependence the ranks'
- *     Gaussian reading misses: non-monotone channels, X-shaped mixtures): whatever the answer,
- *     the estimate is the higher of the answer's and KSG's, and the upper end reaches at least
- *     KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows), since every estimate here, KSG's
- *     too, reads such dependence low (a Gaussian-fit answer keeps its estimate);
+ *   - KSG's estimate lies above the Gaussian copula's interval, no discrete column (dependence
+ *     the ranks' Gaussian reading misses: non-monotone channels, mixtures): whatever the
+ *     answer, the estimate is the higher of the answer's and KSG's (a Gaussian-fit answer keeps
+ *     its own), the interval covering KSG's; when KSG's whole interval lies above the copula's,
+ *     the upper end reaches at least KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows),
+ *     since every estimate here, KSG's too, reads such dependence low;
  *   - otherwise (range reasons, or that one): keep the model's median.
  * Except for the plug-in, the fallback interval covers the model's interval and the classical
  * interval(s) used;
@@ -70,8 +71,9 @@ enum mist_guard_reason {
     MIST_GUARD_ABOVE = 1 << 5,     /* the model's interval lies far above both (low dims) */
     MIST_GUARD_GAUSSIAN_FIT = 1 << 6, /* the rows look jointly Gaussian: the Gaussian MI is the
                                        * efficient estimate */
-    MIST_GUARD_NONMONOTONE = 1 << 7   /* KSG's interval lies above the Gaussian copula's: a
-                                       * dependence ranks miss, which every answer reads low */
+    MIST_GUARD_NONMONOTONE = 1 << 7   /* KSG's estimate lies above the Gaussian copula's
+                                       * interval: a dependence ranks miss, which every answer
+                                       * reads low */
 };
 #define MIST_GUARD_REASON_COUNT 8
 /* "n_range", "dims_range", "mi_range", "discrete", "below_classical", "above_classical",

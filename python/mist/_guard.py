@@ -76,10 +76,11 @@ def warnings(r, m, n, dx, dy, fallback):
                    "for Gaussian data it is the efficient estimate (the model reads ranks only)"
                    % (r.normal_p_skew, r.normal_p_kurt, N.estimate, N.lower, N.upper, K.estimate))
     if r.reasons & NONMONOTONE:
-        out.append("KSG's 90%% interval [%.3f, %.3f] lies above the Gaussian copula's [%.3f, %.3f]: "
-                   "a dependence that ranks miss (non-monotone, mixtures?), which every estimate "
-                   "here reads low; the interval reaches up to %.3f"
-                   % (K.lower, K.upper, G.lower, G.upper, r.upper))
+        out.append("KSG's estimate %.3f [%.3f, %.3f] lies above the Gaussian copula's 90%% "
+                   "interval [%.3f, %.3f]: a dependence that ranks miss (non-monotone, mixtures?), "
+                   "which every estimate here reads low (the answer takes the higher of the "
+                   "model's and KSG's readings; the interval reaches up to %.3f)"
+                   % (K.estimate, K.lower, K.upper, G.lower, G.upper, r.upper))
     if fallback and r.reasons == GAUSSIAN_FIT:
         out.append("answering with %s %.3f and the 90%% interval [%.3f, %.3f] (it covers %s and "
                    "the Gaussian one); guard='warn' keeps the model's answer"
