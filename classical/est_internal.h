@@ -65,6 +65,15 @@ int mist_est_block_cells(const double *data, size_t n, int cols, int c0, int c1,
 int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
                      const mist_est_opts *o, double *mi, double *se, mist_err *err);
 
+/* Rows grouped by origin (groups.c): the rows of group g are rows[start[g] .. start[g+1])
+ * (ascending), row i is in group of[i]; count groups, max: the largest. */
+typedef struct mist_est_groups {
+    size_t *start, *rows, *of;
+    size_t count, max;
+} mist_est_groups;
+int mist_est_groups_build(mist_est_groups *g, const size_t *origin, size_t n, mist_err *err);
+void mist_est_groups_free(mist_est_groups *g);
+
 /* Percentile bootstrap (see bootstrap.c): fills lower, upper, n_failed. */
 int mist_est_bootstrap(int method, const double *data, size_t n, int dx, int dy,
                        const mist_est_opts *o, double *lower, double *upper, int *n_failed,

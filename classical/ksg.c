@@ -124,67 +124,9 @@ static size_t marginal_count(const marginal *m, size_t row, const double *q, dou
     return c - self;
 }
 
-/* Rows grouped by origin: the rows of group g are rows[start[g] .. start[g+1]) (ascending), row
- * i is in group of[i]; max: the largest group. */
-typedef struct groups {
-    size_t *start, *rows, *of;
-    size_t count, max;
-} groups;
-
-typedef struct orow {
-    size_t o, r;
-} orow;
-
-static int cmp_orow(const void *a, const void *b)
-{
-    const orow *x = a, *y = b;
-    if (x->o != y->o) return x->o < y->o ? -1 : 1;
-    return (x->r > y->r) - (x->r < y->r);
-}
-
-static void groups_free(groups *g)
-{
-    free(g->start);
-    free(g->rows);
-    free(g->of);
-    memset(g, 0, sizeof *g);
-}
-
-static int groups_build(groups *g, const size_t *origin, size_t n, mist_err *err)
-{
-    memset(g, 0, sizeof *g);
-    orow *pr = malloc((n ? n : 1) * sizeof *pr);
-    g->start = malloc((n + 1) * sizeof *g->start);
-    g->rows = malloc((n ? n : 1) * sizeof *g->rows);
-    g->of = malloc((n ? n : 1) * sizeof *g->of);
-    if (!pr || !g->start || !g->rows || !g->of) {
-        free(pr);
-        groups_free(g);
-        return mist_fail(err, MIST_ENOMEM, "out of memory grouping %zu rows by origin", n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        pr[i].o = origin[i];
-        pr[i].r = i;
-    }
-    if (n > 1) qsort(pr, n, sizeof *pr, cmp_orow);
-    for (size_t p = 0; p < n; p++) {
-        if (p == 0 || pr[p].o != pr[p - 1].o) {
-            if (g->count && p - g->start[g->count - 1] > g->max)
-                g->max = p - g->start[g->count - 1];
-            g->start[g->count++] = p;
-        }
-        g->rows[p] = pr[p].r;
-        g->of[pr[p].r] = g->count - 1;
-    }
-    if (g->count && n - g->start[g->count - 1] > g->max) g->max = n - g->start[g->count - 1];
-    g->start[g->count] = n;
-    free(pr);
-    return MIST_OK;
-}
-
 /* Checks origin against k: every row needs k rows of other origins (the largest group leaves
  * the fewest). */
-static int groups_check(const groups *g, size_t n, int k, mist_err *err)
+static int groups_check(const mist_est_groups *g, size_t n, int k, mist_err *err)
 {
     if (n - g->max < (size_t)k)
         return mist_fail(err, MIST_EDATA,
@@ -197,7 +139,7 @@ static int groups_check(const groups *g, size_t n, int k, mist_err *err)
 /* #{rows j with row i's origin (i included) : ||v_j - v_i|| < r (strict) or <= r}, v the d
  * coordinates at offset off: what a marginal count includes beyond the other-origin rows. The
  * distance is the expression the trees, the sorted arrays and the brute force evaluate. */
-static size_t group_within(const groups *g, const double *data, size_t cols, size_t i, int off,
+static size_t group_within(const mist_est_groups *g, const double *data, size_t cols, size_t i, int off,
                            int d, double r, int strict)
 {
     size_t gi = g->of[i], c = 0;
@@ -210,7 +152,7 @@ static size_t group_within(const groups *g, const double *data, size_t cols, siz
 }
 
 /* The same from the scan's distance array v (v[j] = distance of row j to row i). */
-static size_t group_within_scan(const groups *g, size_t i, const double *v, double r, int strict)
+static size_t group_within_scan(const mist_est_groups *g, size_t i, const double *v, double r, int strict)
 {
     size_t gi = g->of[i], c = 0;
     for (size_t p = g->start[gi]; p < g->start[gi + 1]; p++) {
@@ -236,7 +178,7 @@ typedef struct ksg_job {
     mist_kdtree joint;
     marginal mx, my;
     const size_t *origin; /* NULL: every row its own group */
-    const groups *grp;    /* origin != NULL: the rows by origin */
+    const mist_est_groups *grp;    /* origin != NULL: the rows by origin */
     size_t *tkey;         /* origin != NULL, trees: origin per joint-tree position */
     int *nx, *ny;
     atomic_size_t next; /* next joint-tree position block to hand out */
@@ -367,7 +309,7 @@ int mist_ksg_counts(int algorithm, const double *data, size_t n, int dx, int dy,
 /* The counts, arguments checked; grp: origin's groups (built by the caller), NULL without
  * origins. */
 static int counts_impl(int algorithm, const double *data, const size_t *origin,
-                       const groups *grp, size_t n, int dx, int dy, int k, int threads, int *nx,
+                       const mist_est_groups *grp, size_t n, int dx, int dy, int k, int threads, int *nx,
                        int *ny, mist_err *err)
 {
     int rc = MIST_OK;
@@ -464,11 +406,11 @@ int mist_ksg_counts_ex(int algorithm, const double *data, const size_t *origin, 
     if (!nx || !ny) return mist_fail(err, MIST_EINVAL, "ksg counts: output arrays are NULL");
     if (!origin)
         return counts_impl(algorithm, data, NULL, NULL, n, dx, dy, k, threads, nx, ny, err);
-    groups g;
-    if ((rc = groups_build(&g, origin, n, err))) return rc;
+    mist_est_groups g;
+    if ((rc = mist_est_groups_build(&g, origin, n, err))) return rc;
     if (!(rc = groups_check(&g, n, k, err)))
         rc = counts_impl(algorithm, data, origin, &g, n, dx, dy, k, threads, nx, ny, err);
-    groups_free(&g);
+    mist_est_groups_free(&g);
     return rc;
 }
 
@@ -627,9 +569,9 @@ int mist_ksg_ex(int algorithm, const double *data, const size_t *origin, size_t 
     double *prep = NULL;
     int *nx = NULL, *ny = NULL;
     const double *use = data;
-    groups g = {0};
+    mist_est_groups g = {0};
     if (origin) {
-        if ((rc = groups_build(&g, origin, n, err))) return rc;
+        if ((rc = mist_est_groups_build(&g, origin, n, err))) return rc;
         if ((rc = groups_check(&g, n, k, err))) goto out;
     }
     if (o->zscore || o->noise != 0.0) {
@@ -686,7 +628,7 @@ int mist_ksg_ex(int algorithm, const double *data, const size_t *origin, size_t 
     if (algorithm == 2) base -= 1.0 / (double)k;
     *mi = base - mean;
 out:
-    groups_free(&g);
+    mist_est_groups_free(&g);
     free(prep);
     free(nx);
     free(ny);

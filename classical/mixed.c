@@ -163,17 +163,6 @@ out:
     return rc;
 }
 
-typedef struct origin_row {
-    size_t origin, row;
-} origin_row;
-
-static int cmp_origin_row(const void *a, const void *b)
-{
-    const origin_row *p = a, *q = b;
-    if (p->origin != q->origin) return p->origin < q->origin ? -1 : 1;
-    return p->row < q->row ? -1 : p->row > q->row;
-}
-
 int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx, int dy,
                      const mist_est_opts *o, double *mi, double *se, mist_err *err)
 {
@@ -188,30 +177,27 @@ int mist_mixed_mi_ex(const double *data, const size_t *origin, size_t n, int dx,
     if (o->k < 1) return mist_fail(err, MIST_EINVAL, "mixed: k must be >= 1 (got %d)", o->k);
     if (!origin) return mixed_core(data, NULL, n, dx, dy, o, mi, se, err);
     /* one row per origin (its first), weighted by its copies */
-    size_t cols = (size_t)dx + (size_t)dy, nu = 0;
-    origin_row *or_ = malloc(n * sizeof *or_);
-    double *u = malloc(n * cols * sizeof *u), *w = malloc(n * sizeof *w);
-    if (!or_ || !u || !w) {
+    size_t cols = (size_t)dx + (size_t)dy;
+    mist_est_groups g;
+    if ((rc = mist_est_groups_build(&g, origin, n, err))) return rc;
+    double *u = malloc((g.count ? g.count : 1) * cols * sizeof *u);
+    double *w = malloc((g.count ? g.count : 1) * sizeof *w);
+    if (!u || !w) {
         rc = mist_fail(err, MIST_ENOMEM, "mixed: out of memory for %zu rows", n);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) or_[i] = (origin_row){origin[i], i};
-    qsort(or_, n, sizeof *or_, cmp_origin_row);
-    for (size_t a = 0; a < n;) {
-        size_t b = a + 1;
-        while (b < n && or_[b].origin == or_[a].origin) b++;
-        memcpy(u + nu * cols, data + or_[a].row * cols, cols * sizeof *u);
-        w[nu++] = (double)(b - a);
-        a = b;
+    for (size_t j = 0; j < g.count; j++) {
+        memcpy(u + j * cols, data + g.rows[g.start[j]] * cols, cols * sizeof *u);
+        w[j] = (double)(g.start[j + 1] - g.start[j]);
     }
-    if (nu < (size_t)o->k + 2) {
-        rc = mist_fail(err, MIST_EDATA, "mixed: %zu distinct rows, fewer than k + 2 = %d", nu,
-                       o->k + 2);
+    if (g.count < (size_t)o->k + 2) {
+        rc = mist_fail(err, MIST_EDATA, "mixed: %zu distinct rows, fewer than k + 2 = %d",
+                       g.count, o->k + 2);
         goto out;
     }
-    rc = mixed_core(u, w, nu, dx, dy, o, mi, se, err);
+    rc = mixed_core(u, w, g.count, dx, dy, o, mi, se, err);
 out:
-    free(or_);
+    mist_est_groups_free(&g);
     free(u);
     free(w);
     return rc;

@@ -252,11 +252,7 @@ START_TEST(test_guard_all_discrete)
     mist_err err = {0};
     double v, se;
     ck_assert_int_eq(mist_discrete_mi(d, n, 2, 1, &v, &se, &err), 0);
-    mist_guard_model m;
-    memset(&m, 0, sizeof m);
-    m.lower = 2.0, m.median = 3.0, m.upper = 4.0;
-    m.n_min = 10, m.n_max = 500, m.d_min = 1, m.d_max = 32;
-    strcpy(m.metadist, "default");
+    mist_guard_model m = tu_guard_model(2.0, 3.0, 4.0);
     mist_guard_result r;
     ck_assert_int_eq(mist_guard_run(d, n, 2, 1, &m, NULL, &r, &err), 0);
     ck_assert(r.reasons & MIST_GUARD_DISCRETE);

@@ -98,21 +98,6 @@ static double copula_se_reference(const double *z, size_t n, int dx, int dy)
 }
 
 /* A model answer with the shipped models' trained range and meta-distribution. */
-static mist_guard_model model_says(double lower, double median, double upper)
-{
-    mist_guard_model m;
-    memset(&m, 0, sizeof m);
-    m.lower = lower;
-    m.median = median;
-    m.upper = upper;
-    m.n_min = 10;
-    m.n_max = 500;
-    m.d_min = 1;
-    m.d_max = 32;
-    strcpy(m.metadist, "default");
-    return m;
-}
-
 static mist_guard_result run(const double *d, size_t n, int dx, int dy, const mist_guard_model *m)
 {
     mist_guard_result r;
@@ -178,7 +163,7 @@ START_TEST(test_ksg_terms)
     /* what the guard reports (seed 0): the se inflated by 1.5 for the spread KSG's per-row error
      * misses, the interval +- z se */
     CHECK(mist_guard_ksg(d, n, 2, 3, 5, 0, 1, &v, &se, &err) == MIST_OK);
-    mist_guard_model gm = model_says(0, 0.1, 0.2);
+    mist_guard_model gm = tu_guard_model(0, 0.1, 0.2);
     mist_guard_result r = run(d, n, 2, 3, &gm);
     CHECK(r.ksg1.ok && r.ksg1.estimate == v && fabs(r.ksg1.se - 1.5 * se) < 1e-15);
     CHECK(fabs(r.ksg1.upper - v - Z90 * 1.5 * se) < 1e-12 &&
@@ -208,7 +193,7 @@ START_TEST(test_gaussian_copula_reference)
     double se_ref = copula_se_reference(z, n, 3, 2);
     CHECKM(fabs(se - se_ref) < 1e-9 * se_ref, "se %.17g vs GSL reference %.17g", se, se_ref);
     /* what the guard reports: bias-corrected, +- z se */
-    mist_guard_model gm = model_says(0, 0.1, 0.2);
+    mist_guard_model gm = tu_guard_model(0, 0.1, 0.2);
     mist_guard_result r = run(d, n, 3, 2, &gm);
     CHECK(r.gaussian_copula.ok && r.gaussian_copula.estimate == v - bias &&
           r.gaussian_copula.se == se);
@@ -255,7 +240,7 @@ START_TEST(test_standard_errors_vs_spread)
     for (size_t t = 0; t < 2; t++) {
         const int R = 200;
         double sg = 0, sgg = 0, seg = 0, sk = 0, skk = 0, sek = 0;
-        mist_guard_model m = model_says(0, 0.1, 0.2);
+        mist_guard_model m = tu_guard_model(0, 0.1, 0.2);
         for (int rep = 0; rep < R; rep++) {
             double *x = tu_task_data(cases[t].task, cases[t].d, cases[t].d, "c", cases[t].c,
                                   500 + rep, cases[t].n, NULL);
@@ -286,7 +271,7 @@ START_TEST(test_nonmonotone_flagged)
 {
     size_t n = 500;
     double *d = square_data(n, 0.1, 11);
-    mist_guard_model m = model_says(-0.001, 0.005, 0.014);
+    mist_guard_model m = tu_guard_model(-0.001, 0.005, 0.014);
     mist_guard_result r = run(d, n, 1, 1, &m);
     const unsigned both = MIST_GUARD_BELOW | MIST_GUARD_NONMONOTONE;
     CHECKM(r.reasons == both, "reasons %#x", r.reasons);
@@ -299,19 +284,19 @@ START_TEST(test_nonmonotone_flagged)
     /* KSG's interval above the copula's: the upper end KSG (1 + 2.9 n^-0.15 2^0.4), covering 1.99 */
     double top = r.ksg1.estimate * (1.0 + 2.9 * pow(500.0, -0.15) * pow(2.0, 0.4));
     CHECK(r.lower == -0.001 && r.upper == fmax(r.ksg1.upper, top) && r.upper > 1.99);
-    mist_guard_model p = model_says(0.005, 0.005, 0.005);
+    mist_guard_model p = tu_guard_model(0.005, 0.005, 0.005);
     r = run(d, n, 1, 1, &p);
     CHECK(r.reasons == both && r.answer == MIST_GUARD_ANSWER_KSG1);
     /* a model that reads it right keeps its median (MI 1.99 is above the 1x1 training range,
      * hence the range reason too), its interval reaching as high */
-    mist_guard_model q = model_says(1.7, 1.95, 2.2);
+    mist_guard_model q = tu_guard_model(1.7, 1.95, 2.2);
     r = run(d, n, 1, 1, &q);
     CHECKM(r.reasons == (MIST_GUARD_NONMONOTONE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
     CHECK(r.answer == MIST_GUARD_ANSWER_WIDENED && r.estimate == 1.95);
     CHECK(r.upper == fmax(fmax(2.2, r.ksg1.upper), top) && r.lower <= 1.7);
     /* one that reads lower than KSG, its interval overlapping KSG's: KSG's estimate, the
      * higher of two low readings */
-    mist_guard_model u = model_says(1.5, 1.6, 1.9);
+    mist_guard_model u = tu_guard_model(1.5, 1.6, 1.9);
     r = run(d, n, 1, 1, &u);
     CHECKM(!(r.reasons & MIST_GUARD_BELOW) && (r.reasons & MIST_GUARD_NONMONOTONE), "%#x",
            r.reasons);
@@ -341,7 +326,7 @@ START_TEST(test_right_model_not_flagged)
         size_t n = cases[t].n;
         double *d = tu_task_data(cases[t].task, cases[t].dx, cases[t].dy, NULL, 0, 20 + t, n, &mi);
         double w = 0.1 + 0.1 * mi;
-        mist_guard_model m = model_says(mi - w, mi, mi + w);
+        mist_guard_model m = tu_guard_model(mi - w, mi, mi + w);
         mist_guard_result r = run(d, n, cases[t].dx, cases[t].dy, &m);
         /* jointly Gaussian-looking rows are answered by their Gaussian MI (test_gaussian_fit) */
         unsigned fit = r.reasons & MIST_GUARD_GAUSSIAN_FIT;
@@ -357,7 +342,7 @@ START_TEST(test_right_model_not_flagged)
             CHECK(r.answer == MIST_GUARD_ANSWER_MODEL && r.estimate == mi && r.lower == mi - w &&
                   r.upper == mi + w);
         if (mi > 0.5 && n >= 150) {
-            mist_guard_model z = model_says(-0.01, 0.0, 0.01);
+            mist_guard_model z = tu_guard_model(-0.01, 0.0, 0.01);
             r = run(d, n, cases[t].dx, cases[t].dy, &z);
             CHECKM(r.reasons & MIST_GUARD_BELOW, "%s: a model at 0 for MI %g not flagged",
                    cases[t].task, mi);
@@ -375,7 +360,7 @@ START_TEST(test_above)
     size_t n = 500;
     double *d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 3, n, NULL);
     exp_columns(d, n, 2);
-    mist_guard_model m = model_says(3.4, 4.7, 6.6);
+    mist_guard_model m = tu_guard_model(3.4, 4.7, 6.6);
     mist_guard_result r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons == (MIST_GUARD_ABOVE | MIST_GUARD_MI_RANGE), "reasons %#x", r.reasons);
     const mist_guard_xcheck *top =
@@ -386,7 +371,7 @@ START_TEST(test_above)
     free(d);
     double mi;
     d = tu_task_data("normal-dense-base", 4, 4, "c", 0.2, 3, n, &mi);
-    m = model_says(mi + 0.8, mi + 1.0, mi + 1.2);
+    m = tu_guard_model(mi + 0.8, mi + 1.0, mi + 1.2);
     exp_columns(d, n, 8);
     r = run(d, n, 4, 4, &m);
     CHECKM(r.reasons == 0, "4x4: reasons %#x", r.reasons);
@@ -396,7 +381,7 @@ START_TEST(test_above)
     n = 100;
     for (uint64_t seed = 1; seed <= 4; seed++) {
         d = tu_task_data("normal-dense-base", 1, 1, "c", 0.99999999, seed, n, &mi);
-        m = model_says(mi - 1.5, mi, mi + 2.0);
+        m = tu_guard_model(mi - 1.5, mi, mi + 2.0);
         r = run(d, n, 1, 1, &m);
         CHECKM(r.ksg1.ok && r.ksg1.estimate > 2.5 && r.ksg1.estimate < 3.1, "ksg %g",
                r.ksg1.estimate);
@@ -429,7 +414,7 @@ START_TEST(test_above)
     CHECK(mist_guard_gaussian_copula(d, n, 1, 1, &v, &bias, &se, &err) == MIST_OK);
     CHECKM(fabs(v - want) < 1e-9 && fabs(want - 3.2172) < 1e-3, "one swap: %.10g vs %.10g", v,
            want);
-    m = model_says(5.5, 6.2, 7.2);
+    m = tu_guard_model(5.5, 6.2, 7.2);
     m.metadist[0] = '\0'; /* no MI range: only the cross-checks judge */
     r = run(d, n, 1, 1, &m);
     CHECKM(!(r.reasons & MIST_GUARD_ABOVE) &&
@@ -444,7 +429,7 @@ START_TEST(test_above)
     free(d);
     /* the same answer on data with MI 0.14 at the same n is still overruled */
     d = tu_task_data("normal-dense-base", 1, 1, "c", 0.5, 5, n, &mi);
-    m = model_says(7.36, 8.86, 10.86);
+    m = tu_guard_model(7.36, 8.86, 10.86);
     r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons & MIST_GUARD_ABOVE, "MI %g: reasons %#x", mi, r.reasons);
     free(d);
@@ -459,7 +444,7 @@ START_TEST(test_ranges)
     double mi;
     double *d = tu_task_data("normal-dense-base", 2, 2, "c", 0.3, 8, n, &mi);
     exp_columns(d, n, 4); /* not jointly Gaussian: no Gaussian fit answer */
-    mist_guard_model m = model_says(mi - 0.05, mi, mi + 0.05);
+    mist_guard_model m = tu_guard_model(mi - 0.05, mi, mi + 0.05);
     CHECK(run(d, n, 2, 2, &m).reasons == 0);
     m.n_max = (int64_t)n;
     CHECK(run(d, n, 2, 2, &m).reasons == 0);
@@ -469,10 +454,10 @@ START_TEST(test_ranges)
     CHECK(r.answer == MIST_GUARD_ANSWER_WIDENED && r.estimate == mi);
     CHECK(r.lower == fmin(mi - 0.05, fmin(r.ksg1.lower, r.gaussian_copula.lower)));
     CHECK(r.upper == fmax(mi + 0.05, fmax(r.ksg1.upper, r.gaussian_copula.upper)));
-    m = model_says(mi - 0.05, mi, mi + 0.05);
+    m = tu_guard_model(mi - 0.05, mi, mi + 0.05);
     m.n_min = (int64_t)n + 1;
     CHECK(run(d, n, 2, 2, &m).reasons == MIST_GUARD_N_RANGE);
-    m = model_says(mi - 0.05, mi, mi + 0.05);
+    m = tu_guard_model(mi - 0.05, mi, mi + 0.05);
     m.d_max = 1;
     CHECK(run(d, n, 2, 2, &m).reasons == MIST_GUARD_DIM_RANGE);
     m.d_max = 2;
@@ -483,10 +468,10 @@ START_TEST(test_ranges)
     /* the MI range of 'default' at min(dx, dy) = 2 */
     double top = mist_guard_mi_max("default", 2, 2);
     CHECK(top == mist_guard_mi_table("default")[1]);
-    m = model_says(top - 0.02, top - 0.01, top);
+    m = tu_guard_model(top - 0.02, top - 0.01, top);
     r = run(d, n, 2, 2, &m);
     CHECK(!(r.reasons & MIST_GUARD_MI_RANGE) && r.mi_max == top);
-    m = model_says(top, top + 0.01, top + 0.02);
+    m = tu_guard_model(top, top + 0.01, top + 0.02);
     CHECK(run(d, n, 2, 2, &m).reasons & MIST_GUARD_MI_RANGE);
     m.metadist[0] = '\0'; /* unknown training data: no MI range */
     r = run(d, n, 2, 2, &m);
@@ -522,7 +507,7 @@ START_TEST(test_discrete)
     }
     /* MI of a two-point mixture at sigma 0.3: about 0.57 nats; the model agrees, so only the
      * discreteness is a reason */
-    mist_guard_model m = model_says(0.45, 0.55, 0.65);
+    mist_guard_model m = tu_guard_model(0.45, 0.55, 0.65);
     mist_guard_result r = run(d, n, 1, 1, &m);
     CHECKM(r.reasons == MIST_GUARD_DISCRETE, "reasons %#x", r.reasons);
     CHECK(r.discrete_col == 0 && r.discrete_levels == 2);
@@ -541,7 +526,7 @@ START_TEST(test_discrete)
         d3[3 * i + 1] = gsl_ran_gaussian(g, 1.0);
         d3[3 * i + 2] = d[2 * i + 1];
     }
-    m = model_says(0.45, 0.55, 0.65);
+    m = tu_guard_model(0.45, 0.55, 0.65);
     r = run(d3, n, 2, 1, &m);
     CHECKM(r.reasons == MIST_GUARD_DISCRETE, "reasons %#x", r.reasons);
     CHECK(!r.mixed.ok);
@@ -559,7 +544,7 @@ START_TEST(test_discrete)
             e[2 * i] = gsl_ran_gaussian(g, 1.0);
             e[2 * i + 1] = (double)(i % (size_t)levels);
         }
-        m = model_says(-0.05, 0.0, 0.05);
+        m = tu_guard_model(-0.05, 0.0, 0.05);
         r = run(e, k, 1, 1, &m);
         CHECKM(!!(r.reasons & MIST_GUARD_DISCRETE) == (levels == 20), "%d levels: %#x", levels,
                r.reasons);
@@ -656,7 +641,7 @@ START_TEST(test_duplicate_rows)
         memcpy(dd + 4 * i, d + 4 * i, 4 * sizeof *dd);
         memcpy(dd + 4 * (n + i), d + 4 * (n - 1 - i), 4 * sizeof *dd);
     }
-    mist_guard_model m = model_says(mi - 0.1, mi, mi + 0.1);
+    mist_guard_model m = tu_guard_model(mi - 0.1, mi, mi + 0.1);
     mist_guard_result a = run(d, n, 2, 2, &m), b = run(dd, 2 * n, 2, 2, &m);
     CHECKM(a.distinct_rows == n && b.distinct_rows == n, "rows %zu / %zu", a.distinct_rows,
            b.distinct_rows);
@@ -688,7 +673,7 @@ START_TEST(test_determinism)
 {
     size_t n = 400;
     double *d = tu_task_data("normal-sparse-wiggly", 6, 6, NULL, 0, 2, n, NULL);
-    mist_guard_model m = model_says(0.0, 0.1, 0.2);
+    mist_guard_model m = tu_guard_model(0.0, 0.1, 0.2);
     mist_guard_opts o;
     mist_guard_opts_default(&o);
     CHECK(o.k == 5 && o.seed == 0 && o.threads == 1);
@@ -715,7 +700,7 @@ START_TEST(test_errors)
 {
     double d[8 * 2];
     for (int i = 0; i < 16; i++) d[i] = sin(1.0 + i) + (i % 2) * 0.1 * i;
-    mist_guard_model m = model_says(0, 0.1, 0.2);
+    mist_guard_model m = tu_guard_model(0, 0.1, 0.2);
     mist_guard_result r = run(d, 4, 2, 2, &m); /* n = 4: neither cross-check can run */
     CHECK(!r.ksg1.ok && !r.gaussian_copula.ok && strlen(r.ksg1.note) > 0 &&
           strstr(r.gaussian_copula.note, "rows") != NULL);
@@ -833,7 +818,7 @@ START_TEST(test_gaussian_fit)
     size_t n = 1000;
     double rho = sqrt(1 - exp(-12.0));
     double *x = gauss_pairs(n, 1, 1, rho, 7);
-    mist_guard_model m = model_says(3.6, 4.0, 4.4);
+    mist_guard_model m = tu_guard_model(3.6, 4.0, 4.4);
     mist_guard_result r = run(x, n, 1, 1, &m);
     CHECKM(r.reasons & MIST_GUARD_GAUSSIAN_FIT, "reasons %#x (p %g %g)", r.reasons,
            r.normal_p_skew, r.normal_p_kurt);
@@ -868,7 +853,7 @@ START_TEST(test_gaussian_fit)
     free(x);
     /* 9 columns */
     x = gauss_pairs(400, 5, 4, 0.8, 8);
-    mist_guard_model m9 = model_says(0.5, 1.0, 1.5);
+    mist_guard_model m9 = tu_guard_model(0.5, 1.0, 1.5);
     r = run(x, 400, 5, 4, &m9);
     CHECK(!r.gaussian.ok && isnan(r.normal_p_skew) && !(r.reasons & MIST_GUARD_GAUSSIAN_FIT));
     free(x);
@@ -881,7 +866,7 @@ START_TEST(test_gaussian_fit)
             size_t nn = 100 + 40 * seed;
             double mi;
             x = tu_task_data(tasks[t], 1, 1, NULL, 0, seed, nn, &mi);
-            mist_guard_model mm = model_says(mi - 0.1, mi, mi + 0.1);
+            mist_guard_model mm = tu_guard_model(mi - 0.1, mi, mi + 0.1);
             r = run(x, nn, 1, 1, &mm);
             int want = r.gaussian.ok && r.distinct_rows >= 100 && r.normal_p_skew > 0.01 &&
                        r.normal_p_kurt > 0.01 && r.ksg1.ok &&

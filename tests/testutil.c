@@ -247,3 +247,18 @@ double *tu_dependent_rows(size_t n, int dx, int dy, uint64_t *rng)
     }
     return x;
 }
+
+mist_guard_model tu_guard_model(double lower, double median, double upper)
+{
+    mist_guard_model m;
+    memset(&m, 0, sizeof m);
+    m.lower = lower;
+    m.median = median;
+    m.upper = upper;
+    m.n_min = 10;
+    m.n_max = 500;
+    m.d_min = 1;
+    m.d_max = 32;
+    strcpy(m.metadist, "default");
+    return m;
+}
