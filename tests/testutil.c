@@ -67,9 +67,19 @@ unsigned char *tu_slurp(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(sz > 0 ? (size_t)sz : 1);
+    if (sz < 0) {
+        fclose(f);
+        return NULL;
+    }
+    /* one byte more, a NUL, so that text files can be searched with strstr */
+    unsigned char *buf = malloc((size_t)sz + 1);
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     size_t got = fread(buf, 1, (size_t)sz, f);
     fclose(f);
+    buf[got] = 0;
     if ((long)got != sz) {
         free(buf);
         return NULL;

@@ -14,7 +14,8 @@
  * folder; returns its path (static: copy it to keep it). tu_run removes the root with all its
  * folders at the end. */
 const char *tu_tmpdir(const char *tag);
-/* Reads a whole file; *len receives its size. NULL when it cannot be read. Caller frees. */
+/* Reads a whole file; *len receives its size; the bytes are followed by a NUL (not counted).
+ * NULL when it cannot be read. Caller frees. */
 unsigned char *tu_slurp(const char *path, size_t *len);
 /* Writes len bytes to path (not atomically: tests build malformed files on purpose). */
 void tu_write(const char *path, const void *bytes, size_t len);
