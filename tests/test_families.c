@@ -1221,12 +1221,49 @@ START_TEST(test_broad2)
 }
 END_TEST
 
+/* mix2: every draw is default's or broad2's draw of the same index on the seed's "mix" stream,
+ * about half each (within 4 SD); default's keep their n range and no transforms. */
+static int same_spec(const mist_task_spec *a, const mist_task_spec *b)
+{
+    if (strcmp(a->task, b->task) || a->dx != b->dx || a->dy != b->dy || a->n != b->n ||
+        a->seed != b->seed || strcmp(a->transform, b->transform) || a->nparams != b->nparams)
+        return 0;
+    for (size_t j = 0; j < a->nparams; j++)
+        if (strcmp(a->params[j].name, b->params[j].name) || a->params[j].value != b->params[j].value)
+            return 0;
+    return 1;
+}
+
+START_TEST(test_mix2)
+{
+    const int N = 2000;
+    int from_default = 0;
+    mist_err err = {0};
+    uint64_t sub = mist_seed_derive(7, 0x6d6978ULL);
+    for (int i = 0; i < N; i++) {
+        mist_task_spec s, d, b;
+        ck_assert_int_eq(mist_metadist_draw("mix2", 7, (uint64_t)i, &s, &err), MIST_OK);
+        ck_assert_int_eq(mist_metadist_draw("default", sub, (uint64_t)i, &d, &err), MIST_OK);
+        ck_assert_int_eq(mist_metadist_draw("broad2", sub, (uint64_t)i, &b, &err), MIST_OK);
+        int is_d = same_spec(&s, &d), is_b = same_spec(&s, &b);
+        CHECKM(is_d != is_b, "draw %d: %s %dx%d n=%zu", i, s.task, s.dx, s.dy, s.n);
+        if (is_d) CHECK(s.n <= 500 && s.transform[0] == '\0');
+        from_default += is_d;
+        mist_task_spec_clear(&s);
+        mist_task_spec_clear(&d);
+        mist_task_spec_clear(&b);
+    }
+    double f = (double)from_default / N;
+    CHECKM(fabs(f - 0.5) < 4 * sqrt(0.25 / N), "from default: %.3f", f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("families");
     tu_case(s, "families", 120, test_channel_quadrature, test_channel_mc, test_mixture_mc,
             test_categorical_gauss, test_categorical_softmax, test_categorical_discrete,
             test_high_mi, test_determinism, test_errors, test_negate, test_broad, test_broad2,
-            test_new_families_suite, NULL);
+            test_mix2, test_new_families_suite, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
