@@ -273,6 +273,13 @@ static int block_discrete(const double *data, size_t n, int cols, int c0, int c1
     return count;
 }
 
+/* A cross-check whose per-row se is inflated (neighbouring rows share counts): v +- z inflate se */
+static mist_guard_xcheck inflated_xcheck(double v, double se, double inflate)
+{
+    double h = GUARD_Z * inflate * se;
+    return (mist_guard_xcheck){1, v, v - h, v + h, inflate * se, ""};
+}
+
 /* A Gaussian cross-check: the estimate v less its bias, +- z se */
 static mist_guard_xcheck gaussian_xcheck(double v, double bias, double se)
 {
@@ -322,10 +329,8 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (rc == MIST_ENOMEM) goto oom;
     if (rc)
         xcheck_fail(&r->ksg1, &e);
-    else {
-        double h = GUARD_Z * KSG_SE_INFLATE * se;
-        r->ksg1 = (mist_guard_xcheck){1, v, v - h, v + h, KSG_SE_INFLATE * se, ""};
-    }
+    else
+        r->ksg1 = inflated_xcheck(v, se, KSG_SE_INFLATE);
     rc = mist_guard_gaussian_copula(xd, nd, dx, dy, &v, &bias, &se, &e);
     if (rc == MIST_ENOMEM) goto oom;
     int g_ref = 0; /* the copula's upper end counts as an upper reference (see ABOVE) */
@@ -384,10 +389,7 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
                 e = mixed_why;
                 goto oom;
             }
-            if (!rc) {
-                double h = GUARD_Z * MIXED_SE_INFLATE * se;
-                r->mixed = (mist_guard_xcheck){1, v, v - h, v + h, MIXED_SE_INFLATE * se, ""};
-            }
+            if (!rc) r->mixed = inflated_xcheck(v, se, MIXED_SE_INFLATE);
         }
     }
     if (!r->mixed.ok) xcheck_fail(&r->mixed, &mixed_why);
