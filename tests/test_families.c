@@ -1221,8 +1221,9 @@ START_TEST(test_broad2)
 }
 END_TEST
 
-/* mix2: every draw is default's or broad2's draw of the same index on the seed's "mix" stream,
- * about half each (within 4 SD); default's keep their n range and no transforms. */
+/* mix2, mix4: every draw is default's or broad2's draw of the same index on the seed's "mix"
+ * stream, default's in the mixture's share (half, a quarter; within 4 SD); default's keep their
+ * n range and no transforms. */
 static int same_spec(const mist_task_spec *a, const mist_task_spec *b)
 {
     if (strcmp(a->task, b->task) || a->dx != b->dx || a->dy != b->dy || a->n != b->n ||
@@ -1234,7 +1235,7 @@ static int same_spec(const mist_task_spec *a, const mist_task_spec *b)
     return 1;
 }
 
-START_TEST(test_mix2)
+static void check_mixture(const char *name, double p_default)
 {
     const int N = 2000;
     int from_default = 0;
@@ -1242,7 +1243,7 @@ START_TEST(test_mix2)
     uint64_t sub = mist_seed_derive(7, 0x6d6978ULL);
     for (int i = 0; i < N; i++) {
         mist_task_spec s, d, b;
-        ck_assert_int_eq(mist_metadist_draw("mix2", 7, (uint64_t)i, &s, &err), MIST_OK);
+        ck_assert_int_eq(mist_metadist_draw(name, 7, (uint64_t)i, &s, &err), MIST_OK);
         ck_assert_int_eq(mist_metadist_draw("default", sub, (uint64_t)i, &d, &err), MIST_OK);
         ck_assert_int_eq(mist_metadist_draw("broad2", sub, (uint64_t)i, &b, &err), MIST_OK);
         int is_d = same_spec(&s, &d), is_b = same_spec(&s, &b);
@@ -1254,7 +1255,14 @@ START_TEST(test_mix2)
         mist_task_spec_clear(&b);
     }
     double f = (double)from_default / N;
-    CHECKM(fabs(f - 0.5) < 4 * sqrt(0.25 / N), "from default: %.3f", f);
+    CHECKM(fabs(f - p_default) < 4 * sqrt(p_default * (1 - p_default) / N), "%s from default: %.3f",
+           name, f);
+}
+
+START_TEST(test_mix2)
+{
+    check_mixture("mix2", 0.5);
+    check_mixture("mix4", 0.25);
 }
 END_TEST
 
