@@ -114,6 +114,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_psi.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,16 +234,31 @@ static double copula_one_swap_mi(size_t n)
     return -0.5 * log(one_minus_r * (2.0 - one_minus_r));
 }
 
+/* The columns' level counts, each counted once when a rule first asks (the reason, the mixed
+ * rule and the rules that exclude tied columns read the same counts) */
+typedef struct col_levels {
+    const double *data;
+    size_t n, limit;
+    int cols;
+    size_t *count; /* [cols]; SIZE_MAX until counted */
+} col_levels;
+
+static int col_discrete(col_levels *c, int j, size_t *levels)
+{
+    if (c->count[j] == SIZE_MAX) c->count[j] = column_levels(c->data, c->n, c->cols, j, c->limit);
+    if (levels) *levels = c->count[j];
+    return c->count[j] <= c->limit;
+}
+
 /* The first column with at most `limit` distinct values: its index, or -1; *all: whether every
  * column has at most `limit`. */
-static int find_discrete(const double *data, size_t n, int cols, size_t limit, size_t *levels,
-                         int *all)
+static int find_discrete(col_levels *c, size_t *levels, int *all)
 {
     int first = -1;
     *all = 1;
-    for (int j = 0; j < cols; j++) {
-        size_t k = column_levels(data, n, cols, j, limit);
-        if (k > limit) {
+    for (int j = 0; j < c->cols; j++) {
+        size_t k;
+        if (!col_discrete(c, j, &k)) {
             *all = 0;
             if (first >= 0) break;
         } else if (first < 0) {
@@ -254,22 +270,19 @@ static int find_discrete(const double *data, size_t n, int cols, size_t limit, s
     return first;
 }
 
-/* Whether a column has at most `limit` distinct values, scanned once: *memo -1 until known */
-static int has_discrete(const double *data, size_t n, int cols, size_t limit, int *memo)
+/* Whether a column has at most `limit` distinct values */
+static int has_discrete(col_levels *c)
 {
-    if (*memo < 0) {
-        int all = 0;
-        size_t lv = 0;
-        *memo = find_discrete(data, n, cols, limit, &lv, &all) >= 0;
-    }
-    return *memo;
+    for (int j = 0; j < c->cols; j++)
+        if (col_discrete(c, j, NULL)) return 1;
+    return 0;
 }
 
 /* How many of columns c0..c1-1 have at most `limit` distinct values */
-static int block_discrete(const double *data, size_t n, int cols, int c0, int c1, size_t limit)
+static int block_discrete(col_levels *c, int c0, int c1)
 {
     int count = 0;
-    for (int j = c0; j < c1; j++) count += column_levels(data, n, cols, j, limit) <= limit;
+    for (int j = c0; j < c1; j++) count += col_discrete(c, j, NULL);
     return count;
 }
 
@@ -294,8 +307,25 @@ static void xcheck_fail(mist_guard_xcheck *x, const mist_err *e)
     snprintf(x->note, sizeof x->note, "%s", e->msg);
 }
 
+static int guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
+                     const mist_guard_opts *o, mist_guard_result *r, col_levels *cl,
+                     mist_err *err);
+
 int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
                    const mist_guard_opts *o, mist_guard_result *r, mist_err *err)
+{
+    int cols = dx >= 1 && dy >= 1 ? dx + dy : 1; /* guard_run refuses the bad ones */
+    col_levels cl = {data, n, 0, cols, malloc((size_t)cols * sizeof(size_t))};
+    if (!cl.count) return mist_fail(err, MIST_ENOMEM, "guard: out of memory");
+    for (int j = 0; j < cl.cols; j++) cl.count[j] = SIZE_MAX;
+    int rc = guard_run(data, n, dx, dy, m, o, r, &cl, err);
+    free(cl.count);
+    return rc;
+}
+
+static int guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
+                     const mist_guard_opts *o, mist_guard_result *r, col_levels *cl,
+                     mist_err *err)
 {
     if (!data || !m || !r) return mist_fail(err, MIST_EINVAL, "guard: NULL argument");
     if (dx < 1 || dy < 1)
@@ -367,18 +397,19 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
         r->reasons |= MIST_GUARD_DIM_RANGE;
     r->mi_max = mist_guard_mi_max(m->metadist, dx, dy);
     if (isfinite(r->mi_max) && m->median > r->mi_max) r->reasons |= MIST_GUARD_MI_RANGE;
-    size_t limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
-    int all_discrete = 0, scanned = mist_guard_metadist_continuous(m->metadist);
-    if (scanned)
-        r->discrete_col = find_discrete(data, n, cols, limit, &r->discrete_levels, &all_discrete);
+    cl->limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
+    int all_discrete = 0;
+    /* the reason is given for a model trained on continuous data only */
+    if (mist_guard_metadist_continuous(m->metadist))
+        r->discrete_col = find_discrete(cl, &r->discrete_levels, &all_discrete);
     if (r->discrete_col >= 0) r->reasons |= MIST_GUARD_DISCRETE;
     /* MIXED: one block discrete, the other continuous, over the distinct rows as the other
      * cross-checks (see DUPLICATES) */
     mist_err mixed_why = {MIST_EINVAL, "not computed: needs every column of one block discrete "
                                        "and none of the other"};
     if (r->discrete_col >= 0 && !all_discrete) {
-        int ndx = block_discrete(data, n, cols, 0, dx, limit);
-        int ndy = block_discrete(data, n, cols, dx, cols, limit);
+        int ndx = block_discrete(cl, 0, dx);
+        int ndy = block_discrete(cl, dx, cols);
         if ((ndx == dx && ndy == 0) || (ndy == dy && ndx == 0)) {
             mist_est_opts eo;
             mist_est_opts_default(&eo);
@@ -395,13 +426,10 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
     if (!r->mixed.ok) xcheck_fail(&r->mixed, &mixed_why);
     free(distinct);
     distinct = NULL;
-    /* a discrete column, whatever the metadist (the columns are scanned above only for a
-     * continuous one; here only where a rule needs it) */
-    int any_discrete = scanned ? r->discrete_col >= 0 : -1;
     /* GAUSSIAN FIT: jointly Gaussian rows, not missing dependence KSG sees */
     int gauss_fit = N->ok && nd >= GAUSS_FIT_MIN_ROWS && r->normal_p_skew > GAUSS_FIT_ALPHA &&
                     r->normal_p_kurt > GAUSS_FIT_ALPHA && K->ok && N->estimate >= K->estimate &&
-                    !has_discrete(data, n, cols, limit, &any_discrete);
+                    !has_discrete(cl);
     if (gauss_fit) r->reasons |= MIST_GUARD_GAUSSIAN_FIT;
     const mist_guard_xcheck *below = NULL, *above = NULL;
     if (K->ok && K->lower > hi) below = K;
@@ -421,8 +449,7 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
 
     /* NONMONOTONE: KSG sees dependence the ranks' Gaussian reading misses (its estimate above
      * the copula's interval: the higher reading answers; its whole interval: the upper end) */
-    int lifted = K->ok && G->ok && K->estimate > G->upper &&
-                 !has_discrete(data, n, cols, limit, &any_discrete);
+    int lifted = K->ok && G->ok && K->estimate > G->upper && !has_discrete(cl);
     int nonmono = lifted && K->lower > G->upper;
     double nonmono_top = NAN;
     if (nonmono)
