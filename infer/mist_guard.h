@@ -150,7 +150,8 @@ MIST_API int mist_guard_run(const double *data, size_t n, int dx, int dy, const 
 
 /* The top of the MI range of a training meta-distribution at dims dx x dy: the 99.9th
  * percentile of the true MI of its tasks whose min(dx, dy) falls in the same bucket (1, 2, 3-4,
- * 5-8, 9-16, 17-32). Stored (guard_range.c), measured with mist_metadist_draw; NaN for a
+ * 5-8, 9-16, 17-32). Stored (guard_range.c), measured with mist_metadist_draw (the mixtures
+ * "mix2", "mix4": their components' larger value, an upper bound); NaN for a
  * meta-distribution without a table or min(dx, dy) > 32. */
 MIST_API double mist_guard_mi_max(const char *metadist, int dx, int dy);
 /* The bucket index of min(dx, dy) (0..5; -1 above 32 or below 1) and the stored table of

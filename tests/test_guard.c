@@ -627,6 +627,20 @@ START_TEST(test_mi_table_broad)
 }
 END_TEST
 
+/* The mixtures of default and broad2 take the larger of their components' values per bucket */
+START_TEST(test_mi_table_mix)
+{
+    const double *d = mist_guard_mi_table("default"), *b = mist_guard_mi_table("broad2");
+    const char *names[] = {"mix2", "mix4"};
+    for (int i = 0; i < 2; i++) {
+        const double *t = mist_guard_mi_table(names[i]);
+        CHECK(t != NULL);
+        for (int k = 0; k < 6; k++) CHECKM(t[k] == fmax(d[k], b[k]), "%s bucket %d", names[i], k);
+        CHECK(mist_guard_mi_max(names[i], 1, 1) == t[0]);
+    }
+}
+END_TEST
+
 /* Copies of rows (every row twice, or a bootstrap resample): the cross-checks read the distinct
  * rows once, so doubling the data leaves them where they were (to rounding: other row order),
  * where KSG read the copies as perfectly dependent neighbours before; duplicate-free data
@@ -939,5 +953,6 @@ int main(void)
                        test_gaussian_raw_reference, test_normality_tests_monte_carlo,
                        test_gaussian_fit, NULL);
     tcase_add_loop_test(t, test_mi_table_broad, 0, 2); /* broad, broad2 */
+    tcase_add_test(t, test_mi_table_mix);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
