@@ -56,22 +56,29 @@
  *     categorical-gauss 1x1 / 1x3 0.0024 / 0.0022 against KSG's 0.0043 / 0.034, softmax 0.0017
  *     against 0.0018; coverage 0.85-1.0 per shape and n with the 1.5 (0.68-0.88 without).
  *     It comes before every rule but the all-discrete one: the model has no say on tied data.
- *   NONMONOTONE (rules 3): KSG's lower end above the Gaussian copula's upper end, no discrete
+ *   NONMONOTONE (rules 3; the upper end rules 4): KSG's lower end above the Gaussian copula's upper end, no discrete
  *     column: KSG sees dependence the ranks' Gaussian reading misses (non-monotone channels,
  *     X-shaped mixtures), and there every estimate we have, KSG's included, reads low: the truth
  *     lay above the guarded answer's interval in 46-57% of such channel datasets, never below.
  *     Whatever the answer, its upper end becomes at least KSG (1 + A n^B (dx+dy)^C) (n: the
- *     distinct rows), the 90% quantile regression (pinball loss) of (truth - KSG) / KSG on that
- *     form over the 901 datasets with the signal on suite seed 3 (mist-imd and mist-oomd under
- *     none/rotate/flow) and new-families seeds 3-6: A = 2.87, B = -0.15, C = 0.4 (rounded to
- *     2.9). The shortfall falls with n at 1x1 and hardly at all at 3x3 (channel-sine 3x3 at
- *     n = 2,000: the truth 1.2-2.7 times above KSG), so one form over-covers the first and
- *     under-covers the second: the raised upper end covered 0.90 of the 901 (channel-bumps
- *     0.80, -sine 0.83, mixture-random 1.00, X-shape 0.97; 3x3 channels 0.08-0.59 by n), at a
- *     mean 1.35 nats of extra width. The smallest mean width reaching 0.90 pooled (A = 0.42,
- *     B = 0, C = 0.9: 0.96 nats) left sine at n = 100 at 0.52; an extension of 3 (KSG - copula)
- *     read x^2 at n = 500 (MI 1.99) as [0, 7.0]. The mist-imd / mist-oomd rows with the signal
- *     (104 of 7,020) were all covered already, so their coverage does not move.
+ *     distinct rows), a quantile regression (pinball loss) of (truth - KSG) / KSG on that form
+ *     over the 901 datasets with the signal on suite seed 3 (mist-imd and mist-oomd under
+ *     none/rotate/flow) and new-families seeds 3-6. Rules 3 fitted the 90% quantile (A = 2.87,
+ *     B = -0.15, C = 0.4, rounded to 2.9): pooled it covered 0.90, but the pool mixes families
+ *     whose shortfall behaves differently (it falls with n at 1x1 and hardly at all at 3x3:
+ *     channel-sine 3x3 at n = 2,000 reads 1.2-2.7 times below the truth), and the channels were
+ *     under-covered (bumps 0.80, sine 0.83; mixture-random 1.00, X-shape 0.97). Rules 4 (session
+ *     15) fit the 95% quantile, the lowest pooled level at which every family with 15 or more
+ *     such datasets reaches 0.90 (at 0.93: bumps 0.89): A = 7.94, B = -0.285, C = 0.497, rounded
+ *     to 7.9, -0.28, 0.5; pooled 0.96, bumps 0.91, sine 0.94, at a mean extra width of 2.6
+ *     nats (1.97 with rules 3). On suite seeds 1-2 (the bars): channel-bumps coverage 0.750 ->
+ *     0.767, -sine 0.722 -> 0.822, X-shape 0.883 -> 0.908 (mean interval width +21%, +19%,
+ *     +14%), no estimate moved, mist-imd / mist-oomd coverage unchanged to three digits (intervals
+ *     changed on 31-33 of 2,160 mist-imd datasets per transform, 1-13 of 2,520 mist-oomd); most
+ *     channel datasets still uncovered have no signal (KSG's interval overlaps the copula's while
+ *     both read a tenth of the truth: 2x4 bumps at n = 100). The smallest mean width reaching
+ *     0.90 pooled (A = 0.42, B = 0, C = 0.9: 0.96 nats) left sine at n = 100 at 0.52; an
+ *     extension of 3 (KSG - copula) read x^2 at n = 500 (MI 1.99) as [0, 7.0].
  *     Where KSG's estimate (not only its lower end) lies above the copula's upper end, the
  *     estimate is the higher of the answer's and KSG's (both read low there; a Gaussian-fit
  *     answer stays), the interval covering KSG's; with only this reason the model's interval
@@ -135,9 +142,9 @@
 #define DISCRETE_MAX_LEVELS 20
 #define DISCRETE_KSG_UPPER 2.5
 #define MIXED_SE_INFLATE 1.5
-#define NONMONO_A 2.9 /* NONMONOTONE: upper >= KSG (1 + A n^B (dx+dy)^C) */
-#define NONMONO_N_POW (-0.15)
-#define NONMONO_D_POW 0.4
+#define NONMONO_A 7.9 /* NONMONOTONE: upper >= KSG (1 + A n^B (dx+dy)^C) */
+#define NONMONO_N_POW (-0.28)
+#define NONMONO_D_POW 0.5
 #define GAUSS_FIT_MIN_ROWS 100
 #define GAUSS_FIT_ALPHA 0.01
 

@@ -32,7 +32,7 @@
  *     the ranks' Gaussian reading misses: non-monotone channels, mixtures): whatever the
  *     answer, the estimate is the higher of the answer's and KSG's (a Gaussian-fit answer keeps
  *     its own), the interval covering KSG's; when KSG's whole interval lies above the copula's,
- *     the upper end reaches at least KSG (1 + 2.9 n^-0.15 (dx+dy)^0.4) (n: distinct rows),
+ *     the upper end reaches at least KSG (1 + 7.9 n^-0.28 (dx+dy)^0.5) (n: distinct rows),
  *     since every estimate here, KSG's too, reads such dependence low;
  *   - otherwise (range reasons, or that one): keep the model's median.
  * Except for the plug-in, the fallback interval covers the model's interval and the classical
@@ -58,9 +58,10 @@ struct mist_model; /* mist_infer.h */
 
 /* The version of the guard's rules: bumped whenever a rule or threshold changes what it answers
  * (2: the Gaussian fit answer and the discrete column's wider KSG interval; 3: the mixed
- * discrete-continuous answer and the non-monotone upper end), so that stored results can tell which rules made them
+ * discrete-continuous answer and the non-monotone upper end; 4: that upper end fitted at the
+ * 95% quantile), so that stored results can tell which rules made them
  * (`mist bench` records it). */
-#define MIST_GUARD_RULES 3
+#define MIST_GUARD_RULES 4
 
 enum mist_guard_reason {
     MIST_GUARD_N_RANGE = 1 << 0,   /* n outside the trained n range */

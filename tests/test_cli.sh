@@ -446,8 +446,8 @@ assert k["lower"] > g["model"]["upper"] > g["model"]["lower"], g
 f = g["fallback"]
 assert f["answer"] == "ksg1" and f["applied"] and f["estimate"] == k["estimate"] > 1.2, f
 assert (fb["estimate"], fb["lower"], fb["upper"], fb["ci"]) == (f["estimate"], f["lower"], f["upper"], 0.9), fb
-# KSG above the copula (nonmonotone): the upper end KSG (1 + 2.9 n^-0.15 2^0.4), above the truth 1.99
-assert f["lower"] == g["model"]["lower"] and f["upper"] == k["estimate"] * (1 + 2.9 * 500 ** -0.15 * 2 ** 0.4) > 1.99, f
+# KSG above the copula (nonmonotone): the upper end KSG (1 + 7.9 n^-0.28 2^0.5), above the truth 1.99
+assert f["lower"] == g["model"]["lower"] and f["upper"] == k["estimate"] * (1 + 7.9 * 500 ** -0.28 * 2 ** 0.5) > 1.99, f
 assert g["trained"]["n"] == [10, 500] and g["trained"]["metadist"] == "default" and g["discrete"] is None, g
 # warn: the model answer at the top, the same guard report, fallback not applied
 assert warn["guard"]["fallback"]["applied"] is False and warn["estimate"] == g["model"]["estimate"], warn
