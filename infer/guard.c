@@ -56,9 +56,9 @@
  *     categorical-gauss 1x1 / 1x3 0.0024 / 0.0022 against KSG's 0.0043 / 0.034, softmax 0.0017
  *     against 0.0018; coverage 0.85-1.0 per shape and n with the 1.5 (0.68-0.88 without).
  *     It comes before every rule but the all-discrete one: the model has no say on tied data.
- *   NONMONOTONE (rules 3; the upper end rules 4): KSG's lower end above the Gaussian copula's upper end, no discrete
- *     column: KSG sees dependence the ranks' Gaussian reading misses (non-monotone channels,
- *     X-shaped mixtures), and there every estimate we have, KSG's included, reads low: the truth
+ *   NONMONOTONE (rules 3; the upper end rules 4): KSG's lower end above the Gaussian copula's
+ *     upper end, no discrete column: KSG sees dependence the ranks' Gaussian reading misses
+ *     (non-monotone channels, X-shaped mixtures), and there every estimate we have, KSG's included, reads low: the truth
  *     lay above the guarded answer's interval in 46-57% of such channel datasets, never below.
  *     Whatever the answer, its upper end becomes at least KSG (1 + A n^B (dx+dy)^C) (n: the
  *     distinct rows), a quantile regression (pinball loss) of (truth - KSG) / KSG on that form

@@ -281,7 +281,8 @@ START_TEST(test_nonmonotone_flagged)
            r.ksg1.lower, r.ksg1.upper);
     CHECKM(fabs(r.gaussian_copula.estimate) < 0.05, "copula %g", r.gaussian_copula.estimate);
     CHECK(r.estimate == r.ksg1.estimate);
-    /* KSG's interval above the copula's: the upper end KSG (1 + 7.9 n^-0.28 2^0.5), covering 1.99 */
+    /* KSG's interval above the copula's: the upper end KSG (1 + 7.9 n^-0.28 2^0.5), covering
+     * 1.99 */
     double top = r.ksg1.estimate * (1.0 + 7.9 * pow(500.0, -0.28) * pow(2.0, 0.5));
     CHECK(r.lower == -0.001 && r.upper == fmax(r.ksg1.upper, top) && r.upper > 1.99);
     mist_guard_model p = tu_guard_model(0.005, 0.005, 0.005);
