@@ -58,8 +58,9 @@
  *     It comes before every rule but the all-discrete one: the model has no say on tied data.
  *   NONMONOTONE (rules 3; the upper end rules 4): KSG's lower end above the Gaussian copula's
  *     upper end, no discrete column: KSG sees dependence the ranks' Gaussian reading misses
- *     (non-monotone channels, X-shaped mixtures), and there every estimate we have, KSG's included, reads low: the truth
- *     lay above the guarded answer's interval in 46-57% of such channel datasets, never below.
+ *     (non-monotone channels, X-shaped mixtures), and there every estimate we have, KSG's
+ *     included, reads low: the truth lay above the guarded answer's interval in 46-57% of such
+ *     channel datasets, never below.
  *     Whatever the answer, its upper end becomes at least KSG (1 + A n^B (dx+dy)^C) (n: the
  *     distinct rows), a quantile regression (pinball loss) of (truth - KSG) / KSG on that form
  *     over the 901 datasets with the signal on suite seed 3 (mist-imd and mist-oomd under
@@ -322,7 +323,9 @@ int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guar
                    const mist_guard_opts *o, mist_guard_result *r, mist_err *err)
 {
     int cols = dx >= 1 && dy >= 1 ? dx + dy : 1; /* guard_run refuses the bad ones */
-    col_levels cl = {data, n, 0, cols, malloc((size_t)cols * sizeof(size_t))};
+    /* a column of at most that many distinct values counts as discrete */
+    size_t limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
+    col_levels cl = {data, n, limit, cols, malloc((size_t)cols * sizeof(size_t))};
     if (!cl.count) return mist_fail(err, MIST_ENOMEM, "guard: out of memory");
     for (int j = 0; j < cl.cols; j++) cl.count[j] = SIZE_MAX;
     int rc = guard_run(data, n, dx, dy, m, o, r, &cl, err);
@@ -404,7 +407,6 @@ static int guard_run(const double *data, size_t n, int dx, int dy, const mist_gu
         r->reasons |= MIST_GUARD_DIM_RANGE;
     r->mi_max = mist_guard_mi_max(m->metadist, dx, dy);
     if (isfinite(r->mi_max) && m->median > r->mi_max) r->reasons |= MIST_GUARD_MI_RANGE;
-    cl->limit = n / 2 < DISCRETE_MAX_LEVELS ? n / 2 : DISCRETE_MAX_LEVELS;
     int all_discrete = 0;
     /* the reason is given for a model trained on continuous data only */
     if (mist_guard_metadist_continuous(m->metadist))
