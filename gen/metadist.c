@@ -244,17 +244,33 @@ static void draw_chain(uint64_t stream, char *out, size_t len)
         at += (size_t)snprintf(out + at, len - at, "%s%s", i ? "+" : "", chosen[i]);
 }
 
+static const metadist *find_metadist(const char *name)
+{
+    for (size_t i = 0; name && i < NMETA; i++)
+        if (strcmp(METADISTS[i].name, name) == 0) return &METADISTS[i];
+    return NULL;
+}
+
+int mist_metadist_mixture(const char *name, const char **a, const char **b, double *share_a)
+{
+    const metadist *md = find_metadist(name);
+    if (!md) return -1;
+    if (!md->mix_a) return 0;
+    if (a) *a = md->mix_a;
+    if (b) *b = md->mix_b;
+    if (share_a) *share_a = md->mix_p;
+    return 1;
+}
+
 int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_task_spec *spec,
                        mist_err *err)
 {
-    const metadist *md = NULL;
-    for (size_t i = 0; i < NMETA; i++)
-        if (strcmp(METADISTS[i].name, name) == 0) md = &METADISTS[i];
+    const metadist *md = find_metadist(name);
     if (!md)
         return mist_fail(err, MIST_EINVAL,
                          "unknown meta-distribution '%s' (known: default, mist16, normal1x1, "
                          "broad, broad2, mix2, mix4)",
-                         name);
+                         name ? name : "(null)");
     uint64_t base = mist_seed_derive(mist_seed_derive(seed, 0x6d657461ULL), index);
     if (md->mix_a) /* each component on its own stream of the seed ("mix" in ASCII) */
         return mist_metadist_draw(unit(mist_seed_derive(base, 9)) < md->mix_p ? md->mix_a

@@ -118,6 +118,11 @@ MIST_API const mist_catalog_entry *mist_gen_metadists(size_t *count);
  * spec with mist_task_spec_clear before drawing into it again. */
 MIST_API int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_task_spec *spec,
                                 mist_err *err);
+/* Whether the named meta-distribution is a mixture of two others ("mix2": "default" and
+ * "broad2"): 1 with its parts in *a, *b and a's share in *share_a (any of them may be NULL),
+ * 0 for a meta-distribution of its own families, -1 for an unknown name. */
+MIST_API int mist_metadist_mixture(const char *name, const char **a, const char **b,
+                                   double *share_a);
 
 /* ---- suites ------------------------------------------------------------------------------ */
 typedef struct mist_suite_opts {

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mist_gen.h"
 #include "mist_guard.h"
 
 static const double DEFAULT_MI_Q999[6] = {1.6417, 2.7765, 5.1687, 9.6666, 18.1907, 34.9366};
@@ -20,19 +21,11 @@ static const double BROAD_MI_Q999[6] = {10.4447, 10.4753, 7.3288, 9.5796, 17.497
 /* "broad2" (likewise, 100,000 draws): its additive noise at 3..32 dims lifts buckets 3-4, 5-8 */
 static const double BROAD2_MI_Q999[6] = {10.4516, 10.4732, 10.0129, 10.2650, 17.2741, 33.6514};
 
-/* "mix2", "mix4" (default and broad2 mixed): per bucket the larger of the two components'
- * values. A mixture's p-quantile is at most its components' largest (at that point each CDF,
- * and so their weighted sum, has reached p), so this bounds the range from above without a
- * measurement of its own; tests/test_guard.c checks the maxima. */
-static const double MIX_MI_Q999[6] = {10.4516, 10.4732, 10.0129, 10.2650, 18.1907, 34.9366};
-
 const double *mist_guard_mi_table(const char *metadist)
 {
     if (metadist && strcmp(metadist, "default") == 0) return DEFAULT_MI_Q999;
     if (metadist && strcmp(metadist, "broad") == 0) return BROAD_MI_Q999;
     if (metadist && strcmp(metadist, "broad2") == 0) return BROAD2_MI_Q999;
-    if (metadist && (strcmp(metadist, "mix2") == 0 || strcmp(metadist, "mix4") == 0))
-        return MIX_MI_Q999;
     return NULL;
 }
 
@@ -49,6 +42,9 @@ int mist_guard_metadist_continuous(const char *metadist)
     static const char *const names[] = {"default", "mist16", "normal1x1"};
     for (size_t i = 0; metadist && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(metadist, names[i]) == 0) return 1;
+    const char *a, *b; /* a mixture: when both its parts are */
+    if (mist_metadist_mixture(metadist, &a, &b, NULL) == 1)
+        return mist_guard_metadist_continuous(a) && mist_guard_metadist_continuous(b);
     return 0;
 }
 
@@ -61,9 +57,19 @@ int mist_guard_mi_bucket_dims(int bucket, int *lo, int *hi)
     return 0;
 }
 
+/* A mixture of two meta-distributions (gen/metadist.c: "mix2", "mix4"): per bucket the larger
+ * of its parts' values. A mixture's p-quantile is at most its parts' largest (at that point each
+ * CDF, and so their weighted sum, has reached p), so this bounds the range from above without a
+ * measurement of its own; NaN when either part has none. tests/test_guard.c checks it against
+ * draws from the mixtures. */
 double mist_guard_mi_max(const char *metadist, int dx, int dy)
 {
-    const double *t = mist_guard_mi_table(metadist);
     int b = mist_guard_mi_bucket(dx, dy);
-    return t && b >= 0 ? t[b] : NAN;
+    if (b < 0) return NAN;
+    const double *t = mist_guard_mi_table(metadist);
+    if (t) return t[b];
+    const char *pa, *pb;
+    if (mist_metadist_mixture(metadist, &pa, &pb, NULL) != 1) return NAN;
+    double va = mist_guard_mi_max(pa, dx, dy), vb = mist_guard_mi_max(pb, dx, dy);
+    return isnan(va) || isnan(vb) ? NAN : fmax(va, vb);
 }

@@ -151,18 +151,18 @@ MIST_API int mist_guard_run(const double *data, size_t n, int dx, int dy, const 
 
 /* The top of the MI range of a training meta-distribution at dims dx x dy: the 99.9th
  * percentile of the true MI of its tasks whose min(dx, dy) falls in the same bucket (1, 2, 3-4,
- * 5-8, 9-16, 17-32). Stored (guard_range.c), measured with mist_metadist_draw (the mixtures
- * "mix2", "mix4": their components' larger value, an upper bound); NaN for a
- * meta-distribution without a table or min(dx, dy) > 32. */
+ * 5-8, 9-16, 17-32). Stored (guard_range.c), measured with mist_metadist_draw; a mixture of
+ * two meta-distributions (mist_metadist_mixture: "mix2", "mix4") takes its parts' larger value,
+ * an upper bound. NaN for a meta-distribution without a range or min(dx, dy) > 32. */
 MIST_API double mist_guard_mi_max(const char *metadist, int dx, int dy);
 /* The bucket index of min(dx, dy) (0..5; -1 above 32 or below 1) and the stored table of
- * metadist (6 values; NULL without one): for the test that re-measures it. */
+ * metadist (6 values; NULL without one, mixtures included): for the test that re-measures it. */
 MIST_API int mist_guard_mi_bucket(int dx, int dy);
 MIST_API const double *mist_guard_mi_table(const char *metadist);
 /* The min(dx, dy) range lo..hi of a bucket; -1 for a bad bucket. */
 MIST_API int mist_guard_mi_bucket_dims(int bucket, int *lo, int *hi);
 /* 1 when every family of the meta-distribution is continuous ("default", "mist16",
- * "normal1x1"): only then is a discrete column a reason (a model trained on discrete families
+ * "normal1x1", and a mixture of such): only then is a discrete column a reason (a model trained on discrete families
  * has seen ties). */
 MIST_API int mist_guard_metadist_continuous(const char *metadist);
 

@@ -1240,6 +1240,10 @@ static void check_mixture(const char *name, double p_default)
     const int N = 2000;
     int from_default = 0;
     mist_err err = {0};
+    const char *pa = NULL, *pb = NULL; /* the parts it reports: what it draws from */
+    double share = -1;
+    ck_assert_int_eq(mist_metadist_mixture(name, &pa, &pb, &share), 1);
+    CHECK(strcmp(pa, "default") == 0 && strcmp(pb, "broad2") == 0 && share == p_default);
     uint64_t sub = mist_seed_derive(7, 0x6d6978ULL);
     for (int i = 0; i < N; i++) {
         mist_task_spec s, d, b;
@@ -1263,6 +1267,11 @@ START_TEST(test_mix2)
 {
     check_mixture("mix2", 0.5);
     check_mixture("mix4", 0.25);
+    const char *a = "unset";
+    CHECK(mist_metadist_mixture("broad2", &a, NULL, NULL) == 0 && strcmp(a, "unset") == 0);
+    CHECK(mist_metadist_mixture("default", NULL, NULL, NULL) == 0);
+    CHECK(mist_metadist_mixture("nope", NULL, NULL, NULL) == -1);
+    CHECK(mist_metadist_mixture(NULL, NULL, NULL, NULL) == -1);
 }
 END_TEST
 
