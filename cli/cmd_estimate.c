@@ -334,7 +334,7 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
     mist_model *pm =
         mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &reason, &err);
     double out[MAX_TAUS];
-    if (!pm || mist_model_estimate_picked(m, pm, ds->data, ds->n, ds->dx, ds->dy,
+    if (!pm || mist_model_estimate_picked(m, pm, reason, ds->data, ds->n, ds->dx, ds->dy,
                                           ntaus ? taus : NULL, ntaus, out, &err)) {
         cli_error("estimate: mist: %s", err.msg);
         mist_model_free(m);
@@ -352,6 +352,11 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                                     "first model reads badly"
                                   : "the classical cross-checks read more MI than the first "
                                     "model was trained on");
+    if (reason == MIST_ROUTE_ARBITER && !json)
+        fprintf(stderr, "mist: note: kappa would hand these data to the second model %s, but the "
+                        "first model's reading is much closer to the Gaussian copula's: the first "
+                        "model answers\n",
+                alt_name);
     a = mist_model_arch(pm);
     /* The interval is the outermost pair of levels asked for (5% and 95% by default). */
     size_t ilo = 0, ihi = 0;
@@ -424,9 +429,15 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             mist_json_put_number(stdout, kappa);
             printf(", \"kappa_min\": ");
             mist_json_put_number(stdout, kappa_min);
-            printf(", \"reason\": \"%s\"}", reason == MIST_ROUTE_KAPPA      ? "kappa"
-                                               : reason == MIST_ROUTE_MI_RANGE ? "mi_range"
-                                                                               : "none");
+            printf(", \"reason\": \"%s\"", reason == MIST_ROUTE_KAPPA      ? "kappa"
+                                              : reason == MIST_ROUTE_MI_RANGE ? "mi_range"
+                                              : reason == MIST_ROUTE_ARBITER  ? "arbiter"
+                                                                              : "none");
+            if (mist_model_route_arbiter(m) > 0) {
+                printf(", \"arbiter\": ");
+                mist_json_put_number(stdout, mist_model_route_arbiter(m));
+            }
+            printf("}");
         }
         if (guard != GUARD_OFF) {
             printf(", ");

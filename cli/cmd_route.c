@@ -11,7 +11,7 @@
 
 static void route_usage(FILE *f)
 {
-    fputs("usage: mist train route WEIGHTS --to SECOND --kappa K -o OUT [--quiet]\n"
+    fputs("usage: mist train route WEIGHTS --to SECOND --kappa K [--arbiter R] -o OUT [--quiet]\n"
           "\n"
           "Writes OUT, the model WEIGHTS (split or packed layout) with meta \"route\" (the file\n"
           "name of SECOND) and \"route_kappa\" (K): opened from then on, it hands every dataset\n"
@@ -23,22 +23,27 @@ static void route_usage(FILE *f)
           "\n"
           "  --to FILE    the second model (a weights file in OUT's folder, or shipped)\n"
           "  --kappa K    the threshold, in [0, 1]\n"
+          "  --arbiter R  meta \"route_arbiter\": a dataset with kappa < K stays with WEIGHTS\n"
+          "               when its median lies less than R times as far from the bias-corrected\n"
+          "               Gaussian copula as SECOND's, unless KSG reads more than the copula's\n"
+          "               upper end; R in (0, 1] (default: no arbiter)\n"
           "  -o, --out    the weights file to write (atomically)\n",
           f);
 }
 
 int train_route(int argc, char **argv)
 {
-    enum { O_OUT = 1, O_TO, O_KAPPA, O_QUIET };
+    enum { O_OUT = 1, O_TO, O_KAPPA, O_ARBITER, O_QUIET };
     static const cli_opt opts[] = {{O_OUT, "--out", "-o", 1},
                                    {O_TO, "--to", NULL, 1},
                                    {O_KAPPA, "--kappa", NULL, 1},
+                                   {O_ARBITER, "--arbiter", NULL, 1},
                                    {O_QUIET, "--quiet", NULL, 0},
                                    {0, NULL, NULL, 0}};
     cli_parser p;
     cli_opts_init(&p, "train route", opts, argc, argv);
-    const char *v, *in = NULL, *out = NULL, *to = NULL, *kap = NULL; /* kap: as written */
-    double k = 0.0;
+    const char *v, *in = NULL, *out = NULL, *to = NULL, *kap = NULL, *arb = NULL; /* as written */
+    double k = 0.0, ar = 0.0;
     int quiet = 0;
     for (int id; (id = cli_opts_next(&p, &v)) != CLI_OPT_END;) {
         switch (id) {
@@ -53,6 +58,15 @@ int train_route(int argc, char **argv)
             if (end == v || *end || errno || !(k >= 0.0 && k <= 1.0))
                 return cli_opts_bad(&p, v, "a number in [0, 1]");
             kap = v;
+            break;
+        }
+        case O_ARBITER: {
+            char *end;
+            errno = 0;
+            ar = strtod(v, &end);
+            if (end == v || *end || errno || !(ar > 0.0 && ar <= 1.0))
+                return cli_opts_bad(&p, v, "a number in (0, 1]");
+            arb = v;
             break;
         }
         case O_QUIET: quiet = 1; break;
@@ -80,6 +94,11 @@ int train_route(int argc, char **argv)
     }
     if (!rc) rc = mist_model_meta_set_str(m, "route", name, &err);
     if (!rc) rc = mist_model_meta_set_str(m, "route_kappa", kap, &err);
+    if (!rc && arb) rc = mist_model_set_route_arbiter(m, ar, &err);
+    if (!rc && arb) rc = mist_model_meta_set_str(m, "route_arbiter", arb, &err);
+    char had[64]; /* no arbiter asked for: an old one in WEIGHTS' meta is turned off */
+    if (!rc && !arb && mist_model_meta_get_str(m, "route_arbiter", had, sizeof had))
+        rc = mist_model_meta_set_str(m, "route_arbiter", "0", &err);
     if (!rc) rc = mist_model_save(m, out, &err);
     mist_model_free(m);
     mist_model *check = rc ? NULL : mist_model_open(out, &err);
@@ -93,7 +112,8 @@ int train_route(int argc, char **argv)
         return 1;
     }
     if (!quiet)
-        printf("wrote %s: datasets with kappa < %s (or beyond its trained MI) go to %s\n", out,
-               kap, name);
+        printf("wrote %s: datasets with kappa < %s (or beyond its trained MI) go to %s%s%s%s\n",
+               out, kap, name, arb ? " (arbiter: they stay where its reading is " : "",
+               arb ? arb : "", arb ? " times as far from the copula's)" : "");
     return 0;
 }

@@ -360,6 +360,8 @@ struct mist_model {
     int col_canon;          /* mist_model_set_col_canon */
     mist_model *route_alt;  /* route.c: owned; NULL: no routing */
     double route_kappa_min;
+    double route_arbiter;   /* route.c: 0 none, else the first model keeps a kappa-routed set
+                             * when its median is this much closer to the copula (ARBITER) */
     double *qmap_level, *qmap_tau; /* the quantile recalibration map (qmap.c), qmap_k knots */
     size_t qmap_k;
     double qres_lo, qres_hi, *qres_level, *qres_value; /* residual recalibration (qmap.c): */
@@ -390,9 +392,13 @@ void qres_apply(const mist_model *m, const double *net3, size_t n, const double 
 /* route.c: the meta keys naming the second model's file and the kappa threshold (text). */
 #define ROUTE_META_KEY "route"
 #define ROUTE_KAPPA_META_KEY "route_kappa"
+#define ROUTE_ARBITER_META_KEY "route_arbiter"
 /* route.c: reads the route meta of a freshly opened model (path: its file, NULL from memory)
  * and opens the second model; no meta: nothing to do. */
 int route_attach(mist_model *m, const char *path, mist_err *err);
+/* route.c: the answer to a validated set the arbiter kept with the first model (ARBITER). */
+int route_arbiter_answer(mist_model *m, const mist_data_view *v, const double *taus,
+                         size_t ntaus, double *out, mist_err *err);
 /* route.c: estimates of validated sets, each by the model mist_model_route_pick picks. */
 int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
                          const double *taus, size_t ntaus, double *out, mist_err *err);

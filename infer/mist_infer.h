@@ -213,11 +213,20 @@ MIST_API int mist_model_set_route(mist_model *m, mist_model *alt, double kappa_m
                                   mist_err *err);
 /* The second model (owned by m) and its threshold; NULL when m has no route. */
 MIST_API mist_model *mist_model_route_alt(const mist_model *m, double *kappa_min);
-/* Why a dataset went to the second model. */
+/* The arbiter of a route (route.c, ARBITER): a dataset that kappa hands to the second model
+ * stays with m when m's median lies less than ratio times as far from the bias-corrected
+ * Gaussian copula (the guard's cross-check) as the second model's median, unless KSG (k = 5)
+ * reads more than the copula's 90% upper end (dependence the copula misses). Costs both
+ * models' medians and the two cross-checks on such datasets. ratio in (0, 1]; 0 turns it off
+ * (the default; a weights file sets it with meta "route_arbiter", text). Needs a route. */
+MIST_API int mist_model_set_route_arbiter(mist_model *m, double ratio, mist_err *err);
+MIST_API double mist_model_route_arbiter(const mist_model *m);
+/* Why a dataset went to the second model, or stayed. */
 enum mist_route_reason {
-    MIST_ROUTE_NONE = 0,    /* it did not: m answers */
-    MIST_ROUTE_KAPPA = 1,   /* kappa < kappa_min */
-    MIST_ROUTE_MI_RANGE = 2 /* a cross-check above m's trained MI */
+    MIST_ROUTE_NONE = 0,     /* it did not: m answers */
+    MIST_ROUTE_KAPPA = 1,    /* kappa < kappa_min */
+    MIST_ROUTE_MI_RANGE = 2, /* a cross-check above m's trained MI */
+    MIST_ROUTE_ARBITER = 3   /* kappa < kappa_min, but the arbiter kept it with m: m answers */
 };
 /* The model that answers this dataset: m, or its second model; kappa (may be NULL) gets the
  * dataset's kappa (NaN when m has no route), reason (may be NULL) the enum mist_route_reason.
@@ -225,11 +234,14 @@ enum mist_route_reason {
 MIST_API mist_model *mist_model_route_pick(mist_model *m, const double *data, size_t n, int dx,
                                            int dy, double *kappa, int *reason, mist_err *err);
 /* The estimate of these data by pick, the model mist_model_route_pick returned for them (m or
- * its second model), without computing the route again: mist_model_estimate's answer, for a
- * caller that wants to know which model answered. */
-MIST_API int mist_model_estimate_picked(mist_model *m, mist_model *pick, const double *data,
-                                        size_t n, int dx, int dy, const double *taus, size_t ntaus,
-                                        double *out, mist_err *err);
+ * its second model), with the reason it gave, without computing the route again:
+ * mist_model_estimate's answer, for a caller that wants to know which model answered. For
+ * MIST_ROUTE_ARBITER (pick is m) that is m's median with the second model's quantiles, each
+ * moved out to that median where it lies on the wrong side of it (a point model: m's point). */
+MIST_API int mist_model_estimate_picked(mist_model *m, mist_model *pick, int reason,
+                                        const double *data, size_t n, int dx, int dy,
+                                        const double *taus, size_t ntaus, double *out,
+                                        mist_err *err);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear

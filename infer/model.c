@@ -374,17 +374,22 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
     return model_estimate_noroute(m, sets, nsets, taus, ntaus, out, err);
 }
 
-int mist_model_estimate_picked(mist_model *m, mist_model *pick, const double *data, size_t n,
-                               int dx, int dy, const double *taus, size_t ntaus, double *out,
-                               mist_err *err)
+int mist_model_estimate_picked(mist_model *m, mist_model *pick, int reason, const double *data,
+                               size_t n, int dx, int dy, const double *taus, size_t ntaus,
+                               double *out, mist_err *err)
 {
     if (!m || !pick || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
     if (pick != m && pick != m->route_alt)
         return mist_fail(err, MIST_EINVAL,
                          "the picked model is neither the model nor its second model");
+    if (reason == MIST_ROUTE_ARBITER && (pick != m || !m->route_alt))
+        return mist_fail(err, MIST_EINVAL, "an arbitrated set is answered by the first model of "
+                                           "a route");
     mist_data_view v = {data, n, dx, dy};
     int rc = check_batch(pick, &v, 1, taus, ntaus, err);
+    if (!rc && reason == MIST_ROUTE_ARBITER) rc = check_batch(m->route_alt, &v, 1, taus, ntaus, err);
     if (rc) return rc;
+    if (reason == MIST_ROUTE_ARBITER) return route_arbiter_answer(m, &v, taus, ntaus, out, err);
     return model_estimate_noroute(pick, &v, 1, taus, ntaus, out, err);
 }
 

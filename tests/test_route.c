@@ -18,6 +18,7 @@
 
 #include "infer_internal.h"
 #include "mist_classical.h"
+#include "mist_guard.h"
 #include "mist_train.h"
 #include "testutil.h"
 
@@ -257,10 +258,11 @@ START_TEST(test_route_estimate)
          * neither is refused */
         double pk[3];
         ck_assert_int_eq(
-            mist_model_estimate_picked(m, pick, sets[s], n, dx, dy, taus, 3, pk, &err), 0);
+            mist_model_estimate_picked(m, pick, why, sets[s], n, dx, dy, taus, 3, pk, &err), 0);
         for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
-        ck_assert_int_eq(mist_model_estimate_picked(m, m0, sets[s], n, dx, dy, taus, 3, pk, &err),
-                         MIST_EINVAL);
+        ck_assert_int_eq(
+            mist_model_estimate_picked(m, m0, why, sets[s], n, dx, dy, taus, 3, pk, &err),
+            MIST_EINVAL);
         /* invariances of the routed answer: perm + negate bit for bit on the primary's side,
          * to rounding on the pairs model's (mist_infer.h) */
         for (int swap = 0; swap < 2; swap++) {
@@ -288,6 +290,105 @@ START_TEST(test_route_estimate)
     for (int t = 0; t < 3; t++) ck_assert(got[t] == want[t]);
     for (int s = 0; s < 4; s++) free(sets[s]);
     mist_model_free(m); /* alt was freed by the removal of the route */
+    mist_model_free(m0);
+    mist_model_free(alt0);
+}
+END_TEST
+
+/* Adds delta to a split-layout model's output (the bias of rho's last layer, the last tensor). */
+static void shift_output(mist_model *m, float delta)
+{
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    size_t off;
+    ck_assert_int_eq(mist_model_tensor_info(m, mist_model_tensor_count(m) - 1, &name, &ndim,
+                                            &shape, &off),
+                     0);
+    ck_assert_msg(ndim == 1 && shape[0] == 1 && strstr(name, "rho.") == name, "%s", name);
+    mist_model_params(m)[off] += delta;
+}
+
+/* The arbiter (route.c, ARBITER), against the rule computed from the public parts: the
+ * guard's cross-checks and the two models' own answers (unrouted copies). kappa_min above 1
+ * sends every set to the second model, so the arbiter alone decides. */
+START_TEST(test_route_arbiter)
+{
+    mist_model *m, *alt, *m0, *alt0;
+    model_pair(&m, &alt, 31);
+    model_pair(&m0, &alt0, 31);
+    mist_model_set_col_canon(m, 1);
+    mist_model_set_col_canon(m0, 1);
+    /* the random models read about -0.15 and -0.09 whatever the data: the first moved up, so
+     * that it is the closer one to the copula's reading of the stronger dependences only */
+    shift_output(m, 0.65f);
+    shift_output(m0, 0.65f);
+    mist_err err;
+    ck_assert_int_eq(mist_model_set_route_arbiter(m, 0.5, &err), MIST_EINVAL); /* no route */
+    ck_assert_int_eq(mist_model_set_route(m, alt, 1.0, &err), MIST_OK);
+    ck_assert_int_eq(mist_model_set_route_arbiter(m, 1.5, &err), MIST_EINVAL);
+    ck_assert_int_eq(mist_model_set_route_arbiter(m, -0.1, &err), MIST_EINVAL);
+    ck_assert(mist_model_route_arbiter(m) == 0.0);
+    const double ratio = 1.0, z = 1.6448536269514722;
+    ck_assert_int_eq(mist_model_set_route_arbiter(m, ratio, &err), MIST_OK);
+    ck_assert(mist_model_route_arbiter(m) == ratio);
+    const size_t n = 150;
+    double taus[3] = {0.05, 0.5, 0.95}, half = 0.5;
+    int kept = 0, handed = 0, by_ksg = 0;
+    for (int s = 0; s < 9; s++) {
+        int dx = s < 8 ? 2 + s % 3 : 1, dy = 2 + s % 2;
+        /* dependence of growing strength (kappa below 1), half of the sets with mixed columns */
+        double *x = pair_data(n, dx, dy, 1 + s % 2, 0.3 * (s + 1), s % 2);
+        if (s == 8) /* 1 x 2, y1 = x + 0.6 x^2 + noise: KSG reads far more than the copula;
+                     * y2 = x / 2 + noise, for a kappa below 1 */
+            for (size_t r = 0; r < n; r++) {
+                double *row = x + r * (size_t)(dx + dy);
+                row[1] = row[0] + 0.6 * row[0] * row[0] + 0.2 * rnorm();
+                row[2] = 0.5 * row[0] + rnorm();
+            }
+        double g, bias, gse, k, kse, m1, q2[3], got[3], kappa;
+        ck_assert_int_eq(mist_guard_gaussian_copula(x, n, dx, dy, &g, &bias, &gse, &err), 0);
+        ck_assert_int_eq(mist_guard_ksg(x, n, dx, dy, 5, 0, 1, &k, &kse, &err), 0);
+        ck_assert_int_eq(mist_model_estimate(m0, x, n, dx, dy, &half, 1, &m1, &err), 0);
+        ck_assert_int_eq(mist_model_estimate(alt0, x, n, dx, dy, taus, 3, q2, &err), 0);
+        double cu = g - bias;
+        int closer = fabs(m1 - cu) < ratio * fabs(q2[1] - cu);
+        int keep = !(k > cu + z * gse) && closer;
+        by_ksg += closer && !keep;
+        int why;
+        mist_model *pick = mist_model_route_pick(m, x, n, dx, dy, &kappa, &why, &err);
+        ck_assert_msg(pick == (keep ? m : alt), "set %d: why %d keep %d kappa %g k %g cu %g se %g m1 %g m2 %g", s, why, keep, kappa, k, cu, gse, m1, q2[1]);
+        ck_assert_int_eq(why, keep ? MIST_ROUTE_ARBITER : MIST_ROUTE_KAPPA);
+        kept += keep, handed += !keep;
+        /* the answer: the first model's median inside the second model's interval */
+        ck_assert_int_eq(mist_model_estimate(m, x, n, dx, dy, taus, 3, got, &err), 0);
+        if (keep) {
+            ck_assert(got[1] == m1);
+            ck_assert(got[0] == fmin(q2[0], m1) && got[2] == fmax(q2[2], m1));
+        } else {
+            for (int t = 0; t < 3; t++) ck_assert(got[t] == q2[t]);
+        }
+        double pk[3];
+        ck_assert_int_eq(mist_model_estimate_picked(m, pick, why, x, n, dx, dy, taus, 3, pk, &err),
+                         0);
+        for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
+        /* the reason must come with its model */
+        if (keep)
+            ck_assert_int_eq(mist_model_estimate_picked(m, alt, why, x, n, dx, dy, taus, 3, pk,
+                                                        &err),
+                             MIST_EINVAL);
+        free(x);
+    }
+    ck_assert_msg(kept > 0 && handed > 0 && by_ksg > 0, "kept %d, handed over %d (%d by KSG)",
+                  kept, handed, by_ksg);
+    /* ratio 0: no arbiter */
+    ck_assert_int_eq(mist_model_set_route_arbiter(m, 0.0, &err), MIST_OK);
+    double *x = pair_data(n, 3, 3, 1, 1.0, 0);
+    int why;
+    ck_assert(mist_model_route_pick(m, x, n, 3, 3, NULL, &why, &err) == alt);
+    ck_assert_int_eq(why, MIST_ROUTE_KAPPA);
+    free(x);
+    mist_model_free(m);
     mist_model_free(m0);
     mist_model_free(alt0);
 }
@@ -354,8 +455,25 @@ START_TEST(test_route_meta)
         ck_assert_int_eq(mist_model_save(m, pm, &err), 0);
         expect_refused(pm, bad[k][2]);
     }
+    /* the arbiter: read with the route, checked, and refused without one */
+    ck_assert_int_eq(mist_model_meta_set_str(m, "route", "second.msgpack", &err), 0);
+    ck_assert_int_eq(mist_model_meta_set_str(m, "route_kappa", "0.6", &err), 0);
+    ck_assert_int_eq(mist_model_meta_set_str(m, "route_arbiter", "0.25", &err), 0);
+    ck_assert_int_eq(mist_model_save(m, pm, &err), 0);
+    r = mist_model_open(pm, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    ck_assert(mist_model_route_arbiter(r) == 0.25);
+    mist_model_free(r);
+    ck_assert_int_eq(mist_model_meta_set_str(m, "route_arbiter", "2", &err), 0);
+    ck_assert_int_eq(mist_model_save(m, pm, &err), 0);
+    expect_refused(pm, "route_arbiter");
     /* a lone key */
     mist_model *lone = random_model("tiny", 5);
+    ck_assert_int_eq(mist_model_meta_set_str(lone, "route_arbiter", "0.5", &err), 0);
+    ck_assert_int_eq(mist_model_save(lone, pm, &err), 0);
+    expect_refused(pm, "needs a route");
+    mist_model_free(lone);
+    lone = random_model("tiny", 5);
     ck_assert_int_eq(mist_model_meta_set_str(lone, "route", "second.msgpack", &err), 0);
     ck_assert_int_eq(mist_model_save(lone, pm, &err), 0);
     expect_refused(pm, "go together");
@@ -375,6 +493,8 @@ END_TEST
 
 int main(void)
 {
-    return tu_run_case("route", 60, test_kappa, test_route_estimate, test_route_meta, NULL) ? 1
-                                                                                           : 0;
+    return tu_run_case("route", 60, test_kappa, test_route_estimate, test_route_arbiter,
+                       test_route_meta, NULL)
+               ? 1
+               : 0;
 }

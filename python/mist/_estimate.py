@@ -140,7 +140,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                                  ctypes.byref(why), ctypes.byref(err))
     if not pm:
         _lib.check(err.code or 3, err)
-    _lib.check(L.mist_model_estimate_picked(m.handle, pm, _lib.doubles(data), n, dx, dy,
+    _lib.check(L.mist_model_estimate_picked(m.handle, pm, why, _lib.doubles(data), n, dx, dy,
                                             _lib.doubles(t) if taus else None, len(taus),
                                             _lib.doubles(out), ctypes.byref(err)), err)
     est = float(out[taus.index(0.5)]) if taus else float(out[0])
@@ -159,7 +159,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
             q3 = [qs[0.05], est, qs[0.95]]
         else:
             t3, o3 = np.array([0.05, 0.5, 0.95]), np.zeros(3)
-            _lib.check(L.mist_model_estimate_picked(m.handle, pm, _lib.doubles(data), n, dx, dy,
+            _lib.check(L.mist_model_estimate_picked(m.handle, pm, why, _lib.doubles(data), n, dx, dy,
                                                     _lib.doubles(t3), 3, _lib.doubles(o3),
                                                     ctypes.byref(err)), err)
             q3 = list(o3)

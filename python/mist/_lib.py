@@ -137,7 +137,7 @@ _PROTOTYPES = {
     "mist_constant_side_upper": (c_double, [c_size_t, c_double]),
     "mist_model_estimate": (c_int, [c_void_p, _DOUBLES, c_size_t, c_int, c_int, _DOUBLES,
                                     c_size_t, _DOUBLES, POINTER(Err)]),
-    "mist_model_estimate_picked": (c_int, [c_void_p, c_void_p, _DOUBLES, c_size_t, c_int, c_int,
+    "mist_model_estimate_picked": (c_int, [c_void_p, c_void_p, c_int, _DOUBLES, c_size_t, c_int, c_int,
                                            _DOUBLES, c_size_t, _DOUBLES, POINTER(Err)]),
     "mist_infer_set_threads": (c_int, [c_int, POINTER(Err)]),
     "mist_infer_get_threads": (c_int, []),
