@@ -551,11 +551,37 @@ assert "route" not in off, off
 truth = rot["true_mi"]
 assert abs(rot["estimate"] - truth) < abs(off["guard"]["model"]["estimate"] - truth), (rot, off)
 ' && ok || bad "route: $(cat r-sq.err)"
+# the route's arbiter: a Gaussian mixture (3 x 2, n = 500, MI 0.98) whose dependence kappa finds
+# spread over many column pairs, read by mist-qr (and the copula) far closer than by mist-pairs
+# (1.77): mist-qr keeps it, says so, and its median sits inside mist-pairs' interval moved to it
+"$MIST" gen mixture-random-base --dims 3x2 --n 500 --seed 5750257382041349160 -o arb.npy --quiet &&
+  env -u MIST_WEIGHTS "$MIST" estimate arb.npy --json > r-arb.json 2> r-arb.err &&
+  env -u MIST_WEIGHTS "$MIST" estimate arb.npy > /dev/null 2> r-arb-text.err &&
+  grep -q "^mist: note: kappa would hand these data to the second model mist-pairs.msgpack" r-arb-text.err &&
+  "$MIST" estimate arb.npy --weights "$SRC/weights/mist-pairs.msgpack" --json > r-arb-pairs.json 2>/dev/null &&
+  "$MIST" estimate arb.npy --weights "$SRC/weights/mist-pairs.msgpack" --guard off --json > r-arb-pq.json 2>/dev/null &&
+  env -u MIST_WEIGHTS "$MIST" estimate arb.npy --route off --guard off --json > r-arb-qr.json 2>/dev/null &&
+  /usr/bin/python3 -c '
+import json
+a, p, pq, q = (json.load(open(f)) for f in ("r-arb.json", "r-arb-pairs.json", "r-arb-pq.json", "r-arb-qr.json"))
+r = a["route"]
+assert r["answered_by"] == "first" and r["reason"] == "arbiter" and r["kappa"] < r["kappa_min"], r
+assert r["arbiter"] > 0, r
+t = a["true_mi"]
+assert abs(a["estimate"] - t) < abs(p["estimate"] - t), (a, p)
+assert a["estimate"] == q["estimate"], (a, q)
+assert a["lower"] == min(pq["lower"], q["estimate"]) and a["upper"] == max(pq["upper"], q["estimate"]), (a, pq, q)
+' && ok || bad "route arbiter: $(cat r-arb.err)"
 # mist train route: the second model found among the shipped ones; kinds must match
 "$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.3 -o rq.msgpack --quiet &&
   "$MIST" info rq.msgpack | grep -q 'route_kappa: "0.3"' && ok || bad "train route"
 expect_fail "train route kinds" "both models must give quantiles" "$MIST" train route "$SRC/weights/mist-point.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.5 -o rp.msgpack
 expect_fail "train route kappa" "want a number in \\[0, 1\\]" "$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 2 -o rp.msgpack
+expect_fail "train route arbiter" "want a number in \\(0, 1\\]" "$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.5 --arbiter 0 -o rp.msgpack
+"$MIST" train route "$SRC/weights/mist-qr.msgpack" --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.5 --arbiter 0.25 -o ra.msgpack --quiet &&
+  "$MIST" info ra.msgpack | grep -q 'route_arbiter: "0.25"' &&
+  "$MIST" train route ra.msgpack --to "$SRC/weights/mist-pairs.msgpack" --kappa 0.5 -o rb.msgpack --quiet &&
+  "$MIST" info rb.msgpack | grep -q 'route_arbiter: "0"' && ok || bad "train route --arbiter"
 [ ! -e rp.msgpack ] && ok || bad "train route wrote a refused file"
 expect_fail "route bad value" "bad value for --route: 'maybe' \\(want on or off\\)" "$MIST" estimate a.npy --route maybe
 expect_fail "guard bad mode" "bad value for --guard: 'maybe' \\(want fallback, warn or off\\)" "$MIST" estimate a.npy --guard maybe

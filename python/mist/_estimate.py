@@ -185,7 +185,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  if gr.discrete_col >= 0 else None,
                  "route": {"answered_by": "first" if pm == m.handle else "second",
                            "kappa": kappa.value, "kappa_min": kmin.value,
-                           "reason": ("none", "kappa", "mi_range")[why.value]}
+                           "reason": ("none", "kappa", "mi_range", "arbiter")[why.value]}
                  if routed else None}
     res.warnings = _guard.warnings(gr, gm, n, dx, dy, fallback)
     if fallback:
