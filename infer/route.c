@@ -356,6 +356,15 @@ static mist_model *open_companion(const char *path, const char *name, mist_err *
     return mist_model_open_noroute(buf, err);
 }
 
+/* A meta value as text that must be a number within [0, 1]: 1 with it in *v. */
+static int unit_number(const char *text, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(text, &end);
+    return end != text && !*end && !errno && *v >= 0.0 && *v <= 1.0;
+}
+
 int route_attach(mist_model *m, const char *path, mist_err *err)
 {
     char name[256], kap[64];
@@ -375,13 +384,12 @@ int route_attach(mist_model *m, const char *path, mist_err *err)
     if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
         return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" must be a file name (got '%s')",
                          who, ROUTE_META_KEY, name);
-    char *end;
-    errno = 0;
-    double k = strtod(kap, &end);
-    if (end == kap || *end || errno || !(k >= 0.0 && k <= 1.0))
+    double k, a = 0.0;
+    int bad_k = !unit_number(kap, &k), bad_a = has_arb && !unit_number(arb, &a);
+    if (bad_k || bad_a)
         return mist_fail(err, MIST_EFORMAT,
                          "'%s': meta \"%s\" must be a number within [0, 1] (got '%s')", who,
-                         ROUTE_KAPPA_META_KEY, kap);
+                         bad_k ? ROUTE_KAPPA_META_KEY : ROUTE_ARBITER_META_KEY, bad_k ? kap : arb);
     mist_err oe = {0};
     mist_model *alt = open_companion(path, name, &oe);
     if (!alt) return mist_fail(err, oe.code, "%s", oe.msg);
@@ -398,14 +406,6 @@ int route_attach(mist_model *m, const char *path, mist_err *err)
         return mist_fail(err, MIST_EFORMAT, "'%s': meta \"%s\" '%s': %s", who, ROUTE_META_KEY,
                          name, e.msg);
     }
-    if (has_arb) {
-        errno = 0;
-        double a = strtod(arb, &end);
-        if (end == arb || *end || errno || !(a >= 0.0 && a <= 1.0))
-            return mist_fail(err, MIST_EFORMAT,
-                             "'%s': meta \"%s\" must be a number within [0, 1] (got '%s')", who,
-                             ROUTE_ARBITER_META_KEY, arb);
-        m->route_arbiter = a;
-    }
+    m->route_arbiter = a;
     return MIST_OK;
 }
