@@ -34,20 +34,19 @@
  * unbounded MI. Scored the paper's way (50 resamples per dataset) a route that took such data
  * read 18 / 15.5 / 9.4 on mist-imd-official instead of mist-qr's 7.3 / 0.24 / 0.073.
  *
- * ARBITER (optional, meta "route_arbiter"): kappa sends a set away on evidence about its
- * columns only, and on data as generated it sends many that the first model reads well: on
- * suite seed 3 the sets kappa routes from mist-imd and mist-oomd as generated had a summed
- * squared error of 81 / 40 (mist-imd, n 100-300 / 300-500) and 178 / 211 (mist-oomd) read by
- * the pairs model and 34 / 10 and 13 / 6 read by mist-qr, while on rotated and flowed columns
- * mist-qr read the same kind of set 13-68 times worse (unguarded answers). Both models read such a set, and the
- * bias-corrected Gaussian copula referees: the first keeps it when its median is less than
- * ratio times as far from the copula's reading as the second's. Not where KSG reads more than
- * the copula's upper end (the guard's NONMONOTONE condition): there the dependence is of a kind
- * the copula misses, and it misses it as mist-qr does (seed 3 mixtures: both read 0.05-0.3 for
- * 0.3-0.4). The answer keeps the second model's interval, calibrated on such sets where the
- * first model's is not (with the first's own interval the coverage of mist-imd flow at n
- * 100-300 / 300-500 fell from 0.95 / 0.98 to 0.77 / 0.72 on seed 3), moved out to hold the
- * first's median.
+ * ARBITER (optional, meta "route_arbiter"): kappa sends a set away on evidence about its columns
+ * only, and on data as generated it sends many that the first model reads well: on suite seed 3 the
+ * sets kappa routes from mist-imd and mist-oomd as generated had a summed squared error of 81 / 40
+ * (mist-imd, n 100-300 / 300-500) and 178 / 211 (mist-oomd) read by the pairs model and 34 / 10 and
+ * 13 / 6 read by mist-qr, while on rotated and flowed columns mist-qr read the same kind of set
+ * 13-68 times worse (unguarded answers). Both models read such a set, and the bias-corrected
+ * Gaussian copula referees: the first keeps it when its median is less than ratio times as far from
+ * the copula's reading as the second's. Not where KSG reads more than the copula's upper end (the
+ * guard's NONMONOTONE condition): there the dependence is of a kind the copula misses, and it
+ * misses it as mist-qr does (seed 3 mixtures: both read 0.05-0.3 for 0.3-0.4). The answer keeps the
+ * second model's interval, calibrated on such sets where the first model's is not (with the first's
+ * own interval the coverage of mist-imd flow at n 100-300 / 300-500 fell from 0.95 / 0.98 to 0.77 /
+ * 0.72 on seed 3), moved out to hold the first's median.
  *
  * The threshold is a property of the pair of models, fitted on suites the bars do not score
  * (weights/benchmarks/candidates/routing.md), and stored with the primary's weights: meta
@@ -189,7 +188,8 @@ static int set_median(mist_model *m, const mist_data_view *v, double *med, mist_
  * the whole Gaussian part of the dependence, the bias-corrected copula, is the referee; where
  * KSG reads more than the copula's upper end the dependence is not of that kind (Gaussian
  * mixtures, non-monotone channels: mist-qr reads them as low as the copula does) and the second
- * model keeps them. The rule and its ratio were chosen on suite seed 3 (routing.md). */
+ * model keeps them. The rule and its ratio were chosen on suite seed 3
+ * (weights/benchmarks/candidates/route-arbiter.md). */
 static int arbiter_keeps_first(mist_model *m, const mist_data_view *v, mist_err *err, int *rc)
 {
     *rc = MIST_OK;
@@ -209,9 +209,8 @@ static int arbiter_keeps_first(mist_model *m, const mist_data_view *v, mist_err 
 }
 
 /* ARBITER's answer: m's median, and the interval of the second model, which is calibrated on
- * the data kappa sends it (rotated and flowed columns) where m's is not (its intervals cover
- * 0.72-0.77 of mist-imd flow on seed 3 when it answers alone), each quantile moved out to the
- * median where it lies on the wrong side of it (coverage as the second model's, routing.md). */
+ * the data kappa sends it (rotated and flowed columns) where m's is not (see ARBITER above),
+ * each quantile moved out to the median where it lies on the wrong side of it. */
 int route_arbiter_answer(mist_model *m, const mist_data_view *v, const double *taus,
                          size_t ntaus, double *out, mist_err *err)
 {

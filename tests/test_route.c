@@ -357,7 +357,9 @@ START_TEST(test_route_arbiter)
         by_ksg += closer && !keep;
         int why;
         mist_model *pick = mist_model_route_pick(m, x, n, dx, dy, &kappa, &why, &err);
-        ck_assert_msg(pick == (keep ? m : alt), "set %d: why %d keep %d kappa %g k %g cu %g se %g m1 %g m2 %g", s, why, keep, kappa, k, cu, gse, m1, q2[1]);
+        ck_assert_msg(pick == (keep ? m : alt),
+                      "set %d: why %d keep %d kappa %g ksg %g copula %g (se %g) medians %g %g", s,
+                      why, keep, kappa, k, cu, gse, m1, q2[1]);
         ck_assert_int_eq(why, keep ? MIST_ROUTE_ARBITER : MIST_ROUTE_KAPPA);
         kept += keep, handed += !keep;
         /* the answer: the first model's median inside the second model's interval */
