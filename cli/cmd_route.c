@@ -1,6 +1,5 @@
 /* mist train route: store in a model's weights which second model answers the datasets it
  * reads badly (infer/route.c). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,24 +50,16 @@ int train_route(int argc, char **argv)
         case CLI_OPT_HELP: route_usage(stdout); return 0;
         case O_OUT: out = v; break;
         case O_TO: to = v; break;
-        case O_KAPPA: {
-            char *end;
-            errno = 0;
-            k = strtod(v, &end);
-            if (end == v || *end || errno || !(k >= 0.0 && k <= 1.0))
+        case O_KAPPA:
+            if (mist_parse_double(v, &k) || !(k >= 0.0 && k <= 1.0))
                 return cli_opts_bad(&p, v, "a number in [0, 1]");
             kap = v;
             break;
-        }
-        case O_ARBITER: {
-            char *end;
-            errno = 0;
-            ar = strtod(v, &end);
-            if (end == v || *end || errno || !(ar > 0.0 && ar <= 1.0))
+        case O_ARBITER:
+            if (mist_parse_double(v, &ar) || !(ar > 0.0 && ar <= 1.0))
                 return cli_opts_bad(&p, v, "a number in (0, 1]");
             arb = v;
             break;
-        }
         case O_QUIET: quiet = 1; break;
         case CLI_OPT_ARG:
             if (in) return cli_opts_extra(&p, v);

@@ -133,7 +133,6 @@
 #include "mist_infer.h"
 #include "util.h"
 
-#define GUARD_Z 1.6448536269514722 /* the 95% normal quantile: two-sided 90% */
 #define KSG_SE_INFLATE 1.5
 #define ABOVE_MAX_DIMS 6
 #define ABOVE_ABS 0.1

@@ -393,6 +393,8 @@ void qres_apply(const mist_model *m, const double *net3, size_t n, const double 
 #define ROUTE_META_KEY "route"
 #define ROUTE_KAPPA_META_KEY "route_kappa"
 #define ROUTE_ARBITER_META_KEY "route_arbiter"
+/* The guard's (and the route's) 90% intervals: the 95% normal quantile, two-sided 90%. */
+#define GUARD_Z 1.6448536269514722
 /* route.c: reads the route meta of a freshly opened model (path: its file, NULL from memory)
  * and opens the second model; no meta: nothing to do. */
 int route_attach(mist_model *m, const char *path, mist_err *err);

@@ -162,8 +162,8 @@ MIST_API const double *mist_guard_mi_table(const char *metadist);
 /* The min(dx, dy) range lo..hi of a bucket; -1 for a bad bucket. */
 MIST_API int mist_guard_mi_bucket_dims(int bucket, int *lo, int *hi);
 /* 1 when every family of the meta-distribution is continuous ("default", "mist16",
- * "normal1x1", and a mixture of such): only then is a discrete column a reason (a model trained on discrete families
- * has seen ties). */
+ * "normal1x1", and a mixture of such): only then is a discrete column a reason (a model
+ * trained on discrete families has seen ties). */
 MIST_API int mist_guard_metadist_continuous(const char *metadist);
 
 /* KSG algorithm 1 with the classical defaults (z-scores, tie-breaking noise 1e-10 from seed):

@@ -52,7 +52,6 @@
  * (weights/benchmarks/candidates/routing.md), and stored with the primary's weights: meta
  * "route" names the second model's file (looked for next to the primary's, then where the
  * shipped models are), meta "route_kappa" the threshold. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +61,6 @@
 #include "mist_guard.h"
 #include "util.h"
 
-#define ROUTE_GUARD_Z 1.6448536269514722 /* the guard's: two-sided 90% */
 
 int mist_route_kappa(const double *data, size_t n, int dx, int dy, double *kappa, mist_err *err)
 {
@@ -201,7 +199,7 @@ static int arbiter_keeps_first(mist_model *m, const mist_data_view *v, mist_err 
     double cu = g - bias;
     r = mist_guard_ksg(v->data, v->n, v->dx, v->dy, 5, 0, 1, &k, &kse, &e);
     if (r == MIST_ENOMEM) return *rc = mist_fail(err, r, "route: %s", e.msg), 0;
-    if (!r && k > cu + ROUTE_GUARD_Z * gse) return 0;
+    if (!r && k > cu + GUARD_Z * gse) return 0;
     double first, second;
     if ((*rc = set_median(m, v, &first, err)) || (*rc = set_median(m->route_alt, v, &second, err)))
         return 0;
@@ -358,10 +356,7 @@ static mist_model *open_companion(const char *path, const char *name, mist_err *
 /* A meta value as text that must be a number within [0, 1]: 1 with it in *v. */
 static int unit_number(const char *text, double *v)
 {
-    char *end;
-    errno = 0;
-    *v = strtod(text, &end);
-    return end != text && !*end && !errno && *v >= 0.0 && *v <= 1.0;
+    return !mist_parse_double(text, v) && *v >= 0.0 && *v <= 1.0;
 }
 
 int route_attach(mist_model *m, const char *path, mist_err *err)

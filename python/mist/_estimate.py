@@ -159,8 +159,8 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
             q3 = [qs[0.05], est, qs[0.95]]
         else:
             t3, o3 = np.array([0.05, 0.5, 0.95]), np.zeros(3)
-            _lib.check(L.mist_model_estimate_picked(m.handle, pm, why, _lib.doubles(data), n, dx, dy,
-                                                    _lib.doubles(t3), 3, _lib.doubles(o3),
+            _lib.check(L.mist_model_estimate_picked(m.handle, pm, why, _lib.doubles(data), n, dx,
+                                                    dy, _lib.doubles(t3), 3, _lib.doubles(o3),
                                                     ctypes.byref(err)), err)
             q3 = list(o3)
     routed = bool(L.mist_model_route_alt(m.handle, ctypes.byref(kmin)))
