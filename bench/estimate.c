@@ -184,10 +184,9 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     size_t ntaus = !rt->quantile_model ? 0 : rows ? 1 : rt->ntaus;
     double v[BENCH_MAX_TAUS];
     /* the model that answers (routed models): the guard takes its ranges */
-    int why;
-    mist_model *pm = mist_model_route_pick(model, data, n, ds->dx, ds->dy, NULL, &why, err);
-    if (!pm) return err ? err->code : MIST_EINVAL;
-    rc = mist_model_estimate_picked(model, pm, why, data, n, ds->dx, ds->dy, taus, ntaus, v, err);
+    mist_model *pm;
+    rc = mist_model_estimate_routed(model, data, n, ds->dx, ds->dy, taus, ntaus, v, &pm, NULL, NULL,
+                                    err);
     if (rc) return rc;
     size_t nv = ntaus ? ntaus : 1;
     if (mist_first_nonfinite(v, nv) < nv)

@@ -334,11 +334,10 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
      * guard and the reports take its trained ranges */
     double kappa, kappa_min = NAN;
     int reason;
-    mist_model *pm =
-        mist_model_route_pick(m, ds->data, ds->n, ds->dx, ds->dy, &kappa, &reason, &err);
+    mist_model *pm;
     double out[MAX_TAUS];
-    if (!pm || mist_model_estimate_picked(m, pm, reason, ds->data, ds->n, ds->dx, ds->dy,
-                                          ntaus ? taus : NULL, ntaus, out, &err)) {
+    if (mist_model_estimate_routed(m, ds->data, ds->n, ds->dx, ds->dy, ntaus ? taus : NULL, ntaus,
+                                   out, &pm, &kappa, &reason, &err)) {
         cli_error("estimate: mist: %s", err.msg);
         mist_model_free(m);
         return 1;

@@ -398,9 +398,24 @@ void qres_apply(const mist_model *m, const double *net3, size_t n, const double 
 /* route.c: reads the route meta of a freshly opened model (path: its file, NULL from memory)
  * and opens the second model; no meta: nothing to do. */
 int route_attach(mist_model *m, const char *path, mist_err *err);
-/* route.c: the answer to a validated set the arbiter kept with the first model (ARBITER). */
+/* route.c: what the arbiter computed for one set (ARBITER): the first model's median and the
+ * second model's reading at 0.05, 0.5, 0.95 (a point model: [1] its point), kept so that the
+ * answer to a set it keeps needs no second pass of either model. */
+typedef struct {
+    double first;
+    double second[3];
+    int have;
+} route_memo;
+/* route.c: 1 when these levels are the ones route_memo holds the second model's reading at. */
+int route_memo_levels(const double *taus, size_t ntaus);
+/* route.c: mist_model_route_pick on a set that passed m's checks; memo (may be NULL) gets the
+ * arbiter's readings where it decided. */
+mist_model *route_pick_checked(mist_model *m, const double *data, size_t n, int dx, int dy,
+                               double *kappa, int *reason, route_memo *memo, mist_err *err);
+/* route.c: the answer to a validated set the arbiter kept with the first model (ARBITER), from
+ * memo where it holds what the answer needs (may be NULL). */
 int route_arbiter_answer(mist_model *m, const mist_data_view *v, const double *taus,
-                         size_t ntaus, double *out, mist_err *err);
+                         size_t ntaus, const route_memo *memo, double *out, mist_err *err);
 /* route.c: estimates of validated sets, each by the model mist_model_route_pick picks. */
 int route_estimate_batch(mist_model *m, const mist_data_view *sets, size_t nsets,
                          const double *taus, size_t ntaus, double *out, mist_err *err);

@@ -242,6 +242,16 @@ MIST_API int mist_model_estimate_picked(mist_model *m, mist_model *pick, int rea
                                         const double *data, size_t n, int dx, int dy,
                                         const double *taus, size_t ntaus, double *out,
                                         mist_err *err);
+/* mist_model_route_pick and mist_model_estimate_picked in one call, the route's work done once:
+ * a set the arbiter reads (kept or handed over) costs each model one pass instead of two (the
+ * arbiter reads the second model at 0.05, 0.5 and 0.95, the default levels, and the answer
+ * reuses that reading when taus are those levels). out, taus and ntaus as mist_model_estimate;
+ * pick, kappa and reason (each may be NULL) get the model that answered and what
+ * mist_model_route_pick gives. */
+MIST_API int mist_model_estimate_routed(mist_model *m, const double *data, size_t n, int dx,
+                                        int dy, const double *taus, size_t ntaus, double *out,
+                                        mist_model **pick, double *kappa, int *reason,
+                                        mist_err *err);
 
 /* Quantile recalibration (quantile-conditioned models): k knots (levels[i] -> taus[i]),
  * levels increasing and taus non-decreasing, all in (0, 1); the map is piecewise linear

@@ -389,8 +389,41 @@ int mist_model_estimate_picked(mist_model *m, mist_model *pick, int reason, cons
     int rc = check_batch(pick, &v, 1, taus, ntaus, err);
     if (!rc && reason == MIST_ROUTE_ARBITER) rc = check_batch(m->route_alt, &v, 1, taus, ntaus, err);
     if (rc) return rc;
-    if (reason == MIST_ROUTE_ARBITER) return route_arbiter_answer(m, &v, taus, ntaus, out, err);
+    if (reason == MIST_ROUTE_ARBITER)
+        return route_arbiter_answer(m, &v, taus, ntaus, NULL, out, err);
     return model_estimate_noroute(pick, &v, 1, taus, ntaus, out, err);
+}
+
+int mist_model_estimate_routed(mist_model *m, const double *data, size_t n, int dx, int dy,
+                               const double *taus, size_t ntaus, double *out, mist_model **pick,
+                               double *kappa, int *reason, mist_err *err)
+{
+    if (pick) *pick = NULL;
+    if (kappa) *kappa = NAN;
+    if (reason) *reason = MIST_ROUTE_NONE;
+    if (!m || !out) return mist_fail(err, MIST_EINVAL, "model and out must not be NULL");
+    mist_data_view v = {data, n, dx, dy};
+    int rc = check_batch(m, &v, 1, taus, ntaus, err);
+    if (rc) return rc;
+    route_memo memo;
+    int why;
+    mist_model *pm = route_pick_checked(m, data, n, dx, dy, kappa, &why, &memo, err);
+    if (!pm) return err && err->code ? err->code : MIST_EINVAL;
+    /* the second model's own checks (its levels, its dims), as mist_model_estimate_picked */
+    if (why == MIST_ROUTE_ARBITER || pm != m)
+        rc = check_batch(m->route_alt, &v, 1, taus, ntaus, err);
+    if (!rc) {
+        if (why == MIST_ROUTE_ARBITER)
+            rc = route_arbiter_answer(m, &v, taus, ntaus, &memo, out, err);
+        else if (pm != m && memo.have && route_memo_levels(taus, ntaus))
+            memcpy(out, memo.second, sizeof memo.second); /* the arbiter's pass handed it over */
+        else
+            rc = model_estimate_noroute(pm, &v, 1, taus, ntaus, out, err);
+    }
+    if (rc) return rc;
+    if (pick) *pick = pm;
+    if (reason) *reason = why;
+    return MIST_OK;
 }
 
 int model_estimate_noroute(mist_model *m, const mist_data_view *sets, size_t nsets,

@@ -263,6 +263,15 @@ START_TEST(test_route_estimate)
         ck_assert_int_eq(
             mist_model_estimate_picked(m, m0, why, sets[s], n, dx, dy, taus, 3, pk, &err),
             MIST_EINVAL);
+        /* pick and answer in one call: the same model, reason, kappa and bits */
+        mist_model *rp;
+        double rk;
+        int rw;
+        ck_assert_int_eq(mist_model_estimate_routed(m, sets[s], n, dx, dy, taus, 3, pk, &rp, &rk,
+                                                    &rw, &err),
+                         0);
+        ck_assert(rp == pick && rw == why && rk == k);
+        for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
         /* invariances of the routed answer: perm + negate bit for bit on the primary's side,
          * to rounding on the pairs model's (mist_infer.h) */
         for (int swap = 0; swap < 2; swap++) {
@@ -351,15 +360,17 @@ START_TEST(test_route_arbiter)
         ck_assert_int_eq(mist_guard_ksg(x, n, dx, dy, 5, 0, 1, &k, &kse, &err), 0);
         ck_assert_int_eq(mist_model_estimate(m0, x, n, dx, dy, &half, 1, &m1, &err), 0);
         ck_assert_int_eq(mist_model_estimate(alt0, x, n, dx, dy, taus, 3, q2, &err), 0);
-        double cu = g - bias;
-        int closer = fabs(m1 - cu) < ratio * fabs(q2[1] - cu);
+        /* the second model's median: the middle of its three levels (raw models: they cross) */
+        double lo2 = fmin(q2[0], q2[1]), hi2 = fmax(q2[0], q2[1]);
+        double mid2 = fmax(lo2, fmin(hi2, q2[2])), cu = g - bias;
+        int closer = fabs(m1 - cu) < ratio * fabs(mid2 - cu);
         int keep = !(k > cu + z * gse) && closer;
         by_ksg += closer && !keep;
         int why;
         mist_model *pick = mist_model_route_pick(m, x, n, dx, dy, &kappa, &why, &err);
         ck_assert_msg(pick == (keep ? m : alt),
                       "set %d: why %d keep %d kappa %g ksg %g copula %g (se %g) medians %g %g", s,
-                      why, keep, kappa, k, cu, gse, m1, q2[1]);
+                      why, keep, kappa, k, cu, gse, m1, mid2);
         ck_assert_int_eq(why, keep ? MIST_ROUTE_ARBITER : MIST_ROUTE_KAPPA);
         kept += keep, handed += !keep;
         /* the answer: the first model's median inside the second model's interval */
@@ -374,6 +385,28 @@ START_TEST(test_route_arbiter)
         ck_assert_int_eq(mist_model_estimate_picked(m, pick, why, x, n, dx, dy, taus, 3, pk, &err),
                          0);
         for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
+        /* pick and answer in one call (the arbiter's passes reused at these levels, computed
+         * anew at others): what the two calls give */
+        mist_model *rp;
+        double rk, other[2] = {0.2, 0.5}, po[2], ro[2];
+        int rw;
+        ck_assert_int_eq(mist_model_estimate_routed(m, x, n, dx, dy, taus, 3, pk, &rp, &rk, &rw,
+                                                    &err),
+                         0);
+        ck_assert(rp == pick && rw == why && rk == kappa);
+        for (int t = 0; t < 3; t++) ck_assert(pk[t] == got[t]);
+        ck_assert_int_eq(mist_model_estimate_picked(m, pick, why, x, n, dx, dy, other, 2, po, &err),
+                         0);
+        ck_assert_int_eq(
+            mist_model_estimate_routed(m, x, n, dx, dy, other, 2, ro, NULL, NULL, NULL, &err), 0);
+        ck_assert(ro[0] == po[0] && ro[1] == po[1]);
+        if (keep) ck_assert(ro[1] == m1 && ro[0] <= m1);
+        /* the decision reads the second model's sorted levels, raw quantiles asked or not */
+        mist_model_set_raw_quantiles(m, 0);
+        int sorted_why;
+        ck_assert(mist_model_route_pick(m, x, n, dx, dy, NULL, &sorted_why, &err) == pick);
+        ck_assert_int_eq(sorted_why, why);
+        mist_model_set_raw_quantiles(m, 1);
         /* the reason must come with its model */
         if (keep)
             ck_assert_int_eq(mist_model_estimate_picked(m, alt, why, x, n, dx, dy, taus, 3, pk,
@@ -383,6 +416,22 @@ START_TEST(test_route_arbiter)
     }
     ck_assert_msg(kept > 0 && handed > 0 && by_ksg > 0, "kept %d, handed over %d (%d by KSG)",
                   kept, handed, by_ksg);
+    /* the one call refuses what mist_model_estimate refuses, with its message */
+    {
+        double *bad = pair_data(n, 2, 2, 1, 1.0, 0), o[3], rk = 0;
+        bad[5] = NAN;
+        mist_model *rp = m;
+        int rw = -1;
+        ck_assert_int_eq(mist_model_estimate_routed(m, bad, n, 2, 2, taus, 3, o, &rp, &rk, &rw,
+                                                    &err),
+                         MIST_EDATA);
+        ck_assert_msg(strstr(err.msg, "row") != NULL, "%s", err.msg);
+        ck_assert(rp == NULL && rw == MIST_ROUTE_NONE && isnan(rk));
+        ck_assert_int_eq(
+            mist_model_estimate_routed(m, bad, n, 2, 2, taus, 3, NULL, NULL, NULL, NULL, &err),
+            MIST_EINVAL);
+        free(bad);
+    }
     /* ratio 0: no arbiter */
     ck_assert_int_eq(mist_model_set_route_arbiter(m, 0.0, &err), MIST_OK);
     double *x = pair_data(n, 3, 3, 1, 1.0, 0);

@@ -133,16 +133,16 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     # too few rows or a constant column: refused, as mist estimate refuses them
     _lib.check(L.mist_model_check_rows(m.handle, _lib.doubles(data), n, dx, dy,
                                        ctypes.byref(err)), err)
-    # the model that answers (a routed model hands some datasets to its second model), then
-    # its estimate, the route computed once
+    # the estimate and the model that gave it (a routed model hands some datasets to its
+    # second model), in one call: the route's passes serve the answer
     kappa, kmin, why = ctypes.c_double(), ctypes.c_double(math.nan), ctypes.c_int()
-    pm = L.mist_model_route_pick(m.handle, _lib.doubles(data), n, dx, dy, ctypes.byref(kappa),
-                                 ctypes.byref(why), ctypes.byref(err))
-    if not pm:
-        _lib.check(err.code or 3, err)
-    _lib.check(L.mist_model_estimate_picked(m.handle, pm, why, _lib.doubles(data), n, dx, dy,
+    pick = ctypes.c_void_p()
+    _lib.check(L.mist_model_estimate_routed(m.handle, _lib.doubles(data), n, dx, dy,
                                             _lib.doubles(t) if taus else None, len(taus),
-                                            _lib.doubles(out), ctypes.byref(err)), err)
+                                            _lib.doubles(out), ctypes.byref(pick),
+                                            ctypes.byref(kappa), ctypes.byref(why),
+                                            ctypes.byref(err)), err)
+    pm = pick.value
     est = float(out[taus.index(0.5)]) if taus else float(out[0])
     qs = {taus[i]: float(out[i]) for i in range(len(user))} if m.quantile_conditioned else {}
     lower = upper = lvl = math.nan
