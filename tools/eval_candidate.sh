@@ -23,7 +23,7 @@ OUT=${3:-out/honest}
 T=${4:-2}
 mkdir -p "$OUT/candidates"
 C="$OUT/candidates/$(basename "$MODEL")"
-cp "$MODEL" "$C"
+[ "$MODEL" -ef "$C" ] || cp "$MODEL" "$C"
 S="mist:$C"
 [ "${CANON:-0}" = 1 ] && S="$S:canon"
 [ "${GUARD:-0}" = 1 ] && S="$S:guard"
