@@ -374,6 +374,26 @@ int mist_model_estimate_batch(mist_model *m, const mist_data_view *sets, size_t 
     return model_estimate_noroute(m, sets, nsets, taus, ntaus, out, err);
 }
 
+/* The answer of pick (m or its second model) for the reason the route gave, the set passed m's
+ * checks where pick is m: the second model's own checks (its levels, its dims) where it takes
+ * part, then its reading, from memo (may be NULL) where the arbiter already took it. */
+static int answer_picked(mist_model *m, mist_model *pick, int reason, const mist_data_view *v,
+                         const double *taus, size_t ntaus, const route_memo *memo, double *out,
+                         mist_err *err)
+{
+    int rc = MIST_OK;
+    if (pick != m || reason == MIST_ROUTE_ARBITER)
+        rc = check_batch(m->route_alt, v, 1, taus, ntaus, err);
+    if (rc) return rc;
+    if (reason == MIST_ROUTE_ARBITER)
+        return route_arbiter_answer(m, v, taus, ntaus, memo, out, err);
+    if (pick != m && memo && memo->have && route_memo_levels(taus, ntaus)) {
+        memcpy(out, memo->second, sizeof memo->second); /* the arbiter's pass handed it over */
+        return MIST_OK;
+    }
+    return model_estimate_noroute(pick, v, 1, taus, ntaus, out, err);
+}
+
 int mist_model_estimate_picked(mist_model *m, mist_model *pick, int reason, const double *data,
                                size_t n, int dx, int dy, const double *taus, size_t ntaus,
                                double *out, mist_err *err)
@@ -386,12 +406,11 @@ int mist_model_estimate_picked(mist_model *m, mist_model *pick, int reason, cons
         return mist_fail(err, MIST_EINVAL, "an arbitrated set is answered by the first model of "
                                            "a route");
     mist_data_view v = {data, n, dx, dy};
-    int rc = check_batch(pick, &v, 1, taus, ntaus, err);
-    if (!rc && reason == MIST_ROUTE_ARBITER) rc = check_batch(m->route_alt, &v, 1, taus, ntaus, err);
-    if (rc) return rc;
-    if (reason == MIST_ROUTE_ARBITER)
-        return route_arbiter_answer(m, &v, taus, ntaus, NULL, out, err);
-    return model_estimate_noroute(pick, &v, 1, taus, ntaus, out, err);
+    if (pick == m) {
+        int rc = check_batch(m, &v, 1, taus, ntaus, err);
+        if (rc) return rc;
+    }
+    return answer_picked(m, pick, reason, &v, taus, ntaus, NULL, out, err);
 }
 
 int mist_model_estimate_routed(mist_model *m, const double *data, size_t n, int dx, int dy,
@@ -409,18 +428,7 @@ int mist_model_estimate_routed(mist_model *m, const double *data, size_t n, int 
     int why;
     mist_model *pm = route_pick_checked(m, data, n, dx, dy, kappa, &why, &memo, err);
     if (!pm) return err && err->code ? err->code : MIST_EINVAL;
-    /* the second model's own checks (its levels, its dims), as mist_model_estimate_picked */
-    if (why == MIST_ROUTE_ARBITER || pm != m)
-        rc = check_batch(m->route_alt, &v, 1, taus, ntaus, err);
-    if (!rc) {
-        if (why == MIST_ROUTE_ARBITER)
-            rc = route_arbiter_answer(m, &v, taus, ntaus, &memo, out, err);
-        else if (pm != m && memo.have && route_memo_levels(taus, ntaus))
-            memcpy(out, memo.second, sizeof memo.second); /* the arbiter's pass handed it over */
-        else
-            rc = model_estimate_noroute(pm, &v, 1, taus, ntaus, out, err);
-    }
-    if (rc) return rc;
+    if ((rc = answer_picked(m, pm, why, &v, taus, ntaus, &memo, out, err))) return rc;
     if (pick) *pick = pm;
     if (reason) *reason = why;
     return MIST_OK;

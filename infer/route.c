@@ -61,7 +61,6 @@
 #include "mist_guard.h"
 #include "util.h"
 
-
 int mist_route_kappa(const double *data, size_t n, int dx, int dy, double *kappa, mist_err *err)
 {
     if (!data || !kappa) return mist_fail(err, MIST_EINVAL, "route: NULL argument");
