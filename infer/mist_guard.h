@@ -186,6 +186,8 @@ MIST_API int mist_guard_gaussian_copula(const double *data, size_t n, int dx, in
  * p-values of Mardia's skewness and kurtosis tests of joint normality (NaN above
  * MIST_GUARD_NORMAL_MAX_DIMS columns). MIST_EDATA when the columns are collinear. */
 #define MIST_GUARD_NORMAL_MAX_DIMS 8
+/* The level both tests must pass for the GAUSSIAN_FIT answer (guard.c) */
+#define MIST_GUARD_NORMAL_ALPHA 0.001
 MIST_API int mist_guard_gaussian_raw(const double *data, size_t n, int dx, int dy, double *mi,
                                      double *bias, double *se, double *p_skew, double *p_kurt,
                                      mist_err *err);

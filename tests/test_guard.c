@@ -889,14 +889,17 @@ START_TEST(test_gaussian_fit)
             x = tu_task_data(tasks[t], 1, 1, NULL, 0, seed, nn, &mi);
             mist_guard_model mm = tu_guard_model(mi - 0.1, mi, mi + 0.1);
             r = run(x, nn, 1, 1, &mm);
-            int want = r.gaussian.ok && r.distinct_rows >= 100 && r.normal_p_skew > 0.01 &&
-                       r.normal_p_kurt > 0.01 && r.ksg1.ok &&
+            int want = r.gaussian.ok && r.distinct_rows >= 100 &&
+                       r.normal_p_skew > MIST_GUARD_NORMAL_ALPHA &&
+                       r.normal_p_kurt > MIST_GUARD_NORMAL_ALPHA && r.ksg1.ok &&
                        r.gaussian.estimate >= r.ksg1.estimate && r.discrete_col < 0;
             CHECKM(!!(r.reasons & MIST_GUARD_GAUSSIAN_FIT) == want, "%s seed %d", tasks[t],
                    (int)seed);
             CHECK(want == (r.answer == MIST_GUARD_ANSWER_GAUSSIAN));
             fired += want;
-            if (t == 0) normal_pass += r.normal_p_skew > 0.01 && r.normal_p_kurt > 0.01;
+            if (t == 0)
+                normal_pass += r.normal_p_skew > MIST_GUARD_NORMAL_ALPHA &&
+                               r.normal_p_kurt > MIST_GUARD_NORMAL_ALPHA;
             free(x);
         }
     CHECKM(normal_pass >= 7, "Gaussian data passed the normality tests %d of 8", normal_pass);
