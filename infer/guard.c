@@ -122,7 +122,11 @@
  *     most of the gain is additive-base (U(0,1) plus narrow noise at n = 100, whose Gaussian MI
  *     is close to the truth: 24.1 -> 13.0 over 120), normal-dense (1.55 -> 1.40) and mist-oomd
  *     rotated normal-sparse-asinh (1.05 -> 0.10); the largest loss mist-imd normal-lvm-wiggly
- *     none 0.175 -> 0.182. At 0.01% channel-bumps rose by up to 0.97 per seed: 0.1% kept.
+ *     none 0.175 -> 0.182. At 0.01% channel-bumps rose by up to 0.97 per seed: 0.1% kept. Reported on
+ *     suite seeds 1-2 (the bars): normal-dense 0.00407 -> 0.00394 (3 of 180 answers changed),
+ *     additive 0.206 -> 0.129 (9 of 60), mixture-random 0.0076 -> 0.00762 (2 of 120); mist-imd
+ *     2 / 8 of 2,160 answers changed (none / flow), mist-oomd 10 of 2,520 (none, rotate), the
+ *     bars' MSE there within 0.2%.
  *
  * DUPLICATES. The cross-checks read each distinct row once. Exact copies of a row (bootstrap
  * resamples, records entered twice) are, to KSG with its 1e-10 tie-breaking noise, neighbours at
