@@ -14,13 +14,11 @@ reads the seeds-1-2 folders of tools/eval_candidate.sh, does not apply.
 """
 import collections
 import csv
+import os
 import sys
 
-CLASSICAL = ["ksg1:k=5", "gaussian", "gaussian:copula"]
-
-
-def bucket(n):
-    return 0 if n < 100 else 1 if n < 300 else 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from must_show import CLASSICAL, bucket  # the bars' estimators and n-buckets, defined once
 
 
 def main():
@@ -30,7 +28,7 @@ def main():
     families = "families" in path or "nf" in path
     by = collections.defaultdict(dict)
     for r in csv.DictReader(open(path)):
-        if r["estimator"] in [a_label, b_label] + CLASSICAL:
+        if r["estimator"] in (a_label, b_label) + CLASSICAL:
             by[(r["id"], r["transform"])][r["estimator"]] = r
     cells = collections.defaultdict(lambda: collections.defaultdict(list))
     for (_, transform), d in by.items():

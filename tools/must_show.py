@@ -26,8 +26,9 @@ import os
 import sys
 from collections import defaultdict
 
-CAND = sys.argv[1]
-OUT = sys.argv[2] if len(sys.argv) > 2 else "out/honest"
+# set by main() (the module is also imported, by tools/bars_compare.py, for the bar rule)
+CAND = None
+OUT = "out/honest"
 CLASSICAL = ("ksg1:k=5", "gaussian", "gaussian:copula")
 INFO = "gaussian:copula:unbiased"
 # shown beside the new families (not one of the bar's three): the plug-in for discrete data, the
@@ -242,7 +243,12 @@ def bmi40_bar():
     return int(ok), 1
 
 
-if __name__ == "__main__":
+def main():
+    global CAND, OUT
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    CAND = sys.argv[1]
+    OUT = sys.argv[2] if len(sys.argv) > 2 else "out/honest"
     print("Candidate: %s\n" % CAND)
     res = [suite_bars("robust", "mist-imd (suite seeds 1-2)"),
            suite_bars("robust-oomd", "mist-oomd (suite seeds 1-2)"),
@@ -251,3 +257,7 @@ if __name__ == "__main__":
     extra = [sign_bar(), bmi40_bar()]
     print("Also: sign flips and bmi40, %d of %d" % (sum(r[0] for r in extra),
                                                   sum(r[1] for r in extra)))
+
+
+if __name__ == "__main__":
+    main()
