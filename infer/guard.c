@@ -95,11 +95,11 @@
  *   N_RANGE, DIM_RANGE: outside the arch's trained range.
  *   GAUSSIAN_FIT (an answer more than a warning): at least GAUSS_FIT_MIN_ROWS distinct rows,
  *     dx+dy <= 8, no discrete column, Mardia's multivariate skewness and kurtosis tests of joint
- *     normality both with p above MIST_GUARD_NORMAL_ALPHA, and the rows' bias-corrected Gaussian MI not
- *     below KSG's estimate (KSG reads dependence the Gaussian MI misses: non-monotone channels
+ *     normality both with p above MIST_GUARD_NORMAL_ALPHA, and the rows' bias-corrected Gaussian MI
+ *     not below KSG's estimate (KSG reads dependence the Gaussian MI misses: non-monotone channels
  *     and X-shaped mixtures can pass the normality tests). Then the Gaussian MI is the efficient
- *     estimate, while the model and the copula read ranks only, which at high MI cannot resolve
- *     the dependence (Gaussian 1x1 of MI 4.3-8.9: model MSE 0.066, Gaussian MI 0.0045). Fitted
+ *     estimate, while the model and the copula read ranks only, which at high MI cannot resolve the
+ *     dependence (Gaussian 1x1 of MI 4.3-8.9: model MSE 0.066, Gaussian MI 0.0045). Fitted
  *     on suite seed 3 (mist-imd and mist-oomd under none/rotate/flow, new families; python
  *     prototype): of 246 datasets that passed at 1% (n >= 100, dx+dy <= 8, not discrete) the
  *     summed squared error of the guarded answer fell on Gaussian and near-Gaussian families
@@ -122,11 +122,11 @@
  *     most of the gain is additive-base (U(0,1) plus narrow noise at n = 100, whose Gaussian MI
  *     is close to the truth: 24.1 -> 13.0 over 120), normal-dense (1.55 -> 1.40) and mist-oomd
  *     rotated normal-sparse-asinh (1.05 -> 0.10); the largest loss mist-imd normal-lvm-wiggly
- *     none 0.175 -> 0.182. At 0.01% channel-bumps rose by up to 0.97 per seed: 0.1% kept. Reported on
- *     suite seeds 1-2 (the bars): normal-dense 0.00407 -> 0.00394 (3 of 180 answers changed),
- *     additive 0.206 -> 0.129 (9 of 60), mixture-random 0.0076 -> 0.00762 (2 of 120); mist-imd
- *     2 / 8 of 2,160 answers changed (none / flow), mist-oomd 10 of 2,520 (none, rotate), the
- *     bars' MSE there within 0.2%.
+ *     none 0.175 -> 0.182. At 0.01% channel-bumps rose by up to 0.97 per seed: 0.1% kept. Reported
+ *     on suite seeds 1-2 (the bars): normal-dense 0.00407 -> 0.00394 (3 of 180 answers changed),
+ *     additive 0.206 -> 0.129 (9 of 60), mixture-random 0.0076 -> 0.00762 (2 of 120); mist-imd 2 /
+ *     8 of 2,160 answers changed (none / flow), mist-oomd 10 of 2,520 (none, rotate), the bars' MSE
+ *     there within 0.2%.
  *
  * DUPLICATES. The cross-checks read each distinct row once. Exact copies of a row (bootstrap
  * resamples, records entered twice) are, to KSG with its 1e-10 tie-breaking noise, neighbours at
