@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from must_show import CLASSICAL, bucket  # the bars' estimators and n-buckets, defined once
+from must_show import CLASSICAL, binding, bucket, shared  # the bar rule, defined once
 
 
 def main():
@@ -31,43 +31,36 @@ def main():
         if r["estimator"] in (a_label, b_label) + CLASSICAL:
             by[(r["id"], r["transform"])][r["estimator"]] = r
     cells = collections.defaultdict(lambda: collections.defaultdict(list))
-    for (_, transform), d in by.items():
+    sq = collections.defaultdict(dict)  # (cell..., estimator) -> {dataset: squared error}
+    for did, d in by.items():
         if a_label not in d or b_label not in d:
             continue
         a, b = d[a_label], d[b_label]
-        key = (a["task"], "-") if families else (transform, bucket(int(a["n"])))
+        key = (a["task"], "-") if families else (did[1], bucket(int(a["n"])))
         c = cells[key]
         for lab, r in ((a_label, a), (b_label, b)):
             mi = float(r["mi"])
-            c[lab].append(float(r["sq_err"]))
+            sq[key + (lab,)][did] = float(r["sq_err"])
             c[lab + " cov"].append(float(r["lower"]) <= mi <= float(r["upper"]))
         for e in CLASSICAL:
             r = d.get(e)
             if r and r["status"] == "ok" and r["scored"] == "1":
-                c[e].append((float(r["sq_err"]), float(a["sq_err"]), float(b["sq_err"])))
+                sq[key + (e,)][did] = float(r["sq_err"])
     mean = lambda x: sum(x) / len(x)
     print(f"A = {a_label}\nB = {b_label}")
     for key in sorted(cells, key=str):
         c = cells[key]
-        worst = None
-        for e in CLASSICAL:
-            if not c[e]:
-                continue
-            cl = mean([x[0] for x in c[e]])
+        ma, mb = sq[key + (a_label,)], sq[key + (b_label,)]
+        line = f"{key}: MSE A {mean(list(ma.values())):.4g} B {mean(list(mb.values())):.4g}"
+        if any(sq.get(key + (e,)) for e in CLASSICAL):
+            cl, sa, _, e = binding(sq, key, ma)  # chosen by candidate A, as must_show does
+            sb = shared(sq[key + (e,)], mb)[1]
             bar = cl if families else cl / 2
-            sa, sb = mean([x[1] for x in c[e]]), mean([x[2] for x in c[e]])
-            ratio = sa / bar if bar > 0 else float("inf")
-            if worst is None or ratio > worst[0]:
-                worst = (ratio, e, bar, sa, sb)
-        line = f"{key}: MSE A {mean(c[a_label]):.4g} B {mean(c[b_label]):.4g}"
-        if worst:
-            _, e, bar, sa, sb = worst
             line += (f" | bar {bar:.4g} ({e}) shared A {sa:.4g} B {sb:.4g} "
                      f"{'P' if sa <= bar else 'F'}{'P' if sb <= bar else 'F'}")
         line += (f" | cov A {mean(c[a_label + ' cov']):.3f} B {mean(c[b_label + ' cov']):.3f}"
-                 f" | {len(c[a_label])} sets")
+                 f" | {len(ma)} sets")
         print(line)
-
 
 if __name__ == "__main__":
     main()
