@@ -41,7 +41,7 @@ typedef struct metadist {
     size_t count;
     size_t n_lo, n_hi;
     int n_log;   /* n log-uniform on [n_lo, n_hi] instead of uniform */
-    int reparam; /* every task gets a random chain of MI-preserving transforms */
+    int reparam; /* every task gets a random chain of MI-preserving transforms; 2: one with flow */
     /* a mixture of two others instead (entries unused): mix_a with probability mix_p, else
      * mix_b, each drawn as itself (its dims, n range and transforms) */
     const char *mix_a, *mix_b;
@@ -159,6 +159,15 @@ static const metadist METADISTS[] = {
      * fine-tunes' quantiles sat between them */
     {"mix4", "a quarter default (the data as generated), three quarters broad2", NULL, 0, 10, 5000,
      0, 0, "default", "broad2", 0.25},
+    /* default's families under a smooth bijection each: routed behind the arbiter (which keeps data
+     * as generated with mist-qr), the pairs model's largest errors were flowed sets of many
+     * dimensions and high MI, which broad2 flows with probability 0.35 and mostly beyond n = 500 */
+    {"deflow",
+     "default's families and n range, every task with a random chain of negate, perm, rotate and "
+     "swap that always includes flow",
+     MD_DEFAULT, sizeof MD_DEFAULT / sizeof MD_DEFAULT[0], 10, 500, 0, 2, NULL, NULL, 0},
+    {"mixf", "half deflow (flowed default families), half broad2", NULL, 0, 10, 5000, 0, 0,
+     "deflow", "broad2", 0.5},
 };
 #define NMETA (sizeof METADISTS / sizeof METADISTS[0])
 
@@ -224,14 +233,16 @@ static int draw_hook(enum md_hook hook, uint64_t u, mist_task_spec *spec, mist_e
 
 /* A random chain of MI-preserving transforms: always a sign flip per column (negate), and
  * perm, rotate, flow and swap each with its probability, in a random order. */
-static void draw_chain(uint64_t stream, char *out, size_t len)
+static void draw_chain(uint64_t stream, int with_flow, char *out, size_t len)
 {
     static const struct { const char *name; double p; } STEPS[] = {
         {"negate", 1.0}, {"perm", 0.5}, {"rotate", 0.5}, {"flow", 0.35}, {"swap", 0.5}};
     const char *chosen[sizeof STEPS / sizeof STEPS[0]];
     int n = 0;
     for (size_t i = 0; i < sizeof STEPS / sizeof STEPS[0]; i++)
-        if (unit(mist_seed_derive(stream, i)) < STEPS[i].p) chosen[n++] = STEPS[i].name;
+        if (unit(mist_seed_derive(stream, i)) < STEPS[i].p ||
+            (with_flow && strcmp(STEPS[i].name, "flow") == 0))
+            chosen[n++] = STEPS[i].name;
     for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
         int j = (int)(mist_seed_derive(stream, 16 + (uint64_t)i) % (uint64_t)(i + 1));
         const char *t = chosen[i];
@@ -269,7 +280,7 @@ int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_tas
     if (!md)
         return mist_fail(err, MIST_EINVAL,
                          "unknown meta-distribution '%s' (known: default, mist16, normal1x1, "
-                         "broad, broad2, mix2, mix4)",
+                         "broad, broad2, mix2, mix4, deflow, mixf)",
                          name ? name : "(null)");
     uint64_t base = mist_seed_derive(mist_seed_derive(seed, 0x6d657461ULL), index);
     if (md->mix_a) /* each component on its own stream of the seed ("mix" in ASCII) */
@@ -301,7 +312,9 @@ int mist_metadist_draw(const char *name, uint64_t seed, uint64_t index, mist_tas
         spec->n = (size_t)draw_range(mist_seed_derive(base, 4), (int)md->n_lo, (int)md->n_hi);
     }
     spec->seed = mist_seed_derive(base, 5);
-    if (md->reparam) draw_chain(mist_seed_derive(base, 6), spec->transform, sizeof spec->transform);
+    if (md->reparam)
+        draw_chain(mist_seed_derive(base, 6), md->reparam == 2, spec->transform,
+                   sizeof spec->transform);
     int rc = MIST_OK;
     if (ent->param) {
         const char *eq = strchr(ent->param, '=');

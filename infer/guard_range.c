@@ -23,7 +23,9 @@ static const double BROAD2_MI_Q999[6] = {10.4516, 10.4732, 10.0129, 10.2650, 17.
 
 const double *mist_guard_mi_table(const char *metadist)
 {
-    if (metadist && strcmp(metadist, "default") == 0) return DEFAULT_MI_Q999;
+    /* deflow: default's tasks under MI-preserving transforms, so default's MI */
+    if (metadist && (strcmp(metadist, "default") == 0 || strcmp(metadist, "deflow") == 0))
+        return DEFAULT_MI_Q999;
     if (metadist && strcmp(metadist, "broad") == 0) return BROAD_MI_Q999;
     if (metadist && strcmp(metadist, "broad2") == 0) return BROAD2_MI_Q999;
     return NULL;
@@ -39,7 +41,7 @@ int mist_guard_mi_bucket(int dx, int dy)
 int mist_guard_metadist_continuous(const char *metadist)
 {
     /* the meta-distributions of gen/metadist.c whose every family is continuous */
-    static const char *const names[] = {"default", "mist16", "normal1x1"};
+    static const char *const names[] = {"default", "mist16", "normal1x1", "deflow"};
     for (size_t i = 0; metadist && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(metadist, names[i]) == 0) return 1;
     const char *a, *b; /* a mixture: when both its parts are */

@@ -1275,12 +1275,41 @@ START_TEST(test_mix2)
 }
 END_TEST
 
+/* deflow: default's draw of the same seed and index (task, dims, n, parameters) under a chain
+ * that always holds flow and negate, and perm, rotate, swap about half the time each (within 4
+ * SD); mixf: half deflow, half broad2. Flow preserves MI, so the guard's range is default's. */
+START_TEST(test_deflow)
+{
+    const int N = 2000;
+    int perm = 0;
+    mist_err err = {0};
+    for (int i = 0; i < N; i++) {
+        mist_task_spec f, d;
+        ck_assert_int_eq(mist_metadist_draw("deflow", 11, (uint64_t)i, &f, &err), MIST_OK);
+        ck_assert_int_eq(mist_metadist_draw("default", 11, (uint64_t)i, &d, &err), MIST_OK);
+        CHECKM(strstr(f.transform, "flow") && strstr(f.transform, "negate"), "draw %d: '%s'", i,
+               f.transform);
+        CHECK(d.transform[0] == '\0');
+        snprintf(d.transform, sizeof d.transform, "%s", f.transform);
+        CHECKM(same_spec(&f, &d), "draw %d: %s %dx%d n=%zu", i, f.task, f.dx, f.dy, f.n);
+        perm += strstr(f.transform, "perm") != NULL;
+        mist_task_spec_clear(&f);
+        mist_task_spec_clear(&d);
+    }
+    CHECKM(fabs((double)perm / N - 0.5) < 4 * sqrt(0.25 / N), "perm share %.3f", (double)perm / N);
+    const char *pa = NULL, *pb = NULL;
+    double share = -1;
+    CHECK(mist_metadist_mixture("mixf", &pa, &pb, &share) == 1 && strcmp(pa, "deflow") == 0 &&
+          strcmp(pb, "broad2") == 0 && share == 0.5);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("families");
     tu_case(s, "families", 120, test_channel_quadrature, test_channel_mc, test_mixture_mc,
             test_categorical_gauss, test_categorical_softmax, test_categorical_discrete,
             test_high_mi, test_determinism, test_errors, test_negate, test_broad, test_broad2,
-            test_mix2, test_new_families_suite, NULL);
+            test_mix2, test_deflow, test_new_families_suite, NULL);
     return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

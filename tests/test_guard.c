@@ -628,13 +628,15 @@ START_TEST(test_mi_table_broad)
 }
 END_TEST
 
-/* A mixture (gen's "mix2", "mix4": parts "default" and "broad2") has no table of its own; its
+/* A mixture (gen's "mix2", "mix4": parts "default" and "broad2"; "mixf") has no table of its own; its
  * range is the larger of its parts' per bucket, and it is continuous only if both parts are. */
 START_TEST(test_mi_table_mix)
 {
     const double *d = mist_guard_mi_table("default"), *b = mist_guard_mi_table("broad2");
-    const char *names[] = {"mix2", "mix4"};
-    for (int i = 0; i < 2; i++) {
+    /* mixf's parts are deflow (default's tasks flowed: default's MI, continuous) and broad2 */
+    CHECK(mist_guard_mi_table("deflow") == d && mist_guard_metadist_continuous("deflow"));
+    const char *names[] = {"mix2", "mix4", "mixf"};
+    for (int i = 0; i < 3; i++) {
         CHECK(mist_guard_mi_table(names[i]) == NULL);
         for (int k = 0; k < 6; k++) {
             int lo, hi;
