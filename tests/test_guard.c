@@ -628,8 +628,9 @@ START_TEST(test_mi_table_broad)
 }
 END_TEST
 
-/* A mixture (gen's "mix2", "mix4": parts "default" and "broad2"; "mixf") has no table of its own; its
- * range is the larger of its parts' per bucket, and it is continuous only if both parts are. */
+/* A mixture (gen's "mix2", "mix4": parts "default" and "broad2"; "mixf") has no table of its
+ * own; its range is the larger of its parts' per bucket, and it is continuous only if both parts
+ * are. */
 START_TEST(test_mi_table_mix)
 {
     const double *d = mist_guard_mi_table("default"), *b = mist_guard_mi_table("broad2");

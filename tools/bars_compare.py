@@ -62,5 +62,6 @@ def main():
                  f" | {len(ma)} sets")
         print(line)
 
+
 if __name__ == "__main__":
     main()
