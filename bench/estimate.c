@@ -212,9 +212,9 @@ static int estimate_once(const bench_est_rt *rt, mist_model *model, const mist_d
     mist_guard_opts_default(&go);
     mist_guard_result gr;
     if ((rc = mist_guard_run(data, n, ds->dx, ds->dy, &gm, &go, &gr, err))) return rc;
-    if (gr.answer == MIST_GUARD_ANSWER_MODEL) return MIST_OK;
-    out->estimate = gr.estimate;
-    if (!point) out->lower = gr.lower, out->upper = gr.upper;
+    if (!mist_guard_apply(&gr, &out->estimate, point ? NULL : &out->lower,
+                          point ? NULL : &out->upper))
+        return MIST_OK;
     out->has_q = 0;
     return MIST_OK;
 }

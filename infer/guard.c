@@ -182,6 +182,15 @@ const char *mist_guard_answer_name(int answer)
     return answer >= 0 && answer < 7 ? names[answer] : NULL;
 }
 
+int mist_guard_apply(const mist_guard_result *r, double *estimate, double *lower, double *upper)
+{
+    if (!r || !r->reasons) return 0;
+    if (estimate) *estimate = r->estimate;
+    if (lower) *lower = r->lower;
+    if (upper) *upper = r->upper;
+    return 1;
+}
+
 void mist_guard_opts_default(mist_guard_opts *o)
 {
     if (!o) return;

@@ -59,9 +59,10 @@ struct mist_model; /* mist_infer.h */
 /* The version of the guard's rules: bumped whenever a rule or threshold changes what it answers
  * (2: the Gaussian fit answer and the discrete column's wider KSG interval; 3: the mixed
  * discrete-continuous answer and the non-monotone upper end; 4: that upper end fitted at the
- * 95% quantile), so that stored results can tell which rules made them
- * (`mist bench` records it). */
-#define MIST_GUARD_RULES 4
+ * 95% quantile; 5: the Gaussian fit's normality tests at 0.1%, and `mist bench` scoring the
+ * raised upper end of an answer whose only reason is NONMONOTONE, as `mist estimate` answers),
+ * so that stored results can tell which rules made them (`mist bench` records it). */
+#define MIST_GUARD_RULES 5
 
 enum mist_guard_reason {
     MIST_GUARD_N_RANGE = 1 << 0,   /* n outside the trained n range */
@@ -109,7 +110,8 @@ typedef struct mist_guard_xcheck {
 } mist_guard_xcheck;
 
 enum mist_guard_answer {
-    MIST_GUARD_ANSWER_MODEL = 0,    /* no reason: the model's answer */
+    MIST_GUARD_ANSWER_MODEL = 0,    /* the model's median and interval; with NONMONOTONE as
+                                     * the only reason the upper end may be raised */
     MIST_GUARD_ANSWER_WIDENED = 1,  /* the model's median, interval widened */
     MIST_GUARD_ANSWER_KSG1 = 2,     /* the KSG cross-check's estimate */
     MIST_GUARD_ANSWER_GAUSSIAN_COPULA = 3,
@@ -148,6 +150,14 @@ typedef struct mist_guard_result {
  * or in m's quantiles, out of memory. */
 MIST_API int mist_guard_run(const double *data, size_t n, int dx, int dy, const mist_guard_model *m,
                             const mist_guard_opts *o, mist_guard_result *r, mist_err *err);
+
+/* The answer `mist estimate --guard fallback` (the default) gives: where r found any reason,
+ * r's estimate, lower and upper replace the model's in *estimate, *lower, *upper (lower and
+ * upper may be NULL: a point answer keeps only the estimate) and 1 is returned; else they are
+ * left alone and 0 is returned. Keyed on the reasons, not on r->answer: with NONMONOTONE alone
+ * the answer stays the model's median (MIST_GUARD_ANSWER_MODEL) but its upper end can rise. */
+MIST_API int mist_guard_apply(const mist_guard_result *r, double *estimate, double *lower,
+                              double *upper);
 
 /* The top of the MI range of a training meta-distribution at dims dx x dy: the 99.9th
  * percentile of the true MI of its tasks whose min(dx, dy) falls in the same bucket (1, 2, 3-4,

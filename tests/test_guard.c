@@ -307,6 +307,39 @@ START_TEST(test_nonmonotone_flagged)
 }
 END_TEST
 
+/* NONMONOTONE as the only reason, with a model reading above KSG: the answer is still the model's
+ * median and lower end (MIST_GUARD_ANSWER_MODEL), but its upper end rises to KSG (1 + 7.9 n^-0.28
+ * (dx+dy)^0.5), and mist_guard_apply hands that interval on (mist bench scored such answers with
+ * the model's own upper end until guard rules 5, narrower than what mist estimate printed). */
+START_TEST(test_nonmonotone_model_kept)
+{
+    size_t n = 500;
+    double *d = square_data(n, 1.0, 12);
+    mist_guard_model low = tu_guard_model(0.0, 0.0, 0.01);
+    mist_guard_result r = run(d, n, 1, 1, &low);
+    double k = r.ksg1.estimate;
+    CHECKM(r.ksg1.ok && r.gaussian_copula.ok && r.ksg1.lower > r.gaussian_copula.upper,
+           "ksg [%g, %g] copula upper %g", r.ksg1.lower, r.ksg1.upper, r.gaussian_copula.upper);
+    CHECKM(k > 0.3 && k < 1.0, "ksg %g", k);
+    mist_guard_model m = tu_guard_model(k, k + 0.2, k + 0.4);
+    r = run(d, n, 1, 1, &m);
+    CHECKM(r.reasons == MIST_GUARD_NONMONOTONE, "reasons %#x", r.reasons);
+    CHECK(r.answer == MIST_GUARD_ANSWER_MODEL && r.estimate == k + 0.2 && r.lower == k);
+    double top = k * (1.0 + 7.9 * pow(500.0, -0.28) * pow(2.0, 0.5));
+    CHECKM(r.upper == top && top > k + 0.4, "upper %g top %g", r.upper, top);
+    double e = -1, lo = -1, hi = -1;
+    CHECK(mist_guard_apply(&r, &e, &lo, &hi) == 1);
+    CHECK(e == k + 0.2 && lo == k && hi == top);
+    e = -1;
+    CHECK(mist_guard_apply(&r, &e, NULL, NULL) == 1 && e == k + 0.2); /* a point answer */
+    /* no reason: the model's answer stays where it is */
+    r.reasons = 0;
+    e = lo = hi = -1;
+    CHECK(mist_guard_apply(&r, &e, &lo, &hi) == 0 && e == -1 && lo == -1 && hi == -1);
+    free(d);
+}
+END_TEST
+
 /* Generator data with a model that is right (its interval around the truth, as wide as the
  * shipped model's): no reason, the model's answer untouched (the last case, MI 0 at 16x16 and
  * n = 100, needs the Gaussian copula's bias correction: uncorrected it reads about 1.3 nats). The same data with a model near 0
@@ -961,7 +994,7 @@ int main(void)
     Suite *s = suite_create("guard");
     TCase *t = tu_case(s, "guard", 120, test_ksg_terms, test_gaussian_copula_reference,
                        test_standard_errors_vs_spread, test_nonmonotone_flagged,
-                       test_right_model_not_flagged, test_above, test_ranges, test_discrete,
+                       test_nonmonotone_model_kept, test_right_model_not_flagged, test_above, test_ranges, test_discrete,
                        test_mi_table, test_duplicate_rows, test_determinism, test_errors, test_names_and_model_init,
                        test_gaussian_raw_reference, test_normality_tests_monte_carlo,
                        test_gaussian_fit, NULL);
