@@ -994,8 +994,9 @@ int main(void)
     Suite *s = suite_create("guard");
     TCase *t = tu_case(s, "guard", 120, test_ksg_terms, test_gaussian_copula_reference,
                        test_standard_errors_vs_spread, test_nonmonotone_flagged,
-                       test_nonmonotone_model_kept, test_right_model_not_flagged, test_above, test_ranges, test_discrete,
-                       test_mi_table, test_duplicate_rows, test_determinism, test_errors, test_names_and_model_init,
+                       test_nonmonotone_model_kept, test_right_model_not_flagged, test_above,
+                       test_ranges, test_discrete, test_mi_table, test_duplicate_rows,
+                       test_determinism, test_errors, test_names_and_model_init,
                        test_gaussian_raw_reference, test_normality_tests_monte_carlo,
                        test_gaussian_fit, NULL);
     tcase_add_loop_test(t, test_mi_table_broad, 0, 2); /* broad, broad2 */
