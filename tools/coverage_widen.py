@@ -9,8 +9,10 @@ under none, rotate and flow (seeds the bars do not score) into WORKDIR, answers 
 with `MIST estimate FILE --json` (default model, route and guard; two processes; one JSON line
 per dataset, kept in WORKDIR/NAME.jsonl so a second call only reads), and prints the 90%
 coverage each rule would give: for datasets with at most N_MAX rows, dx + dy in the rule's
-range and no NONMONOTONE reason, the upper end becomes max(upper, FACTOR upper). Run from the
-repository root (the default model is found from there). Standard library only.
+range and no NONMONOTONE reason, the upper end becomes max(upper, FACTOR upper); then, over the
+datasets whose only reason is NONMONOTONE, the summed squared error of the answer rule (the
+higher of the model's and KSG's readings) against KSG alone, the model alone and their mean.
+Run from the repository root (the default model is found from there). Standard library only.
 """
 import concurrent.futures
 import json
@@ -68,6 +70,29 @@ def upper(meta, r, rule, factor):
     return max(r["upper"], factor * r["upper"]) if widen else r["upper"], widen
 
 
+def answer_rules(data):
+    print("#### NONMONOTONE alone: summed squared error of the answer rule and its alternatives")
+    print()
+    print("| suite / family | datasets | higher of the two (shipped) | KSG | model | mean |")
+    print("|---|--:|--:|--:|--:|--:|")
+    groups = {}
+    for name, rows in data.items():
+        for m, r in rows:
+            g = r.get("guard", {})
+            if g.get("reasons") != ["nonmonotone"]:
+                continue
+            key = m["task"] if name == "nf36" else name
+            mi, k, mod = r["true_mi"], g["cross_check"]["ksg1"]["estimate"], g["model"]["estimate"]
+            acc = groups.setdefault(key, [0, 0.0, 0.0, 0.0, 0.0])
+            acc[0] += 1
+            for j, v in enumerate((r["estimate"], k, mod, (k + mod) / 2)):
+                acc[1 + j] += (v - mi) ** 2
+    for key in sorted(groups):
+        a = groups[key]
+        print("| %s | %d | %.3f | %.3f | %.3f | %.3f |" % (key, a[0], a[1], a[2], a[3], a[4]))
+    print()
+
+
 def main():
     mist = sys.argv[1] if len(sys.argv) > 1 else "build/mist"
     work = sys.argv[2] if len(sys.argv) > 2 else "out/widen"
@@ -97,6 +122,7 @@ def main():
         print("(in brackets: datasets the rule widens, of %s)" % ", ".join(
             "%s %d" % (n, len(data[n])) for n, *_ in SUITES[1:]))
         print()
+    answer_rules(data)
 
 
 if __name__ == "__main__":
