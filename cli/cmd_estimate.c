@@ -394,11 +394,13 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
                 "the estimate may be less reliable\n",
                 ds->n, (long long)a->n_min, (long long)a->n_max);
     /* the guard's fallback replaces the answer; the model's is still shown */
-    int fb = guard == GUARD_FALLBACK && gr.reasons;
+    double ans = est, ans_lo = has_interval ? out[ilo] : NAN;
+    double ans_hi = has_interval ? out[ihi] : NAN;
+    int fb = guard == GUARD_FALLBACK && mist_guard_apply(&gr, &ans, &ans_lo, &ans_hi);
     double truth = ds->meta.mi;
     if (json) {
         printf("{\"method\": \"mist\", \"estimate\": ");
-        mist_json_put_number(stdout, cli_mi(fb ? gr.estimate : est));
+        mist_json_put_number(stdout, cli_mi(ans));
         printf(", \"quantiles\": [");
         for (size_t i = 0; i < nq; i++) {
             printf("%s{\"tau\": %.17g, \"value\": ", i ? ", " : "", taus[i]);
@@ -406,9 +408,9 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
             printf("}");
         }
         printf("], \"lower\": ");
-        mist_json_put_number(stdout, cli_mi(fb ? gr.lower : has_interval ? out[ilo] : NAN));
+        mist_json_put_number(stdout, cli_mi(ans_lo));
         printf(", \"upper\": ");
-        mist_json_put_number(stdout, cli_mi(fb ? gr.upper : has_interval ? out[ihi] : NAN));
+        mist_json_put_number(stdout, cli_mi(ans_hi));
         printf(", \"ci\": ");
         mist_json_put_number(stdout, fb             ? 0.9
                      : has_interval ? nearbyint((taus[ihi] - taus[ilo]) * 1e12) / 1e12
@@ -450,14 +452,14 @@ static int estimate_mist(const mist_dataset *ds, const char *weights, const doub
         if (fb)
             printf("mist: %.6f %s (guard fallback: %s)  [%.6f, %.6f] 90%% interval  (n = %zu, "
                    "dx = %d, dy = %d)\n",
-                   cli_mi(gr.estimate), cli_unit(),
+                   cli_mi(ans), cli_unit(),
                    gr.answer == MIST_GUARD_ANSWER_KSG1              ? "ksg1"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN_COPULA ? "gaussian copula"
                    : gr.answer == MIST_GUARD_ANSWER_DISCRETE        ? "discrete plug-in"
                    : gr.answer == MIST_GUARD_ANSWER_GAUSSIAN        ? "gaussian"
                    : gr.answer == MIST_GUARD_ANSWER_MIXED           ? "mixed"
                                                                     : "model median, widened",
-                   cli_mi(gr.lower), cli_mi(gr.upper), ds->n, ds->dx, ds->dy);
+                   cli_mi(ans_lo), cli_mi(ans_hi), ds->n, ds->dx, ds->dy);
         printf("%s: %.6f %s%s", fb ? "model" : "mist", cli_mi(est), cli_unit(),
                a->quantile_conditioned ? " (median)" : "");
         if (has_interval)

@@ -81,8 +81,8 @@
  *     bench's before guard rules 5, which dropped the raised upper end where the model's median
  *     stood; scored as mist estimate answers: bumps 0.800, sine 0.844, X-shape 0.942.) The
  *     smallest mean width reaching 0.90 pooled (A = 0.42, B = 0, C = 0.9: 0.96 nats) left sine
- *     at n = 100 at 0.52; an
- *     extension of 3 (KSG - copula) read x^2 at n = 500 (MI 1.99) as [0, 7.0].
+ *     at n = 100 at 0.52; an extension of 3 (KSG - copula) read x^2 at n = 500 (MI 1.99) as
+ *     [0, 7.0].
  *     Where KSG's estimate (not only its lower end) lies above the copula's upper end, the
  *     estimate is the higher of the answer's and KSG's (both read low there; a Gaussian-fit
  *     answer stays), the interval covering KSG's; with only this reason the model's interval

@@ -170,7 +170,9 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
     go.seed, go.threads = seed, threads
     _lib.check(L.mist_guard_run(_lib.doubles(data), n, dx, dy, ctypes.byref(gm),
                                 ctypes.byref(go), ctypes.byref(gr), ctypes.byref(err)), err)
-    fallback = guard == "fallback" and gr.reasons != 0
+    ans = [ctypes.c_double(v) for v in (res.estimate, res.lower, res.upper)]
+    fallback = guard == "fallback" and L.mist_guard_apply(ctypes.byref(gr), *map(ctypes.byref,
+                                                                                  ans)) == 1
     xc = lambda x: {"ok": bool(x.ok), "estimate": x.estimate, "lower": x.lower,
                     "upper": x.upper, "note": x.note.decode()}
     res.guard = {"reasons": _guard.reasons(gr.reasons),
@@ -189,7 +191,7 @@ def _estimate_mist(data, n, dx, dy, ci, quantiles, weights, raw_quantiles, guard
                  if routed else None}
     res.warnings = _guard.warnings(gr, gm, n, dx, dy, fallback)
     if fallback:
-        res.estimate, res.lower, res.upper, res.ci = gr.estimate, gr.lower, gr.upper, 0.9
+        res.estimate, res.lower, res.upper, res.ci = ans[0].value, ans[1].value, ans[2].value, 0.9
     return res
 
 

@@ -149,6 +149,8 @@ _PROTOTYPES = {
     "mist_guard_opts_default": (None, [POINTER(GuardOpts)]),
     "mist_guard_run": (c_int, [_DOUBLES, c_size_t, c_int, c_int, POINTER(GuardModel),
                                POINTER(GuardOpts), POINTER(GuardResult), POINTER(Err)]),
+    "mist_guard_apply": (c_int, [POINTER(GuardResult), POINTER(c_double), POINTER(c_double),
+                                 POINTER(c_double)]),
     "mist_guard_mi_bucket": (c_int, [c_int, c_int]),
     "mist_guard_mi_bucket_dims": (c_int, [c_int, POINTER(c_int), POINTER(c_int)]),
     "mist_task_spec_add_param": (c_int, [POINTER(TaskSpec), c_char_p, c_double, POINTER(Err)]),
